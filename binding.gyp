@@ -1,0 +1,28 @@
+# The shipping build: node-gyp-build at install time (when no prebuild fits)
+# and prebuildify for the prebuilt binaries. Sources come from
+# csrc/sources.json, the list CMakeLists.txt reads too.
+{
+  "targets": [
+    {
+      "target_name": "synaptic_shm",
+      "sources": [
+        "<!@(node -p \"const s=require('./csrc/sources.json');[...s.core,...s.binding].join(' ')\")"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "csrc"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["-Wall", "-Wextra"],
+      "conditions": [
+        ["OS!='linux'", {
+          "sources!": [],
+          "defines": ["SMSH_UNSUPPORTED_PLATFORM"]
+        }]
+      ]
+    }
+  ]
+}

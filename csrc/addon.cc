@@ -1,0 +1,79 @@
+// Module entry: defines the binding's classes, exports the layout table and
+// constants, and registers the environment cleanup hook. Context-aware: each
+// worker thread gets its own AddonData.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "addon_segment.h"
+#include "addon_waiter.h"
+#include "layout.h"
+#include "segment.h"
+
+namespace smsh {
+
+AddonData::~AddonData() {
+  for (SegmentHandle* s : segments) s->ForgetAddonData();
+}
+
+namespace {
+
+void OnEnvCleanup(void* arg) {
+  // Worker or process exit: unmap (and, for owners, unlink) whatever user
+  // code left open. No JavaScript runs after this, so views need no detach.
+  auto* data = static_cast<AddonData*>(arg);
+  while (!data->segments.empty()) {
+    SegmentHandle* s = *data->segments.begin();
+    s->CloseNow(false);
+    data->segments.erase(s);
+    s->ForgetAddonData();
+  }
+}
+
+Napi::Object Layout(Napi::Env env) {
+  Napi::Object offsets = Napi::Object::New(env);
+  for (const LayoutEntry& e : kLayoutEntries) offsets.Set(e.name, Napi::Number::New(env, e.offset));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("offsets", offsets);
+  o.Set("magic", Napi::Number::New(env, kMagic));
+  o.Set("version", Napi::Number::New(env, kLayoutVersion));
+  o.Set("headerSize", Napi::Number::New(env, kHeaderSize));
+  o.Set("lineSize", Napi::Number::New(env, kLineSize));
+  o.Set("tokenSize", Napi::Number::New(env, kTokenSize));
+  o.Set("waitLineSeq", Napi::Number::New(env, offsetof(WaitLine, seq)));
+  o.Set("waitLineWaiting", Napi::Number::New(env, offsetof(WaitLine, waiting)));
+  o.Set("waitFutex", Napi::Number::New(env, kWaitFutex));
+  o.Set("waitDoorbell", Napi::Number::New(env, kWaitDoorbell));
+  o.Set("kindPlain", Napi::Number::New(env, kKindPlain));
+  o.Set("kindRing", Napi::Number::New(env, kKindRing));
+  o.Set("sideAbsent", Napi::Number::New(env, kSideAbsent));
+  o.Set("sideOpen", Napi::Number::New(env, kSideOpen));
+  o.Set("sideClosed", Napi::Number::New(env, kSideClosed));
+  o.Set("maxCapacity", Napi::Number::New(env, static_cast<double>(kMaxCapacity)));
+  o.Set("maxSegmentSize", Napi::Number::New(env, static_cast<double>(kMaxSegmentSize)));
+  o.Set("maxNameLength", Napi::Number::New(env, static_cast<double>(kMaxNameLength)));
+  o.Set("sizeofHeader", Napi::Number::New(env, sizeof(Header)));
+  return o;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function segment = SegmentHandle::Define(env);
+  Napi::Function waiter = WaiterHandle::Define(env);
+  data->segment_ctor = Napi::Persistent(segment);
+  data->waiter_ctor = Napi::Persistent(waiter);
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, data);
+  exports.Set("SegmentHandle", segment);
+  exports.Set("WaiterHandle", waiter);
+  exports.Set("layout", Layout(env));
+  exports.Set("platform", Napi::String::New(env, "linux"));
+  return exports;
+}
+
+}  // namespace smsh
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return smsh::Init(env, exports); }
+
+NODE_API_MODULE(synaptic_shm, InitModule)

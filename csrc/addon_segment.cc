@@ -1,0 +1,258 @@
+#include "addon_segment.h"
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <string>
+
+#include <unistd.h>
+
+#include "addon_data.h"
+#include "addon_error.h"
+#include "addon_waiter.h"
+#include "doorbell.h"
+#include "futex.h"
+#include "notify.h"
+
+namespace smsh {
+
+namespace {
+
+std::string HexToken(const uint8_t* token) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < kTokenSize; i++) {
+    s += digits[token[i] >> 4];
+    s += digits[token[i] & 15];
+  }
+  return s;
+}
+
+// Arguments are validated in lib/segment.ts; these checks only keep a
+// direct caller of the binding from reaching the core with nonsense.
+std::string NameArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "name must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+uint64_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || v > 9007199254740991.0 || std::floor(v) != v)
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be a non-negative integer");
+  return static_cast<uint64_t>(v);
+}
+
+void FinalizeBuffer(Napi::Env, void*, std::shared_ptr<Segment>* hint) { delete hint; }
+
+}  // namespace
+
+Napi::Function SegmentHandle::Define(Napi::Env env) {
+  return DefineClass(env, "SegmentHandle",
+                     {
+                         StaticMethod<&SegmentHandle::Create>("create"),
+                         StaticMethod<&SegmentHandle::Attach>("attach"),
+                         InstanceMethod<&SegmentHandle::Info>("info"),
+                         InstanceMethod<&SegmentHandle::Buffer>("buffer"),
+                         InstanceMethod<&SegmentHandle::Close>("close"),
+                         InstanceMethod<&SegmentHandle::Unlink>("unlink"),
+                         InstanceMethod<&SegmentHandle::SetUnlinkOnClose>("setUnlinkOnClose"),
+                         InstanceMethod<&SegmentHandle::Closed>("closed"),
+                         InstanceMethod<&SegmentHandle::Wait>("wait"),
+                         InstanceMethod<&SegmentHandle::Wake>("wake"),
+                         InstanceMethod<&SegmentHandle::Notify>("notify"),
+                     });
+}
+
+SegmentHandle::SegmentHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SegmentHandle>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "SegmentHandle is made by create() or attach()");
+  seg_.reset(info[0].As<Napi::External<Segment>>().Data());
+  unlink_on_close_ = seg_->owner();
+  data_ = GetAddonData(info.Env());
+  data_->segments.insert(this);
+}
+
+SegmentHandle::~SegmentHandle() {
+  // GC finalizer backstop. The environment may be gone at process exit
+  // (then the cleanup hook already closed us), so do no N-API work here.
+  while (!waiters_.empty()) (*waiters_.begin())->CloseNow();
+  if (seg_ && seg_->mapped()) {
+    if (unlink_on_close_) seg_->Unlink();
+    // The ArrayBuffer, if still alive, keeps the mapping through seg_.
+  }
+  if (doorbell_fd_ >= 0) close(doorbell_fd_);
+  if (data_ != nullptr) data_->segments.erase(this);
+}
+
+Napi::Value SegmentHandle::Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CreateOptions opts;
+  opts.name = NameArg(info, 0);
+  opts.data_size = SizeArg(info, 1, "size");
+  opts.kind = static_cast<uint32_t>(SizeArg(info, 2, "kind"));
+  opts.capacity = static_cast<uint32_t>(std::min<uint64_t>(SizeArg(info, 3, "capacity"), UINT32_MAX));
+  std::unique_ptr<Segment> seg;
+  Status s = Segment::Create(opts, &seg);
+  if (!s.ok()) ThrowStatus(env, s);
+  Napi::Value external = Napi::External<Segment>::New(env, seg.get());
+  Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});
+  seg.release();  // the handle owns it now
+  return obj;
+}
+
+Napi::Value SegmentHandle::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<Segment> seg;
+  Status s = Segment::Attach(NameArg(info, 0), &seg);
+  if (!s.ok()) ThrowStatus(env, s);
+  Napi::Value external = Napi::External<Segment>::New(env, seg.get());
+  Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});
+  seg.release();
+  return obj;
+}
+
+Segment& SegmentHandle::Open(Napi::Env env) {
+  if (closed()) ThrowCode(env, "ECLOSED", "segment is closed");
+  return *seg_;
+}
+
+Napi::Value SegmentHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", seg.name());
+  o.Set("size", Napi::Number::New(env, static_cast<double>(seg.size())));
+  o.Set("dataSize", Napi::Number::New(env, static_cast<double>(seg.data_size())));
+  o.Set("kind", Napi::Number::New(env, seg.kind()));
+  o.Set("capacity", Napi::Number::New(env, seg.capacity()));
+  o.Set("owner", Napi::Boolean::New(env, seg.owner()));
+  o.Set("token", HexToken(seg.token()));
+  return o;
+}
+
+Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  if (!buffer_.IsEmpty()) return buffer_.Value();
+  napi_value ab;
+  auto* hint = new std::shared_ptr<Segment>(seg_);
+  napi_status st = napi_create_external_arraybuffer(
+      env, seg.base(), static_cast<size_t>(seg.size()),
+      [](napi_env e, void* data, void* h) { FinalizeBuffer(Napi::Env(e), data, static_cast<std::shared_ptr<Segment>*>(h)); },
+      hint, &ab);
+  if (st != napi_ok) {
+    delete hint;
+    if (st == napi_no_external_buffers_allowed)
+      ThrowCode(env, "ENOTSUP",
+                "this runtime forbids external ArrayBuffers (Electron >= 21): shared memory "
+                "cannot be exposed to JavaScript without copies");
+    NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+  }
+  Napi::ArrayBuffer buffer(env, ab);
+  buffer_ = Napi::Persistent(buffer);
+  return buffer;
+}
+
+void SegmentHandle::CloseNow(bool detach) {
+  while (!waiters_.empty()) (*waiters_.begin())->CloseNow();
+  if (!buffer_.IsEmpty()) {
+    if (detach) {
+      // Every view over the mapping now reads as length 0 instead of
+      // touching unmapped memory.
+      Napi::HandleScope scope(Env());
+      Napi::ArrayBuffer ab = buffer_.Value();
+      if (!ab.IsDetached()) ab.Detach();
+    }
+    buffer_.Reset();
+  }
+  if (seg_) {
+    if (unlink_on_close_) seg_->Unlink();
+    seg_->Unmap();
+  }
+  if (doorbell_fd_ >= 0) {
+    close(doorbell_fd_);
+    doorbell_fd_ = -1;
+  }
+}
+
+Napi::Value SegmentHandle::Close(const Napi::CallbackInfo& info) {
+  CloseNow(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value SegmentHandle::Unlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!seg_) return env.Undefined();
+  Status s = seg_->Unlink();
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value SegmentHandle::SetUnlinkOnClose(const Napi::CallbackInfo& info) {
+  unlink_on_close_ = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value SegmentHandle::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), closed());
+}
+
+uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
+  Segment& seg = Open(env);
+  if (!offset.IsNumber()) throw Napi::TypeError::New(env, "offset must be a number");
+  double v = offset.As<Napi::Number>().DoubleValue();
+  if (!(v >= 0) || std::floor(v) != v || v + 4 > static_cast<double>(seg.size()))
+    throw Napi::RangeError::New(env, "offset is outside the segment");
+  uint64_t off = static_cast<uint64_t>(v);
+  if (off % 4 != 0) throw Napi::RangeError::New(env, "offset must be a multiple of 4");
+  return reinterpret_cast<uint32_t*>(seg.base() + off);
+}
+
+Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(env, info[0]);
+  uint32_t expected = info[1].ToNumber().Uint32Value();
+  double timeout_ms = info[2].IsUndefined() ? -1 : info[2].ToNumber().DoubleValue();
+  int64_t timeout_ns = -1;
+  if (timeout_ms >= 0 && std::isfinite(timeout_ms)) timeout_ns = static_cast<int64_t>(timeout_ms * 1e6);
+  switch (FutexWait(word, expected, timeout_ns)) {
+    case WaitResult::kWoken:
+      return Napi::String::New(env, "ok");
+    case WaitResult::kNotEqual:
+      return Napi::String::New(env, "not-equal");
+    case WaitResult::kTimedOut:
+      return Napi::String::New(env, "timed-out");
+  }
+  return env.Undefined();
+}
+
+Napi::Value SegmentHandle::Wake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(env, info[0]);
+  double count = info[1].IsUndefined() ? INT_MAX : info[1].ToNumber().DoubleValue();
+  int n = count >= INT_MAX || !(count >= 0) ? INT_MAX : static_cast<int>(count);
+  return Napi::Number::New(env, FutexWake(word, n));
+}
+
+int SegmentHandle::DoorbellSender() {
+  if (doorbell_fd_ < 0) {
+    int fd = -1;
+    if (OpenDoorbellSender(&fd).ok()) doorbell_fd_ = fd;
+  }
+  return doorbell_fd_;
+}
+
+Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* word = WordAt(env, info[0]);
+  uint64_t off = static_cast<uint64_t>(reinterpret_cast<uint8_t*>(word) - seg_->base());
+  if (off % kLineSize != 0 || off + sizeof(WaitLine) > kHeaderSize)
+    throw Napi::RangeError::New(env, "notify needs the offset of a wait line in the header");
+  auto* line = reinterpret_cast<WaitLine*>(word);
+  // Doorbells are only opened when a sleeper asked for one.
+  int fd = (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) ? DoorbellSender() : -1;
+  return Napi::Boolean::New(env, smsh::Notify(line, seg_->token(), static_cast<uint32_t>(off), fd));
+}
+
+}  // namespace smsh

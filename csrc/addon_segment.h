@@ -1,0 +1,61 @@
+// SegmentHandle: the JavaScript face of a core Segment. It converts
+// arguments and errors and owns the one ArrayBuffer over the mapping;
+// lib/segment.ts adds validation and the public API.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <set>
+
+#include "segment.h"
+
+namespace smsh {
+
+class WaiterHandle;
+struct AddonData;
+
+class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit SegmentHandle(const Napi::CallbackInfo& info);
+  ~SegmentHandle() override;
+
+  // Throws ECLOSED if closed; otherwise the mapped core segment.
+  Segment& Open(Napi::Env env);
+  bool closed() const { return !seg_ || !seg_->mapped(); }
+  void AddWaiter(WaiterHandle* w) { waiters_.insert(w); }
+  void RemoveWaiter(WaiterHandle* w) { waiters_.erase(w); }
+  // Doorbell sender socket, opened on first use; -1 if it cannot be.
+  int DoorbellSender();
+  // Closes waiters, detaches the ArrayBuffer (unless the environment is
+  // being torn down), unlinks if asked, unmaps. Idempotent.
+  void CloseNow(bool detach);
+  // Called when the environment's AddonData is destroyed before us.
+  void ForgetAddonData() { data_ = nullptr; }
+
+ private:
+  static Napi::Value Create(const Napi::CallbackInfo& info);
+  static Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Buffer(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Unlink(const Napi::CallbackInfo& info);
+  Napi::Value SetUnlinkOnClose(const Napi::CallbackInfo& info);
+  Napi::Value Closed(const Napi::CallbackInfo& info);
+  Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value Wake(const Napi::CallbackInfo& info);
+  Napi::Value Notify(const Napi::CallbackInfo& info);
+  uint32_t* WordAt(Napi::Env env, const Napi::Value& offset);
+
+  // Shared with the ArrayBuffer's finalizer: the mapping outlives this
+  // object while user code still holds the buffer.
+  std::shared_ptr<Segment> seg_;
+  AddonData* data_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  std::set<WaiterHandle*> waiters_;
+  int doorbell_fd_ = -1;
+  bool unlink_on_close_ = false;
+};
+
+}  // namespace smsh

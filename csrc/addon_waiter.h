@@ -1,0 +1,66 @@
+// WaiterHandle: wakes a JavaScript callback on the event loop when a peer
+// process notifies a wait line, without blocking the loop. Two mechanisms
+// behind one interface (measured in bench/wakeup.ts, see ARCHITECTURE.md):
+//   "futex"    a native thread sleeps in FUTEX_WAIT and calls back through a
+//              thread-safe function;
+//   "doorbell" the loop polls an abstract Unix datagram socket (uv_poll) that
+//              the waker sends one byte to.
+// Armed once per wait (arm(expected)); the callback runs once per arm. An
+// armed waiter keeps the event loop alive, a disarmed one does not.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+
+#include "doorbell.h"
+#include "notify.h"
+
+namespace smsh {
+
+class SegmentHandle;
+
+class WaiterHandle : public Napi::ObjectWrap<WaiterHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit WaiterHandle(const Napi::CallbackInfo& info);
+  ~WaiterHandle() override;
+  // Stops the thread or poll, releases the callback. Idempotent.
+  void CloseNow();
+
+ private:
+  enum class WaitMode { kFutex, kDoorbell };
+  Napi::Value Arm(const Napi::CallbackInfo& info);
+  Napi::Value Disarm(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetMode(const Napi::CallbackInfo& info);
+  void Fire();  // on the JS thread: disarm and call the callback
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnEnvCleanup(WaiterHandle* self);
+
+  WaitMode mode_ = WaitMode::kFutex;
+  SegmentHandle* segment_ = nullptr;     // kept alive by segment_ref_
+  Napi::ObjectReference segment_ref_;
+  Napi::FunctionReference callback_;
+  uint32_t line_offset_ = 0;
+  bool armed_ = false;
+  bool closed_ = false;
+
+  // futex mode
+  std::unique_ptr<FutexWatcher> watcher_;
+  Napi::ThreadSafeFunction tsfn_;
+  // Shared with queued thread-safe calls, which may run after CloseNow.
+  std::shared_ptr<std::atomic<bool>> alive_;
+
+  // doorbell mode
+  DoorbellListener* listener_ = nullptr;  // freed in the uv_close callback
+  uv_poll_t* poll_ = nullptr;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+
+  napi_env env_ = nullptr;
+  bool cleanup_hook_ = false;
+};
+
+}  // namespace smsh

@@ -1,0 +1,167 @@
+// The shared-memory layout, version 1. This header is the contract between
+// every process (and every language) that maps a segment: lib/layout.ts
+// mirrors it, the addon exports these offsets and a test compares the two.
+// docs/PROTOCOL.md section 1 describes the same bytes in prose.
+//
+// All multi-byte fields are little-endian (the only byte order we build for;
+// see the static_assert below) and naturally aligned. Fields that two
+// processes write concurrently sit on their own 128-byte line, so neither
+// false sharing nor adjacent-line prefetch couples the writer and the reader.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace smsh {
+
+// "SMSH" in memory order: bytes 'S' 'M' 'S' 'H'.
+constexpr uint32_t kMagic = 0x48534D53u;
+constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kHeaderSize = 4096;  // page 0; data starts on page 1
+constexpr uint32_t kLineSize = 128;     // spacing of concurrently written lines
+constexpr uint32_t kTokenSize = 16;
+
+// Segment kinds (header.kind).
+constexpr uint32_t kKindPlain = 0;  // a plain data region (bulk buffers)
+constexpr uint32_t kKindRing = 1;   // data region is a SPSC byte ring
+
+// Side states (header.writer_state / header.reader_state).
+constexpr uint32_t kSideAbsent = 0;
+constexpr uint32_t kSideOpen = 1;
+constexpr uint32_t kSideClosed = 2;
+
+// Bits of a wait line's `waiting` word: how the sleeper wants to be woken.
+constexpr uint32_t kWaitFutex = 1u;     // a thread sleeps in FUTEX_WAIT on seq
+constexpr uint32_t kWaitDoorbell = 2u;  // an event loop polls the doorbell socket
+
+// Free-running u32 indices: write_index and read_index count bytes since
+// creation and wrap at 2^32. used = (write_index - read_index) mod 2^32,
+// position in the data region = index & (capacity - 1). Capacity is a power
+// of two no larger than 2^31, so `used` never overflows and JavaScript reads
+// the indices as Int32 with `>>> 0` and no BigInt.
+
+// One eventcount: the sleeper reads seq, sets waiting, re-checks its
+// condition, then sleeps while seq is unchanged; the waker changes state,
+// then (only if waiting != 0) increments seq and wakes.
+struct WaitLine {
+  uint32_t seq;      // +0   futex word, incremented by the waker
+  uint32_t waiting;  // +4   kWait* bits set by the sleeper, cleared on wake
+  uint8_t pad[kLineSize - 8];
+};
+
+struct Header {
+  // ---- line 0: identity, written once by the creator before `magic` ----
+  uint32_t magic;             // 0   kMagic, stored last (release) at creation
+  uint32_t version;           // 4   kLayoutVersion
+  uint32_t header_size;       // 8   kHeaderSize
+  uint32_t kind;              // 12  kKind*
+  uint64_t segment_size;      // 16  whole mapping: header + data
+  uint64_t data_size;         // 24  bytes after the header
+  uint32_t capacity;          // 32  ring capacity (power of two) or 0
+  uint32_t flags;             // 36  reserved, 0
+  uint32_t owner_pid;         // 40  creator's pid (display; see start time)
+  uint32_t reserved0;         // 44
+  uint64_t owner_start_time;  // 48  creator's start time, clock ticks since boot
+  uint64_t created_ns;        // 56  CLOCK_REALTIME at creation, nanoseconds
+  uint8_t token[kTokenSize];  // 64  random; names the doorbell sockets
+  uint8_t pad0[kLineSize - 80];
+
+  // ---- line 1: the two sides' states ----
+  uint32_t writer_state;      // 128 kSide*
+  uint32_t reader_state;      // 132 kSide*
+  uint32_t reader_pid;        // 136 attached reader's pid, 0 if none
+  uint32_t reserved1;         // 140
+  uint64_t reader_start_time; // 144
+  uint8_t pad1[kLineSize - 24];
+
+  // ---- line 2: writer-owned ----
+  uint32_t write_index;       // 256 free-running byte counter
+  uint32_t reserved2;         // 260
+  uint64_t messages_written;  // 264
+  uint64_t bytes_written;     // 272
+  uint64_t writer_waits;      // 280 times the writer waited for space
+  uint64_t wakeups_sent;      // 288 wakes the writer sent to the reader
+  uint8_t pad2[kLineSize - 40];
+
+  // ---- line 3: reader-owned ----
+  uint32_t read_index;        // 384 free-running byte counter
+  uint32_t reserved3;         // 388
+  uint64_t messages_read;     // 392
+  uint64_t bytes_read;        // 400
+  uint8_t pad3[kLineSize - 24];
+
+  WaitLine reader_wait;       // 512 reader sleeps here (ring empty)
+  WaitLine writer_wait;       // 640 writer sleeps here (ring full)
+
+  uint8_t pad_rest[kHeaderSize - 768];
+};
+
+static_assert(sizeof(Header) == kHeaderSize, "header is exactly one page");
+static_assert(sizeof(WaitLine) == kLineSize, "wait line is one line");
+static_assert(offsetof(Header, magic) == 0, "layout v1");
+static_assert(offsetof(Header, version) == 4, "layout v1");
+static_assert(offsetof(Header, header_size) == 8, "layout v1");
+static_assert(offsetof(Header, kind) == 12, "layout v1");
+static_assert(offsetof(Header, segment_size) == 16, "layout v1");
+static_assert(offsetof(Header, data_size) == 24, "layout v1");
+static_assert(offsetof(Header, capacity) == 32, "layout v1");
+static_assert(offsetof(Header, flags) == 36, "layout v1");
+static_assert(offsetof(Header, owner_pid) == 40, "layout v1");
+static_assert(offsetof(Header, owner_start_time) == 48, "layout v1");
+static_assert(offsetof(Header, created_ns) == 56, "layout v1");
+static_assert(offsetof(Header, token) == 64, "layout v1");
+static_assert(offsetof(Header, writer_state) == 128, "layout v1");
+static_assert(offsetof(Header, reader_state) == 132, "layout v1");
+static_assert(offsetof(Header, reader_pid) == 136, "layout v1");
+static_assert(offsetof(Header, reader_start_time) == 144, "layout v1");
+static_assert(offsetof(Header, write_index) == 256, "layout v1");
+static_assert(offsetof(Header, messages_written) == 264, "layout v1");
+static_assert(offsetof(Header, bytes_written) == 272, "layout v1");
+static_assert(offsetof(Header, writer_waits) == 280, "layout v1");
+static_assert(offsetof(Header, wakeups_sent) == 288, "layout v1");
+static_assert(offsetof(Header, read_index) == 384, "layout v1");
+static_assert(offsetof(Header, messages_read) == 392, "layout v1");
+static_assert(offsetof(Header, bytes_read) == 400, "layout v1");
+static_assert(offsetof(Header, reader_wait) == 512, "layout v1");
+static_assert(offsetof(Header, writer_wait) == 640, "layout v1");
+static_assert(offsetof(WaitLine, seq) == 0, "layout v1");
+static_assert(offsetof(WaitLine, waiting) == 4, "layout v1");
+static_assert(offsetof(Header, write_index) % kLineSize == 0, "own line");
+static_assert(offsetof(Header, read_index) % kLineSize == 0, "own line");
+static_assert(offsetof(Header, reader_wait) % kLineSize == 0, "own line");
+static_assert(offsetof(Header, writer_wait) % kLineSize == 0, "own line");
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "layout v1 is little-endian; a big-endian port needs byte swaps"
+#endif
+
+// Largest ring capacity: indices are u32 and `used` must fit in 31 bits.
+constexpr uint64_t kMaxCapacity = 1ull << 31;
+// Largest segment this build maps (1 TiB: a bound on absurd requests).
+constexpr uint64_t kMaxSegmentSize = 1ull << 40;
+
+// One table of (name, offset) for the addon to export and tests to compare.
+struct LayoutEntry {
+  const char* name;
+  uint32_t offset;
+};
+
+#define SMSH_LAYOUT_ENTRY(field) {#field, static_cast<uint32_t>(offsetof(Header, field))}
+constexpr LayoutEntry kLayoutEntries[] = {
+    SMSH_LAYOUT_ENTRY(magic),          SMSH_LAYOUT_ENTRY(version),
+    SMSH_LAYOUT_ENTRY(header_size),    SMSH_LAYOUT_ENTRY(kind),
+    SMSH_LAYOUT_ENTRY(segment_size),   SMSH_LAYOUT_ENTRY(data_size),
+    SMSH_LAYOUT_ENTRY(capacity),       SMSH_LAYOUT_ENTRY(flags),
+    SMSH_LAYOUT_ENTRY(owner_pid),      SMSH_LAYOUT_ENTRY(owner_start_time),
+    SMSH_LAYOUT_ENTRY(created_ns),     SMSH_LAYOUT_ENTRY(token),
+    SMSH_LAYOUT_ENTRY(writer_state),   SMSH_LAYOUT_ENTRY(reader_state),
+    SMSH_LAYOUT_ENTRY(reader_pid),     SMSH_LAYOUT_ENTRY(reader_start_time),
+    SMSH_LAYOUT_ENTRY(write_index),    SMSH_LAYOUT_ENTRY(messages_written),
+    SMSH_LAYOUT_ENTRY(bytes_written),  SMSH_LAYOUT_ENTRY(writer_waits),
+    SMSH_LAYOUT_ENTRY(wakeups_sent),   SMSH_LAYOUT_ENTRY(read_index),
+    SMSH_LAYOUT_ENTRY(messages_read),  SMSH_LAYOUT_ENTRY(bytes_read),
+    SMSH_LAYOUT_ENTRY(reader_wait),    SMSH_LAYOUT_ENTRY(writer_wait),
+};
+#undef SMSH_LAYOUT_ENTRY
+
+}  // namespace smsh

@@ -1,0 +1,61 @@
+// The eventcount over a WaitLine (layout.h), and the two ways a sleeper can
+// be woken from another process: a thread in FUTEX_WAIT, or the doorbell
+// socket polled by an event loop.
+//
+// Sleeper:  s = load(seq); store(waiting, mode); re-check the condition;
+//           if it still holds, sleep while seq == s; then store(waiting, 0).
+// Waker:    change the state the sleeper checks; then Notify(line).
+// All four accesses are sequentially consistent, so either the sleeper's
+// re-check sees the new state or the waker sees `waiting` set.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "futex.h"
+#include "layout.h"
+
+namespace smsh {
+
+// Waker side. Does nothing (no syscall) when nobody waits. Otherwise bumps
+// seq and wakes by each method named in `waiting`. doorbell_fd is a sender
+// socket (OpenDoorbellSender), or -1 to skip doorbells. Returns true if the
+// line had a sleeper.
+bool Notify(WaitLine* line, const uint8_t* token, uint32_t line_offset, int doorbell_fd);
+
+// A thread that sleeps in FUTEX_WAIT on behalf of an event loop: Arm() hands
+// it a word and the value seen; when the word changes or a wake arrives, it
+// calls on_wake (on its own thread) once and goes idle until the next Arm.
+class FutexWatcher {
+ public:
+  explicit FutexWatcher(std::function<void()> on_wake);
+  ~FutexWatcher();  // Stop()
+  FutexWatcher(const FutexWatcher&) = delete;
+  FutexWatcher& operator=(const FutexWatcher&) = delete;
+
+  // Arms a one-shot wait. The word must stay mapped until on_wake runs or
+  // Stop() returns. Arming while armed replaces the previous wait.
+  void Arm(uint32_t* word, uint32_t expected);
+  // Cancels an armed wait without calling on_wake; returns when the thread
+  // no longer touches the word.
+  void Disarm();
+  // Ends the thread; idempotent.
+  void Stop();
+
+ private:
+  void Run();
+  std::function<void()> on_wake_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t* word_ = nullptr;   // guarded by mu_
+  uint32_t expected_ = 0;      // guarded by mu_
+  uint64_t generation_ = 0;    // guarded by mu_; bumped by Arm/Disarm
+  bool waiting_ = false;       // guarded by mu_; thread is inside FutexWait
+  bool stop_ = false;          // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace smsh

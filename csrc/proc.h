@@ -1,0 +1,27 @@
+// Facts about processes that the header records: who created a segment and
+// when that process started (a pid alone is ambiguous after pid reuse).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "status.h"
+
+namespace smsh {
+
+// Start time of `pid` in clock ticks since boot (field 22 of
+// /proc/<pid>/stat), or ESRCH/ENOENT if there is no such process.
+Status ProcessStartTime(uint32_t pid, uint64_t* out);
+
+// The current process's pid and start time, read once and cached.
+uint32_t SelfPid();
+uint64_t SelfStartTime();
+
+// Cryptographically random bytes (getrandom).
+Status RandomBytes(void* out, size_t n);
+
+// CLOCK_REALTIME in nanoseconds; CLOCK_MONOTONIC in nanoseconds.
+uint64_t RealtimeNs();
+uint64_t MonotonicNs();
+
+}  // namespace smsh

@@ -1,0 +1,85 @@
+// A named shared-memory segment: a layout-v1 header page followed by a data
+// region, mapped read-write into this process. The creator initialises the
+// header; an attacher validates it against the object's real size before it
+// maps anything, so a short, foreign or garbage object is an error, never a
+// SIGBUS or an out-of-bounds read.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "layout.h"
+#include "status.h"
+
+namespace smsh {
+
+// Longest segment name: macOS limits shm names to 31 bytes including '/'.
+constexpr size_t kMaxNameLength = 30;
+
+// Names are 1..30 characters of [A-Za-z0-9._-], not starting with '.'.
+// The object is "/<name>" (on Linux, the file /dev/shm/<name>).
+bool IsValidName(const std::string& name);
+
+struct CreateOptions {
+  std::string name;        // must be valid and not exist yet
+  uint64_t data_size = 0;  // bytes after the header page, >= 1
+  uint32_t kind = kKindPlain;
+  uint32_t capacity = 0;   // kKindRing: power of two <= data_size
+};
+
+class Segment {
+ public:
+  // O_CREAT|O_EXCL, mode 0600, memory reserved with posix_fallocate (a full
+  // /dev/shm is ENOSPC here, not SIGBUS later), header initialised and
+  // published by storing the magic last.
+  static Status Create(const CreateOptions& opts, std::unique_ptr<Segment>* out);
+  // Opens an existing segment read-write and validates its header.
+  static Status Attach(const std::string& name, std::unique_ptr<Segment>* out);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // Removes the name, if it still refers to this segment's object (a name
+  // that was unlinked and re-created by someone else is left alone).
+  // Mappings stay valid until Unmap. Safe to call twice.
+  Status Unlink();
+  // munmap and close; afterwards base() is nullptr. Safe to call twice.
+  void Unmap();
+
+  bool mapped() const { return base_ != nullptr; }
+  uint8_t* base() const { return base_; }
+  Header* header() const { return reinterpret_cast<Header*>(base_); }
+  // Sizes as validated at create/attach; never re-read from shared memory.
+  uint64_t size() const { return size_; }
+  uint64_t data_size() const { return size_ - kHeaderSize; }
+  uint32_t kind() const { return kind_; }
+  uint32_t capacity() const { return capacity_; }
+  const uint8_t* token() const { return token_; }
+  const std::string& name() const { return name_; }
+  bool owner() const { return owner_; }
+  bool unlinked() const { return unlinked_; }
+
+ private:
+  Segment() = default;
+  std::string name_;
+  int fd_ = -1;
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint32_t kind_ = kKindPlain;
+  uint32_t capacity_ = 0;
+  uint8_t token_[kTokenSize] = {};
+  bool owner_ = false;
+  bool unlinked_ = false;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
+// Validates a header image read from an object of `object_size` bytes.
+// Shared by Attach and the tests; returns ECORRUPT/EVERSION/EAGAIN.
+Status ValidateHeader(const Header& h, uint64_t object_size);
+
+}  // namespace smsh

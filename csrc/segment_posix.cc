@@ -1,0 +1,232 @@
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "proc.h"
+#include "segment.h"
+
+namespace smsh {
+
+namespace {
+
+std::string ObjectPath(const std::string& name) { return "/" + name; }
+
+bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+int CloseNoIntr(int fd) {
+  // On Linux close() releases the descriptor even when it reports EINTR.
+  return close(fd);
+}
+
+}  // namespace
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength || name[0] == '.') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status ValidateHeader(const Header& h, uint64_t object_size) {
+  if (h.magic == 0)
+    return Status::Own("EAGAIN", "segment is not initialised yet (creator still running, or empty)");
+  if (h.magic != kMagic) return Status::Own("ECORRUPT", "not a synaptic-mesh segment (bad magic)");
+  if (h.version != kLayoutVersion)
+    return Status::Own("EVERSION", "unsupported layout version " + std::to_string(h.version) +
+                                       " (this build reads " + std::to_string(kLayoutVersion) + ")");
+  if (h.header_size != kHeaderSize) return Status::Own("ECORRUPT", "bad header size");
+  if (h.data_size == 0 || h.data_size > kMaxSegmentSize - kHeaderSize ||
+      h.segment_size != kHeaderSize + h.data_size)
+    return Status::Own("ECORRUPT", "inconsistent segment sizes in header");
+  if (object_size < h.segment_size)
+    return Status::Own("ECORRUPT", "segment is truncated: header says " +
+                                       std::to_string(h.segment_size) + " bytes, object has " +
+                                       std::to_string(object_size));
+  if (h.kind == kKindRing) {
+    if (!IsPowerOfTwo(h.capacity) || h.capacity > h.data_size || h.capacity > kMaxCapacity)
+      return Status::Own("ECORRUPT", "bad ring capacity in header");
+  } else if (h.kind == kKindPlain) {
+    if (h.capacity != 0) return Status::Own("ECORRUPT", "plain segment with a ring capacity");
+  } else {
+    return Status::Own("ECORRUPT", "unknown segment kind " + std::to_string(h.kind));
+  }
+  return Status::Ok();
+}
+
+Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out) {
+  if (!IsValidName(opts.name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
+  if (opts.data_size == 0 || opts.data_size > kMaxSegmentSize - kHeaderSize)
+    return Status::FromErrno(EINVAL, "ftruncate", "size out of range");
+  if (opts.kind == kKindRing &&
+      (!IsPowerOfTwo(opts.capacity) || opts.capacity > opts.data_size || opts.capacity > kMaxCapacity))
+    return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31");
+  if (opts.kind != kKindRing && opts.capacity != 0)
+    return Status::FromErrno(EINVAL, "shm_open", "capacity given for a plain segment");
+
+  const std::string path = ObjectPath(opts.name);
+  const uint64_t total = kHeaderSize + opts.data_size;
+  // 0600: the creating user only. umask can only remove bits, and fchmod
+  // below makes the mode exact whatever the umask was.
+  int fd = shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  if (fd < 0) return Status::FromErrno(errno, "shm_open", path);
+
+  auto fail = [&](Status s) {
+    shm_unlink(path.c_str());
+    CloseNoIntr(fd);
+    return s;
+  };
+  if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) return fail(Status::FromErrno(errno, "fchmod", path));
+  if (ftruncate(fd, static_cast<off_t>(total)) != 0)
+    return fail(Status::FromErrno(errno, "ftruncate", path));
+  // ftruncate does not reserve tmpfs pages; without this, the first touch of
+  // a page on a full /dev/shm raises SIGBUS instead of an error.
+  int rc;
+  do {
+    rc = posix_fallocate(fd, 0, static_cast<off_t>(total));
+  } while (rc == EINTR);
+  if (rc != 0) return fail(Status::FromErrno(rc, "posix_fallocate", path));
+  struct stat st;
+  if (fstat(fd, &st) != 0) return fail(Status::FromErrno(errno, "fstat", path));
+  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return fail(Status::FromErrno(errno, "mmap", path));
+
+  std::unique_ptr<Segment> seg(new Segment());
+  seg->name_ = opts.name;
+  seg->fd_ = fd;
+  seg->base_ = static_cast<uint8_t*>(base);
+  seg->size_ = total;
+  seg->kind_ = opts.kind;
+  seg->capacity_ = opts.capacity;
+  seg->owner_ = true;
+  seg->dev_ = st.st_dev;
+  seg->ino_ = st.st_ino;
+  Status s = RandomBytes(seg->token_, kTokenSize);
+  if (!s.ok()) {
+    seg->Unlink();
+    return s;  // ~Segment unmaps and closes
+  }
+
+  // fallocate zero-filled the object: only non-zero fields are written.
+  Header* h = seg->header();
+  h->version = kLayoutVersion;
+  h->header_size = kHeaderSize;
+  h->kind = opts.kind;
+  h->segment_size = total;
+  h->data_size = opts.data_size;
+  h->capacity = opts.capacity;
+  h->owner_pid = SelfPid();
+  h->owner_start_time = SelfStartTime();
+  h->created_ns = RealtimeNs();
+  std::memcpy(h->token, seg->token_, kTokenSize);
+  h->writer_state = opts.kind == kKindRing ? kSideOpen : kSideAbsent;
+  // SYNC POINT: release; pairs with the acquire load of magic in Attach
+  // (through pread, which is ordered after this store by the page cache).
+  __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
+  *out = std::move(seg);
+  return Status::Ok();
+}
+
+Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out) {
+  if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
+  const std::string path = ObjectPath(name);
+  int fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd < 0) return Status::FromErrno(errno, "shm_open", path);
+  auto fail = [&](Status s) {
+    CloseNoIntr(fd);
+    return s;
+  };
+  struct stat st;
+  if (fstat(fd, &st) != 0) return fail(Status::FromErrno(errno, "fstat", path));
+  if (!S_ISREG(st.st_mode)) return fail(Status::Own("ECORRUPT", path + " is not a regular object"));
+  const uint64_t object_size = static_cast<uint64_t>(st.st_size);
+  if (object_size == 0)
+    return fail(Status::Own("EAGAIN", path + " is empty (creator still initialising it?)"));
+  if (object_size < kHeaderSize)
+    return fail(Status::Own("ECORRUPT", path + " is shorter than a segment header"));
+
+  // Read the header with pread rather than through a mapping: an object
+  // truncated under us then gives a short read, not SIGBUS.
+  Header h;
+  size_t got = 0;
+  while (got < sizeof(h)) {
+    ssize_t n = pread(fd, reinterpret_cast<char*>(&h) + got, sizeof(h) - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(Status::FromErrno(errno, "pread", path));
+    if (n == 0) return fail(Status::Own("ECORRUPT", path + " was truncated while reading its header"));
+    got += static_cast<size_t>(n);
+  }
+  Status s = ValidateHeader(h, object_size);
+  if (!s.ok()) {
+    s.message += " (" + path + ")";
+    return fail(s);
+  }
+  void* base = mmap(nullptr, h.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) return fail(Status::FromErrno(errno, "mmap", path));
+
+  std::unique_ptr<Segment> seg(new Segment());
+  seg->name_ = name;
+  seg->fd_ = fd;
+  seg->base_ = static_cast<uint8_t*>(base);
+  seg->size_ = h.segment_size;
+  seg->kind_ = h.kind;
+  seg->capacity_ = h.capacity;
+  std::memcpy(seg->token_, h.token, kTokenSize);
+  seg->owner_ = false;
+  seg->dev_ = st.st_dev;
+  seg->ino_ = st.st_ino;
+  *out = std::move(seg);
+  return Status::Ok();
+}
+
+Status Segment::Unlink() {
+  if (unlinked_) return Status::Ok();
+  const std::string path = ObjectPath(name_);
+  // Only remove the name if it still names our object: after someone else
+  // unlinked it and a third party created a new segment under the same
+  // name, unlinking blindly would destroy theirs.
+  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      unlinked_ = true;
+      return Status::Ok();
+    }
+    return Status::FromErrno(err, "shm_open", path);
+  }
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  CloseNoIntr(fd);
+  if (rc != 0) return Status::FromErrno(err, "fstat", path);
+  if (st.st_dev != dev_ || st.st_ino != ino_) {
+    unlinked_ = true;  // our object's name is already gone
+    return Status::Ok();
+  }
+  if (shm_unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Status::FromErrno(errno, "shm_unlink", path);
+  unlinked_ = true;
+  return Status::Ok();
+}
+
+void Segment::Unmap() {
+  if (base_ != nullptr) {
+    munmap(base_, size_);
+    base_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    CloseNoIntr(fd_);
+    fd_ = -1;
+  }
+}
+
+Segment::~Segment() { Unmap(); }
+
+}  // namespace smsh
