@@ -1,0 +1,145 @@
+// Wake-to-callback latency across two processes, for each way a sleeping
+// peer can be woken: the event-loop paths ("doorbell": uv_poll on a Unix
+// datagram socket; "futex": a native thread in FUTEX_WAIT signalling the
+// loop through a thread-safe function), the blocking futex wait, and a spin
+// loop as the floor. The parent and a forked child ping-pong a counter in a
+// shared segment; each side records, per wake, the time from the peer's
+// notify() (a CLOCK_MONOTONIC stamp in shared memory) to its own callback.
+//
+//   node dist/bench/wakeup.js [--rounds N] [--modes doorbell,futex,sync,spin] [--json FILE]
+import { fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+
+import { Segment, WaitLine, Waiter, layout } from "../lib/index.js";
+import type { WaitMode } from "../lib/index.js";
+import { fmt, summarize, type Summary } from "./stats.js";
+
+type Mode = WaitMode | "sync" | "spin";
+const ALL_MODES: Mode[] = ["doorbell", "futex", "sync", "spin"];
+
+const SEG_WORDS = 8; // [0] ping, [1] pong, f64 at [2..3] ping stamp, f64 at [4..5] pong stamp
+
+function now(): number {
+  return Number(process.hrtime.bigint());
+}
+
+interface Side {
+  mine: number; // word index I write
+  theirs: number; // word index I wait on
+  myStamp: number; // f64 index of my stamp
+  theirStamp: number;
+  myLine: WaitLine; // the line my peer sleeps on: I notify it
+  theirLine: WaitLine; // the line I sleep on
+}
+
+function makeSide(seg: Segment, parent: boolean): Side {
+  const a = new WaitLine(seg, layout.OFFSETS.reader_wait);
+  const b = new WaitLine(seg, layout.OFFSETS.writer_wait);
+  return parent
+    ? { mine: 0, theirs: 1, myStamp: 1, theirStamp: 2, myLine: a, theirLine: b }
+    : { mine: 1, theirs: 0, myStamp: 2, theirStamp: 1, myLine: b, theirLine: a };
+}
+
+/** Runs `rounds` exchanges; returns one-way latencies (µs) seen by this side. */
+async function pingPong(seg: Segment, side: Side, mode: Mode, rounds: number, first: boolean): Promise<number[]> {
+  const words = new Int32Array(seg.buffer, seg.dataOffset, SEG_WORDS);
+  const stamps = new Float64Array(seg.buffer, seg.dataOffset, SEG_WORDS / 2);
+  const waiter = mode === "doorbell" || mode === "futex" ? new Waiter(side.theirLine, mode) : null;
+  const lat: number[] = [];
+  const send = (i: number): void => {
+    stamps[side.myStamp] = now();
+    Atomics.store(words, side.mine, i);
+    side.myLine.notify();
+  };
+  const arrived = (i: number): boolean => Atomics.load(words, side.theirs) === i;
+  const receive = async (i: number): Promise<void> => {
+    if (mode === "spin") {
+      while (!arrived(i));
+    } else {
+      while (!arrived(i)) {
+        const seq = side.theirLine.prepare(mode === "sync" ? "sync" : mode);
+        if (!arrived(i)) {
+          if (waiter) await waiter.wait(seq);
+          else side.theirLine.waitSync(seq, 1000);
+        }
+        side.theirLine.finish();
+      }
+    }
+    lat.push((now() - stamps[side.theirStamp]!) / 1000);
+  };
+  for (let i = 1; i <= rounds; i++) {
+    if (first) {
+      send(i);
+      await receive(i);
+    } else {
+      await receive(i);
+      send(i);
+    }
+  }
+  waiter?.close();
+  return lat;
+}
+
+async function child(): Promise<void> {
+  const [name, mode, rounds] = process.argv.slice(3);
+  const seg = Segment.attach(name!);
+  const lat = await pingPong(seg, makeSide(seg, false), mode as Mode, Number(rounds), false);
+  process.send!(lat, () => {
+    seg.close();
+    process.exit(0);
+  });
+}
+
+export async function measureWakeup(mode: Mode, rounds: number): Promise<{ mode: Mode; oneWay: Summary; rtt: Summary }> {
+  const seg = Segment.create({ size: 4096 });
+  try {
+    const proc = fork(__filename, ["child", seg.name, mode, String(rounds)], { stdio: "inherit" });
+    const childLat = new Promise<number[]>((resolve, reject) => {
+      proc.once("message", (m) => resolve(m as number[]));
+      proc.once("exit", (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    // Give the child time to attach and start waiting before timing.
+    await new Promise((r) => setTimeout(r, 200));
+    const started = process.hrtime.bigint();
+    const mine = await pingPong(seg, makeSide(seg, true), mode, rounds, true);
+    const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
+    const theirs = await childLat;
+    const warm = Math.floor(rounds / 10); // drop the first 10% as warm-up
+    const oneWay = summarize([...mine.slice(warm), ...theirs.slice(warm)]);
+    const rttMean = elapsedUs / rounds;
+    return { mode, oneWay, rtt: { ...oneWay, mean: rttMean } };
+  } finally {
+    seg.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const get = (flag: string): string | undefined => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const rounds = Number(get("--rounds") ?? 20000);
+  const modes = (get("--modes")?.split(",") ?? ALL_MODES) as Mode[];
+  const results = [];
+  console.log(`wake-to-callback latency across two processes, ${rounds} round trips per mode (µs)`);
+  console.log("mode       p50      p99      p99.9    round trip (mean)");
+  for (const mode of modes) {
+    const r = await measureWakeup(mode, rounds);
+    results.push(r);
+    console.log(
+      `${mode.padEnd(9)} ${fmt(r.oneWay.p50).padStart(7)}  ${fmt(r.oneWay.p99).padStart(7)}  ${fmt(r.oneWay.p999).padStart(7)}    ${fmt(r.rtt.mean).padStart(7)}`,
+    );
+  }
+  const json = get("--json");
+  if (json) writeFileSync(json, JSON.stringify({ version: 1, rounds, results }, null, 2));
+}
+
+if (process.argv[2] === "child") {
+  void child();
+} else if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,254 @@
+// A tiny test harness for the native core tests: no framework, nothing
+// downloaded. Each test file defines cases with SMSH_TEST(name) and ends
+// with SMSH_TEST_MAIN(). The executable runs every case (or those whose
+// name contains argv[1]), prints one line per case and each failed check,
+// and exits nonzero if anything failed. `--list` prints the case names.
+//
+// Segment names come from TestName() ("smsh-ntest-<pid>-<n>"). Every name
+// handed out is remembered: after each case the harness reports any of them
+// still present in /dev/shm as a failure (a test that leaks an object is a
+// failing test) and removes it, and a sanitizer's death callback removes
+// them too, so a crashing test leaves nothing behind either.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "status.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SMSH_TEST_SANITIZED 1
+#include <sanitizer/common_interface_defs.h>
+#else
+#define SMSH_TEST_SANITIZED 0
+#endif
+
+namespace smsh_test {
+
+struct Case {
+  const char* name;
+  void (*fn)();
+};
+
+inline std::vector<Case>& Cases() {
+  static std::vector<Case> cases;
+  return cases;
+}
+
+struct Registrar {
+  Registrar(const char* name, void (*fn)()) { Cases().push_back({name, fn}); }
+};
+
+// Failed checks of the case that is running.
+inline int& Failures() {
+  static int failures = 0;
+  return failures;
+}
+
+inline void Fail(const char* file, int line, const std::string& what) {
+  Failures()++;
+  std::fprintf(stderr, "    FAILED %s:%d: %s\n", file, line, what.c_str());
+  std::fflush(stderr);
+}
+
+// ---- segment names, remembered for cleanup ----
+
+// A fixed table, so the death callback (which may run in a signal context)
+// needs no allocation.
+constexpr int kMaxNames = 256;
+struct NameTable {
+  char names[kMaxNames][32];
+  int count;
+};
+inline NameTable& Names() {
+  static NameTable table;
+  return table;
+}
+
+// "smsh-ntest-<pid>-<n>": unique per process and call, at most 30 chars.
+inline std::string TestName() {
+  static int counter = 0;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "smsh-ntest-%d-%d", static_cast<int>(getpid()), counter++);
+  NameTable& t = Names();
+  if (t.count < kMaxNames) {
+    std::memcpy(t.names[t.count], buf, sizeof(buf));
+    t.count++;
+  }
+  return buf;
+}
+
+inline std::string ShmPath(const std::string& name) { return "/dev/shm/" + name; }
+
+inline bool ShmExists(const std::string& name) {
+  struct stat st;
+  return stat(ShmPath(name).c_str(), &st) == 0;
+}
+
+// Removes every remembered name; returns how many still existed.
+inline int UnlinkAllNames() {
+  NameTable& t = Names();
+  int left = 0;
+  for (int i = 0; i < t.count; i++) {
+    char path[40] = "/";
+    std::strncat(path, t.names[i], sizeof(path) - 2);
+    if (shm_unlink(path) == 0) left++;
+  }
+  return left;
+}
+
+inline void ForgetNames() { Names().count = 0; }
+
+inline void OnSanitizerDeath() { UnlinkAllNames(); }
+
+// ---- formatting helpers for check messages ----
+
+inline std::string Show(const smsh::Status& s) {
+  if (s.ok()) return "ok";
+  return std::string(s.code) + " (" + s.message + ")";
+}
+template <typename T>
+std::string Show(const T& v) {
+  if constexpr (std::is_enum_v<T>) {
+    return std::to_string(static_cast<long long>(v));
+  } else if constexpr (std::is_pointer_v<T>) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%p", static_cast<const void*>(v));
+    return buf;
+  } else {
+    return std::to_string(v);
+  }
+}
+inline std::string Show(const std::string& v) { return "\"" + v + "\""; }
+inline std::string Show(const char* v) { return v == nullptr ? "null" : "\"" + std::string(v) + "\""; }
+inline std::string Show(bool v) { return v ? "true" : "false"; }
+
+inline uint64_t NowMs() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
+inline int RunAll(int argc, char** argv) {
+#if SMSH_TEST_SANITIZED
+  __sanitizer_set_death_callback(OnSanitizerDeath);
+#endif
+  const char* filter = nullptr;
+  for (int i = 1; i < argc; i++) {
+    if (std::strcmp(argv[i], "--list") == 0) {
+      for (const Case& c : Cases()) std::printf("%s\n", c.name);
+      return 0;
+    }
+    filter = argv[i];
+  }
+  int failed_cases = 0;
+  int ran = 0;
+  for (const Case& c : Cases()) {
+    if (filter != nullptr && std::strstr(c.name, filter) == nullptr) continue;
+    ran++;
+    Failures() = 0;
+    uint64_t t0 = NowMs();
+    c.fn();
+    int leaked = UnlinkAllNames();
+    ForgetNames();
+    if (leaked > 0) {
+      Fail(__FILE__, __LINE__,
+           std::to_string(leaked) + " shared-memory object(s) left in /dev/shm by this case");
+    }
+    uint64_t ms = NowMs() - t0;
+    if (Failures() == 0) {
+      std::printf("[  OK  ] %s (%llu ms)\n", c.name, static_cast<unsigned long long>(ms));
+    } else {
+      failed_cases++;
+      std::printf("[ FAIL ] %s (%d failed checks, %llu ms)\n", c.name, Failures(),
+                  static_cast<unsigned long long>(ms));
+    }
+    std::fflush(stdout);
+  }
+  if (ran == 0) {
+    std::printf("no test case matches \"%s\"\n", filter == nullptr ? "" : filter);
+    return 2;
+  }
+  std::printf("%d/%d cases passed\n", ran - failed_cases, ran);
+  return failed_cases == 0 ? 0 : 1;
+}
+
+}  // namespace smsh_test
+
+#define SMSH_TEST(name)                                                     \
+  static void smsh_test_##name();                                           \
+  static ::smsh_test::Registrar smsh_test_reg_##name(#name, smsh_test_##name); \
+  static void smsh_test_##name()
+
+#define SMSH_TEST_MAIN() \
+  int main(int argc, char** argv) { return ::smsh_test::RunAll(argc, argv); }
+
+// Non-fatal checks: record the failure and carry on. Each evaluates its
+// arguments exactly once.
+#define CHECK(cond)                                                 \
+  do {                                                              \
+    if (!(cond)) ::smsh_test::Fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
+  } while (0)
+
+#define CHECK_OP(a, op, b)                                                              \
+  do {                                                                                  \
+    const auto& smsh_a_ = (a);                                                          \
+    const auto& smsh_b_ = (b);                                                          \
+    if (!(smsh_a_ op smsh_b_))                                                          \
+      ::smsh_test::Fail(__FILE__, __LINE__,                                             \
+                        #a " " #op " " #b ": " + ::smsh_test::Show(smsh_a_) + " vs " + \
+                            ::smsh_test::Show(smsh_b_));                                \
+  } while (0)
+
+#define CHECK_EQ(a, b) CHECK_OP(a, ==, b)
+#define CHECK_NE(a, b) CHECK_OP(a, !=, b)
+#define CHECK_LT(a, b) CHECK_OP(a, <, b)
+#define CHECK_LE(a, b) CHECK_OP(a, <=, b)
+#define CHECK_GE(a, b) CHECK_OP(a, >=, b)
+#define CHECK_GT(a, b) CHECK_OP(a, >, b)
+
+// A Status is ok / has the given code ("ENOENT", "ECORRUPT", ...).
+#define CHECK_OK(expr)                                                                \
+  do {                                                                                \
+    ::smsh::Status smsh_s_ = (expr);                                                  \
+    if (!smsh_s_.ok())                                                                \
+      ::smsh_test::Fail(__FILE__, __LINE__, #expr " failed: " + ::smsh_test::Show(smsh_s_)); \
+  } while (0)
+
+#define CHECK_CODE(expr, want)                                                          \
+  do {                                                                                  \
+    ::smsh::Status smsh_s_ = (expr);                                                    \
+    const std::string smsh_want_ = (want);                                              \
+    if (smsh_s_.ok() || smsh_want_ != smsh_s_.code)                                     \
+      ::smsh_test::Fail(__FILE__, __LINE__,                                             \
+                        #expr ": want " + smsh_want_ + ", got " + ::smsh_test::Show(smsh_s_)); \
+  } while (0)
+
+// Fatal within the case: record and return from the test function.
+#define REQUIRE(cond)                                                   \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      ::smsh_test::Fail(__FILE__, __LINE__, "REQUIRE(" #cond ")");      \
+      return;                                                           \
+    }                                                                   \
+  } while (0)
+
+#define REQUIRE_OK(expr)                                                                  \
+  do {                                                                                    \
+    ::smsh::Status smsh_s_ = (expr);                                                      \
+    if (!smsh_s_.ok()) {                                                                  \
+      ::smsh_test::Fail(__FILE__, __LINE__, #expr " failed: " + ::smsh_test::Show(smsh_s_)); \
+      return;                                                                             \
+    }                                                                                     \
+  } while (0)

@@ -1,0 +1,63 @@
+// Errors shaped like Node's own: a string `code` on every error. System
+// failures come from the binding with `errno` and `syscall`; argument
+// errors are TypeError/RangeError raised here before any syscall.
+
+/** Codes of the package's own failures (system failures use the errno name). */
+export type ShmErrorCode =
+  | "ECORRUPT" // a segment's bytes are not a valid layout (foreign, truncated, scribbled)
+  | "EVERSION" // a segment of another layout version
+  | "ECLOSED" // the segment, waiter or channel was closed
+  | "ETIMEDOUT" // a wait ran out of time
+  | "EPEERDEAD" // the process on the other side died
+  | "ENOTSUP"; // this runtime cannot do it (e.g. no external ArrayBuffers)
+
+/** An error of this package: `code` is an errno name or a ShmErrorCode. */
+export interface ShmError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+/** Creates an Error with a string `code` (the package's own failures). */
+export function shmError(code: ShmErrorCode, message: string): ShmError {
+  const e = new Error(`${code}: ${message}`) as ShmError;
+  e.code = code;
+  return e;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return `type string (${JSON.stringify(value.slice(0, 40))})`;
+  if (typeof value === "number") return `type number (${value})`;
+  return `type ${typeof value}`;
+}
+
+/** TypeError with Node's ERR_INVALID_ARG_TYPE code. */
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError {
+  const e = new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`);
+  (e as TypeError & { code: string }).code = "ERR_INVALID_ARG_TYPE";
+  return e;
+}
+
+/** TypeError with Node's ERR_INVALID_ARG_VALUE code: right type, unusable value. */
+export function invalidArgValue(name: string, reason: string, actual: unknown): TypeError {
+  const e = new TypeError(`The "${name}" argument ${reason}. Received ${describe(actual)}`);
+  (e as TypeError & { code: string }).code = "ERR_INVALID_ARG_VALUE";
+  return e;
+}
+
+/** RangeError with Node's ERR_OUT_OF_RANGE code. */
+export function outOfRange(name: string, range: string, actual: unknown): RangeError {
+  const e = new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`);
+  (e as RangeError & { code: string }).code = "ERR_OUT_OF_RANGE";
+  return e;
+}
+
+/** Validates an integer argument in [min, max]. */
+export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  }
+  return value;
+}

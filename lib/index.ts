@@ -1,0 +1,9 @@
+// Public entry of @synaptic-mesh/shm.
+export { Segment, randomName, validateName, NAME_PREFIX } from "./segment.js";
+export type { SegmentCreateOptions } from "./segment.js";
+export { WaitLine, Waiter, DEFAULT_WAIT_MODE } from "./notify.js";
+export type { WaitMode } from "./notify.js";
+export { shmError } from "./errors.js";
+export type { ShmError, ShmErrorCode } from "./errors.js";
+export * as layout from "./layout.js";
+export { addonPath } from "./native.js";

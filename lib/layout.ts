@@ -1,0 +1,63 @@
+// The version-1 shared-memory layout, mirrored from csrc/layout.h (the
+// contract). test/layout.test.ts checks every offset against the addon's
+// exported table, so the two languages cannot drift. Byte-level prose:
+// docs/PROTOCOL.md section 1.
+
+export const MAGIC = 0x48534d53; // bytes "SMSH"
+export const LAYOUT_VERSION = 1;
+export const HEADER_SIZE = 4096;
+export const LINE_SIZE = 128;
+export const TOKEN_SIZE = 16;
+
+export const KIND_PLAIN = 0;
+export const KIND_RING = 1;
+
+export const SIDE_ABSENT = 0;
+export const SIDE_OPEN = 1;
+export const SIDE_CLOSED = 2;
+
+/** Bits of a wait line's `waiting` word. */
+export const WAIT_FUTEX = 1;
+export const WAIT_DOORBELL = 2;
+
+/** Largest ring capacity (u32 indices, `used` fits in 31 bits). */
+export const MAX_CAPACITY = 2 ** 31;
+/** Largest segment this build maps. */
+export const MAX_SEGMENT_SIZE = 2 ** 40;
+/** Longest segment name (macOS: 31 bytes including the leading '/'). */
+export const MAX_NAME_LENGTH = 30;
+
+/** Byte offsets of the header fields. u32 unless noted. */
+export const OFFSETS = {
+  magic: 0,
+  version: 4,
+  header_size: 8,
+  kind: 12,
+  segment_size: 16, // u64
+  data_size: 24, // u64
+  capacity: 32,
+  flags: 36,
+  owner_pid: 40,
+  owner_start_time: 48, // u64
+  created_ns: 56, // u64
+  token: 64, // 16 bytes
+  writer_state: 128,
+  reader_state: 132,
+  reader_pid: 136,
+  reader_start_time: 144, // u64
+  write_index: 256,
+  messages_written: 264, // u64
+  bytes_written: 272, // u64
+  writer_waits: 280, // u64
+  wakeups_sent: 288, // u64
+  read_index: 384,
+  messages_read: 392, // u64
+  bytes_read: 400, // u64
+  reader_wait: 512, // wait line
+  writer_wait: 640, // wait line
+} as const;
+
+export type HeaderField = keyof typeof OFFSETS;
+
+/** Offsets inside a wait line. */
+export const WAIT_LINE = { seq: 0, waiting: 4 } as const;

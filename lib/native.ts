@@ -1,0 +1,91 @@
+// Loads the addon and declares its whole surface. Only this file touches the
+// binding; the public classes (segment.ts, notify.ts) wrap it and validate
+// arguments first, so the binding sees only well-formed calls.
+import * as path from "node:path";
+import nodeGypBuild = require("node-gyp-build");
+
+/** A mapped segment as the binding sees it. */
+export interface SegmentHandle {
+  /** Sizes and identity as validated at create/attach (never re-read from shared memory). */
+  info(): SegmentInfo;
+  /** The one ArrayBuffer over the whole mapping (header page + data), created on first call. */
+  buffer(): ArrayBuffer;
+  /** Closes waiters, detaches the ArrayBuffer, unlinks if set to, unmaps. Safe twice. */
+  close(): void;
+  /** Removes the name if it still names this segment's object. Safe twice. */
+  unlink(): void;
+  /** Whether close() also unlinks (default: true for the creator). */
+  setUnlinkOnClose(on: boolean): void;
+  closed(): boolean;
+  /** Blocking futex wait on the u32 at `offset` while it equals `expected`. */
+  wait(offset: number, expected: number, timeoutMs?: number): "ok" | "not-equal" | "timed-out";
+  /** Wakes up to `count` (default all) futex sleepers on the u32 at `offset`. */
+  wake(offset: number, count?: number): number;
+  /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. */
+  notify(lineOffset: number): boolean;
+}
+
+export interface SegmentInfo {
+  name: string;
+  size: number;
+  dataSize: number;
+  kind: number;
+  capacity: number;
+  owner: boolean;
+  token: string;
+}
+
+export type WaitMode = "futex" | "doorbell";
+
+/** Calls `callback` on the event loop once per arm(), when the wait line is notified. */
+export interface WaiterHandle {
+  arm(expectedSeq: number): void;
+  disarm(): void;
+  close(): void;
+  mode(): WaitMode;
+}
+
+export interface NativeLayout {
+  offsets: Record<string, number>;
+  magic: number;
+  version: number;
+  headerSize: number;
+  lineSize: number;
+  tokenSize: number;
+  waitLineSeq: number;
+  waitLineWaiting: number;
+  waitFutex: number;
+  waitDoorbell: number;
+  kindPlain: number;
+  kindRing: number;
+  sideAbsent: number;
+  sideOpen: number;
+  sideClosed: number;
+  maxCapacity: number;
+  maxSegmentSize: number;
+  maxNameLength: number;
+  sizeofHeader: number;
+}
+
+export interface Binding {
+  SegmentHandle: {
+    create(name: string, dataSize: number, kind: number, capacity: number): SegmentHandle;
+    attach(name: string): SegmentHandle;
+  };
+  WaiterHandle: new (
+    segment: SegmentHandle,
+    lineOffset: number,
+    mode: WaitMode,
+    callback: () => void,
+  ) => WaiterHandle;
+  layout: NativeLayout;
+  platform: string;
+}
+
+/** The package root: dist/lib/native.js -> ../.. */
+const root = path.join(__dirname, "..", "..");
+
+/** Path of the addon binary in use (build/Release when present, else the prebuild). */
+export const addonPath: string = nodeGypBuild.path(root);
+
+export const binding = nodeGypBuild(root) as Binding;

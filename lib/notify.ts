@@ -1,0 +1,129 @@
+// Cross-process wakeups over a wait line of a segment's header (an
+// eventcount, see csrc/notify.h):
+//   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
+//   waker:   change the state; line.notify()
+// The waker's check is one Atomics.load: no syscall while the peer is awake.
+import { checkInteger, invalidArgValue, shmError } from "./errors.js";
+import { HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
+import { binding, type WaitMode, type WaiterHandle } from "./native.js";
+import type { Segment } from "./segment.js";
+
+export type { WaitMode } from "./native.js";
+
+/**
+ * How an event loop is woken by default. Both were measured across two
+ * processes (bench/wakeup.ts, docs/ARCHITECTURE.md); the faster one is the
+ * default and the other stays selectable.
+ */
+export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
+
+export function validateWaitMode(mode: unknown): WaitMode {
+  if (mode === "futex" || mode === "doorbell") return mode;
+  throw invalidArgValue("mode", 'must be "futex" or "doorbell"', mode);
+}
+
+/** One wait line (seq + waiting words) in a segment's header. */
+export class WaitLine {
+  readonly segment: Segment;
+  readonly offset: number;
+  readonly #words: Int32Array;
+
+  constructor(segment: Segment, offset: number) {
+    checkInteger("offset", offset, 0, HEADER_SIZE - LINE_SIZE);
+    if (offset % LINE_SIZE !== 0) throw invalidArgValue("offset", `must be a multiple of ${LINE_SIZE}`, offset);
+    this.segment = segment;
+    this.offset = offset;
+    this.#words = new Int32Array(segment.buffer, offset, 2);
+  }
+
+  /** Byte offset of the futex word (seq) in the segment. */
+  get seqOffset(): number {
+    return this.offset + WAIT_LINE.seq;
+  }
+
+  /** Current sequence number (u32). */
+  get seq(): number {
+    return Atomics.load(this.#words, 0) >>> 0;
+  }
+
+  /** Sleeper, step 1: announce the sleep; returns the seq to wait on. Re-check your condition after this. */
+  prepare(mode: WaitMode | "sync"): number {
+    const seq = Atomics.load(this.#words, 0) >>> 0;
+    Atomics.store(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX);
+    return seq;
+  }
+
+  /** Sleeper, last step: no longer sleeping. */
+  finish(): void {
+    Atomics.store(this.#words, 1, 0);
+  }
+
+  /**
+   * Blocks this thread while seq is unchanged (futex), at most timeoutMs
+   * (Infinity: no limit). For worker threads and synchronous receives.
+   */
+  waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
+    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw invalidArgValue("timeoutMs", "must be a non-negative number or Infinity", timeoutMs);
+    }
+    return this.segment.handle.wait(this.seqOffset, seq >>> 0, Number.isFinite(timeoutMs) ? timeoutMs : undefined);
+  }
+
+  /** Waker: wakes the sleeper, if there is one (one Atomics.load otherwise). */
+  notify(): boolean {
+    if (Atomics.load(this.#words, 1) === 0) return false;
+    return this.segment.handle.notify(this.offset);
+  }
+}
+
+/**
+ * Wakes a callback on the event loop when a wait line is notified, without
+ * blocking the loop. While armed it keeps the process alive, like a socket.
+ */
+export class Waiter {
+  readonly line: WaitLine;
+  readonly mode: WaitMode;
+  readonly #handle: WaiterHandle;
+  #pending: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  #closed = false;
+
+  constructor(line: WaitLine, mode: WaitMode = DEFAULT_WAIT_MODE) {
+    this.line = line;
+    this.mode = validateWaitMode(mode);
+    this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, this.mode, () => this.#fire());
+  }
+
+  /**
+   * Resolves when the line is notified after `seq` was read (or at once if
+   * seq has already moved on). Call line.prepare() first and re-check.
+   */
+  wait(seq: number): Promise<void> {
+    if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
+    if (this.#pending !== null) return Promise.reject(shmError("ECLOSED", "a wait is already pending on this waiter"));
+    return new Promise<void>((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      try {
+        this.#handle.arm(seq >>> 0);
+      } catch (e) {
+        this.#pending = null;
+        reject(e as Error);
+      }
+    });
+  }
+
+  /** Ends a pending wait early: its promise rejects with ECLOSED. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle.close();
+    const p = this.#pending;
+    this.#pending = null;
+    p?.reject(shmError("ECLOSED", "waiter closed while waiting"));
+  }
+
+  #fire(): void {
+    const p = this.#pending;
+    this.#pending = null;
+    p?.resolve();
+  }
+}

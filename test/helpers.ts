@@ -1,0 +1,83 @@
+// Shared helpers for the tests: the package under test is the built one
+// (dist/, loading the addon through node-gyp-build), and child processes
+// run the compiled fixtures in dist/test/fixtures.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const FIXTURES = path.join(ROOT, "dist", "test", "fixtures");
+
+/** Path of a compiled fixture script. */
+export function fixture(name: string): string {
+  const p = path.join(FIXTURES, `${name}.js`);
+  if (!existsSync(p)) throw new Error(`${p} missing: run "npm run build:ts" first (npm test does)`);
+  return p;
+}
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a fixture in a child process and collects its output; kills it after timeoutMs. */
+export function runFixture(name: string, args: string[], timeoutMs = 20_000): Promise<ChildResult> {
+  const child = spawnFixture(name, args);
+  return collect(child, timeoutMs);
+}
+
+export function spawnFixture(name: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, [fixture(name), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export function collect(child: ChildProcess, timeoutMs = 20_000): Promise<ChildResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Resolves with the first stdout line of `child` that matches `re`. */
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms; got ${JSON.stringify(buf)}`)), timeoutMs);
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      for (const line of buf.split("\n")) {
+        if (re.test(line)) {
+          clearTimeout(timer);
+          child.stdout?.off("data", onData);
+          resolve(line);
+          return;
+        }
+      }
+    };
+    child.stdout?.on("data", onData);
+  });
+}
+
+/** Expects `fn` to throw an error whose `code` is `code`; returns the error. */
+export function expectCode(fn: () => unknown, code: string): Error & { code: string } {
+  try {
+    fn();
+  } catch (e) {
+    const err = e as Error & { code: string };
+    if (err.code !== code) throw new Error(`expected code ${code}, got ${err.code}: ${err.message}`);
+    return err;
+  }
+  throw new Error(`expected an error with code ${code}, nothing was thrown`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+
+import { layout } from "../dist/lib/index.js";
+import { binding } from "../dist/lib/native.js";
+
+describe("layout v1", () => {
+  it("has the same field offsets in TypeScript as in the native header", () => {
+    expect(layout.OFFSETS).toEqual(binding.layout.offsets);
+  });
+
+  it("has the same constants in TypeScript as in the native header", () => {
+    const n = binding.layout;
+    expect(layout.MAGIC).toBe(n.magic);
+    expect(layout.LAYOUT_VERSION).toBe(n.version);
+    expect(layout.HEADER_SIZE).toBe(n.headerSize);
+    expect(layout.HEADER_SIZE).toBe(n.sizeofHeader);
+    expect(layout.LINE_SIZE).toBe(n.lineSize);
+    expect(layout.TOKEN_SIZE).toBe(n.tokenSize);
+    expect(layout.WAIT_LINE).toEqual({ seq: n.waitLineSeq, waiting: n.waitLineWaiting });
+    expect([layout.WAIT_FUTEX, layout.WAIT_DOORBELL]).toEqual([n.waitFutex, n.waitDoorbell]);
+    expect([layout.KIND_PLAIN, layout.KIND_RING]).toEqual([n.kindPlain, n.kindRing]);
+    expect([layout.SIDE_ABSENT, layout.SIDE_OPEN, layout.SIDE_CLOSED]).toEqual([n.sideAbsent, n.sideOpen, n.sideClosed]);
+    expect(layout.MAX_CAPACITY).toBe(n.maxCapacity);
+    expect(layout.MAX_SEGMENT_SIZE).toBe(n.maxSegmentSize);
+    expect(layout.MAX_NAME_LENGTH).toBe(n.maxNameLength);
+  });
+
+  it("puts the indices and wait lines on their own 128-byte lines", () => {
+    const o = layout.OFFSETS;
+    const lines = [o.write_index, o.read_index, o.reader_wait, o.writer_wait].map((x) => x / layout.LINE_SIZE);
+    expect(lines.every(Number.isInteger)).toBe(true);
+    expect(new Set(lines).size).toBe(4);
+  });
+});
