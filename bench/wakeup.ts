@@ -9,13 +9,14 @@
 //   node dist/bench/wakeup.js [--rounds N] [--modes doorbell,futex,sync,spin] [--json FILE]
 import { fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import * as net from "node:net";
 
 import { Segment, WaitLine, Waiter, layout } from "../lib/index.js";
 import type { WaitMode } from "../lib/index.js";
 import { fmt, summarize, type Summary } from "./stats.js";
 
-type Mode = WaitMode | "sync" | "spin";
-const ALL_MODES: Mode[] = ["doorbell", "futex", "sync", "spin"];
+type Mode = WaitMode | "sync" | "spin" | "tcp";
+const ALL_MODES: Mode[] = ["doorbell", "futex", "sync", "spin", "tcp"];
 
 const SEG_WORDS = 8; // [0] ping, [1] pong, f64 at [2..3] ping stamp, f64 at [4..5] pong stamp
 
@@ -41,7 +42,7 @@ function makeSide(seg: Segment, parent: boolean): Side {
 }
 
 /** Runs `rounds` exchanges; returns one-way latencies (µs) seen by this side. */
-async function pingPong(seg: Segment, side: Side, mode: Mode, rounds: number, first: boolean): Promise<number[]> {
+async function pingPong(seg: Segment, side: Side, mode: Exclude<Mode, "tcp">, rounds: number, first: boolean): Promise<number[]> {
   const words = new Int32Array(seg.buffer, seg.dataOffset, SEG_WORDS);
   const stamps = new Float64Array(seg.buffer, seg.dataOffset, SEG_WORDS / 2);
   const waiter = mode === "doorbell" || mode === "futex" ? new Waiter(side.theirLine, mode) : null;
@@ -80,10 +81,56 @@ async function pingPong(seg: Segment, side: Side, mode: Mode, rounds: number, fi
   return lat;
 }
 
+/**
+ * The same exchange over TCP loopback (noDelay, 16-byte messages carrying the
+ * round number and the sender's stamp), the reference in the same run.
+ */
+function tcpPingPong(socket: net.Socket, rounds: number, first: boolean): Promise<number[]> {
+  socket.setNoDelay(true);
+  const lat: number[] = [];
+  const out = Buffer.alloc(16);
+  let pending: Buffer = Buffer.alloc(0);
+  let i = first ? 1 : 0;
+  return new Promise((resolve, reject) => {
+    const send = (n: number): void => {
+      out.writeUInt32LE(n, 0);
+      out.writeDoubleLE(now(), 8);
+      socket.write(out);
+    };
+    socket.on("error", reject);
+    socket.on("data", (d: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, d]) : d;
+      while (pending.length >= 16) {
+        const n = pending.readUInt32LE(0);
+        lat.push((now() - pending.readDoubleLE(8)) / 1000);
+        pending = pending.subarray(16);
+        if (first) {
+          if (n !== i) return reject(new Error(`tcp: expected ${i}, got ${n}`));
+          if (i === rounds) return resolve(lat);
+          send(++i);
+        } else {
+          send(n);
+          if (n === rounds) return resolve(lat);
+        }
+      }
+    });
+    if (first) send(1);
+  });
+}
+
 async function child(): Promise<void> {
   const [name, mode, rounds] = process.argv.slice(3);
+  if (mode === "tcp") {
+    const socket = net.connect(Number(name), "127.0.0.1");
+    const lat = await tcpPingPong(socket, Number(rounds), false);
+    process.send!(lat, () => {
+      socket.destroy();
+      process.exit(0);
+    });
+    return;
+  }
   const seg = Segment.attach(name!);
-  const lat = await pingPong(seg, makeSide(seg, false), mode as Mode, Number(rounds), false);
+  const lat = await pingPong(seg, makeSide(seg, false), mode as Exclude<Mode, "tcp">, Number(rounds), false);
   process.send!(lat, () => {
     seg.close();
     process.exit(0);
@@ -92,8 +139,16 @@ async function child(): Promise<void> {
 
 export async function measureWakeup(mode: Mode, rounds: number): Promise<{ mode: Mode; oneWay: Summary; rtt: Summary }> {
   const seg = Segment.create({ size: 4096 });
+  const server = net.createServer();
   try {
-    const proc = fork(__filename, ["child", seg.name, mode, String(rounds)], { stdio: "inherit" });
+    let peer: Promise<net.Socket> | null = null;
+    let target = seg.name;
+    if (mode === "tcp") {
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      target = String((server.address() as net.AddressInfo).port);
+      peer = new Promise((r) => server.once("connection", r));
+    }
+    const proc = fork(__filename, ["child", target, mode, String(rounds)], { stdio: "inherit" });
     const childLat = new Promise<number[]>((resolve, reject) => {
       proc.once("message", (m) => resolve(m as number[]));
       proc.once("exit", (code) => reject(new Error(`child exited with ${code}`)));
@@ -101,7 +156,9 @@ export async function measureWakeup(mode: Mode, rounds: number): Promise<{ mode:
     // Give the child time to attach and start waiting before timing.
     await new Promise((r) => setTimeout(r, 200));
     const started = process.hrtime.bigint();
-    const mine = await pingPong(seg, makeSide(seg, true), mode, rounds, true);
+    const mine = peer
+      ? await tcpPingPong(await peer, rounds, true)
+      : await pingPong(seg, makeSide(seg, true), mode as Exclude<Mode, "tcp">, rounds, true);
     const elapsedUs = Number(process.hrtime.bigint() - started) / 1000;
     const theirs = await childLat;
     const warm = Math.floor(rounds / 10); // drop the first 10% as warm-up
@@ -110,6 +167,7 @@ export async function measureWakeup(mode: Mode, rounds: number): Promise<{ mode:
     return { mode, oneWay, rtt: { ...oneWay, mean: rttMean } };
   } finally {
     seg.close();
+    server.close();
   }
 }
 

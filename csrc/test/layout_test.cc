@@ -1,0 +1,76 @@
+// Layout v1: the sizes and offsets are static_asserted in layout.h; this
+// checks the exported table (kLayoutEntries) that the addon hands to
+// JavaScript and lib/layout.ts is compared against.
+#include <cstddef>
+#include <cstring>
+#include <iterator>
+#include <set>
+#include <string>
+
+#include "check.h"
+#include "layout.h"
+
+using smsh::kLayoutEntries;
+
+SMSH_TEST(entries_have_unique_names) {
+  std::set<std::string> names;
+  for (const smsh::LayoutEntry& e : kLayoutEntries) {
+    CHECK(e.name != nullptr && e.name[0] != '\0');
+    if (!names.insert(e.name).second)
+      smsh_test::Fail(__FILE__, __LINE__, std::string("duplicate entry ") + e.name);
+  }
+  CHECK_EQ(names.size(), std::size(kLayoutEntries));
+}
+
+SMSH_TEST(entries_are_inside_the_header_and_aligned) {
+  for (const smsh::LayoutEntry& e : kLayoutEntries) {
+    if (e.offset >= smsh::kHeaderSize)
+      smsh_test::Fail(__FILE__, __LINE__, std::string(e.name) + " at " + std::to_string(e.offset) +
+                                              " is outside the header page");
+    if (e.offset % 4 != 0)
+      smsh_test::Fail(__FILE__, __LINE__, std::string(e.name) + " at " + std::to_string(e.offset) +
+                                              " is not 4-byte aligned");
+  }
+}
+
+SMSH_TEST(entries_are_in_layout_order_and_distinct) {
+  // Declaration order is offset order; two names at one offset would make
+  // the JavaScript mirror ambiguous.
+  for (size_t i = 1; i < std::size(kLayoutEntries); i++) {
+    if (kLayoutEntries[i].offset <= kLayoutEntries[i - 1].offset)
+      smsh_test::Fail(__FILE__, __LINE__, std::string(kLayoutEntries[i].name) + " does not follow " +
+                                              kLayoutEntries[i - 1].name);
+  }
+}
+
+SMSH_TEST(table_matches_the_struct) {
+  // Spot checks that the table was generated from the struct we ship,
+  // including the fields the wait protocol and the ring indices use.
+  auto find = [](const char* name) -> long {
+    for (const smsh::LayoutEntry& e : kLayoutEntries)
+      if (std::strcmp(e.name, name) == 0) return static_cast<long>(e.offset);
+    return -1;
+  };
+  CHECK_EQ(find("magic"), 0L);
+  CHECK_EQ(find("token"), static_cast<long>(offsetof(smsh::Header, token)));
+  CHECK_EQ(find("write_index"), 256L);
+  CHECK_EQ(find("read_index"), 384L);
+  CHECK_EQ(find("reader_wait"), 512L);
+  CHECK_EQ(find("writer_wait"), 640L);
+  // 64-bit fields are 8-byte aligned (JavaScript reads them as BigUint64).
+  for (const char* name : {"segment_size", "data_size", "owner_start_time", "created_ns",
+                           "reader_start_time", "messages_written", "bytes_written",
+                           "writer_waits", "wakeups_sent", "messages_read", "bytes_read"}) {
+    long off = find(name);
+    CHECK(off >= 0);
+    if (off % 8 != 0) smsh_test::Fail(__FILE__, __LINE__, std::string(name) + " is not 8-byte aligned");
+  }
+  // Every field of the struct is in the table: 26 fields in layout v1.
+  CHECK_EQ(std::size(kLayoutEntries), size_t{26});
+  // Wait-line words are 4-byte words at the start of their own line.
+  CHECK_EQ(offsetof(smsh::WaitLine, seq), size_t{0});
+  CHECK_EQ(offsetof(smsh::WaitLine, waiting), size_t{4});
+  CHECK_EQ(sizeof(smsh::Header), size_t{smsh::kHeaderSize});
+}
+
+SMSH_TEST_MAIN()

@@ -1,0 +1,351 @@
+// The eventcount (Notify + the sleeper protocol of notify.h) and the
+// FutexWatcher thread. The ping-pong stress tests are the ones that matter
+// under ThreadSanitizer.
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "check.h"
+#include "doorbell.h"
+#include "futex.h"
+#include "layout.h"
+#include "notify.h"
+#include "proc.h"
+#include "segment.h"
+
+using smsh::FutexWatcher;
+using smsh::Notify;
+using smsh::WaitLine;
+
+namespace {
+
+constexpr int64_t kMs = 1000000;
+
+void SleepMs(int ms) {
+  timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+
+// A segment whose header provides real, shared wait lines and a token.
+struct TestSegment {
+  std::unique_ptr<smsh::Segment> seg;
+  bool Create() {
+    smsh::CreateOptions o;
+    o.name = smsh_test::TestName();
+    o.data_size = 4096;
+    return smsh::Segment::Create(o, &seg).ok();
+  }
+  ~TestSegment() {
+    if (seg) seg->Unlink();
+  }
+  WaitLine* reader() { return &seg->header()->reader_wait; }
+  WaitLine* writer() { return &seg->header()->writer_wait; }
+  const uint8_t* token() { return seg->token(); }
+};
+
+constexpr uint32_t kReaderLine = offsetof(smsh::Header, reader_wait);
+constexpr uint32_t kWriterLine = offsetof(smsh::Header, writer_wait);
+
+// Records on_wake calls and lets the test wait for one.
+struct WakeLog {
+  std::mutex mu;
+  std::condition_variable cv;
+  int count = 0;
+  std::function<void()> Callback() {
+    return [this] {
+      std::lock_guard<std::mutex> lock(mu);
+      count++;
+      cv.notify_all();
+    };
+  }
+  bool WaitFor(int n, int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return count >= n; });
+  }
+  int Count() {
+    std::lock_guard<std::mutex> lock(mu);
+    return count;
+  }
+};
+
+}  // namespace
+
+SMSH_TEST(notify_without_sleeper_does_nothing) {
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* line = ts.reader();
+  Store(&line->seq, 7);
+  smsh::DoorbellListener l;
+  REQUIRE_OK(l.Open(ts.seg->header()->token, kReaderLine));
+  int sender = -1;
+  REQUIRE_OK(smsh::OpenDoorbellSender(&sender));
+  CHECK(!Notify(line, ts.token(), kReaderLine, sender));
+  CHECK(!Notify(line, ts.token(), kReaderLine, -1));
+  CHECK_EQ(Load(&line->seq), 7u);
+  CHECK_EQ(Load(&line->waiting), 0u);
+  CHECK_EQ(l.Drain(), 0);  // no doorbell rung either
+  close(sender);
+}
+
+SMSH_TEST(notify_doorbell_mode_rings_and_bumps_seq) {
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* line = ts.reader();
+  smsh::DoorbellListener l;
+  REQUIRE_OK(l.Open(ts.seg->header()->token, kReaderLine));
+  int sender = -1;
+  REQUIRE_OK(smsh::OpenDoorbellSender(&sender));
+  Store(&line->waiting, smsh::kWaitDoorbell);
+  CHECK(Notify(line, ts.token(), kReaderLine, sender));
+  CHECK_EQ(Load(&line->seq), 1u);
+  pollfd p{l.fd(), POLLIN, 0};
+  CHECK_EQ(poll(&p, 1, 2000), 1);
+  CHECK_EQ(l.Drain(), 1);
+  // Without a sender descriptor the doorbell is skipped, seq still moves.
+  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  CHECK_EQ(Load(&line->seq), 2u);
+  CHECK_EQ(l.Drain(), 0);
+  // Notify leaves `waiting` alone: clearing it is the sleeper's job.
+  CHECK_EQ(Load(&line->waiting), smsh::kWaitDoorbell);
+  // The other line's doorbell is not rung.
+  smsh::DoorbellListener w;
+  REQUIRE_OK(w.Open(ts.seg->header()->token, kWriterLine));
+  CHECK(Notify(line, ts.token(), kReaderLine, sender));
+  CHECK_EQ(w.Drain(), 0);
+  close(sender);
+}
+
+SMSH_TEST(watcher_wakes_on_notify) {
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* line = ts.reader();
+  WakeLog log;
+  FutexWatcher watcher(log.Callback());
+  // The sleeper side of the protocol, done by an event loop with a watcher.
+  uint32_t s = Load(&line->seq);
+  Store(&line->waiting, smsh::kWaitFutex);
+  watcher.Arm(&line->seq, s);
+  SleepMs(20);  // let the watcher block in FUTEX_WAIT
+  CHECK_EQ(log.Count(), 0);
+  std::thread waker([&] { CHECK(Notify(line, ts.token(), kReaderLine, -1)); });
+  waker.join();
+  CHECK(log.WaitFor(1, 5000));
+  Store(&line->waiting, 0);
+  SleepMs(20);
+  CHECK_EQ(log.Count(), 1);  // one-shot
+  // Arm again: a stale expected value fires at once.
+  watcher.Arm(&line->seq, s);
+  CHECK(log.WaitFor(2, 5000));
+  // And a fresh one waits for the next Notify.
+  s = Load(&line->seq);
+  Store(&line->waiting, smsh::kWaitFutex);
+  watcher.Arm(&line->seq, s);
+  SleepMs(10);
+  CHECK_EQ(log.Count(), 2);
+  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  CHECK(log.WaitFor(3, 5000));
+  watcher.Stop();
+  CHECK_EQ(log.Count(), 3);
+}
+
+SMSH_TEST(disarm_and_stop_are_prompt_and_silent) {
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* line = ts.reader();
+  WakeLog log;
+  FutexWatcher watcher(log.Callback());
+  Store(&line->waiting, smsh::kWaitFutex);
+  for (int i = 0; i < 20; i++) {
+    watcher.Arm(&line->seq, Load(&line->seq));
+    if (i % 2) SleepMs(5);  // half the time it is surely inside FUTEX_WAIT
+    uint64_t t0 = smsh_test::NowMs();
+    watcher.Disarm();
+    CHECK_LT(smsh_test::NowMs() - t0, uint64_t{500});
+  }
+  // After Disarm a Notify must not reach on_wake.
+  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  SleepMs(50);
+  CHECK_EQ(log.Count(), 0);
+  watcher.Disarm();  // disarming an idle watcher is fine
+
+  // Re-arming replaces the wait: only the new word counts.
+  WaitLine* other = ts.writer();
+  Store(&other->waiting, smsh::kWaitFutex);
+  watcher.Arm(&line->seq, Load(&line->seq));
+  watcher.Arm(&other->seq, Load(&other->seq));
+  SleepMs(10);
+  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  SleepMs(50);
+  CHECK_EQ(log.Count(), 0);
+  CHECK(Notify(other, ts.token(), kWriterLine, -1));
+  CHECK(log.WaitFor(1, 5000));
+
+  // Stop while armed returns promptly without calling on_wake.
+  watcher.Arm(&line->seq, Load(&line->seq));
+  SleepMs(10);
+  uint64_t t0 = smsh_test::NowMs();
+  watcher.Stop();
+  CHECK_LT(smsh_test::NowMs() - t0, uint64_t{500});
+  CHECK_EQ(log.Count(), 1);
+  watcher.Stop();  // idempotent
+  // The destructor of a watcher that is armed right now is prompt too.
+  t0 = smsh_test::NowMs();
+  {
+    FutexWatcher w2(log.Callback());
+    w2.Arm(&line->seq, Load(&line->seq));
+    SleepMs(5);
+  }
+  CHECK_LT(smsh_test::NowMs() - t0, uint64_t{500});
+  CHECK_EQ(log.Count(), 1);
+}
+
+namespace {
+
+// The sleeper side of the eventcount (notify.h), with a futex sleep.
+// Returns false if a sleep ran into its (generous) timeout while the
+// condition was already true: a lost wakeup.
+template <typename Pred>
+bool SleepUntil(WaitLine* line, Pred pred, uint64_t* sleeps) {
+  while (!pred()) {
+    uint32_t s = Load(&line->seq);
+    Store(&line->waiting, smsh::kWaitFutex);
+    if (pred()) {
+      Store(&line->waiting, 0);
+      break;
+    }
+    (*sleeps)++;
+    smsh::WaitResult r = smsh::FutexWait(&line->seq, s, 2000 * kMs);
+    Store(&line->waiting, 0);
+    if (r == smsh::WaitResult::kTimedOut) return false;
+  }
+  return true;
+}
+
+struct PingPongResult {
+  uint64_t sleeps = 0;
+  uint64_t notifies = 0;
+  int lost = 0;
+};
+
+}  // namespace
+
+SMSH_TEST(pingpong_100k_futex) {
+  // Two threads pass a ball back and forth 100,000 times. Each sleeps on
+  // its own wait line; each move is a state change followed by Notify on
+  // the other's line. A lost wakeup shows up as a 2 s timeout.
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* ping_line = ts.reader();
+  WaitLine* pong_line = ts.writer();
+  // The ball lives in the shared data region, like a ring index would.
+  auto* ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
+  constexpr uint32_t kRounds = 100000;
+  PingPongResult ping, pong;
+
+  std::thread pong_thread([&] {
+    for (uint32_t i = 0; i < kRounds; i++) {
+      const uint32_t want = 2 * i + 1;
+      if (!SleepUntil(pong_line, [&] { return Load(ball) == want; }, &pong.sleeps)) {
+        pong.lost++;
+        if (!SleepUntil(pong_line, [&] { return Load(ball) == want; }, &pong.sleeps)) return;
+      }
+      Store(ball, want + 1);
+      if (Notify(ping_line, ts.token(), kReaderLine, -1)) pong.notifies++;
+    }
+  });
+  for (uint32_t i = 0; i < kRounds; i++) {
+    const uint32_t want = 2 * i;
+    if (!SleepUntil(ping_line, [&] { return Load(ball) == want; }, &ping.sleeps)) {
+      ping.lost++;
+      if (!SleepUntil(ping_line, [&] { return Load(ball) == want; }, &ping.sleeps)) break;
+    }
+    Store(ball, want + 1);
+    if (Notify(pong_line, ts.token(), kWriterLine, -1)) ping.notifies++;
+  }
+  pong_thread.join();
+  CHECK_EQ(Load(ball), 2 * kRounds);
+  CHECK_EQ(ping.lost, 0);
+  CHECK_EQ(pong.lost, 0);
+  CHECK_EQ(Load(&ping_line->waiting), 0u);
+  CHECK_EQ(Load(&pong_line->waiting), 0u);
+  std::printf("    ping: %llu sleeps, %llu notifies; pong: %llu sleeps, %llu notifies\n",
+              static_cast<unsigned long long>(ping.sleeps), static_cast<unsigned long long>(ping.notifies),
+              static_cast<unsigned long long>(pong.sleeps), static_cast<unsigned long long>(pong.notifies));
+}
+
+SMSH_TEST(pingpong_watcher) {
+  // The same game, but one side is an "event loop" that sleeps through a
+  // FutexWatcher (Arm, wait for on_wake) as the addon's async waiter does.
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* loop_line = ts.reader();
+  WaitLine* peer_line = ts.writer();
+  auto* ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
+  constexpr uint32_t kRounds = 10000;
+  PingPongResult peer;
+  int loop_lost = 0;
+  uint64_t loop_sleeps = 0;
+
+  WakeLog log;
+  FutexWatcher watcher(log.Callback());
+  std::thread peer_thread([&] {
+    for (uint32_t i = 0; i < kRounds; i++) {
+      const uint32_t want = 2 * i + 1;
+      if (!SleepUntil(peer_line, [&] { return Load(ball) == want; }, &peer.sleeps)) {
+        peer.lost++;
+        if (!SleepUntil(peer_line, [&] { return Load(ball) == want; }, &peer.sleeps)) return;
+      }
+      Store(ball, want + 1);
+      Notify(loop_line, ts.token(), kReaderLine, -1);
+    }
+  });
+  int wakes_seen = 0;
+  for (uint32_t i = 0; i < kRounds; i++) {
+    const uint32_t want = 2 * i;
+    while (Load(ball) != want) {
+      uint32_t s = Load(&loop_line->seq);
+      Store(&loop_line->waiting, smsh::kWaitFutex);
+      if (Load(ball) == want) {
+        Store(&loop_line->waiting, 0);
+        break;
+      }
+      loop_sleeps++;
+      watcher.Arm(&loop_line->seq, s);
+      bool woke = log.WaitFor(wakes_seen + 1, 2000);
+      if (woke) {
+        wakes_seen++;
+      } else {
+        watcher.Disarm();
+        wakes_seen = log.Count();
+        loop_lost++;
+      }
+      Store(&loop_line->waiting, 0);
+    }
+    Store(ball, want + 1);
+    Notify(peer_line, ts.token(), kWriterLine, -1);
+    if (loop_lost > 1) break;
+  }
+  peer_thread.join();
+  watcher.Stop();
+  CHECK_EQ(Load(ball), 2 * kRounds);
+  CHECK_EQ(loop_lost, 0);
+  CHECK_EQ(peer.lost, 0);
+  CHECK_EQ(log.Count(), wakes_seen);
+  std::printf("    loop: %llu watcher sleeps; peer: %llu futex sleeps\n",
+              static_cast<unsigned long long>(loop_sleeps), static_cast<unsigned long long>(peer.sleeps));
+}
+
+SMSH_TEST_MAIN()
