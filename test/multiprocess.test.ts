@@ -41,3 +41,20 @@ describe("two processes, one segment", () => {
     expect(out).toMatch(/^error ENOSPC /);
   });
 });
+
+describe("garbage collection", () => {
+  it("keeps the mapping while a view is alive after the handle is collected, and unlinks the owner's name after", async () => {
+    const { spawn } = await import("node:child_process");
+    const { existsSync } = await import("node:fs");
+    const { collect, fixture } = await import("./helpers.js");
+    const { randomName } = await import("../dist/lib/index.js");
+    const name = randomName();
+    const child = spawn(process.execPath, ["--expose-gc", fixture("peer"), "gc", name], { stdio: ["ignore", "pipe", "pipe"] });
+    const r = await collect(child);
+    expect(r.stderr).toBe("");
+    expect(r.signal).toBe(null);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("view 4096 1 2 named false\ncollected\n");
+    expect(existsSync(`/dev/shm/${name}`)).toBe(false);
+  });
+});
