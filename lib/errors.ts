@@ -9,6 +9,7 @@ export type ShmErrorCode =
   | "ECLOSED" // the segment, waiter or channel was closed
   | "ETIMEDOUT" // a wait ran out of time
   | "EPEERDEAD" // the process on the other side died
+  | "EBUSY" // the other end is already taken (a channel has one reader)
   | "ENOTSUP"; // this runtime cannot do it (e.g. no external ArrayBuffers)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */

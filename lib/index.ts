@@ -7,3 +7,7 @@ export { shmError } from "./errors.js";
 export type { ShmError, ShmErrorCode } from "./errors.js";
 export * as layout from "./layout.js";
 export { addonPath } from "./native.js";
+export { Channel, ChannelReader, ChannelWriter } from "./channel.js";
+export type { ChannelCreateOptions, ChannelAttachOptions } from "./channel.js";
+export type { WriterStats } from "./channel-writer.js";
+export type { ReaderStats } from "./channel-reader.js";

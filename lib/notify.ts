@@ -94,19 +94,41 @@ export class Waiter {
   }
 
   /**
-   * Resolves when the line is notified after `seq` was read (or at once if
-   * seq has already moved on). Call line.prepare() first and re-check.
+   * Resolves "ok" when the line is notified after `seq` was read (at once if
+   * seq has already moved on), or "timed-out" after timeoutMs. Call
+   * line.prepare() first and re-check your condition before waiting.
    */
-  wait(seq: number): Promise<void> {
+  wait(seq: number, timeoutMs = Infinity): Promise<"ok" | "timed-out"> {
     if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
     if (this.#pending !== null) return Promise.reject(shmError("ECLOSED", "a wait is already pending on this waiter"));
-    return new Promise<void>((resolve, reject) => {
-      this.#pending = { resolve, reject };
+    return new Promise<"ok" | "timed-out">((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const settle = (r: "ok" | "timed-out"): void => {
+        if (timer !== null) clearTimeout(timer);
+        resolve(r);
+      };
+      this.#pending = {
+        resolve: () => settle("ok"),
+        reject: (e) => {
+          if (timer !== null) clearTimeout(timer);
+          reject(e);
+        },
+      };
       try {
         this.#handle.arm(seq >>> 0);
       } catch (e) {
         this.#pending = null;
         reject(e as Error);
+        return;
+      }
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          timer = null;
+          if (this.#closed) return;
+          this.#handle.disarm();
+          this.#pending = null;
+          resolve("timed-out");
+        }, timeoutMs);
       }
     });
   }

@@ -92,6 +92,23 @@ describe.each(["doorbell", "futex"] as const)("event-loop wakeup across processe
     }
   });
 
+  it("times out a wait nobody notifies, and can wait again afterwards", async () => {
+    const { seg, line } = makeLine();
+    const waiter = new Waiter(line, mode);
+    try {
+      const t0 = performance.now();
+      expect(await waiter.wait(line.prepare(mode), 100)).toBe("timed-out");
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
+      const again = waiter.wait(line.prepare(mode), 5000);
+      setTimeout(() => line.notify(), 20);
+      expect(await again).toBe("ok");
+      line.finish();
+    } finally {
+      waiter.close();
+      seg.close();
+    }
+  });
+
   it("rejects a pending wait with ECLOSED when the waiter is closed, and lets the process exit", async () => {
     const { seg, line } = makeLine();
     const waiter = new Waiter(line, mode);

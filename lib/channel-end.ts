@@ -1,0 +1,154 @@
+// What the two ends of a channel share: the ring segment, typed views over
+// its header and data region, options, and sticky failure.
+import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "./errors.js";
+import { LINE_SIZE, MAX_CAPACITY, OFFSETS, SIDE_CLOSED } from "./layout.js";
+import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
+import { Parker } from "./parker.js";
+import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
+import type { Segment } from "./segment.js";
+
+/** Int32 indices of the header words the hot paths touch. */
+export const H = {
+  writerState: OFFSETS.writer_state >> 2,
+  readerState: OFFSETS.reader_state >> 2,
+  readerPid: OFFSETS.reader_pid >> 2,
+  writeIndex: OFFSETS.write_index >> 2,
+  messagesWritten: OFFSETS.messages_written >> 2,
+  bytesWritten: OFFSETS.bytes_written >> 2,
+  writerWaits: OFFSETS.writer_waits >> 2,
+  wakeupsSent: OFFSETS.wakeups_sent >> 2,
+  readIndex: OFFSETS.read_index >> 2,
+  messagesRead: OFFSETS.messages_read >> 2,
+  bytesRead: OFFSETS.bytes_read >> 2,
+  readerWaiting: (OFFSETS.reader_wait + 4) >> 2,
+  writerWaiting: (OFFSETS.writer_wait + 4) >> 2,
+} as const;
+
+/** Spin before sleeping, in microseconds, when no `spin` option is given. */
+export const DEFAULT_SPIN_US = 0;
+
+export interface ChannelEndOptions {
+  /** Event-loop wake path: "doorbell" (default) or "futex". */
+  notify?: WaitMode;
+  /**
+   * Microseconds to spin (re-checking, no syscall) before going to sleep when
+   * the channel is empty (reader) or full (writer). Infinity: never sleep.
+   */
+  spin?: number;
+}
+
+export function validateCapacity(capacity: unknown): number {
+  const c = checkInteger("options.capacity", capacity, MIN_CAPACITY, MAX_CAPACITY);
+  if (!isPowerOfTwo(c)) throw invalidArgValue("options.capacity", "must be a power of two", c);
+  return c;
+}
+
+export function validateEndOptions(o: ChannelEndOptions | undefined): { notify: WaitMode; spin: number } {
+  if (o === undefined) return { notify: DEFAULT_WAIT_MODE, spin: DEFAULT_SPIN_US };
+  if (o === null || typeof o !== "object") throw invalidArgType("options", "an object", o);
+  const notify = o.notify === undefined ? DEFAULT_WAIT_MODE : validateWaitMode(o.notify);
+  const spin = o.spin ?? DEFAULT_SPIN_US;
+  if (typeof spin !== "number" || Number.isNaN(spin) || spin < 0) {
+    throw invalidArgValue("options.spin", "must be a non-negative number of microseconds or Infinity", spin);
+  }
+  return { notify, spin };
+}
+
+/** Writes a u64 statistic (JS number, exact below 2^53) as two u32 halves. */
+export function storeU64(hdr: Int32Array, index: number, value: number): void {
+  hdr[index] = value % 0x1_0000_0000 | 0;
+  hdr[index + 1] = Math.floor(value / 0x1_0000_0000) | 0;
+}
+
+export function loadU64(hdr: Int32Array, index: number): number {
+  return (hdr[index]! >>> 0) + (hdr[index + 1]! >>> 0) * 0x1_0000_0000;
+}
+
+/** Normalises a message argument to a Uint8Array over the same bytes (no copy). */
+export function asBytes(bytes: unknown): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  throw invalidArgType("bytes", "a Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", bytes);
+}
+
+export abstract class ChannelEnd {
+  readonly segment: Segment;
+  /** Segment name: what the other process attaches to. */
+  readonly name: string;
+  /** Ring capacity in bytes (a power of two). */
+  readonly capacity: number;
+  /** Largest payload of one message; larger ones are a RangeError. */
+  readonly maxMessageSize: number;
+  /** @internal */ protected readonly hdr: Int32Array;
+  /** @internal */ protected readonly data: Uint8Array;
+  /** @internal */ protected readonly frames: Int32Array;
+  /** @internal */ protected readonly mask: number;
+  /** @internal */ protected readonly parker: Parker;
+  /** @internal the line the *other* end sleeps on */
+  protected readonly peerLine: WaitLine;
+  #error: ShmError | null = null;
+  #closed = false;
+
+  protected constructor(segment: Segment, ownLineOffset: number, peerLineOffset: number, opts: { notify: WaitMode; spin: number }) {
+    this.segment = segment;
+    this.name = segment.name;
+    this.capacity = segment.capacity;
+    this.maxMessageSize = maxMessageSize(this.capacity);
+    const buffer = segment.buffer;
+    this.hdr = new Int32Array(buffer, 0, segment.dataOffset / 4);
+    this.data = new Uint8Array(buffer, segment.dataOffset, this.capacity);
+    this.frames = new Int32Array(buffer, segment.dataOffset, this.capacity / 4);
+    this.mask = this.capacity - 1;
+    this.parker = new Parker(new WaitLine(segment, ownLineOffset), opts.notify, opts.spin);
+    this.peerLine = new WaitLine(segment, peerLineOffset);
+    if (ownLineOffset % LINE_SIZE !== 0) throw new Error("unreachable: wait line offset");
+  }
+
+  /** Event-loop wake path in use. */
+  get notifyMode(): WaitMode {
+    return this.parker.mode;
+  }
+
+  /** Whether this end was closed (by close(), or after ECORRUPT). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @internal throws the sticky error or ECLOSED once closed */
+  protected ensureOpen(): void {
+    if (this.#error !== null) throw this.#error;
+    if (this.#closed) throw shmError("ECLOSED", "channel is closed");
+  }
+
+  /**
+   * @internal A value read from shared memory is invalid: the channel can no
+   * longer be trusted. Closes this end and throws ECORRUPT (sticky).
+   */
+  protected corrupt(what: string): never {
+    const e = shmError("ECORRUPT", `${what} (channel ${this.name}); the channel is closed`);
+    this.#error = e;
+    this.closeEnd(this.isWriter ? H.writerState : H.readerState);
+    throw e;
+  }
+
+  /** @internal */
+  protected abstract get isWriter(): boolean;
+
+  /** @internal marks this side closed in the header, wakes the peer, unmaps. */
+  protected closeEnd(stateIndex: number): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.segment.closed) {
+      Atomics.store(this.hdr, stateIndex, SIDE_CLOSED);
+      this.peerLine.notify();
+    }
+    this.parker.close();
+    this.segment.close();
+  }
+
+  /** @internal code-specific error helper */
+  protected error(code: ShmErrorCode, message: string): ShmError {
+    return shmError(code, `${message} (channel ${this.name})`);
+  }
+}

@@ -1,0 +1,258 @@
+// The writing end of a channel: owns the ring segment, frames messages into
+// it and publishes them with one atomic store of the write index. No syscall
+// unless the reader sleeps (then one notify), or the ring is full and the
+// writer itself has to sleep.
+import { ChannelEnd, H, asBytes, storeU64, type ChannelEndOptions } from "./channel-end.js";
+import { checkInteger, invalidArgValue, outOfRange } from "./errors.js";
+import { OFFSETS, SIDE_CLOSED } from "./layout.js";
+import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
+import type { Segment } from "./segment.js";
+
+export interface WriterStats {
+  /** Messages committed. */
+  messages: number;
+  /** Payload bytes committed. */
+  bytes: number;
+  /** Times a send() found the ring full and had to wait for space. */
+  writerWaits: number;
+  /** Times the writer woke a sleeping reader (each one a syscall). */
+  wakeups: number;
+}
+
+interface Reservation {
+  view: Uint8Array;
+  pos: number; // data-region offset of the frame header
+  n: number; // bytes reserved
+}
+
+export class ChannelWriter extends ChannelEnd {
+  #w = 0; // write index (u32), authoritative here; published to the header
+  #cachedRead = 0; // last read index seen (u32)
+  #reserved: Reservation | null = null;
+  #sendTail: Promise<void> | null = null; // last queued send(), to keep order
+  #queued = 0;
+  readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0 };
+
+  /** @internal use Channel.create() */
+  constructor(segment: Segment, opts: Required<ChannelEndOptions>) {
+    super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
+  }
+
+  protected get isWriter(): boolean {
+    return true;
+  }
+
+  /** Counters of this writer (also published in the segment header). */
+  get stats(): Readonly<WriterStats> {
+    return { ...this.#stats };
+  }
+
+  /** Whether the reader closed its end (further sends fail with ECLOSED). */
+  get readerClosed(): boolean {
+    return !this.closed && Atomics.load(this.hdr, H.readerState) === SIDE_CLOSED;
+  }
+
+  /**
+   * Free bytes are at least `need`? Re-reads the reader's index only when the
+   * cached one says no, and validates it: a reader cannot be ahead of us.
+   */
+  #hasSpace(need: number): boolean {
+    const cap = this.capacity;
+    if (cap - ((this.#w - this.#cachedRead) >>> 0) >= need) return true;
+    const r = Atomics.load(this.hdr, H.readIndex) >>> 0;
+    const used = (this.#w - r) >>> 0;
+    if (used > cap) this.corrupt(`read index ${r} is not within the ring (write index ${this.#w})`);
+    this.#cachedRead = r;
+    return cap - used >= need;
+  }
+
+  /** Bytes a message of n bytes needs at the current position (its frame, plus padding to the end if it must wrap). */
+  #need(n: number): number {
+    const frame = frameSize(n);
+    const toEnd = this.capacity - (this.#w & this.mask);
+    return frame <= toEnd ? frame : toEnd + frame;
+  }
+
+  /**
+   * Finds room for a frame with an n-byte payload, writing a PAD frame to the
+   * end of the data region first if the frame does not fit before it.
+   * Returns the frame's offset, or -1 if the ring is too full.
+   */
+  #claim(n: number): number {
+    if (n > this.maxMessageSize) {
+      throw outOfRange("message length", `<= maxMessageSize (${this.maxMessageSize}); send larger buffers as loans`, n);
+    }
+    const frame = frameSize(n);
+    const pos = this.#w & this.mask;
+    const toEnd = this.capacity - pos;
+    if (frame <= toEnd) return this.#hasSpace(frame) ? pos : -1;
+    if (!this.#hasSpace(toEnd + frame)) return -1;
+    const p = pos >> 2;
+    this.frames[p] = toEnd - 8; // PAD payload runs exactly to the end
+    this.frames[p + 1] = FRAME_PAD;
+    this.#w = (this.#w + toEnd) >>> 0;
+    return 0;
+  }
+
+  /** Publishes everything written so far and wakes the reader if it sleeps. */
+  #publish(n: number): void {
+    const s = this.#stats;
+    s.messages++;
+    s.bytes += n;
+    const hdr = this.hdr;
+    // SYNC POINT: release of the frame (header + payload) written above;
+    // pairs with the reader's Atomics.load of the write index in tryRecv.
+    Atomics.store(hdr, H.writeIndex, this.#w | 0);
+    storeU64(hdr, H.messagesWritten, s.messages);
+    storeU64(hdr, H.bytesWritten, s.bytes);
+    // SYNC POINT: seq_cst load after the store above; pairs with the reader's
+    // store of `waiting` before its re-check (eventcount, csrc/notify.h).
+    if (Atomics.load(hdr, H.readerWaiting) !== 0 && this.peerLine.notify()) {
+      s.wakeups++;
+      storeU64(hdr, H.wakeupsSent, s.wakeups);
+    }
+  }
+
+  #checkWritable(): void {
+    this.ensureOpen();
+    if (this.#reserved !== null) throw invalidArgValue("channel", "has a reservation pending: commit() it first", this.name);
+    if (Atomics.load(this.hdr, H.readerState) === SIDE_CLOSED) throw this.error("ECLOSED", "the reader closed the channel");
+  }
+
+  /**
+   * Copies `bytes` into the ring as one message. Returns false, without
+   * waiting, when the ring has no room for it now (or earlier send()s are
+   * still queued). Throws RangeError above maxMessageSize, ECLOSED once
+   * either end is closed.
+   */
+  trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
+    const src = asBytes(bytes);
+    this.#checkWritable();
+    if (this.#queued > 0) return false; // keep order behind waiting send()s
+    return this.#write(src);
+  }
+
+  #write(src: Uint8Array): boolean {
+    const n = src.byteLength;
+    const pos = this.#claim(n);
+    if (pos < 0) return false;
+    const p = pos >> 2;
+    this.frames[p] = n;
+    this.frames[p + 1] = FRAME_DATA;
+    this.data.set(src, pos + 8);
+    this.#w = (this.#w + frameSize(n)) >>> 0;
+    this.#publish(n);
+    return true;
+  }
+
+  /**
+   * Copies `bytes` into the ring as one message, waiting for room if the
+   * ring is full. Messages are committed in call order. Rejects with ECLOSED
+   * when either end closes while waiting.
+   */
+  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
+    let src: Uint8Array;
+    try {
+      src = asBytes(bytes);
+      this.#checkWritable();
+      if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
+      if (this.#queued === 0 && this.#write(src)) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#queued++;
+    const prev = this.#sendTail;
+    let p!: Promise<void>;
+    p = (async () => {
+      try {
+        if (prev) await prev.catch(() => undefined);
+        for (;;) {
+          this.#checkWritable();
+          if (this.#write(src)) return;
+          await this.#room(src.byteLength);
+        }
+      } finally {
+        this.#queued--;
+        if (this.#sendTail === p) this.#sendTail = null;
+      }
+    })();
+    this.#sendTail = p;
+    return p;
+  }
+
+  /** Sleeps (spin, then event loop) until an n-byte message fits or either end closes. */
+  async #room(n: number): Promise<void> {
+    const hdr = this.hdr;
+    this.#stats.writerWaits++;
+    storeU64(hdr, H.writerWaits, this.#stats.writerWaits);
+    // The write index is ours: if the shared copy was overwritten, restore it
+    // and wake the reader, or both ends could sleep on a lie.
+    if (Atomics.load(hdr, H.writeIndex) !== (this.#w | 0)) {
+      Atomics.store(hdr, H.writeIndex, this.#w | 0);
+      this.peerLine.notify();
+    }
+    await this.parker.park(
+      () => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n)),
+    );
+  }
+
+  /**
+   * Resolves when a message of n bytes fits in the ring now (then trySend or
+   * reserve succeed), waiting if it is full; for writers that fill messages
+   * in place with reserve(). Rejects with ECLOSED when either end closes.
+   */
+  async writable(n: number): Promise<void> {
+    checkInteger("n", n, 0, this.maxMessageSize);
+    for (;;) {
+      this.#checkWritable();
+      if (this.#queued === 0 && this.#hasSpace(this.#need(n))) return;
+      if (this.#queued > 0) await this.#sendTail?.catch(() => undefined);
+      else await this.#room(n);
+    }
+  }
+
+  /**
+   * Reserves room for an n-byte message and returns a view straight into the
+   * ring to fill in place (zero-copy); commit() publishes it. Returns null
+   * when the ring has no room now. One reservation at a time.
+   */
+  reserve(n: number): Uint8Array | null {
+    checkInteger("n", n, 0, this.maxMessageSize);
+    this.#checkWritable();
+    if (this.#queued > 0) return null;
+    const w = this.#w;
+    const pos = this.#claim(n);
+    if (pos < 0) return null;
+    const view = this.data.subarray(pos + 8, pos + 8 + n);
+    this.#reserved = { view, pos, n };
+    if (this.#w !== w) this.#reserved.pos = 0; // a PAD frame was written; the frame starts at 0
+    return view;
+  }
+
+  /**
+   * Publishes the reservation `view` as a message of `length` bytes
+   * (default: the reserved size; less is allowed).
+   */
+  commit(view: Uint8Array, length: number = view.length): void {
+    this.ensureOpen();
+    const r = this.#reserved;
+    if (r === null || r.view !== view) throw invalidArgValue("view", "is not the pending reservation of this channel", view);
+    checkInteger("length", length, 0, r.n);
+    this.#reserved = null;
+    const p = r.pos >> 2;
+    this.frames[p] = length;
+    this.frames[p + 1] = FRAME_DATA;
+    this.#w = (this.#w + frameSize(length)) >>> 0;
+    this.#publish(length);
+  }
+
+  /**
+   * Closes the writing end: the reader receives what was sent, then end of
+   * stream. Queued send()s reject with ECLOSED. The segment's name is
+   * removed (the reader keeps its mapping). Safe to call twice.
+   */
+  close(): void {
+    this.#reserved = null;
+    this.closeEnd(H.writerState);
+  }
+}

@@ -1,0 +1,59 @@
+// Channel: a one-way message channel between two processes (or threads)
+// over a shared ring. The writer creates and owns the segment; the reader
+// attaches it by name.
+import { ChannelEnd, H, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./channel-end.js";
+import { ChannelReader } from "./channel-reader.js";
+import { ChannelWriter } from "./channel-writer.js";
+import { invalidArgType, shmError } from "./errors.js";
+import { KIND_RING, SIDE_ABSENT, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
+import { Segment } from "./segment.js";
+
+export interface ChannelCreateOptions extends ChannelEndOptions {
+  /** Ring size in bytes: a power of two from 1 KiB to 2 GiB. */
+  capacity: number;
+  /** Segment name; default a random "smsh-..." name. */
+  name?: string;
+}
+
+export type ChannelAttachOptions = ChannelEndOptions;
+
+export const Channel = {
+  /** Creates a ring segment and returns its writing end (the owner). */
+  create(options: ChannelCreateOptions): ChannelWriter {
+    if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
+    const capacity = validateCapacity(options.capacity);
+    const end = validateEndOptions(options);
+    const seg = Segment.create({ size: capacity, name: options.name }, { kind: KIND_RING, capacity });
+    try {
+      return new ChannelWriter(seg, end);
+    } catch (e) {
+      seg.close();
+      throw e;
+    }
+  },
+
+  /**
+   * Attaches the reading end of the channel `name`. One reader at a time:
+   * EBUSY if another reader is attached; ECORRUPT if `name` is not a ring.
+   */
+  attach(name: string, options?: ChannelAttachOptions): ChannelReader {
+    const end = validateEndOptions(options);
+    const seg = Segment.attach(name);
+    try {
+      if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
+      const hdr = new Int32Array(seg.buffer, 0, seg.dataOffset / 4);
+      const prev = Atomics.compareExchange(hdr, H.readerState, SIDE_ABSENT, SIDE_OPEN);
+      if (prev === SIDE_CLOSED) Atomics.compareExchange(hdr, H.readerState, SIDE_CLOSED, SIDE_OPEN);
+      else if (prev !== SIDE_ABSENT) {
+        throw shmError("EBUSY", `channel ${name} already has a reader (pid ${hdr[H.readerPid]})`);
+      }
+      hdr[H.readerPid] = process.pid;
+      return new ChannelReader(seg, end);
+    } catch (e) {
+      seg.close();
+      throw e;
+    }
+  },
+};
+
+export { ChannelEnd, ChannelReader, ChannelWriter };

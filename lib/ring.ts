@@ -1,0 +1,35 @@
+// Framing of the SPSC byte ring (docs/PROTOCOL.md section 2). A frame is
+// [u32 length][u32 type] followed by `length` payload bytes, padded to a
+// multiple of 8. Frames are always contiguous: when one does not fit before
+// the end of the data region, the writer fills the rest with a PAD frame and
+// wraps to offset 0.
+
+/** Bytes of a frame header. */
+export const FRAME_HEADER = 8;
+/** Frame alignment: every frame starts at a multiple of 8. */
+export const FRAME_ALIGN = 8;
+
+/** Frame types. 0 is never valid, so zeroed memory reads as corruption. */
+export const FRAME_DATA = 1;
+export const FRAME_PAD = 2;
+
+/** Smallest ring capacity. */
+export const MIN_CAPACITY = 1024;
+
+/** Bytes a frame with an `n`-byte payload occupies. */
+export function frameSize(n: number): number {
+  return (n + FRAME_HEADER + FRAME_ALIGN - 1) & ~(FRAME_ALIGN - 1);
+}
+
+/**
+ * Largest payload of one message: a quarter of the capacity, so a message
+ * always fits once the reader has caught up, even when the writer has to
+ * pad to the end first, and several large messages can be in flight.
+ */
+export function maxMessageSize(capacity: number): number {
+  return capacity / 4 - FRAME_HEADER;
+}
+
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && Number.isInteger(Math.log2(n));
+}
