@@ -65,6 +65,8 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (!IsValidName(opts.name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
   if (opts.data_size == 0 || opts.data_size > kMaxSegmentSize - kHeaderSize)
     return Status::FromErrno(EINVAL, "ftruncate", "size out of range");
+  if (opts.kind != kKindPlain && opts.kind != kKindRing)
+    return Status::FromErrno(EINVAL, "shm_open", "unknown segment kind " + std::to_string(opts.kind));
   if (opts.kind == kKindRing &&
       (!IsPowerOfTwo(opts.capacity) || opts.capacity > opts.data_size || opts.capacity > kMaxCapacity))
     return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31");

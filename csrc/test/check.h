@@ -1,8 +1,10 @@
 // A tiny test harness for the native core tests: no framework, nothing
 // downloaded. Each test file defines cases with SMSH_TEST(name) and ends
-// with SMSH_TEST_MAIN(). The executable runs every case (or those whose
-// name contains argv[1]), prints one line per case and each failed check,
-// and exits nonzero if anything failed. `--list` prints the case names.
+// with SMSH_TEST_MAIN(). The executable runs every case (or the cases named
+// on its command line), prints one line per case and each failed check, and
+// exits nonzero if anything failed. `--list` prints the case names.
+// CMakeLists.txt registers each case as its own ctest, "<file>.<case>",
+// found by scanning the source for SMSH_TEST(<case>) at the start of a line.
 //
 // Segment names come from TestName() ("smsh-ntest-<pid>-<n>"). Every name
 // handed out is remembered: after each case the harness reports any of them
@@ -12,6 +14,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,8 +61,9 @@ inline int& Failures() {
 
 inline void Fail(const char* file, int line, const std::string& what) {
   Failures()++;
-  std::fprintf(stderr, "    FAILED %s:%d: %s\n", file, line, what.c_str());
-  std::fflush(stderr);
+  // stdout, like the per-case lines, so the two stay in order in a log.
+  std::printf("    FAILED %s:%d: %s\n", file, line, what.c_str());
+  std::fflush(stdout);
 }
 
 // ---- segment names, remembered for cleanup ----
@@ -76,11 +80,17 @@ inline NameTable& Names() {
   return table;
 }
 
-// "smsh-ntest-<pid>-<n>": unique per process and call, at most 30 chars.
-inline std::string TestName() {
+// "smsh-ntest-<pid>-<n>": unique per process and call, at most 30 chars;
+// padded with 'x' to pad_to characters if asked (for the longest valid name).
+inline std::string TestName(size_t pad_to = 0) {
   static int counter = 0;
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "smsh-ntest-%d-%d", static_cast<int>(getpid()), counter++);
+  int len = std::snprintf(buf, sizeof(buf), "smsh-ntest-%d-%d", static_cast<int>(getpid()), counter++);
+  size_t n = len < 0 ? 0 : static_cast<size_t>(len);
+  if (n > sizeof(buf) - 1) n = sizeof(buf) - 1;
+  if (pad_to > sizeof(buf) - 1) pad_to = sizeof(buf) - 1;
+  while (n < pad_to) buf[n++] = 'x';
+  buf[n] = '\0';
   NameTable& t = Names();
   if (t.count < kMaxNames) {
     std::memcpy(t.names[t.count], buf, sizeof(buf));
@@ -111,6 +121,14 @@ inline int UnlinkAllNames() {
 inline void ForgetNames() { Names().count = 0; }
 
 inline void OnSanitizerDeath() { UnlinkAllNames(); }
+
+// SIGINT/SIGTERM (Ctrl-C, a killed run): remove the objects, then die of
+// the signal as usual.
+inline void OnTerminationSignal(int sig) {
+  UnlinkAllNames();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 // ---- formatting helpers for check messages ----
 
@@ -144,22 +162,34 @@ inline int RunAll(int argc, char** argv) {
 #if SMSH_TEST_SANITIZED
   __sanitizer_set_death_callback(OnSanitizerDeath);
 #endif
-  const char* filter = nullptr;
+  signal(SIGINT, OnTerminationSignal);
+  signal(SIGTERM, OnTerminationSignal);
+  // Arguments: case names to run (exactly), or --list; none = all cases.
+  std::vector<const Case*> selected;
   for (int i = 1; i < argc; i++) {
     if (std::strcmp(argv[i], "--list") == 0) {
       for (const Case& c : Cases()) std::printf("%s\n", c.name);
       return 0;
     }
-    filter = argv[i];
+    const Case* found = nullptr;
+    for (const Case& c : Cases())
+      if (std::strcmp(c.name, argv[i]) == 0) found = &c;
+    if (found == nullptr) {
+      std::printf("no test case named \"%s\" (--list shows them)\n", argv[i]);
+      return 2;
+    }
+    selected.push_back(found);
   }
+  if (selected.empty())
+    for (const Case& c : Cases()) selected.push_back(&c);
+
   int failed_cases = 0;
-  int ran = 0;
-  for (const Case& c : Cases()) {
-    if (filter != nullptr && std::strstr(c.name, filter) == nullptr) continue;
-    ran++;
+  for (const Case* c : selected) {
     Failures() = 0;
+    std::printf("[ RUN  ] %s\n", c->name);
+    std::fflush(stdout);
     uint64_t t0 = NowMs();
-    c.fn();
+    c->fn();
     int leaked = UnlinkAllNames();
     ForgetNames();
     if (leaked > 0) {
@@ -168,18 +198,15 @@ inline int RunAll(int argc, char** argv) {
     }
     uint64_t ms = NowMs() - t0;
     if (Failures() == 0) {
-      std::printf("[  OK  ] %s (%llu ms)\n", c.name, static_cast<unsigned long long>(ms));
+      std::printf("[  OK  ] %s (%llu ms)\n", c->name, static_cast<unsigned long long>(ms));
     } else {
       failed_cases++;
-      std::printf("[ FAIL ] %s (%d failed checks, %llu ms)\n", c.name, Failures(),
+      std::printf("[ FAIL ] %s (%d failed checks, %llu ms)\n", c->name, Failures(),
                   static_cast<unsigned long long>(ms));
     }
     std::fflush(stdout);
   }
-  if (ran == 0) {
-    std::printf("no test case matches \"%s\"\n", filter == nullptr ? "" : filter);
-    return 2;
-  }
+  const int ran = static_cast<int>(selected.size());
   std::printf("%d/%d cases passed\n", ran - failed_cases, ran);
   return failed_cases == 0 ? 0 : 1;
 }

@@ -215,8 +215,8 @@ SMSH_TEST(disarm_and_stop_are_prompt_and_silent) {
 namespace {
 
 // The sleeper side of the eventcount (notify.h), with a futex sleep.
-// Returns false if a sleep ran into its (generous) timeout while the
-// condition was already true: a lost wakeup.
+// Returns false if a sleep ran into its (generous) 2 s timeout: the other
+// side never sleeps that long, so that is a lost wakeup.
 template <typename Pred>
 bool SleepUntil(WaitLine* line, Pred pred, uint64_t* sleeps) {
   while (!pred()) {
@@ -234,53 +234,71 @@ bool SleepUntil(WaitLine* line, Pred pred, uint64_t* sleeps) {
   return true;
 }
 
-struct PingPongResult {
+// One game of ping-pong: the ball is a counter in shared memory; the player
+// with parity p moves when ball == 2i + p, then notifies the other player's
+// line. A lost wakeup ends the game for both (abort), so a broken wake
+// costs seconds, not 100,000 timeouts.
+struct Game {
+  uint32_t* ball = nullptr;
+  const uint8_t* token = nullptr;
+  std::atomic<bool> abort{false};
+};
+
+struct Player {
+  WaitLine* mine = nullptr;
+  WaitLine* theirs = nullptr;
+  uint32_t theirs_offset = 0;
+  uint32_t parity = 0;
   uint64_t sleeps = 0;
   uint64_t notifies = 0;
   int lost = 0;
+  uint32_t moves = 0;
+
+  void Play(Game* g, uint32_t rounds) {
+    for (uint32_t i = 0; i < rounds; i++) {
+      const uint32_t want = 2 * i + parity;
+      auto ready = [&] { return g->abort.load() || Load(g->ball) == want; };
+      if (!SleepUntil(mine, ready, &sleeps)) {
+        lost++;
+        g->abort = true;
+        Notify(theirs, g->token, theirs_offset, -1);
+        return;
+      }
+      if (g->abort.load()) return;
+      Store(g->ball, want + 1);
+      moves++;
+      if (Notify(theirs, g->token, theirs_offset, -1)) notifies++;
+    }
+  }
 };
 
 }  // namespace
 
 SMSH_TEST(pingpong_100k_futex) {
-  // Two threads pass a ball back and forth 100,000 times. Each sleeps on
-  // its own wait line; each move is a state change followed by Notify on
-  // the other's line. A lost wakeup shows up as a 2 s timeout.
+  // Two threads pass the ball back and forth 100,000 times. Each sleeps on
+  // its own wait line with the eventcount protocol; each move is a state
+  // change followed by Notify on the other's line.
   TestSegment ts;
   REQUIRE(ts.Create());
-  WaitLine* ping_line = ts.reader();
-  WaitLine* pong_line = ts.writer();
+  Game game;
   // The ball lives in the shared data region, like a ring index would.
-  auto* ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
+  game.ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
+  game.token = ts.token();
   constexpr uint32_t kRounds = 100000;
-  PingPongResult ping, pong;
+  Player ping{ts.reader(), ts.writer(), kWriterLine, 0};
+  Player pong{ts.writer(), ts.reader(), kReaderLine, 1};
 
-  std::thread pong_thread([&] {
-    for (uint32_t i = 0; i < kRounds; i++) {
-      const uint32_t want = 2 * i + 1;
-      if (!SleepUntil(pong_line, [&] { return Load(ball) == want; }, &pong.sleeps)) {
-        pong.lost++;
-        if (!SleepUntil(pong_line, [&] { return Load(ball) == want; }, &pong.sleeps)) return;
-      }
-      Store(ball, want + 1);
-      if (Notify(ping_line, ts.token(), kReaderLine, -1)) pong.notifies++;
-    }
-  });
-  for (uint32_t i = 0; i < kRounds; i++) {
-    const uint32_t want = 2 * i;
-    if (!SleepUntil(ping_line, [&] { return Load(ball) == want; }, &ping.sleeps)) {
-      ping.lost++;
-      if (!SleepUntil(ping_line, [&] { return Load(ball) == want; }, &ping.sleeps)) break;
-    }
-    Store(ball, want + 1);
-    if (Notify(pong_line, ts.token(), kWriterLine, -1)) ping.notifies++;
-  }
+  std::thread pong_thread([&] { pong.Play(&game, kRounds); });
+  ping.Play(&game, kRounds);
   pong_thread.join();
-  CHECK_EQ(Load(ball), 2 * kRounds);
+  CHECK(!game.abort.load());
   CHECK_EQ(ping.lost, 0);
   CHECK_EQ(pong.lost, 0);
-  CHECK_EQ(Load(&ping_line->waiting), 0u);
-  CHECK_EQ(Load(&pong_line->waiting), 0u);
+  CHECK_EQ(ping.moves, kRounds);
+  CHECK_EQ(pong.moves, kRounds);
+  CHECK_EQ(Load(game.ball), 2 * kRounds);
+  CHECK_EQ(Load(&ts.reader()->waiting), 0u);
+  CHECK_EQ(Load(&ts.writer()->waiting), 0u);
   std::printf("    ping: %llu sleeps, %llu notifies; pong: %llu sleeps, %llu notifies\n",
               static_cast<unsigned long long>(ping.sleeps), static_cast<unsigned long long>(ping.notifies),
               static_cast<unsigned long long>(pong.sleeps), static_cast<unsigned long long>(pong.notifies));
@@ -288,62 +306,61 @@ SMSH_TEST(pingpong_100k_futex) {
 
 SMSH_TEST(pingpong_watcher) {
   // The same game, but one side is an "event loop" that sleeps through a
-  // FutexWatcher (Arm, wait for on_wake) as the addon's async waiter does.
+  // FutexWatcher (Arm, then wait for on_wake) as the addon's async waiter
+  // does; the other side sleeps in FutexWait.
   TestSegment ts;
   REQUIRE(ts.Create());
+  Game game;
+  game.ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
+  game.token = ts.token();
   WaitLine* loop_line = ts.reader();
-  WaitLine* peer_line = ts.writer();
-  auto* ball = reinterpret_cast<uint32_t*>(ts.seg->base() + smsh::kHeaderSize);
   constexpr uint32_t kRounds = 10000;
-  PingPongResult peer;
+  Player peer{ts.writer(), loop_line, kReaderLine, 1};
   int loop_lost = 0;
   uint64_t loop_sleeps = 0;
+  uint32_t loop_moves = 0;
 
   WakeLog log;
   FutexWatcher watcher(log.Callback());
-  std::thread peer_thread([&] {
-    for (uint32_t i = 0; i < kRounds; i++) {
-      const uint32_t want = 2 * i + 1;
-      if (!SleepUntil(peer_line, [&] { return Load(ball) == want; }, &peer.sleeps)) {
-        peer.lost++;
-        if (!SleepUntil(peer_line, [&] { return Load(ball) == want; }, &peer.sleeps)) return;
-      }
-      Store(ball, want + 1);
-      Notify(loop_line, ts.token(), kReaderLine, -1);
-    }
-  });
+  std::thread peer_thread([&] { peer.Play(&game, kRounds); });
   int wakes_seen = 0;
-  for (uint32_t i = 0; i < kRounds; i++) {
+  for (uint32_t i = 0; i < kRounds && !game.abort.load(); i++) {
     const uint32_t want = 2 * i;
-    while (Load(ball) != want) {
+    auto ready = [&] { return game.abort.load() || Load(game.ball) == want; };
+    while (!ready()) {
       uint32_t s = Load(&loop_line->seq);
       Store(&loop_line->waiting, smsh::kWaitFutex);
-      if (Load(ball) == want) {
+      if (ready()) {
         Store(&loop_line->waiting, 0);
         break;
       }
       loop_sleeps++;
       watcher.Arm(&loop_line->seq, s);
       bool woke = log.WaitFor(wakes_seen + 1, 2000);
-      if (woke) {
-        wakes_seen++;
-      } else {
-        watcher.Disarm();
-        wakes_seen = log.Count();
-        loop_lost++;
-      }
       Store(&loop_line->waiting, 0);
+      if (!woke) {
+        watcher.Disarm();
+        loop_lost++;
+        game.abort = true;
+        break;
+      }
+      wakes_seen++;
     }
-    Store(ball, want + 1);
-    Notify(peer_line, ts.token(), kWriterLine, -1);
-    if (loop_lost > 1) break;
+    if (game.abort.load()) break;
+    Store(game.ball, want + 1);
+    loop_moves++;
+    Notify(ts.writer(), ts.token(), kWriterLine, -1);
   }
+  if (game.abort.load()) Notify(ts.writer(), ts.token(), kWriterLine, -1);
   peer_thread.join();
   watcher.Stop();
-  CHECK_EQ(Load(ball), 2 * kRounds);
+  CHECK(!game.abort.load());
   CHECK_EQ(loop_lost, 0);
   CHECK_EQ(peer.lost, 0);
-  CHECK_EQ(log.Count(), wakes_seen);
+  CHECK_EQ(loop_moves, kRounds);
+  CHECK_EQ(peer.moves, kRounds);
+  CHECK_EQ(Load(game.ball), 2 * kRounds);
+  CHECK_EQ(log.Count(), wakes_seen);  // one on_wake per Arm that fired
   std::printf("    loop: %llu watcher sleeps; peer: %llu futex sleeps\n",
               static_cast<unsigned long long>(loop_sleeps), static_cast<unsigned long long>(peer.sleeps));
 }

@@ -215,9 +215,8 @@ SMSH_TEST(invalid_names_are_einval) {
   }
   // The 30-character name works end to end (and is the macOS limit).
   std::unique_ptr<Segment> seg;
-  std::string name = TestName();
-  name += std::string(30 - name.size(), 'x');
-  // Not one TestName() handed out: clean it up here.
+  const std::string name = TestName(smsh::kMaxNameLength);
+  CHECK_EQ(name.size(), smsh::kMaxNameLength);
   CHECK_OK(Segment::Create(Plain(name), &seg));
   if (seg) CHECK_OK(seg->Unlink());
 }
