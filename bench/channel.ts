@@ -5,7 +5,8 @@
 //           counts and checks sequence numbers; messages/s at the receiver
 //
 //   node dist/bench/channel.js [--size 64] [--rounds 20000] [--messages 1000000]
-//        [--transports shm-event,shm-spin,tcp,uds] [--spin US] [--json FILE]
+//        [--transports shm-event,shm-spin,tcp,uds] [--spin US] [--no-cork] [--json FILE]
+//   --no-cork: publish every message on its own (no batching per tick) on every transport
 import { fork } from "node:child_process";
 import { writeFileSync } from "node:fs";
 
@@ -19,22 +20,23 @@ type Scenario = "rtt" | "stream";
 interface PeerJob {
   transport: string;
   spin?: number;
+  cork: boolean;
   scenario: Scenario;
   offer: string;
   count: number;
   size: number;
 }
 
-export function makeTransport(name: string, spin?: number): Transport {
+export function makeTransport(name: string, spin?: number, cork = true): Transport {
   switch (name) {
     case "shm-event":
-      return shmTransport("event", spin);
+      return shmTransport("event", spin, cork);
     case "shm-spin":
-      return shmTransport("spin");
+      return shmTransport("spin", undefined, cork);
     case "tcp":
-      return tcpTransport();
+      return tcpTransport(cork);
     case "uds":
-      return udsTransport();
+      return udsTransport(cork);
     default:
       throw new Error(`unknown transport ${name}`);
   }
@@ -78,7 +80,7 @@ async function sink(ep: Endpoint, count: number, size: number): Promise<number> 
 
 async function peerMain(): Promise<void> {
   const job = await new Promise<PeerJob>((r) => process.once("message", (m) => r(m as PeerJob)));
-  const { answer, endpoint } = await makeTransport(job.transport, job.spin).peer(job.offer);
+  const { answer, endpoint } = await makeTransport(job.transport, job.spin, job.cork).peer(job.offer);
   process.send!({ answer });
   const result = job.scenario === "rtt" ? (await echo(endpoint, job.count), 0) : await sink(endpoint, job.count, job.size);
   process.send!({ elapsedMs: result }, () => {
@@ -97,8 +99,15 @@ export interface ChannelResult {
   mbPerSec?: number;
 }
 
-export async function runOne(name: string, scenario: Scenario, size: number, count: number, spin?: number): Promise<ChannelResult> {
-  const t = makeTransport(name, spin);
+export async function runOne(
+  name: string,
+  scenario: Scenario,
+  size: number,
+  count: number,
+  spin?: number,
+  cork = true,
+): Promise<ChannelResult> {
+  const t = makeTransport(name, spin, cork);
   const child = fork(__filename, ["peer"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const messages: unknown[] = [];
   const waiters: ((m: unknown) => void)[] = [];
@@ -113,7 +122,7 @@ export async function runOne(name: string, scenario: Scenario, size: number, cou
         ]);
   const host = await t.host();
   const total = scenario === "rtt" ? count + Math.ceil(count / 10) : count;
-  child.send({ transport: name, spin, scenario, offer: host.offer, count: total, size } satisfies PeerJob);
+  child.send({ transport: name, spin, cork, scenario, offer: host.offer, count: total, size } satisfies PeerJob);
   const { answer } = await next<{ answer: string }>();
   const ep = await host.complete(answer);
   const msg = new Uint8Array(size);
@@ -164,11 +173,12 @@ async function main(): Promise<void> {
   const spinArg = get("--spin", "");
   const spin = spinArg === "" ? undefined : Number(spinArg);
   const transports = get("--transports", "shm-event,shm-spin,tcp,uds").split(",");
+  const cork = !args.includes("--no-cork");
   const results: ChannelResult[] = [];
-  console.log(`channel benchmark, ${size}-byte messages, two processes`);
+  console.log(`channel benchmark, ${size}-byte messages, two processes${cork ? "" : ", no corking"}`);
   for (const scenario of ["rtt", "stream"] as const) {
     for (const name of transports) {
-      const r = await runOne(name, scenario, size, scenario === "rtt" ? rounds : messages, spin);
+      const r = await runOne(name, scenario, size, scenario === "rtt" ? rounds : messages, spin, cork);
       results.push(r);
     }
   }
@@ -187,7 +197,7 @@ async function main(): Promise<void> {
     console.log(`${label.padEnd(20)} ${Math.round(r.msgsPerSec!).toLocaleString("en-US").padStart(11)} ${r.mbPerSec!.toFixed(1).padStart(10)}   ${ratio.padStart(6)}`);
   }
   const json = get("--json", "");
-  if (json) writeFileSync(json, JSON.stringify({ version: 1, size, rounds, messages, spin: spin ?? null, results }, null, 2));
+  if (json) writeFileSync(json, JSON.stringify({ version: 1, size, rounds, messages, spin: spin ?? null, cork, results }, null, 2));
 }
 
 if (process.argv[2] === "peer") {

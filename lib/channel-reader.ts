@@ -81,9 +81,11 @@ export class ChannelReader extends ChannelEnd {
     this.ensureOpen();
     const hdr = this.hdr;
     if (this.#holding) {
+      // Implicit release of the previous view. Publishing every quarter of
+      // the ring (and whenever the ring runs empty) is enough for a waiting
+      // writer to make progress; #publish wakes it.
       this.#holding = false;
-      const unpublished = (this.#r - this.#published) >>> 0;
-      if (unpublished >= this.#batch || Atomics.load(hdr, H.writerWaiting) !== 0) this.#publish();
+      if (((this.#r - this.#published) >>> 0) >= this.#batch) this.#publish();
     }
     const cap = this.capacity;
     for (;;) {

@@ -31,6 +31,8 @@ export class ChannelWriter extends ChannelEnd {
   #reserved: Reservation | null = null;
   #sendTail: Promise<void> | null = null; // last queued send(), to keep order
   #queued = 0;
+  #corked = false; // cork(): hold back publishing
+  #unpublished = false; // frames written but the write index not yet published
   readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0 };
 
   /** @internal use Channel.create() */
@@ -63,7 +65,10 @@ export class ChannelWriter extends ChannelEnd {
     const used = (this.#w - r) >>> 0;
     if (used > cap) this.corrupt(`read index ${r} is not within the ring (write index ${this.#w})`);
     this.#cachedRead = r;
-    return cap - used >= need;
+    if (cap - used >= need) return true;
+    // Full while corked: publish, or the reader could never make room.
+    if (this.#unpublished) this.#publish();
+    return false;
   }
 
   /** Bytes a message of n bytes needs at the current position (its frame, plus padding to the end if it must wrap). */
@@ -94,12 +99,20 @@ export class ChannelWriter extends ChannelEnd {
     return 0;
   }
 
-  /** Publishes everything written so far and wakes the reader if it sleeps. */
-  #publish(n: number): void {
+  /** Counts a committed message and publishes it, unless corked. */
+  #committed(n: number): void {
     const s = this.#stats;
     s.messages++;
     s.bytes += n;
+    if (this.#corked) this.#unpublished = true;
+    else this.#publish();
+  }
+
+  /** Publishes everything written so far and wakes the reader if it sleeps. */
+  #publish(): void {
+    const s = this.#stats;
     const hdr = this.hdr;
+    this.#unpublished = false;
     // SYNC POINT: release of the frame (header + payload) written above;
     // pairs with the reader's Atomics.load of the write index in tryRecv.
     Atomics.store(hdr, H.writeIndex, this.#w | 0);
@@ -141,7 +154,7 @@ export class ChannelWriter extends ChannelEnd {
     this.frames[p + 1] = FRAME_DATA;
     this.data.set(src, pos + 8);
     this.#w = (this.#w + frameSize(n)) >>> 0;
-    this.#publish(n);
+    this.#committed(n);
     return true;
   }
 
@@ -183,6 +196,7 @@ export class ChannelWriter extends ChannelEnd {
   /** Sleeps (spin, then event loop) until an n-byte message fits or either end closes. */
   async #room(n: number): Promise<void> {
     const hdr = this.hdr;
+    if (this.#unpublished) this.#publish(); // the reader cannot free what it cannot see
     this.#stats.writerWaits++;
     storeU64(hdr, H.writerWaits, this.#stats.writerWaits);
     // The write index is ours: if the shared copy was overwritten, restore it
@@ -243,7 +257,26 @@ export class ChannelWriter extends ChannelEnd {
     this.frames[p] = length;
     this.frames[p + 1] = FRAME_DATA;
     this.#w = (this.#w + frameSize(length)) >>> 0;
-    this.#publish(length);
+    this.#committed(length);
+  }
+
+  /**
+   * Holds back publishing: messages sent until uncork() (or the end of the
+   * current tick, or the ring filling up) become visible to the reader
+   * together, with one index store and at most one wakeup, instead of one
+   * each. For bursts of small messages, as with a socket's cork().
+   */
+  cork(): void {
+    this.ensureOpen();
+    if (this.#corked) return;
+    this.#corked = true;
+    process.nextTick(() => this.uncork());
+  }
+
+  /** Publishes what was sent since cork(). */
+  uncork(): void {
+    this.#corked = false;
+    if (this.#unpublished && !this.closed) this.#publish();
   }
 
   /**
@@ -253,6 +286,7 @@ export class ChannelWriter extends ChannelEnd {
    */
   close(): void {
     this.#reserved = null;
+    if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
   }
 }

@@ -124,6 +124,52 @@ describe("Channel framing", () => {
   });
 });
 
+describe("Channel cork/uncork", () => {
+  it("holds messages back until uncork, then the reader sees them all in order", () => {
+    const { tx, rx } = pair();
+    try {
+      tx.cork();
+      for (let i = 0; i < 5; i++) expect(tx.trySend(Buffer.from([i]))).toBe(true);
+      expect(rx.tryRecv()).toBe(null); // not published yet
+      tx.uncork();
+      for (let i = 0; i < 5; i++) expect(rx.tryRecv()![0]).toBe(i);
+      expect(tx.stats.messages).toBe(5);
+    } finally {
+      tx.close();
+      rx.close();
+    }
+  });
+
+  it("publishes by itself at the end of the tick, and when the ring fills up", async () => {
+    const { tx, rx } = pair(4096);
+    try {
+      tx.cork();
+      tx.trySend(Buffer.from("late"));
+      await new Promise((r) => process.nextTick(r));
+      expect(Buffer.from(rx.tryRecv()!).toString()).toBe("late");
+      tx.cork();
+      let sent = 0;
+      while (tx.trySend(Buffer.alloc(200, 1))) sent++; // full: must publish, or the reader could never drain
+      let got = 0;
+      while (rx.tryRecv()) got++;
+      expect(got).toBe(sent);
+    } finally {
+      tx.close();
+      rx.close();
+    }
+  });
+
+  it("close() publishes what was corked", async () => {
+    const { tx, rx } = pair();
+    tx.cork();
+    tx.trySend(Buffer.from("bye"));
+    tx.close();
+    expect(Buffer.from(rx.tryRecv()!).toString()).toBe("bye");
+    await expect(rx.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+    rx.close();
+  });
+});
+
 describe("Channel end of stream and close", () => {
   it("the reader receives what is left after the writer closes, then ECLOSED, and iteration ends", async () => {
     const { tx, rx } = pair();

@@ -1,7 +1,7 @@
 // Node stream sockets (TCP loopback, Unix domain) as a benchmark transport,
 // written the way a careful user would: [u32 length][payload] framing, no
-// JSON, noDelay, one reused header buffer, writes corked per event-loop turn
-// so a burst goes out as one writev, and a parser that slices frames out of
+// JSON, noDelay, each frame built in one buffer, writes corked per tick (and
+// flushed before waiting for input) so a burst goes out as one writev, and a parser that slices frames out of
 // the received chunks without copying when a frame lies inside one chunk.
 import { mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
@@ -10,7 +10,7 @@ import * as path from "node:path";
 
 import type { Endpoint, Transport } from "./types.js";
 
-function endpoint(socket: net.Socket): Endpoint {
+function endpoint(socket: net.Socket, cork: boolean): Endpoint {
   socket.setNoDelay(true);
   const queue: Uint8Array[] = [];
   const waiters: ((m: Uint8Array) => void)[] = [];
@@ -38,10 +38,11 @@ function endpoint(socket: net.Socket): Endpoint {
   return {
     send(msg) {
       if (failed) throw failed;
-      if (!corked) {
+      if (cork && !corked) {
         corked = true;
         socket.cork();
         process.nextTick(() => {
+          if (!corked) return;
           corked = false;
           socket.uncork();
         });
@@ -56,6 +57,10 @@ function endpoint(socket: net.Socket): Endpoint {
       }
     },
     recv() {
+      if (corked) {
+        corked = false; // flush before waiting for input
+        socket.uncork();
+      }
       const m = queue.shift();
       if (m) return m;
       if (failed) throw failed;
@@ -67,7 +72,7 @@ function endpoint(socket: net.Socket): Endpoint {
   };
 }
 
-function socketTransport(kind: "tcp" | "uds"): Transport {
+function socketTransport(kind: "tcp" | "uds", cork: boolean): Transport {
   return {
     transport: kind,
     mode: null,
@@ -87,7 +92,7 @@ function socketTransport(kind: "tcp" | "uds"): Transport {
       return {
         offer,
         complete: async () => {
-          const ep = endpoint(await conn);
+          const ep = endpoint(await conn, cork);
           const close = ep.close.bind(ep);
           ep.close = () => {
             close();
@@ -101,10 +106,10 @@ function socketTransport(kind: "tcp" | "uds"): Transport {
     async peer(offer) {
       const socket = kind === "tcp" ? net.connect(Number(offer), "127.0.0.1") : net.connect(offer);
       await new Promise<void>((r, j) => socket.once("connect", r).once("error", j));
-      return { answer: "", endpoint: endpoint(socket) };
+      return { answer: "", endpoint: endpoint(socket, cork) };
     },
   };
 }
 
-export const tcpTransport = (): Transport => socketTransport("tcp");
-export const udsTransport = (): Transport => socketTransport("uds");
+export const tcpTransport = (cork = true): Transport => socketTransport("tcp", cork);
+export const udsTransport = (cork = true): Transport => socketTransport("uds", cork);
