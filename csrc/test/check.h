@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -151,6 +153,18 @@ std::string Show(const T& v) {
 inline std::string Show(const std::string& v) { return "\"" + v + "\""; }
 inline std::string Show(const char* v) { return v == nullptr ? "null" : "\"" + std::string(v) + "\""; }
 inline std::string Show(bool v) { return v ? "true" : "false"; }
+
+constexpr int64_t kMs = 1000000;  // nanoseconds per millisecond
+
+inline void SleepMs(int ms) {
+  timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Sequentially consistent access to a shared 32-bit word.
+inline uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+inline void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 
 inline uint64_t NowMs() {
   using namespace std::chrono;

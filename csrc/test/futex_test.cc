@@ -27,16 +27,10 @@ using smsh::WaitResult;
 
 namespace {
 
-constexpr int64_t kMs = 1000000;
-
-void SleepMs(int ms) {
-  timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
-void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+using smsh_test::kMs;
+using smsh_test::Load;
+using smsh_test::SleepMs;
+using smsh_test::Store;
 
 // Calls FutexWake(word, count) until it reports a woken sleeper, for at
 // most timeout_ms; returns the number woken by the successful call (0 if
