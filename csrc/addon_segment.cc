@@ -92,6 +92,7 @@ Napi::Value SegmentHandle::Create(const Napi::CallbackInfo& info) {
   opts.data_size = SizeArg(info, 1, "size");
   opts.kind = static_cast<uint32_t>(SizeArg(info, 2, "kind"));
   opts.capacity = static_cast<uint32_t>(std::min<uint64_t>(SizeArg(info, 3, "capacity"), UINT32_MAX));
+  opts.prefault = info[4].ToBoolean().Value();
   std::unique_ptr<Segment> seg;
   Status s = Segment::Create(opts, &seg);
   if (!s.ok()) ThrowStatus(env, s);
@@ -104,7 +105,7 @@ Napi::Value SegmentHandle::Create(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::unique_ptr<Segment> seg;
-  Status s = Segment::Attach(NameArg(info, 0), &seg);
+  Status s = Segment::Attach(NameArg(info, 0), &seg, info[1].ToBoolean().Value());
   if (!s.ok()) ThrowStatus(env, s);
   Napi::Value external = Napi::External<Segment>::New(env, seg.get());
   Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});

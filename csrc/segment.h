@@ -28,6 +28,7 @@ struct CreateOptions {
   uint64_t data_size = 0;  // bytes after the header page, >= 1
   uint32_t kind = kKindPlain;
   uint32_t capacity = 0;   // kKindRing: power of two <= data_size
+  bool prefault = false;   // map with MAP_POPULATE: no page faults on first touch
 };
 
 class Segment {
@@ -37,7 +38,8 @@ class Segment {
   // published by storing the magic last.
   static Status Create(const CreateOptions& opts, std::unique_ptr<Segment>* out);
   // Opens an existing segment read-write and validates its header.
-  static Status Attach(const std::string& name, std::unique_ptr<Segment>* out);
+  // prefault: map with MAP_POPULATE (the page tables are filled up front).
+  static Status Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault = false);
 
   ~Segment();
   Segment(const Segment&) = delete;

@@ -18,6 +18,11 @@ std::string ObjectPath(const std::string& name) { return "/" + name; }
 
 bool IsPowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// MAP_POPULATE fills the page tables at mmap time: a ring or a pooled bulk
+// buffer is touched over and over, and each first touch of a 4 KiB page
+// otherwise costs a minor fault (about 1 us here) on each side.
+int MapFlags(bool prefault) { return MAP_SHARED | (prefault ? MAP_POPULATE : 0); }
+
 int CloseNoIntr(int fd) {
   // On Linux close() releases the descriptor even when it reports EINTR.
   return close(fd);
@@ -97,7 +102,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (rc != 0) return fail(Status::FromErrno(rc, "posix_fallocate", path));
   struct stat st;
   if (fstat(fd, &st) != 0) return fail(Status::FromErrno(errno, "fstat", path));
-  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MapFlags(opts.prefault), fd, 0);
   if (base == MAP_FAILED) return fail(Status::FromErrno(errno, "mmap", path));
 
   std::unique_ptr<Segment> seg(new Segment());
@@ -136,7 +141,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   return Status::Ok();
 }
 
-Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out) {
+Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault) {
   if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
   const std::string path = ObjectPath(name);
   int fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
@@ -170,7 +175,7 @@ Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out) {
     s.message += " (" + path + ")";
     return fail(s);
   }
-  void* base = mmap(nullptr, h.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* base = mmap(nullptr, h.segment_size, PROT_READ | PROT_WRITE, MapFlags(prefault), fd, 0);
   if (base == MAP_FAILED) return fail(Status::FromErrno(errno, "mmap", path));
 
   std::unique_ptr<Segment> seg(new Segment());

@@ -193,8 +193,33 @@ export class ChannelWriter extends ChannelEnd {
     return p;
   }
 
-  /** Sleeps (spin, then event loop) until an n-byte message fits or either end closes. */
-  async #room(n: number): Promise<void> {
+  /**
+   * Blocking send for worker threads: copies `bytes` into the ring, waiting
+   * (spin, then futex) up to timeoutMs for room. Returns false on timeout.
+   * Throws ECLOSED once either end is closed, EBUSY while async send()s are queued.
+   */
+  sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
+    const src = asBytes(bytes);
+    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
+    }
+    this.#checkWritable();
+    if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
+    if (this.#queued > 0) throw this.error("EBUSY", "async send()s are queued on this writer");
+    const deadline = performance.now() + timeoutMs;
+    const hdr = this.hdr;
+    for (;;) {
+      if (this.#write(src)) return true;
+      this.#countWait();
+      const ready = (): boolean =>
+        this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(src.byteLength));
+      if (!this.parker.parkSync(ready, deadline)) return false;
+      this.#checkWritable();
+    }
+  }
+
+  /** Counts a wait for space and makes sure the reader can see everything written. */
+  #countWait(): void {
     const hdr = this.hdr;
     if (this.#unpublished) this.#publish(); // the reader cannot free what it cannot see
     this.#stats.writerWaits++;
@@ -205,6 +230,12 @@ export class ChannelWriter extends ChannelEnd {
       Atomics.store(hdr, H.writeIndex, this.#w | 0);
       this.peerLine.notify();
     }
+  }
+
+  /** Sleeps (spin, then event loop) until an n-byte message fits or either end closes. */
+  async #room(n: number): Promise<void> {
+    const hdr = this.hdr;
+    this.#countWait();
     await this.parker.park(
       () => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n)),
     );

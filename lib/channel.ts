@@ -23,7 +23,8 @@ export const Channel = {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
     const capacity = validateCapacity(options.capacity);
     const end = validateEndOptions(options);
-    const seg = Segment.create({ size: capacity, name: options.name }, { kind: KIND_RING, capacity });
+    // Rings are touched over and over: map them prefaulted.
+    const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
       return new ChannelWriter(seg, end);
     } catch (e) {
@@ -38,7 +39,7 @@ export const Channel = {
    */
   attach(name: string, options?: ChannelAttachOptions): ChannelReader {
     const end = validateEndOptions(options);
-    const seg = Segment.attach(name);
+    const seg = Segment.attach(name, { prefault: true });
     try {
       if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
       const hdr = new Int32Array(seg.buffer, 0, seg.dataOffset / 4);

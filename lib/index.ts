@@ -1,6 +1,6 @@
 // Public entry of @synaptic-mesh/shm.
 export { Segment, randomName, validateName, NAME_PREFIX } from "./segment.js";
-export type { SegmentCreateOptions } from "./segment.js";
+export type { SegmentCreateOptions, SegmentAttachOptions } from "./segment.js";
 export { WaitLine, Waiter, DEFAULT_WAIT_MODE } from "./notify.js";
 export type { WaitMode } from "./notify.js";
 export { shmError } from "./errors.js";

@@ -69,8 +69,8 @@ export interface NativeLayout {
 
 export interface Binding {
   SegmentHandle: {
-    create(name: string, dataSize: number, kind: number, capacity: number): SegmentHandle;
-    attach(name: string): SegmentHandle;
+    create(name: string, dataSize: number, kind: number, capacity: number, prefault: boolean): SegmentHandle;
+    attach(name: string, prefault: boolean): SegmentHandle;
   };
   WaiterHandle: new (
     segment: SegmentHandle,

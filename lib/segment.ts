@@ -39,6 +39,16 @@ export interface SegmentCreateOptions {
   size: number;
   /** Name to create; must not exist. Default: a random "smsh-..." name. */
   name?: string;
+  /**
+   * Fill the page tables when mapping (MAP_POPULATE), so no access faults
+   * later; worth it for memory that is touched repeatedly. Default false.
+   */
+  prefault?: boolean;
+}
+
+export interface SegmentAttachOptions {
+  /** As SegmentCreateOptions.prefault. */
+  prefault?: boolean;
 }
 
 /** @internal how lib/ creates ring segments; not part of the public API. */
@@ -88,7 +98,7 @@ export class Segment {
     const name = options.name === undefined ? randomName() : validateName(options.name, "options.name");
     const kind = internal?.kind ?? KIND_PLAIN;
     const capacity = internal?.capacity ?? 0;
-    return new Segment(binding.SegmentHandle.create(name, size, kind, capacity));
+    return new Segment(binding.SegmentHandle.create(name, size, kind, capacity, options.prefault === true));
   }
 
   /**
@@ -96,8 +106,8 @@ export class Segment {
    * object's real size. Errors: ENOENT, EACCES, ECORRUPT (foreign, garbage or
    * truncated), EVERSION (another layout version), EAGAIN (still being created).
    */
-  static attach(name: string): Segment {
-    return new Segment(binding.SegmentHandle.attach(validateName(name)));
+  static attach(name: string, options?: SegmentAttachOptions): Segment {
+    return new Segment(binding.SegmentHandle.attach(validateName(name), options?.prefault === true));
   }
 
   /**

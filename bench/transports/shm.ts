@@ -1,49 +1,69 @@
 // This package's channel as a benchmark transport: one ring each way.
-import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter } from "../../lib/index.js";
-import type { Endpoint, Transport } from "./types.js";
+//   event  default options: spin 20 us, then sleep on the event loop
+//   futex  blocking receives and sends (recvSync/sendSync), as a worker would
+//   spin   spin: Infinity, never sleeps (burns a core per waiting side)
+// Sends are corked (published once per tick, or before the endpoint waits
+// for input), as the socket transports cork theirs; --no-cork turns it off.
+import { Channel, type ChannelReader, type ChannelWriter } from "../../lib/index.js";
+import { recvChunked, sendChunked, type ConnectOptions, type Endpoint, type Transport } from "./types.js";
 
-const CAPACITY = 1 << 22; // 4 MiB rings
+export type ShmMode = "event" | "futex" | "spin";
 
-// Sends are corked (published together at the end of the tick, or before
-// the endpoint waits for input), as the socket transports cork theirs.
-function endpoint(tx: ChannelWriter, rx: ChannelReader, spinning: boolean, cork: boolean): Endpoint {
-  return {
+/** Ring sizes: room for a 64 KiB message in rtt/stream, a deep pipeline of 4 MiB chunks in bulk. */
+function capacityFor(o: ConnectOptions): number {
+  return o.scenario === "bulk" ? 64 << 20 : 4 << 20;
+}
+const BULK_CHUNK = 4 << 20;
+
+function endpoint(tx: ChannelWriter, rx: ChannelReader, mode: ShmMode, cork: boolean): Endpoint {
+  const ep: Endpoint = {
+    maxMessageSize: tx.maxMessageSize,
     send(msg) {
       if (cork) tx.cork();
-      if (!tx.trySend(msg)) return tx.send(msg);
+      if (tx.trySend(msg)) return;
+      if (mode === "futex") {
+        tx.sendSync(msg);
+        return;
+      }
+      return tx.send(msg);
     },
     recv() {
-      tx.uncork();
-      if (spinning) {
+      tx.uncork(); // flush before waiting for input
+      if (mode === "spin") {
         for (;;) {
           const m = rx.tryRecv();
           if (m !== null) return m;
         }
       }
+      if (mode === "futex") return rx.recvSync(Infinity)!;
       return rx.tryRecv() ?? rx.recv();
     },
+    async sendBulk(data) {
+      await sendChunked(ep, data, Math.min(BULK_CHUNK, tx.maxMessageSize));
+      tx.uncork();
+    },
+    recvBulk: (size, onChunk) => recvChunked(ep, size, onChunk),
     close() {
       tx.close();
       rx.close();
     },
   };
+  return ep;
 }
 
-/** mode "event": sleep on the event loop when idle (after `spinUs`); "spin": never sleep. */
-export function shmTransport(mode: "event" | "spin", spinUs?: number, cork = true): Transport {
-  const opts: ChannelAttachOptions = mode === "spin" ? { spin: Infinity } : spinUs === undefined ? {} : { spin: spinUs };
-  const spinning = mode === "spin";
+export function shmTransport(mode: ShmMode, cork = true): Transport {
+  const opts = mode === "spin" ? { spin: Infinity } : {};
   return {
     transport: "shm",
     mode,
-    async host() {
-      const tx = Channel.create({ capacity: CAPACITY, ...opts });
-      return { offer: tx.name, complete: async (answer) => endpoint(tx, Channel.attach(answer, opts), spinning, cork) };
+    async host(o) {
+      const tx = Channel.create({ capacity: capacityFor(o), ...opts });
+      return { offer: tx.name, complete: async (answer) => endpoint(tx, Channel.attach(answer, opts), mode, cork) };
     },
-    async peer(offer) {
+    async peer(offer, o) {
       const rx = Channel.attach(offer, opts);
-      const tx = Channel.create({ capacity: CAPACITY, ...opts });
-      return { answer: tx.name, endpoint: endpoint(tx, rx, spinning, cork) };
+      const tx = Channel.create({ capacity: capacityFor(o), ...opts });
+      return { answer: tx.name, endpoint: endpoint(tx, rx, mode, cork) };
     },
   };
 }

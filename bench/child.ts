@@ -1,0 +1,73 @@
+// A benchmark process: the orchestrator (run.ts) starts one host and one peer
+// per row and talks to them over the fork IPC channel:
+//   orchestrator -> child   { job, role, offer? }   then, for the host, { answer }
+//   child -> orchestrator   { type: "offer" | "answer" | "progress" | "result" | "error", ... }
+// Each row gets fresh processes, so CPU time and peak RSS are the row's own.
+import { runHost, runMemcpy, runPeer, type Job } from "./scenarios.js";
+import { makeTransport } from "./transports/index.js";
+
+export interface ChildStart {
+  job: Job;
+  role: "host" | "peer" | "memcpy";
+  offer?: string;
+}
+
+function post(msg: object): Promise<void> {
+  return new Promise((resolve) => process.send!(msg, () => resolve()));
+}
+
+function nextMessage<T>(): Promise<T> {
+  return new Promise((resolve) => process.once("message", (m) => resolve(m as T)));
+}
+
+function usage(t0: NodeJS.CpuUsage): { cpuUs: number; maxRssKb: number } {
+  const cpu = process.cpuUsage(t0);
+  return { cpuUs: cpu.user + cpu.system, maxRssKb: process.resourceUsage().maxRSS };
+}
+
+async function main(): Promise<void> {
+  const start = await nextMessage<ChildStart>();
+  const { job, role } = start;
+  if (role === "memcpy") {
+    const t0 = process.cpuUsage();
+    const r = runMemcpy(job);
+    await post({ type: "result", ...r, ...usage(t0) });
+    return;
+  }
+  const transport = makeTransport(job.transport, job.cork);
+  const opts = { size: job.size, scenario: job.scenario };
+  if (role === "host") {
+    const h = await transport.host(opts);
+    const answer = nextMessage<{ answer: string }>();
+    await post({ type: "offer", offer: h.offer });
+    const ep = await h.complete((await answer).answer);
+    const t0 = process.cpuUsage();
+    let last = 0;
+    const r = await runHost(ep, job, (done, total) => {
+      const now = Date.now();
+      if (now - last > 100) {
+        last = now;
+        process.send!({ type: "progress", done, total });
+      }
+    });
+    const u = usage(t0);
+    await ep.close();
+    await post({ type: "result", ...r, ...u });
+  } else {
+    const p = await transport.peer(start.offer!, opts);
+    await post({ type: "answer", answer: p.answer });
+    const t0 = process.cpuUsage();
+    const r = await runPeer(p.endpoint, job);
+    const u = usage(t0);
+    await post({ type: "result", ...r, ...u });
+    await p.endpoint.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  async (e: Error) => {
+    await post({ type: "error", message: e.message });
+    process.exit(1);
+  },
+);

@@ -1,0 +1,39 @@
+// The transports the benchmark knows, by the names used on its command line.
+import { lossyTransport } from "./lossy.js";
+import { shmTransport } from "./shm.js";
+import { tcpTransport, udsTransport } from "./socket.js";
+import type { Transport } from "./types.js";
+import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
+
+/** In report order. "lossy" is for the benchmark's tests and not run by default. */
+export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp"] as const;
+export const TEST_TRANSPORTS = ["lossy"] as const;
+
+export function makeTransport(name: string, cork = true): Transport {
+  switch (name) {
+    case "shm-event":
+      return shmTransport("event", cork);
+    case "shm-futex":
+      return shmTransport("futex", cork);
+    case "shm-spin":
+      return shmTransport("spin", cork);
+    case "tcp":
+      return tcpTransport(cork);
+    case "uds":
+      return udsTransport(cork);
+    case "zmq-ipc":
+      return zmqIpcTransport();
+    case "zmq-tcp":
+      return zmqTcpTransport();
+    case "lossy":
+      return lossyTransport();
+    default:
+      throw new Error(`unknown transport "${name}" (known: ${[...TRANSPORTS, ...TEST_TRANSPORTS].join(", ")})`);
+  }
+}
+
+/** Why a transport cannot run here, or null if it can. */
+export function unavailable(name: string): string | null {
+  if (name.startsWith("zmq-") && !loadZmq()) return "the zeromq package is not installed";
+  return null;
+}

@@ -1,0 +1,93 @@
+// ZeroMQ (the zeromq package, v6) as a benchmark transport: a Dealer bound
+// by the host and a Dealer connected by the peer, over ipc:// or tcp://.
+// One ZeroMQ message per message; a bulk transfer is one message too.
+// zeromq is an optional dependency: without it these transports are skipped.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+import type { Endpoint, Transport } from "./types.js";
+
+type Zmq = typeof import("zeromq");
+type Dealer = InstanceType<Zmq["Dealer"]>;
+
+let zmq: Zmq | null | undefined;
+/** The zeromq module, or null if it is not installed. */
+export function loadZmq(): Zmq | null {
+  if (zmq === undefined) {
+    try {
+      zmq = require("zeromq") as Zmq;
+    } catch {
+      zmq = null;
+    }
+  }
+  return zmq;
+}
+
+function endpoint(sock: Dealer, cleanup: () => void): Endpoint {
+  return {
+    maxMessageSize: Number.MAX_SAFE_INTEGER,
+    send(msg) {
+      // zeromq.js may send a buffer without copying it after send() resolves:
+      // a caller that reuses its buffer (as the scenarios do) must hand over a copy.
+      return sock.send(Buffer.from(msg));
+    },
+    async recv() {
+      const [m] = await sock.receive();
+      return m!;
+    },
+    async sendBulk(data) {
+      await sock.send(data);
+    },
+    async recvBulk(size, onChunk) {
+      const [m] = await sock.receive();
+      if (m!.length !== size) throw new Error(`bulk: got ${m!.length} bytes, expected ${size}`);
+      onChunk(m!);
+    },
+    close() {
+      sock.linger = 0;
+      sock.close();
+      cleanup();
+    },
+  };
+}
+
+function newDealer(z: Zmq): Dealer {
+  // Unlimited queues: the benchmark measures the transport, not drops at a
+  // high-water mark (Dealer blocks rather than drops, but keep it explicit).
+  return new z.Dealer({ sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+}
+
+function zmqTransport(kind: "ipc" | "tcp"): Transport {
+  return {
+    transport: `zmq-${kind}`,
+    mode: null,
+    async host() {
+      const z = loadZmq();
+      if (!z) throw new Error("the zeromq package is not installed");
+      const sock = newDealer(z);
+      let dir = "";
+      if (kind === "ipc") {
+        dir = mkdtempSync(path.join(tmpdir(), "smsh-zmq-"));
+        await sock.bind(`ipc://${path.join(dir, "s.ipc")}`);
+      } else {
+        await sock.bind("tcp://127.0.0.1:*");
+      }
+      const offer = sock.lastEndpoint!;
+      const cleanup = (): void => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      };
+      return { offer, complete: async () => endpoint(sock, cleanup) };
+    },
+    async peer(offer) {
+      const z = loadZmq();
+      if (!z) throw new Error("the zeromq package is not installed");
+      const sock = newDealer(z);
+      sock.connect(offer);
+      return { answer: "", endpoint: endpoint(sock, () => undefined) };
+    },
+  };
+}
+
+export const zmqIpcTransport = (): Transport => zmqTransport("ipc");
+export const zmqTcpTransport = (): Transport => zmqTransport("tcp");
