@@ -37,6 +37,8 @@ describe("packaging", () => {
     expect(files).toContain("dist/lib/index.js");
     expect(files).toContain("dist/lib/index.d.ts");
     expect(files).toContain("binding.gyp");
+    expect(files).toContain("dist/lib/cli.js");
+    expect(files).toContain("dist/bench/run.js");
     expect(files.some((f) => f.startsWith("test/") || f.startsWith("dist/test/"))).toBe(false);
     expect(files.some((f) => f.startsWith("build/"))).toBe(false);
   });
@@ -64,5 +66,8 @@ describe("packaging", () => {
     const r = JSON.parse(out) as { seen: number; addon: string };
     expect(r.seen).toBe(42);
     expect(r.addon.startsWith(path.join(installed, "prebuilds"))).toBe(true);
+    // The command line is linked and the benchmark ships with it.
+    const help = execFileSync(path.join(app, "node_modules", ".bin", "synaptic-shm"), ["bench", "--help"], { encoding: "utf8" });
+    expect(help).toMatch(/usage: synaptic-shm bench/);
   });
 });
