@@ -7,6 +7,7 @@
 #include "addon_segment.h"
 #include "addon_waiter.h"
 #include "layout.h"
+#include "proc.h"
 #include "segment.h"
 
 namespace smsh {
@@ -27,6 +28,18 @@ void OnEnvCleanup(void* arg) {
     data->segments.erase(s);
     s->ForgetAddonData();
   }
+}
+
+// processStartTime(pid): the start time (clock ticks since boot) of a process
+// as this process sees it, or null if there is no such process here.
+Napi::Value ProcessStartTimeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "pid must be a number");
+  double pid = info[0].As<Napi::Number>().DoubleValue();
+  if (!(pid >= 1 && pid <= 4194304) || static_cast<double>(static_cast<uint32_t>(pid)) != pid) return env.Null();
+  uint64_t t = 0;
+  if (!ProcessStartTime(static_cast<uint32_t>(pid), &t).ok()) return env.Null();
+  return Napi::Number::New(env, static_cast<double>(t));
 }
 
 Napi::Object Layout(Napi::Env env) {
@@ -52,6 +65,9 @@ Napi::Object Layout(Napi::Env env) {
   o.Set("maxSegmentSize", Napi::Number::New(env, static_cast<double>(kMaxSegmentSize)));
   o.Set("maxNameLength", Napi::Number::New(env, static_cast<double>(kMaxNameLength)));
   o.Set("sizeofHeader", Napi::Number::New(env, sizeof(Header)));
+  o.Set("flagLocks", Napi::Number::New(env, kFlagLocks));
+  o.Set("ownerLockByte", Napi::Number::New(env, kOwnerLockByte));
+  o.Set("readerLockByte", Napi::Number::New(env, kReaderLockByte));
   return o;
 }
 
@@ -69,6 +85,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("WaiterHandle", waiter);
   exports.Set("layout", Layout(env));
   exports.Set("platform", Napi::String::New(env, "linux"));
+  exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTimeJs, "processStartTime"));
+  exports.Set("selfStartTime", Napi::Number::New(env, static_cast<double>(SelfStartTime())));
   return exports;
 }
 

@@ -1,6 +1,8 @@
 #include "addon_segment.h"
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <climits>
 #include <cmath>
 #include <string>
@@ -52,6 +54,11 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
                      {
                          StaticMethod<&SegmentHandle::Create>("create"),
                          StaticMethod<&SegmentHandle::Attach>("attach"),
+                         StaticMethod<&SegmentHandle::Inspect>("inspect"),
+                         StaticMethod<&SegmentHandle::UnlinkIfSame>("unlinkIfSame"),
+                         InstanceMethod<&SegmentHandle::Lock>("lock"),
+                         InstanceMethod<&SegmentHandle::Unlock>("unlock"),
+                         InstanceMethod<&SegmentHandle::Probe>("probe"),
                          InstanceMethod<&SegmentHandle::Info>("info"),
                          InstanceMethod<&SegmentHandle::Buffer>("buffer"),
                          InstanceMethod<&SegmentHandle::Close>("close"),
@@ -111,6 +118,74 @@ Napi::Value SegmentHandle::Attach(const Napi::CallbackInfo& info) {
   Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});
   seg.release();
   return obj;
+}
+
+Napi::Value SegmentHandle::Inspect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Inspection in;
+  Status s = smsh::Inspect(NameArg(info, 0), &in);
+  if (!s.ok()) ThrowStatus(env, s);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("size", Napi::Number::New(env, static_cast<double>(in.size)));
+  o.Set("uid", Napi::Number::New(env, in.uid));
+  o.Set("mode", Napi::Number::New(env, in.mode));
+  o.Set("id", Napi::String::New(env, std::to_string(in.dev) + ":" + std::to_string(in.ino)));
+  Napi::ArrayBuffer header = Napi::ArrayBuffer::New(env, sizeof(Header));
+  std::memcpy(header.Data(), &in.header, sizeof(Header));
+  o.Set("header", header);
+  if (!in.validity.ok()) {
+    o.Set("invalid", Napi::String::New(env, in.validity.code));
+    o.Set("reason", Napi::String::New(env, in.validity.message));
+  }
+  o.Set("ownerLocked", Napi::Boolean::New(env, in.owner_locked));
+  o.Set("readerLocked", Napi::Boolean::New(env, in.reader_locked));
+  return o;
+}
+
+Napi::Value SegmentHandle::UnlinkIfSame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = NameArg(info, 0);
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "id must be a string");
+  std::string id = info[1].As<Napi::String>().Utf8Value();
+  size_t colon = id.find(':');
+  if (colon == std::string::npos) throw Napi::TypeError::New(env, "id must be \"dev:ino\"");
+  uint64_t dev = std::strtoull(id.substr(0, colon).c_str(), nullptr, 10);
+  uint64_t ino = std::strtoull(id.substr(colon + 1).c_str(), nullptr, 10);
+  Status s = smsh::UnlinkIfSame(name, dev, ino);
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+// A lock byte argument: an offset inside the header page.
+static uint32_t LockByteArg(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "byte must be a number");
+  double v = info[0].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v < kHeaderSize) || std::floor(v) != v) throw Napi::RangeError::New(info.Env(), "byte must be inside the header");
+  return static_cast<uint32_t>(v);
+}
+
+Napi::Value SegmentHandle::Lock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  bool acquired = false;
+  Status s = seg.Lock(LockByteArg(info), &acquired);
+  if (!s.ok()) ThrowStatus(env, s);
+  return Napi::Boolean::New(env, acquired);
+}
+
+Napi::Value SegmentHandle::Unlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Open(env).Unlock(LockByteArg(info));
+  return env.Undefined();
+}
+
+Napi::Value SegmentHandle::Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  bool held = false;
+  Status s = seg.Probe(LockByteArg(info), &held);
+  if (!s.ok()) ThrowStatus(env, s);
+  return Napi::Boolean::New(env, held);
 }
 
 Segment& SegmentHandle::Open(Napi::Env env) {

@@ -37,6 +37,11 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
  private:
   static Napi::Value Create(const Napi::CallbackInfo& info);
   static Napi::Value Attach(const Napi::CallbackInfo& info);
+  static Napi::Value Inspect(const Napi::CallbackInfo& info);
+  static Napi::Value UnlinkIfSame(const Napi::CallbackInfo& info);
+  Napi::Value Lock(const Napi::CallbackInfo& info);
+  Napi::Value Unlock(const Napi::CallbackInfo& info);
+  Napi::Value Probe(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Buffer(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

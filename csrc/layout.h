@@ -30,6 +30,17 @@ constexpr uint32_t kSideAbsent = 0;
 constexpr uint32_t kSideOpen = 1;
 constexpr uint32_t kSideClosed = 2;
 
+// Bits of header.flags.
+// kFlagLocks: liveness is kept with open-file-description locks (fcntl
+// F_OFD_SETLK, write locks on single bytes of the object): the creator holds
+// kOwnerLockByte while it lives, a channel's reader holds kReaderLockByte.
+// The kernel drops a lock when its holder dies, in any PID namespace, so
+// "lock not held" means "gone" without trusting pids. Without this flag a
+// reader of the header falls back to owner_pid + owner_start_time.
+constexpr uint32_t kFlagLocks = 1u;
+constexpr uint32_t kOwnerLockByte = 0;
+constexpr uint32_t kReaderLockByte = 1;
+
 // Bits of a wait line's `waiting` word: how the sleeper wants to be woken.
 constexpr uint32_t kWaitFutex = 1u;     // a thread sleeps in FUTEX_WAIT on seq
 constexpr uint32_t kWaitDoorbell = 2u;  // an event loop polls the doorbell socket
@@ -58,7 +69,7 @@ struct Header {
   uint64_t segment_size;      // 16  whole mapping: header + data
   uint64_t data_size;         // 24  bytes after the header
   uint32_t capacity;          // 32  ring capacity (power of two) or 0
-  uint32_t flags;             // 36  reserved, 0
+  uint32_t flags;             // 36  kFlag* bits
   uint32_t owner_pid;         // 40  creator's pid (display; see start time)
   uint32_t reserved0;         // 44
   uint64_t owner_start_time;  // 48  creator's start time, clock ticks since boot

@@ -52,6 +52,13 @@ class Segment {
   // munmap and close; afterwards base() is nullptr. Safe to call twice.
   void Unmap();
 
+  // OFD write lock on one byte of the object (liveness.h); *acquired =
+  // false if someone else holds it. Released by Unlock, Unmap or death.
+  Status Lock(uint32_t byte, bool* acquired);
+  void Unlock(uint32_t byte);
+  // Whether another open file description (a live process) holds `byte`.
+  Status Probe(uint32_t byte, bool* held);
+
   bool mapped() const { return base_ != nullptr; }
   uint8_t* base() const { return base_; }
   Header* header() const { return reinterpret_cast<Header*>(base_); }
@@ -79,6 +86,28 @@ class Segment {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
+
+// What Inspect learns about a named object without mapping it.
+struct Inspection {
+  uint64_t size = 0;  // st_size
+  uint32_t uid = 0;
+  uint32_t mode = 0;  // permission bits
+  uint64_t dev = 0, ino = 0;
+  Header header = {};          // zero-filled beyond what the object holds
+  Status validity;             // ValidateHeader of the image against size
+  bool owner_locked = false;   // someone holds kOwnerLockByte
+  bool reader_locked = false;  // someone holds kReaderLockByte
+};
+
+// Reads the header of "/<name>" with pread and probes its liveness locks;
+// maps nothing and changes nothing. Fails only if the object cannot be
+// opened (ENOENT, EACCES, ...); a foreign or short object is reported in
+// out->validity.
+Status Inspect(const std::string& name, Inspection* out);
+
+// Removes "/<name>" if it is still the object (dev, ino): a sweep decided
+// from an Inspection, and must not remove a new object that took the name.
+Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino);
 
 // Validates a header image read from an object of `object_size` bytes.
 // Shared by Attach and the tests; returns ECORRUPT/EVERSION/EAGAIN.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "liveness.h"
 #include "proc.h"
 #include "segment.h"
 
@@ -90,6 +91,12 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
     CloseNoIntr(fd);
     return s;
   };
+  // The owner's liveness mark, taken before the header can look valid: a
+  // sweeper never sees a published header without a live lock behind it.
+  bool locked = false;
+  Status ls = LockByte(fd, kOwnerLockByte, &locked);
+  if (!ls.ok()) return fail(ls);
+  if (!locked) return fail(Status::Own("EBUSY", path + ": owner lock already held"));
   if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) return fail(Status::FromErrno(errno, "fchmod", path));
   if (ftruncate(fd, static_cast<off_t>(total)) != 0)
     return fail(Status::FromErrno(errno, "ftruncate", path));
@@ -129,6 +136,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   h->segment_size = total;
   h->data_size = opts.data_size;
   h->capacity = opts.capacity;
+  h->flags = kFlagLocks;
   h->owner_pid = SelfPid();
   h->owner_start_time = SelfStartTime();
   h->created_ns = RealtimeNs();
@@ -220,6 +228,72 @@ Status Segment::Unlink() {
   if (shm_unlink(path.c_str()) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "shm_unlink", path);
   unlinked_ = true;
+  return Status::Ok();
+}
+
+Status Segment::Lock(uint32_t byte, bool* acquired) {
+  if (fd_ < 0) return Status::Own("ECLOSED", "segment is closed");
+  return LockByte(fd_, byte, acquired);
+}
+
+void Segment::Unlock(uint32_t byte) {
+  if (fd_ >= 0) UnlockByte(fd_, byte);
+}
+
+Status Segment::Probe(uint32_t byte, bool* held) {
+  if (fd_ < 0) return Status::Own("ECLOSED", "segment is closed");
+  return ProbeByte(fd_, byte, held);
+}
+
+Status Inspect(const std::string& name, Inspection* out) {
+  if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
+  const std::string path = ObjectPath(name);
+  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) return Status::FromErrno(errno, "shm_open", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    Status s = Status::FromErrno(errno, "fstat", path);
+    CloseNoIntr(fd);
+    return s;
+  }
+  *out = Inspection();
+  out->size = static_cast<uint64_t>(st.st_size);
+  out->uid = st.st_uid;
+  out->mode = st.st_mode & 07777;
+  out->dev = st.st_dev;
+  out->ino = st.st_ino;
+  size_t got = 0;
+  while (S_ISREG(st.st_mode) && got < sizeof(Header)) {
+    ssize_t n = pread(fd, reinterpret_cast<char*>(&out->header) + got, sizeof(Header) - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    out->validity = Status::Own("ECORRUPT", "not a regular object");
+  } else if (got < sizeof(Header)) {
+    out->validity = got == 0 ? Status::Own("EAGAIN", "empty object") : Status::Own("ECORRUPT", "shorter than a header");
+  } else {
+    out->validity = ValidateHeader(out->header, out->size);
+  }
+  Status s = ProbeByte(fd, kOwnerLockByte, &out->owner_locked);
+  if (s.ok()) s = ProbeByte(fd, kReaderLockByte, &out->reader_locked);
+  CloseNoIntr(fd);
+  return s;
+}
+
+Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino) {
+  if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_unlink", "invalid name");
+  const std::string path = ObjectPath(name);
+  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) return errno == ENOENT ? Status::Ok() : Status::FromErrno(errno, "shm_open", path);
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  CloseNoIntr(fd);
+  if (rc != 0) return Status::FromErrno(err, "fstat", path);
+  if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return Status::Ok();
+  if (shm_unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "shm_unlink", path);
   return Status::Ok();
 }
 

@@ -1,7 +1,7 @@
 // What the two ends of a channel share: the ring segment, typed views over
 // its header and data region, options, and sticky failure.
 import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "./errors.js";
-import { LINE_SIZE, MAX_CAPACITY, OFFSETS, SIDE_CLOSED } from "./layout.js";
+import { LINE_SIZE, MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
 import { Parker } from "./parker.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
@@ -12,6 +12,7 @@ export const H = {
   writerState: OFFSETS.writer_state >> 2,
   readerState: OFFSETS.reader_state >> 2,
   readerPid: OFFSETS.reader_pid >> 2,
+  readerStartTime: OFFSETS.reader_start_time >> 2,
   writeIndex: OFFSETS.write_index >> 2,
   messagesWritten: OFFSETS.messages_written >> 2,
   bytesWritten: OFFSETS.bytes_written >> 2,
@@ -151,6 +152,17 @@ export abstract class ChannelEnd {
     }
     this.parker.close();
     this.segment.close();
+  }
+
+  /**
+   * @internal Whether the process at the other end died without closing:
+   * its side is still marked open but its liveness lock is gone. Costs a
+   * syscall; checked only when a wait cycle ends without progress.
+   */
+  protected peerDead(): boolean {
+    if (this.closed) return false;
+    const state = Atomics.load(this.hdr, this.isWriter ? H.readerState : H.writerState);
+    return state === SIDE_OPEN && !this.segment.handle.probe(this.isWriter ? READER_LOCK_BYTE : OWNER_LOCK_BYTE);
   }
 
   /** @internal code-specific error helper */

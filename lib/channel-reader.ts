@@ -141,6 +141,21 @@ export class ChannelReader extends ChannelEnd {
     throw this.error("ECLOSED", "the writer closed the channel and everything it sent was received");
   }
 
+  /** The ring is empty: end of stream, or a dead writer, or null to go on waiting. */
+  #finished(): Uint8Array | null {
+    if (Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED) {
+      const last = this.tryRecv(); // published before the writer closed
+      if (last !== null) return last;
+      this.#endOfStream();
+    }
+    return null;
+  }
+
+  #checkWriter(): void {
+    if (!this.peerDead()) return;
+    throw this.error("EPEERDEAD", "the writer's process died without closing the channel; everything it published was received");
+  }
+
   /**
    * The next message, waiting for one if the ring is empty (spin, then sleep
    * on the event loop). Rejects with ECLOSED at end of stream or on close.
@@ -159,14 +174,13 @@ export class ChannelReader extends ChannelEnd {
 
   async #recvSlow(): Promise<Uint8Array> {
     for (;;) {
-      const m = this.tryRecv();
+      const m = this.tryRecv() ?? this.#finished();
       if (m !== null) return m;
-      if (Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED) {
-        const last = this.tryRecv(); // published before the writer closed
-        if (last !== null) return last;
-        this.#endOfStream();
+      if (!(await this.parker.park(this.#ready))) {
+        const late = this.tryRecv() ?? this.#finished();
+        if (late !== null) return late;
+        this.#checkWriter();
       }
-      await this.parker.park(this.#ready);
     }
   }
 
@@ -180,14 +194,14 @@ export class ChannelReader extends ChannelEnd {
     }
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const m = this.tryRecv();
+      const m = this.tryRecv() ?? this.#finished();
       if (m !== null) return m;
-      if (Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED) {
-        const last = this.tryRecv();
-        if (last !== null) return last;
-        this.#endOfStream();
+      if (!this.parker.parkSync(this.#ready, deadline)) {
+        const late = this.tryRecv() ?? this.#finished();
+        if (late !== null) return late;
+        this.#checkWriter();
+        if (performance.now() >= deadline) return null;
       }
-      if (!this.parker.parkSync(this.#ready, deadline)) return this.tryRecv();
     }
   }
 

@@ -213,7 +213,10 @@ export class ChannelWriter extends ChannelEnd {
       this.#countWait();
       const ready = (): boolean =>
         this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(src.byteLength));
-      if (!this.parker.parkSync(ready, deadline)) return false;
+      if (!this.parker.parkSync(ready, deadline)) {
+        this.#checkReader();
+        if (performance.now() >= deadline) return false;
+      }
       this.#checkWritable();
     }
   }
@@ -232,13 +235,20 @@ export class ChannelWriter extends ChannelEnd {
     }
   }
 
-  /** Sleeps (spin, then event loop) until an n-byte message fits or either end closes. */
+  /** Throws EPEERDEAD if the reader died without closing. */
+  #checkReader(): void {
+    if (this.peerDead()) throw this.error("EPEERDEAD", "the reader's process died without closing the channel");
+  }
+
+  /**
+   * Sleeps (spin, then event loop) until an n-byte message may fit or either
+   * end closes; throws EPEERDEAD if the reader dies meanwhile.
+   */
   async #room(n: number): Promise<void> {
     const hdr = this.hdr;
     this.#countWait();
-    await this.parker.park(
-      () => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n)),
-    );
+    const ready = (): boolean => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n));
+    while (!(await this.parker.park(ready))) this.#checkReader();
   }
 
   /**

@@ -1,12 +1,14 @@
 // Channel: a one-way message channel between two processes (or threads)
 // over a shared ring. The writer creates and owns the segment; the reader
 // attaches it by name.
-import { ChannelEnd, H, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./channel-end.js";
+import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./channel-end.js";
 import { ChannelReader } from "./channel-reader.js";
 import { ChannelWriter } from "./channel-writer.js";
 import { invalidArgType, shmError } from "./errors.js";
-import { KIND_RING, SIDE_ABSENT, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
+import { KIND_RING, READER_LOCK_BYTE, SIDE_OPEN } from "./layout.js";
+import { binding } from "./native.js";
 import { Segment } from "./segment.js";
+import { sweepOpportunistically } from "./sweep.js";
 
 export interface ChannelCreateOptions extends ChannelEndOptions {
   /** Ring size in bytes: a power of two from 1 KiB to 2 GiB. */
@@ -23,6 +25,7 @@ export const Channel = {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
     const capacity = validateCapacity(options.capacity);
     const end = validateEndOptions(options);
+    sweepOpportunistically(); // segments of crashed processes, at most every 30 s
     // Rings are touched over and over: map them prefaulted.
     const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
@@ -35,7 +38,8 @@ export const Channel = {
 
   /**
    * Attaches the reading end of the channel `name`. One reader at a time:
-   * EBUSY if another reader is attached; ECORRUPT if `name` is not a ring.
+   * EBUSY if a live reader is attached (one that died is replaced);
+   * ECORRUPT if `name` is not a ring.
    */
   attach(name: string, options?: ChannelAttachOptions): ChannelReader {
     const end = validateEndOptions(options);
@@ -43,12 +47,14 @@ export const Channel = {
     try {
       if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
       const hdr = new Int32Array(seg.buffer, 0, seg.dataOffset / 4);
-      const prev = Atomics.compareExchange(hdr, H.readerState, SIDE_ABSENT, SIDE_OPEN);
-      if (prev === SIDE_CLOSED) Atomics.compareExchange(hdr, H.readerState, SIDE_CLOSED, SIDE_OPEN);
-      else if (prev !== SIDE_ABSENT) {
+      // The reader's liveness lock: held while this reader lives, dropped by
+      // the kernel if it dies. Whoever holds it is the one reader.
+      if (!seg.handle.lock(READER_LOCK_BYTE)) {
         throw shmError("EBUSY", `channel ${name} already has a reader (pid ${hdr[H.readerPid]})`);
       }
       hdr[H.readerPid] = process.pid;
+      storeU64(hdr, H.readerStartTime, binding.selfStartTime);
+      Atomics.store(hdr, H.readerState, SIDE_OPEN);
       return new ChannelReader(seg, end);
     } catch (e) {
       seg.close();

@@ -16,6 +16,13 @@ export const SIDE_ABSENT = 0;
 export const SIDE_OPEN = 1;
 export const SIDE_CLOSED = 2;
 
+/** header.flags: liveness is kept with OFD locks on the bytes below (csrc/layout.h). */
+export const FLAG_LOCKS = 1;
+/** Held (OFD write lock) by the creator while it lives. */
+export const OWNER_LOCK_BYTE = 0;
+/** Held by a channel's reader while it lives. */
+export const READER_LOCK_BYTE = 1;
+
 /** Bits of a wait line's `waiting` word. */
 export const WAIT_FUTEX = 1;
 export const WAIT_DOORBELL = 2;

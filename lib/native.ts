@@ -23,6 +23,27 @@ export interface SegmentHandle {
   wake(offset: number, count?: number): number;
   /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. */
   notify(lineOffset: number): boolean;
+  /** Takes an OFD write lock on one header byte without waiting; false if another holder has it. */
+  lock(byte: number): boolean;
+  unlock(byte: number): void;
+  /** Whether another open file description (a live process) holds a lock on `byte`. */
+  probe(byte: number): boolean;
+}
+
+/** What SegmentHandle.inspect learns about a named object without mapping it. */
+export interface Inspection {
+  size: number;
+  uid: number;
+  mode: number;
+  /** "dev:ino": identity of the object, for unlinkIfSame. */
+  id: string;
+  /** A copy of the first 4096 bytes (zero-filled past the end). */
+  header: ArrayBuffer;
+  /** Set when the header is not a valid layout-v1 header: ECORRUPT, EVERSION or EAGAIN. */
+  invalid?: string;
+  reason?: string;
+  ownerLocked: boolean;
+  readerLocked: boolean;
 }
 
 export interface SegmentInfo {
@@ -65,12 +86,19 @@ export interface NativeLayout {
   maxSegmentSize: number;
   maxNameLength: number;
   sizeofHeader: number;
+  flagLocks: number;
+  ownerLockByte: number;
+  readerLockByte: number;
 }
 
 export interface Binding {
   SegmentHandle: {
     create(name: string, dataSize: number, kind: number, capacity: number, prefault: boolean): SegmentHandle;
     attach(name: string, prefault: boolean): SegmentHandle;
+    /** Reads a header with pread and probes its liveness locks; maps and changes nothing. */
+    inspect(name: string): Inspection;
+    /** Unlinks "/name" only if it is still the object `id` ("dev:ino"). */
+    unlinkIfSame(name: string, id: string): void;
   };
   WaiterHandle: new (
     segment: SegmentHandle,
@@ -80,6 +108,10 @@ export interface Binding {
   ) => WaiterHandle;
   layout: NativeLayout;
   platform: string;
+  /** Start time of `pid` in clock ticks since boot, or null if there is no such process here. */
+  processStartTime(pid: number): number | null;
+  /** This process's start time, as processStartTime(process.pid). */
+  selfStartTime: number;
 }
 
 /** The package root: dist/lib/native.js -> ../.. */

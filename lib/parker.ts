@@ -1,14 +1,16 @@
 // How one end of a channel waits for the other: an optional bounded spin
 // (no syscall, lowest latency, burns CPU), then an eventcount sleep on its
 // wait line, on the event loop (Waiter) or blocking the thread (futex).
+// Each call is one bounded cycle; the caller loops, and between cycles it
+// checks what no wakeup can announce: that the peer process died.
 import { Waiter, type WaitLine, type WaitMode } from "./notify.js";
 
 /**
- * A sleeping end wakes at least this often to re-check on its own, so that
- * a lost or corrupted wakeup, or a dead peer, can never leave it asleep for
- * good. Costs one timer per interval while asleep; nothing while awake.
+ * Longest a waiting end goes without re-checking on its own: the bound on
+ * noticing a dead peer (EPEERDEAD), or a wakeup lost to a corrupted segment.
+ * Costs one timer per interval while asleep; nothing while busy.
  */
-export const RECHECK_MS = 250;
+export const RECHECK_MS = 100;
 
 export class Parker {
   readonly line: WaitLine;
@@ -25,9 +27,10 @@ export class Parker {
     this.spinUs = spinUs;
   }
 
+  /** Spins until ready() or the spin budget (at most RECHECK_MS, and `deadline`) runs out. */
   #spin(ready: () => boolean, deadline: number): boolean {
     if (this.spinUs <= 0) return ready();
-    const end = Math.min(deadline, performance.now() + this.spinUs / 1000);
+    const end = Math.min(deadline, performance.now() + Math.min(this.spinUs / 1000, RECHECK_MS));
     for (;;) {
       if (ready()) return true;
       if (performance.now() >= end) return false;
@@ -35,42 +38,43 @@ export class Parker {
   }
 
   /**
-   * Returns once ready() may have become true (the caller re-checks): spins,
-   * then sleeps on the event loop until the peer notifies the line or
-   * RECHECK_MS pass.
+   * One wait cycle on the event loop: spin, then sleep until the peer
+   * notifies the line or RECHECK_MS pass. Resolves true if ready() was seen,
+   * false if the cycle ended without it (the caller re-checks and loops).
    */
-  async park(ready: () => boolean): Promise<void> {
-    if (this.#spin(ready, Infinity)) return;
+  async park(ready: () => boolean): Promise<boolean> {
+    if (this.#spin(ready, Infinity)) return true;
+    if (this.spinUs === Infinity) return false;
     const seq = this.line.prepare(this.mode);
     try {
-      if (ready()) return;
+      if (ready()) return true;
       this.#waiter ??= new Waiter(this.line, this.mode);
       this.sleeps++;
       await this.#waiter.wait(seq, RECHECK_MS);
     } finally {
       this.line.finish();
     }
+    return ready();
   }
 
   /**
-   * Blocking variant for worker threads: returns false if `deadline`
-   * (performance.now() time) passed without ready() becoming true.
+   * One blocking wait cycle (futex) for worker threads, ending by `deadline`
+   * (a performance.now() time) at the latest. Returns whether ready() was seen.
    */
   parkSync(ready: () => boolean, deadline: number): boolean {
     if (this.#spin(ready, deadline)) return true;
-    for (;;) {
-      const seq = this.line.prepare("sync");
-      try {
-        if (ready()) return true;
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        this.sleeps++;
-        this.line.waitSync(seq, Math.min(left, RECHECK_MS));
-      } finally {
-        this.line.finish();
-      }
+    if (this.spinUs === Infinity) return false;
+    const seq = this.line.prepare("sync");
+    try {
       if (ready()) return true;
+      const left = Math.min(deadline - performance.now(), RECHECK_MS);
+      if (left <= 0) return false;
+      this.sleeps++;
+      this.line.waitSync(seq, left);
+    } finally {
+      this.line.finish();
     }
+    return ready();
   }
 
   /** Ends a pending park(): it rejects with ECLOSED. */

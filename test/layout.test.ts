@@ -23,6 +23,7 @@ describe("layout v1", () => {
     expect(layout.MAX_CAPACITY).toBe(n.maxCapacity);
     expect(layout.MAX_SEGMENT_SIZE).toBe(n.maxSegmentSize);
     expect(layout.MAX_NAME_LENGTH).toBe(n.maxNameLength);
+    expect([layout.FLAG_LOCKS, layout.OWNER_LOCK_BYTE, layout.READER_LOCK_BYTE]).toEqual([n.flagLocks, n.ownerLockByte, n.readerLockByte]);
   });
 
   it("puts the indices and wait lines on their own 128-byte lines", () => {

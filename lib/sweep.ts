@@ -1,0 +1,236 @@
+// Finding this package's segments in /dev/shm, telling live from dead, and
+// removing the dead ones. Nothing here maps a segment: headers are read with
+// pread and liveness is probed with OFD locks (csrc/liveness.h), so
+// inspecting never disturbs a live channel and never faults on a truncated
+// object.
+import { readdirSync, statSync } from "node:fs";
+
+import {
+  FLAG_LOCKS,
+  KIND_RING,
+  OFFSETS,
+  SIDE_ABSENT,
+  SIDE_CLOSED,
+  SIDE_OPEN,
+} from "./layout.js";
+import { binding, type Inspection } from "./native.js";
+import { NAME_PREFIX, validateName } from "./segment.js";
+
+export const SHM_DIR = "/dev/shm";
+
+export type SideState = "absent" | "open" | "closed" | "unknown";
+
+export interface ProcessInfo {
+  pid: number;
+  /** Start time, clock ticks since boot (as the process's own namespace saw it). */
+  startTime: number;
+  /** Whether it still runs: by its liveness lock where the segment has one, else by pid + start time. */
+  alive: boolean;
+}
+
+/** One segment of this package, as `synaptic-shm ls/stat` show it. */
+export interface SegmentStatus {
+  name: string;
+  kind: "ring" | "plain";
+  /** Bytes in the data region. */
+  size: number;
+  /** Ring capacity, 0 for plain segments. */
+  capacity: number;
+  uid: number;
+  mode: number;
+  createdMs: number;
+  ageMs: number;
+  owner: ProcessInfo;
+  /** A ring's reader (null if none ever attached). */
+  reader: ProcessInfo | null;
+  writerState: SideState;
+  readerState: SideState;
+  /** Ring: bytes written and not yet released by the reader. */
+  used: number;
+  messagesWritten: number;
+  bytesWritten: number;
+  messagesRead: number;
+  bytesRead: number;
+  writerWaits: number;
+  wakeupsSent: number;
+  /** How liveness was decided: "lock" (kernel-held marks) or "pid" (pid + start time). */
+  liveness: "lock" | "pid";
+  /** @internal identity for a safe unlink */
+  id: string;
+}
+
+/** A process alive with this pid *and* start time (pid reuse gives another start time). */
+export function pidAlive(pid: number, startTime: number): boolean {
+  if (pid <= 0) return false;
+  const t = binding.processStartTime(pid);
+  return t !== null && t === startTime;
+}
+
+function u64(v: DataView, off: number): number {
+  return Number(v.getBigUint64(off, true));
+}
+
+function side(v: number): SideState {
+  return v === SIDE_ABSENT ? "absent" : v === SIDE_OPEN ? "open" : v === SIDE_CLOSED ? "closed" : "unknown";
+}
+
+function statusOf(name: string, ins: Inspection): SegmentStatus {
+  const v = new DataView(ins.header);
+  const locks = (v.getUint32(OFFSETS.flags, true) & FLAG_LOCKS) !== 0;
+  const ownerPid = v.getUint32(OFFSETS.owner_pid, true);
+  const ownerStart = u64(v, OFFSETS.owner_start_time);
+  const readerPid = v.getUint32(OFFSETS.reader_pid, true);
+  const readerStart = u64(v, OFFSETS.reader_start_time);
+  const kind = v.getUint32(OFFSETS.kind, true) === KIND_RING ? "ring" : "plain";
+  const createdMs = u64(v, OFFSETS.created_ns) / 1e6;
+  const used = (v.getUint32(OFFSETS.write_index, true) - v.getUint32(OFFSETS.read_index, true)) >>> 0;
+  const readerState = side(v.getUint32(OFFSETS.reader_state, true));
+  return {
+    name,
+    kind,
+    size: u64(v, OFFSETS.data_size),
+    capacity: v.getUint32(OFFSETS.capacity, true),
+    uid: ins.uid,
+    mode: ins.mode,
+    createdMs,
+    ageMs: Math.max(0, Date.now() - createdMs),
+    owner: { pid: ownerPid, startTime: ownerStart, alive: locks ? ins.ownerLocked : pidAlive(ownerPid, ownerStart) },
+    reader:
+      kind === "ring" && readerPid !== 0
+        ? { pid: readerPid, startTime: readerStart, alive: locks ? ins.readerLocked : pidAlive(readerPid, readerStart) }
+        : null,
+    writerState: kind === "ring" ? side(v.getUint32(OFFSETS.writer_state, true)) : "absent",
+    readerState,
+    used: kind === "ring" ? Math.min(used, v.getUint32(OFFSETS.capacity, true)) : 0,
+    messagesWritten: u64(v, OFFSETS.messages_written),
+    bytesWritten: u64(v, OFFSETS.bytes_written),
+    messagesRead: u64(v, OFFSETS.messages_read),
+    bytesRead: u64(v, OFFSETS.bytes_read),
+    writerWaits: u64(v, OFFSETS.writer_waits),
+    wakeupsSent: u64(v, OFFSETS.wakeups_sent),
+    liveness: locks ? "lock" : "pid",
+    id: ins.id,
+  };
+}
+
+/**
+ * The status of segment `name`, or null if the object is not a segment of
+ * this package (foreign, garbage, or still being created). Throws ENOENT or
+ * EACCES if it cannot be opened.
+ */
+export function inspect(name: string): SegmentStatus | null {
+  const ins = binding.SegmentHandle.inspect(validateName(name));
+  return ins.invalid ? null : statusOf(name, ins);
+}
+
+function candidates(prefixOnly: boolean): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(SHM_DIR);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    if (prefixOnly && !n.startsWith(NAME_PREFIX)) return false;
+    try {
+      validateName(n);
+      return true;
+    } catch {
+      return false; // not a name we could have made
+    }
+  });
+}
+
+/** Every segment of this package in /dev/shm that this process can read, live or dead. */
+export function list(): SegmentStatus[] {
+  const out: SegmentStatus[] = [];
+  for (const name of candidates(false)) {
+    try {
+      const s = inspect(name);
+      if (s) out.push(s);
+    } catch {
+      /* vanished, or not readable by us: not ours to list */
+    }
+  }
+  return out.sort((a, b) => a.createdMs - b.createdMs);
+}
+
+export interface SweepOptions {
+  /** List what would be removed, remove nothing. */
+  dryRun?: boolean;
+  /** Only consider names with the "smsh-" prefix (the cheap opportunistic sweep). */
+  prefixOnly?: boolean;
+}
+
+export interface SweepEntry {
+  name: string;
+  /** Why it is dead. */
+  reason: string;
+  /** The parsed header, when there is one (not for an abandoned creation). */
+  status: SegmentStatus | null;
+}
+
+/** An object we started to create and never finished: empty or unpublished, our prefix, no owner lock, old. */
+const ABANDONED_AFTER_MS = 10_000;
+
+/**
+ * Removes the segments of this package whose owner is dead: its liveness
+ * lock is gone (or, for a segment without locks, its pid is gone or belongs
+ * to a process with another start time). Never touches live segments,
+ * segments of other users, or objects that are not this package's.
+ * Returns what it removed (with dryRun: what it would remove).
+ */
+export function sweep(options: SweepOptions = {}): SweepEntry[] {
+  const euid = process.geteuid?.() ?? -1;
+  const removed: SweepEntry[] = [];
+  for (const name of candidates(options.prefixOnly === true)) {
+    let ins: Inspection;
+    try {
+      ins = binding.SegmentHandle.inspect(name);
+    } catch {
+      continue; // vanished or unreadable
+    }
+    if (ins.uid !== euid) continue; // other users' segments are theirs to sweep
+    let entry: SweepEntry | null = null;
+    if (!ins.invalid) {
+      const s = statusOf(name, ins);
+      if (!s.owner.alive) {
+        entry = { name, status: s, reason: `owner pid ${s.owner.pid} is dead${s.liveness === "pid" ? " (by pid and start time)" : ""}` };
+      }
+    } else if (ins.invalid === "EAGAIN" && name.startsWith(NAME_PREFIX) && !ins.ownerLocked) {
+      let age = 0;
+      try {
+        age = Date.now() - statSync(`${SHM_DIR}/${name}`).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > ABANDONED_AFTER_MS) entry = { name, status: null, reason: "creation never finished and its creator is gone" };
+    }
+    if (!entry) continue;
+    if (!options.dryRun) {
+      try {
+        binding.SegmentHandle.unlinkIfSame(name, ins.id);
+      } catch {
+        continue;
+      }
+    }
+    removed.push(entry);
+  }
+  return removed;
+}
+
+let lastOpportunistic = 0;
+/** How often opening a channel may sweep. */
+export const OPPORTUNISTIC_SWEEP_MS = 30_000;
+
+/** A cheap sweep of "smsh-" names at most every OPPORTUNISTIC_SWEEP_MS; never throws. */
+export function sweepOpportunistically(): void {
+  const now = Date.now();
+  if (now - lastOpportunistic < OPPORTUNISTIC_SWEEP_MS) return;
+  lastOpportunistic = now;
+  try {
+    sweep({ prefixOnly: true });
+  } catch {
+    /* best effort */
+  }
+}
