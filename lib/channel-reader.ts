@@ -49,6 +49,17 @@ export class ChannelReader extends ChannelEnd {
     return !this.closed && Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED;
   }
 
+  /**
+   * The writing end as this reader sees it: "open", "closed" (end of stream
+   * once drained) or "dead" (its process died without closing). Probes the
+   * writer's liveness lock (one syscall).
+   */
+  get writerState(): "open" | "closed" | "dead" {
+    this.ensureOpen();
+    if (Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED) return "closed";
+    return this.peerDead() ? "dead" : "open";
+  }
+
   /** Makes consumed frames available to the writer and wakes it if it waits for space. */
   #publish(): void {
     this.#published = this.#r;

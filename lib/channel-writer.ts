@@ -4,7 +4,7 @@
 // writer itself has to sleep.
 import { ChannelEnd, H, asBytes, storeU64, type ChannelEndOptions } from "./channel-end.js";
 import { checkInteger, invalidArgValue, outOfRange } from "./errors.js";
-import { OFFSETS, SIDE_CLOSED } from "./layout.js";
+import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
 import type { Segment } from "./segment.js";
 
@@ -52,6 +52,19 @@ export class ChannelWriter extends ChannelEnd {
   /** Whether the reader closed its end (further sends fail with ECLOSED). */
   get readerClosed(): boolean {
     return !this.closed && Atomics.load(this.hdr, H.readerState) === SIDE_CLOSED;
+  }
+
+  /**
+   * The reading end as this writer sees it: "absent" (no reader attached
+   * yet), "open", "closed" (it closed its end), or "dead" (its process died
+   * without closing). Probes the reader's liveness lock (one syscall).
+   */
+  get readerState(): "absent" | "open" | "closed" | "dead" {
+    this.ensureOpen();
+    const s = Atomics.load(this.hdr, H.readerState);
+    if (s === SIDE_CLOSED) return "closed";
+    if (s !== SIDE_OPEN) return "absent";
+    return this.peerDead() ? "dead" : "open";
   }
 
   /**

@@ -171,7 +171,7 @@ export interface SweepEntry {
 }
 
 /** An object we started to create and never finished: empty or unpublished, our prefix, no owner lock, old. */
-const ABANDONED_AFTER_MS = 10_000;
+const ABANDONED_AFTER_MS = 1_000;
 
 /**
  * Removes the segments of this package whose owner is dead: its liveness

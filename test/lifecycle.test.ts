@@ -1,0 +1,309 @@
+// The life of a segment: who removes it and when, what a crash leaves and how
+// sweep finds it, dead peers noticed in time, and the operator's CLI. All
+// sweeping tests live in this one file so they never run concurrently with
+// each other.
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chownSync, existsSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+import { Channel, Segment, layout, randomName } from "../dist/lib/index.js";
+import { inspect, sweep } from "../dist/lib/sweep.js";
+import { binding } from "../dist/lib/native.js";
+import { ROOT, collect, fixture, sleep, spawnFixture, waitForLine } from "./helpers.js";
+
+const shm = (name: string): string => `/dev/shm/${name}`;
+const CLI = path.join(ROOT, "dist", "lib", "cli.js");
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((r) => child.once("exit", (code, signal) => r({ code, signal })));
+}
+
+/** Spawns a fixture whose first line must match `re`; returns the child and its line. */
+async function started(args: string[], re = /^ready/): Promise<ChildProcess> {
+  const child = spawnFixture("lifecycle", args);
+  await waitForLine(child, re);
+  return child;
+}
+
+/** Resolves with the wall-clock ms between `t0` and the child's "CODE <ms-timestamp>" line. */
+async function errorAfter(child: ChildProcess, t0: number): Promise<{ code: string; ms: number }> {
+  const line = await waitForLine(child, /^E[A-Z]+ \d+$/, 5000);
+  const [code, at] = line.split(" ");
+  return { code: code!, ms: Number(at) - t0 };
+}
+
+describe("normal cleanup by the owner", () => {
+  const cases: [string, string | null, { code: number | null; signal: string | null }][] = [
+    ["exit", null, { code: 0, signal: null }],
+    ["exit-code", null, { code: 3, signal: null }],
+    ["throw", null, { code: 1, signal: null }],
+    ["wait", "SIGINT", { code: null, signal: "SIGINT" }],
+    ["wait", "SIGTERM", { code: null, signal: "SIGTERM" }],
+    ["wait", "SIGHUP", { code: null, signal: "SIGHUP" }],
+  ];
+  it.each(cases)("an owner ending by %s %s removes its segment and ends as it would have without us", async (how, signal, expected) => {
+    const name = randomName();
+    const child = await started(["own", name, how]);
+    expect(existsSync(shm(name))).toBe(true);
+    if (signal) child.kill(signal as NodeJS.Signals);
+    const end = await exited(child);
+    expect(end).toEqual(expected);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+
+  it("a user's own SIGINT handler runs and decides: the process stays, and keeps its segment", async () => {
+    const name = randomName();
+    const child = await started(["own-handler", name, "stay"]);
+    child.kill("SIGINT");
+    await waitForLine(child, /^user handler/);
+    await sleep(200);
+    expect(child.exitCode).toBe(null);
+    expect(existsSync(shm(name))).toBe(true); // still in use: not ours to remove
+    child.kill("SIGTERM"); // no user handler for this one: default action, and cleanup
+    expect(await exited(child)).toEqual({ code: null, signal: "SIGTERM" });
+    expect(existsSync(shm(name))).toBe(false);
+  });
+
+  it("a user's SIGINT handler that exits gets its exit code, and the segment is removed", async () => {
+    const name = randomName();
+    const child = await started(["own-handler", name, "exit"]);
+    child.kill("SIGINT");
+    expect(await exited(child)).toEqual({ code: 42, signal: null });
+    expect(existsSync(shm(name))).toBe(false);
+  });
+});
+
+describe("dead peers", () => {
+  it.each(["async", "sync"])("a reader blocked in %s receive gets EPEERDEAD within 250 ms of kill -9 of the writer; sweep then removes the segment", async (mode) => {
+    const name = randomName();
+    const writer = await started(["writer", name]);
+    const reader = await started(["reader", name, mode], /^waiting/);
+    await sleep(150);
+    const t0 = Date.now();
+    writer.kill("SIGKILL");
+    const r = await errorAfter(reader, t0);
+    expect(r.code).toBe("EPEERDEAD");
+    expect(r.ms).toBeLessThan(250);
+    await exited(reader);
+    expect(existsSync(shm(name))).toBe(true); // a crash cannot clean up after itself
+    expect(sweep().map((e) => e.name)).toContain(name);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+
+  it("a writer blocked in send() gets EPEERDEAD within 250 ms of kill -9 of the reader, and removes its segment", async () => {
+    const name = randomName();
+    const writer = await started(["writer", name, "fill"]);
+    const reader = await started(["idle-reader", name], /^attached/);
+    await sleep(150);
+    const t0 = Date.now();
+    reader.kill("SIGKILL");
+    const r = await errorAfter(writer, t0);
+    expect(r.code).toBe("EPEERDEAD");
+    expect(r.ms).toBeLessThan(250);
+    expect((await exited(writer)).code).toBe(0);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+
+  it("a writer blocked in sendSync() gets EPEERDEAD within 250 ms of kill -9 of the reader", async () => {
+    const name = randomName();
+    const writer = spawn(process.execPath, [fixture("lifecycle"), "writer-sync", name], { stdio: ["pipe", "pipe", "pipe"] });
+    await waitForLine(writer, /^ready/);
+    const reader = await started(["idle-reader", name], /^attached/);
+    writer.stdin!.write("go\n");
+    await waitForLine(writer, /^blocking/);
+    await sleep(150);
+    const t0 = Date.now();
+    reader.kill("SIGKILL");
+    const r = await errorAfter(writer, t0);
+    expect(r.code).toBe("EPEERDEAD");
+    expect(r.ms).toBeLessThan(250);
+    await exited(writer);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+
+  it("a dead reader's place can be taken by a new reader, a live one's cannot (EBUSY)", async () => {
+    const tx = Channel.create({ capacity: 4096 });
+    try {
+      const reader = await started(["idle-reader", tx.name], /^attached/);
+      expect(() => Channel.attach(tx.name)).toThrow(expect.objectContaining({ code: "EBUSY" }));
+      reader.kill("SIGKILL");
+      await exited(reader);
+      const rx = Channel.attach(tx.name);
+      tx.trySend(Buffer.from("hi"));
+      expect(Buffer.from(rx.tryRecv()!).toString()).toBe("hi");
+      rx.close();
+    } finally {
+      tx.close();
+    }
+  });
+});
+
+describe("liveness", () => {
+  /** A segment whose header says: no locks, owner = this pid with the given start time. */
+  function forged(startTime: number): { seg: Segment; name: string } {
+    const name = `smshtest-${randomBytes(6).toString("hex")}`;
+    const seg = Segment.create({ name, size: 4096 });
+    const v = new DataView(seg.buffer);
+    v.setUint32(layout.OFFSETS.flags, 0, true); // an owner without liveness locks
+    v.setUint32(layout.OFFSETS.owner_pid, process.pid, true);
+    v.setBigUint64(layout.OFFSETS.owner_start_time, BigInt(startTime), true);
+    return { seg, name };
+  }
+
+  it("treats a header whose pid is alive but whose start time differs as dead (pid reuse)", () => {
+    const reused = forged(binding.selfStartTime + 1);
+    const same = forged(binding.selfStartTime);
+    try {
+      expect(inspect(reused.name)!.owner).toMatchObject({ pid: process.pid, alive: false });
+      expect(inspect(same.name)!.owner).toMatchObject({ pid: process.pid, alive: true });
+      const doomed = sweep({ dryRun: true }).map((e) => e.name);
+      expect(doomed).toContain(reused.name);
+      expect(doomed).not.toContain(same.name);
+    } finally {
+      reused.seg.close();
+      same.seg.close();
+    }
+  });
+
+  it("sees a writer in another PID namespace as alive, and as dead once killed there", async () => {
+    const name = randomName();
+    let writer: ChildProcess;
+    try {
+      execFileSync("unshare", ["--pid", "--fork", "true"], { stdio: "ignore" });
+    } catch {
+      console.warn("skipping: cannot create a PID namespace here (needs root and unshare)");
+      return;
+    }
+    writer = spawn("unshare", ["--pid", "--fork", "--kill-child", process.execPath, fixture("lifecycle"), "writer", name], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    await waitForLine(writer, /^ready/);
+    const status = inspect(name)!;
+    expect(status.owner.pid).not.toBe(writer.pid); // the pid it has in its own namespace
+    expect(status.owner.alive).toBe(true);
+    const reader = await started(["reader", name, "async"], /^waiting/);
+    await sleep(150);
+    const t0 = Date.now();
+    writer.kill("SIGKILL"); // unshare dies; --kill-child kills the writer in the namespace
+    const r = await errorAfter(reader, t0);
+    expect(r.code).toBe("EPEERDEAD");
+    expect(inspect(name)!.owner.alive).toBe(false);
+    expect(sweep().map((e) => e.name)).toContain(name);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+});
+
+describe("sweep", () => {
+  it("leaves alone live segments, other users' segments and files it did not make", async () => {
+    const live = Segment.create({ size: 4096 });
+    const foreignName = `smsh-${"x".repeat(16)}`;
+    const otherFile = `notours-${randomBytes(4).toString("hex")}`;
+    writeFileSync(shm(foreignName), randomBytes(8192));
+    writeFileSync(shm(otherFile), "hello");
+    const theirs = randomName();
+    const owner = await started(["own", theirs, "wait"]);
+    owner.kill("SIGKILL");
+    await exited(owner);
+    try {
+      chownSync(shm(theirs), 65534, 65534); // now another user's dead segment
+      const dry = sweep({ dryRun: true }).map((e) => e.name);
+      expect(dry).not.toContain(live.name);
+      expect(dry).not.toContain(theirs);
+      expect(dry).not.toContain(foreignName);
+      sweep();
+      for (const n of [live.name, theirs, foreignName, otherFile]) expect(existsSync(shm(n))).toBe(true);
+      chownSync(shm(theirs), process.getuid!(), process.getgid!()); // ours again: now it goes
+      expect(sweep().map((e) => e.name)).toContain(theirs);
+      expect(existsSync(shm(theirs))).toBe(false);
+    } finally {
+      live.close();
+      for (const n of [foreignName, otherFile, theirs]) rmSync(shm(n), { force: true });
+    }
+  });
+});
+
+describe("synaptic-shm CLI", () => {
+  it("ls, stat and sweep describe a live channel and a dead one; --json parses", async () => {
+    const name = randomName();
+    const writer = await started(["writer", name]);
+    const rx = Channel.attach(name);
+    try {
+      let r = await cli(["ls"]);
+      expect(r.code).toBe(0);
+      const line = r.stdout.split("\n").find((l) => l.startsWith(name))!;
+      expect(line).toMatch(new RegExp(`ring\\s+${writer.pid} alive\\s+${process.pid} alive\\s+4\\.0 KiB`));
+      r = await cli(["ls", "--json"]);
+      const listed = (JSON.parse(r.stdout) as { name: string; owner: { alive: boolean } }[]).find((s) => s.name === name)!;
+      expect(listed.owner.alive).toBe(true);
+      r = await cli(["stat", name, "--json"]);
+      expect(JSON.parse(r.stdout)).toMatchObject({ name, kind: "ring", capacity: 4096, writerState: "open", readerState: "open" });
+      r = await cli(["stat", name]);
+      expect(r.stdout).toMatch(/owner\s+pid \d+, started at tick \d+, alive/);
+
+      writer.kill("SIGKILL");
+      await exited(writer);
+      r = await cli(["ls"]);
+      expect(r.stdout.split("\n").find((l) => l.startsWith(name))).toMatch(new RegExp(`${writer.pid} dead`));
+      r = await cli(["sweep", "--dry-run"]);
+      expect(r.stdout).toMatch(new RegExp(`would remove ${name}: owner pid ${writer.pid} is dead`));
+      expect(existsSync(shm(name))).toBe(true);
+      r = await cli(["sweep", "--json"]);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { removed: { name: string }[] }).removed.map((x) => x.name)).toContain(name);
+      expect(existsSync(shm(name))).toBe(false);
+      r = await cli(["stat", name]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/ENOENT/);
+    } finally {
+      rx.close();
+    }
+  });
+
+  it("answers --help for each command and exits 2 on bad usage", async () => {
+    for (const cmd of ["ls", "stat", "sweep", "bench"]) {
+      const r = await cli([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`usage: synaptic-shm ${cmd}`));
+    }
+    expect((await cli([])).code).toBe(2);
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["ls", "--bogus"])).code).toBe(2);
+    expect((await cli(["stat"])).code).toBe(2);
+  });
+});
+
+describe("crash loop", () => {
+  it("100 writer/reader pairs with one killed at a random moment: no survivor hangs, sweep leaves /dev/shm clean", async () => {
+    const names: string[] = [];
+    for (let round = 0; round < 100; round++) {
+      const name = randomName();
+      names.push(name);
+      const writer = spawnFixture("lifecycle", ["stream-writer", name]);
+      const reader = spawnFixture("lifecycle", ["stream-reader", name]);
+      const wDone = collect(writer, 10_000);
+      const rDone = collect(reader, 10_000);
+      await sleep(Math.floor(Math.random() * 120));
+      const [victim, survivor] = Math.random() < 0.5 ? [writer, rDone] : [reader, wDone];
+      victim.kill("SIGKILL");
+      const s = await survivor;
+      // The survivor ends by itself: EPEERDEAD (or a reader that never found the channel).
+      expect(s.signal, `round ${round}: ${s.stdout} ${s.stderr}`).toBe(null);
+      expect(s.code, `round ${round}: ${s.stdout} ${s.stderr}`).toBe(0);
+      await Promise.all([wDone, rDone]);
+    }
+    await sleep(1100); // an interrupted creation counts as abandoned after 1 s
+    sweep();
+    for (const n of names) expect(existsSync(shm(n)), n).toBe(false);
+  }, 300_000);
+});
