@@ -1,7 +1,7 @@
 // What the two ends of a channel share: the ring segment, typed views over
 // its header and data region, options, and sticky failure.
 import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "./errors.js";
-import { LINE_SIZE, MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
+import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
 import { Parker } from "./parker.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
@@ -109,7 +109,6 @@ export abstract class ChannelEnd {
     this.mask = this.capacity - 1;
     this.parker = new Parker(new WaitLine(segment, ownLineOffset), opts.notify, opts.spin);
     this.peerLine = new WaitLine(segment, peerLineOffset);
-    if (ownLineOffset % LINE_SIZE !== 0) throw new Error("unreachable: wait line offset");
   }
 
   /** Event-loop wake path in use. */

@@ -43,6 +43,16 @@ async function errorAfter(child: ChildProcess, t0: number): Promise<{ code: stri
   return { code: code!, ms: Number(at) - t0 };
 }
 
+/** Kills `victim` with SIGKILL once `watcher` is blocked; `watcher` must report EPEERDEAD within 250 ms. */
+async function killAndExpectPeerDead(victim: ChildProcess, watcher: ChildProcess): Promise<void> {
+  await sleep(150);
+  const t0 = Date.now();
+  victim.kill("SIGKILL");
+  const r = await errorAfter(watcher, t0);
+  expect(r.code).toBe("EPEERDEAD");
+  expect(r.ms).toBeLessThan(250);
+}
+
 describe("normal cleanup by the owner", () => {
   const cases: [string, string | null, { code: number | null; signal: string | null }][] = [
     ["exit", null, { code: 0, signal: null }],
@@ -89,12 +99,7 @@ describe("dead peers", () => {
     const name = randomName();
     const writer = await started(["writer", name]);
     const reader = await started(["reader", name, mode], /^waiting/);
-    await sleep(150);
-    const t0 = Date.now();
-    writer.kill("SIGKILL");
-    const r = await errorAfter(reader, t0);
-    expect(r.code).toBe("EPEERDEAD");
-    expect(r.ms).toBeLessThan(250);
+    await killAndExpectPeerDead(writer, reader);
     await exited(reader);
     expect(existsSync(shm(name))).toBe(true); // a crash cannot clean up after itself
     expect(sweep().map((e) => e.name)).toContain(name);
@@ -105,12 +110,7 @@ describe("dead peers", () => {
     const name = randomName();
     const writer = await started(["writer", name, "fill"]);
     const reader = await started(["idle-reader", name], /^attached/);
-    await sleep(150);
-    const t0 = Date.now();
-    reader.kill("SIGKILL");
-    const r = await errorAfter(writer, t0);
-    expect(r.code).toBe("EPEERDEAD");
-    expect(r.ms).toBeLessThan(250);
+    await killAndExpectPeerDead(reader, writer);
     expect((await exited(writer)).code).toBe(0);
     expect(existsSync(shm(name))).toBe(false);
   });
@@ -122,12 +122,7 @@ describe("dead peers", () => {
     const reader = await started(["idle-reader", name], /^attached/);
     writer.stdin!.write("go\n");
     await waitForLine(writer, /^blocking/);
-    await sleep(150);
-    const t0 = Date.now();
-    reader.kill("SIGKILL");
-    const r = await errorAfter(writer, t0);
-    expect(r.code).toBe("EPEERDEAD");
-    expect(r.ms).toBeLessThan(250);
+    await killAndExpectPeerDead(reader, writer);
     await exited(writer);
     expect(existsSync(shm(name))).toBe(false);
   });
@@ -193,11 +188,7 @@ describe("liveness", () => {
     expect(status.owner.pid).not.toBe(writer.pid); // the pid it has in its own namespace
     expect(status.owner.alive).toBe(true);
     const reader = await started(["reader", name, "async"], /^waiting/);
-    await sleep(150);
-    const t0 = Date.now();
-    writer.kill("SIGKILL"); // unshare dies; --kill-child kills the writer in the namespace
-    const r = await errorAfter(reader, t0);
-    expect(r.code).toBe("EPEERDEAD");
+    await killAndExpectPeerDead(writer, reader); // unshare dies; --kill-child kills the writer in the namespace
     expect(inspect(name)!.owner.alive).toBe(false);
     expect(sweep().map((e) => e.name)).toContain(name);
     expect(existsSync(shm(name))).toBe(false);
