@@ -28,8 +28,23 @@ export function runFixture(name: string, args: string[], timeoutMs = 20_000): Pr
   return collect(child, timeoutMs);
 }
 
+const children = new Set<ChildProcess>();
+
+/** Spawns a fixture; killStrays() ends it if a failing test leaves it running. */
 export function spawnFixture(name: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [fixture(name), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return track(spawn(process.execPath, [fixture(name), ...args], { stdio: ["ignore", "pipe", "pipe"] }));
+}
+
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** SIGKILLs every tracked child still running (for afterEach). */
+export function killStrays(): void {
+  for (const c of children) c.kill("SIGKILL");
+  children.clear();
 }
 
 export function collect(child: ChildProcess, timeoutMs = 20_000): Promise<ChildResult> {

@@ -6,14 +6,18 @@ import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_pro
 import { chownSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { Channel, Segment, layout, randomName } from "../dist/lib/index.js";
 import { inspect, sweep } from "../dist/lib/sweep.js";
 import { binding } from "../dist/lib/native.js";
-import { ROOT, collect, fixture, sleep, spawnFixture, waitForLine } from "./helpers.js";
+import { ROOT, collect, fixture, killStrays, sleep, spawnFixture, track, waitForLine } from "./helpers.js";
 
 const shm = (name: string): string => `/dev/shm/${name}`;
+
+// A failing test must not leave its processes (and their segments) behind.
+afterEach(killStrays);
+afterAll(() => sweep());
 const CLI = path.join(ROOT, "dist", "lib", "cli.js");
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -117,7 +121,7 @@ describe("dead peers", () => {
 
   it("a writer blocked in sendSync() gets EPEERDEAD within 250 ms of kill -9 of the reader", async () => {
     const name = randomName();
-    const writer = spawn(process.execPath, [fixture("lifecycle"), "writer-sync", name], { stdio: ["pipe", "pipe", "pipe"] });
+    const writer = track(spawn(process.execPath, [fixture("lifecycle"), "writer-sync", name], { stdio: ["pipe", "pipe", "pipe"] }));
     await waitForLine(writer, /^ready/);
     const reader = await started(["idle-reader", name], /^attached/);
     writer.stdin!.write("go\n");
@@ -180,9 +184,11 @@ describe("liveness", () => {
       console.warn("skipping: cannot create a PID namespace here (needs root and unshare)");
       return;
     }
-    writer = spawn("unshare", ["--pid", "--fork", "--kill-child", process.execPath, fixture("lifecycle"), "writer", name], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    writer = track(
+      spawn("unshare", ["--pid", "--fork", "--kill-child", process.execPath, fixture("lifecycle"), "writer", name], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     await waitForLine(writer, /^ready/);
     const status = inspect(name)!;
     expect(status.owner.pid).not.toBe(writer.pid); // the pid it has in its own namespace
@@ -275,23 +281,28 @@ describe("synaptic-shm CLI", () => {
 });
 
 describe("crash loop", () => {
+  /** One round: a writer and a reader on a fresh channel, one of them killed at a random moment. */
+  async function round(i: number): Promise<string> {
+    const name = randomName();
+    const writer = spawnFixture("lifecycle", ["stream-writer", name]);
+    const reader = spawnFixture("lifecycle", ["stream-reader", name]);
+    const wDone = collect(writer, 10_000);
+    const rDone = collect(reader, 10_000);
+    await sleep(Math.floor(Math.random() * 300));
+    const [victim, survivor] = Math.random() < 0.5 ? [writer, rDone] : [reader, wDone];
+    victim.kill("SIGKILL");
+    const s = await survivor;
+    // The survivor ends by itself: EPEERDEAD, end of stream, or a peer that never showed up.
+    expect(s.signal, `round ${i}: ${s.stdout} ${s.stderr}`).toBe(null);
+    expect(s.code, `round ${i}: ${s.stdout} ${s.stderr}`).toBe(0);
+    await Promise.all([wDone, rDone]);
+    return name;
+  }
+
   it("100 writer/reader pairs with one killed at a random moment: no survivor hangs, sweep leaves /dev/shm clean", async () => {
     const names: string[] = [];
-    for (let round = 0; round < 100; round++) {
-      const name = randomName();
-      names.push(name);
-      const writer = spawnFixture("lifecycle", ["stream-writer", name]);
-      const reader = spawnFixture("lifecycle", ["stream-reader", name]);
-      const wDone = collect(writer, 10_000);
-      const rDone = collect(reader, 10_000);
-      await sleep(Math.floor(Math.random() * 120));
-      const [victim, survivor] = Math.random() < 0.5 ? [writer, rDone] : [reader, wDone];
-      victim.kill("SIGKILL");
-      const s = await survivor;
-      // The survivor ends by itself: EPEERDEAD (or a reader that never found the channel).
-      expect(s.signal, `round ${round}: ${s.stdout} ${s.stderr}`).toBe(null);
-      expect(s.code, `round ${round}: ${s.stdout} ${s.stderr}`).toBe(0);
-      await Promise.all([wDone, rDone]);
+    for (let batch = 0; batch < 20; batch++) {
+      names.push(...(await Promise.all([0, 1, 2, 3, 4].map((k) => round(batch * 5 + k)))));
     }
     await sleep(1100); // an interrupted creation counts as abandoned after 1 s
     sweep();
