@@ -223,8 +223,14 @@ let lastOpportunistic = 0;
 /** How often opening a channel may sweep. */
 export const OPPORTUNISTIC_SWEEP_MS = 30_000;
 
-/** A cheap sweep of "smsh-" names at most every OPPORTUNISTIC_SWEEP_MS; never throws. */
+/**
+ * A cheap sweep of "smsh-" names at most every OPPORTUNISTIC_SWEEP_MS; never
+ * throws. SYNAPTIC_SHM_NO_AUTOSWEEP=1 in the environment turns it off (for
+ * operators who sweep on their own schedule, and for this package's tests,
+ * which look at dead segments on purpose).
+ */
 export function sweepOpportunistically(): void {
+  if (process.env.SYNAPTIC_SHM_NO_AUTOSWEEP === "1") return;
   const now = Date.now();
   if (now - lastOpportunistic < OPPORTUNISTIC_SWEEP_MS) return;
   lastOpportunistic = now;

@@ -230,6 +230,26 @@ describe("sweep", () => {
   });
 });
 
+describe("opportunistic sweep", () => {
+  it("opening a channel removes segments whose owner died", async () => {
+    const dead = randomName();
+    const owner = await started(["own", dead, "wait"]);
+    owner.kill("SIGKILL");
+    await exited(owner);
+    expect(existsSync(shm(dead))).toBe(true);
+    // A process with automatic sweeping on (the default outside the tests).
+    const env = { ...process.env };
+    delete env.SYNAPTIC_SHM_NO_AUTOSWEEP;
+    const name = randomName();
+    const writer = track(spawn(process.execPath, [fixture("lifecycle"), "writer", name], { stdio: ["ignore", "pipe", "pipe"], env }));
+    await waitForLine(writer, /^ready/);
+    expect(existsSync(shm(dead))).toBe(false);
+    writer.kill("SIGTERM");
+    await exited(writer);
+    expect(existsSync(shm(name))).toBe(false);
+  });
+});
+
 describe("synaptic-shm CLI", () => {
   it("ls, stat and sweep describe a live channel and a dead one; --json parses", async () => {
     const name = randomName();
