@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "addon_peerwatch.h"
 #include "addon_segment.h"
 #include "addon_waiter.h"
 #include "layout.h"
@@ -83,6 +84,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, OnEnvCleanup, data);
   exports.Set("SegmentHandle", segment);
   exports.Set("WaiterHandle", waiter);
+  exports.Set("PeerWatchHandle", PeerWatchHandle::Define(env));
   exports.Set("layout", Layout(env));
   exports.Set("platform", Napi::String::New(env, "linux"));
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTimeJs, "processStartTime"));

@@ -17,6 +17,15 @@ Status ProcessStartTime(uint32_t pid, uint64_t* out);
 uint32_t SelfPid();
 uint64_t SelfStartTime();
 
+// A pidfd (pidfd_open) for the process `pid` whose start time is
+// `start_time`: it becomes readable when that process exits, without any
+// polling. *fd = -1 and *alive = false if no such process runs here (it died,
+// or `pid` now names another process: start times differ); *fd = -1 and
+// *alive = true if it runs but cannot be watched this way (no pidfd support).
+// A process in another PID namespace has another pid here: it is reported as
+// not found, so callers must not treat "not found" as "dead" by itself.
+Status OpenPidfd(uint32_t pid, uint64_t start_time, int* fd, bool* found);
+
 // Cryptographically random bytes (getrandom).
 Status RandomBytes(void* out, size_t n);
 

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,9 +13,9 @@
 
 namespace smsh {
 
-Status ProcessStartTime(uint32_t pid, uint64_t* out) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+namespace {
+
+Status StartTimeFromStat(const char* path, uint64_t* out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open", path);
   char buf[1024];
@@ -44,6 +45,14 @@ Status ProcessStartTime(uint32_t pid, uint64_t* out) {
   return Status::Ok();
 }
 
+}  // namespace
+
+Status ProcessStartTime(uint32_t pid, uint64_t* out) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+  return StartTimeFromStat(path, out);
+}
+
 uint32_t SelfPid() { return static_cast<uint32_t>(getpid()); }
 
 uint64_t SelfStartTime() {
@@ -52,12 +61,45 @@ uint64_t SelfStartTime() {
   static thread_local uint64_t cached = 0;
   uint32_t pid = SelfPid();
   if (cached_pid != pid) {
+    // /proc/self, not /proc/<getpid()>: in a PID namespace whose /proc is
+    // the parent's, getpid() names another process there.
     uint64_t t = 0;
-    if (!ProcessStartTime(pid, &t).ok()) t = 0;
+    if (!StartTimeFromStat("/proc/self/stat", &t).ok()) t = 0;
     cached = t;
     cached_pid = pid;
   }
   return cached;
+}
+
+Status OpenPidfd(uint32_t pid, uint64_t start_time, int* fd, bool* found) {
+  *fd = -1;
+  *found = false;
+#ifdef SYS_pidfd_open
+  long rc = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0);
+  if (rc < 0) {
+    if (errno == ESRCH || errno == EINVAL) return Status::Ok();  // no such process here
+    if (errno == ENOSYS || errno == EPERM) {
+      uint64_t t = 0;
+      *found = ProcessStartTime(pid, &t).ok() && t == start_time;
+      return Status::Ok();
+    }
+    return Status::FromErrno(errno, "pidfd_open", "");
+  }
+  int pfd = static_cast<int>(rc);
+  // The pidfd pins the pid: checked now, the start time cannot change under us.
+  uint64_t t = 0;
+  if (!ProcessStartTime(pid, &t).ok() || t != start_time) {
+    close(pfd);
+    return Status::Ok();
+  }
+  *fd = pfd;  // pidfds are always close-on-exec
+  *found = true;
+  return Status::Ok();
+#else
+  uint64_t t = 0;
+  *found = ProcessStartTime(pid, &t).ok() && t == start_time;
+  return Status::Ok();
+#endif
 }
 
 Status RandomBytes(void* out, size_t n) {

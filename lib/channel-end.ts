@@ -2,6 +2,7 @@
 // its header and data region, options, and sticky failure.
 import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "./errors.js";
 import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
+import { binding, type PeerWatchHandle } from "./native.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
 import { Parker } from "./parker.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
@@ -13,6 +14,8 @@ export const H = {
   readerState: OFFSETS.reader_state >> 2,
   readerPid: OFFSETS.reader_pid >> 2,
   readerStartTime: OFFSETS.reader_start_time >> 2,
+  ownerPid: OFFSETS.owner_pid >> 2,
+  ownerStartTime: OFFSETS.owner_start_time >> 2,
   writeIndex: OFFSETS.write_index >> 2,
   messagesWritten: OFFSETS.messages_written >> 2,
   bytesWritten: OFFSETS.bytes_written >> 2,
@@ -96,6 +99,8 @@ export abstract class ChannelEnd {
   protected readonly peerLine: WaitLine;
   #error: ShmError | null = null;
   #closed = false;
+  #watch: PeerWatchHandle | null = null;
+  #watchedPeer = ""; // "pid:startTime" the watch is for
 
   protected constructor(segment: Segment, ownLineOffset: number, peerLineOffset: number, opts: { notify: WaitMode; spin: number }) {
     this.segment = segment;
@@ -150,6 +155,8 @@ export abstract class ChannelEnd {
       this.peerLine.notify();
     }
     this.parker.close();
+    this.#watch?.close();
+    this.#watch = null;
     this.segment.close();
   }
 
@@ -162,6 +169,28 @@ export abstract class ChannelEnd {
     if (this.closed) return false;
     const state = Atomics.load(this.hdr, this.isWriter ? H.readerState : H.writerState);
     return state === SIDE_OPEN && !this.segment.handle.probe(this.isWriter ? READER_LOCK_BYTE : OWNER_LOCK_BYTE);
+  }
+
+  /**
+   * @internal Makes sure the peer's process is watched through a pidfd, so
+   * its death wakes this end at once; returns whether it is. Not possible for
+   * a peer in another PID namespace (its pid means something else here), or
+   * before a reader attached: then the periodic re-check finds a death.
+   */
+  protected watchPeer(): boolean {
+    if (this.closed) return false;
+    const hdr = this.hdr;
+    const writer = this.isWriter;
+    if (Atomics.load(hdr, writer ? H.readerState : H.writerState) !== SIDE_OPEN) return false;
+    const pid = hdr[writer ? H.readerPid : H.ownerPid]! >>> 0;
+    const start = loadU64(hdr, writer ? H.readerStartTime : H.ownerStartTime);
+    const peer = `${pid}:${start}`;
+    if (peer === this.#watchedPeer) return this.#watch?.state() === "watching";
+    this.#watch?.close();
+    this.#watchedPeer = peer;
+    const line = this.parker.line;
+    this.#watch = new binding.PeerWatchHandle(pid, start, () => line.notify());
+    return this.#watch.state() === "watching";
   }
 
   /** @internal code-specific error helper */

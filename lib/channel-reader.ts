@@ -187,7 +187,7 @@ export class ChannelReader extends ChannelEnd {
     for (;;) {
       const m = this.tryRecv() ?? this.#finished();
       if (m !== null) return m;
-      if (!(await this.parker.park(this.#ready))) {
+      if (!(await this.parker.park(this.#ready, this.watchPeer()))) {
         const late = this.tryRecv() ?? this.#finished();
         if (late !== null) return late;
         this.#checkWriter();

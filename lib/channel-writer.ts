@@ -261,7 +261,7 @@ export class ChannelWriter extends ChannelEnd {
     const hdr = this.hdr;
     this.#countWait();
     const ready = (): boolean => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n));
-    while (!(await this.parker.park(ready))) this.#checkReader();
+    while (!(await this.parker.park(ready, this.watchPeer()))) this.#checkReader();
   }
 
   /**

@@ -66,6 +66,13 @@ export interface WaiterHandle {
   mode(): WaitMode;
 }
 
+/** Calls back on the event loop when a process exits (pidfd); does not keep the loop alive. */
+export interface PeerWatchHandle {
+  /** "watching"; "gone" (no such process here, or it exited); "unwatchable" (runs, but no pidfd). */
+  state(): "watching" | "gone" | "unwatchable";
+  close(): void;
+}
+
 export interface NativeLayout {
   offsets: Record<string, number>;
   magic: number;
@@ -106,6 +113,7 @@ export interface Binding {
     mode: WaitMode,
     callback: () => void,
   ) => WaiterHandle;
+  PeerWatchHandle: new (pid: number, startTime: number, callback: () => void) => PeerWatchHandle;
   layout: NativeLayout;
   platform: string;
   /** Start time of `pid` in clock ticks since boot, or null if there is no such process here. */

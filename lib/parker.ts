@@ -12,6 +12,13 @@ import { Waiter, type WaitLine, type WaitMode } from "./notify.js";
  */
 export const RECHECK_MS = 100;
 
+/**
+ * The re-check interval while the peer's process is watched through a pidfd
+ * (its death then wakes us at once): only a safety net against wakeups lost
+ * to a corrupted segment. Keeps an idle channel's timer cost low.
+ */
+export const RECHECK_WATCHED_MS = 1000;
+
 export class Parker {
   readonly line: WaitLine;
   readonly mode: WaitMode;
@@ -41,8 +48,10 @@ export class Parker {
    * One wait cycle on the event loop: spin, then sleep until the peer
    * notifies the line or RECHECK_MS pass. Resolves true if ready() was seen,
    * false if the cycle ended without it (the caller re-checks and loops).
+   * `watched`: the peer's death wakes us by itself (a pidfd watch), so the
+   * re-check can wait RECHECK_WATCHED_MS.
    */
-  async park(ready: () => boolean): Promise<boolean> {
+  async park(ready: () => boolean, watched = false): Promise<boolean> {
     if (this.#spin(ready, Infinity)) return true;
     if (this.spinUs === Infinity) return false;
     const seq = this.line.prepare(this.mode);
@@ -50,7 +59,7 @@ export class Parker {
       if (ready()) return true;
       this.#waiter ??= new Waiter(this.line, this.mode);
       this.sleeps++;
-      await this.#waiter.wait(seq, RECHECK_MS);
+      await this.#waiter.wait(seq, watched ? RECHECK_WATCHED_MS : RECHECK_MS);
     } finally {
       this.line.finish();
     }

@@ -1108,3 +1108,56 @@ SMSH_TEST(prefault_create_and_attach_share_bytes) {
 }
 
 SMSH_TEST_MAIN()
+
+// ---- pidfd watch of a peer process ----
+
+namespace {
+
+// poll() a pidfd: 1 readable (the process exited), 0 not within timeout_ms.
+int PidfdReadable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int rc;
+  do {
+    rc = poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0 && (p.revents & POLLIN) ? 1 : 0;
+}
+
+}  // namespace
+
+SMSH_TEST(pidfd_watch_fires_when_the_process_exits_and_checks_start_time) {
+  Child c = ForkChild([] { return true; });
+  REQUIRE(c.pid > 0);
+  REQUIRE(WaitReady(c, 10000) == 1);
+  uint64_t start = 0;
+  REQUIRE_OK(smsh::ProcessStartTime(static_cast<uint32_t>(c.pid), &start));
+
+  int fd = -1;
+  bool found = false;
+  // Another start time under the same pid: a reused pid, not our process.
+  CHECK_OK(smsh::OpenPidfd(static_cast<uint32_t>(c.pid), start + 1, &fd, &found));
+  CHECK(!found);
+  CHECK_EQ(fd, -1);
+
+  CHECK_OK(smsh::OpenPidfd(static_cast<uint32_t>(c.pid), start, &fd, &found));
+  CHECK(found);
+  REQUIRE(fd >= 0);
+  CHECK_EQ(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  CHECK_EQ(PidfdReadable(fd, 50), 0);  // alive: nothing to read
+  CHECK(KillAndReap(c));
+  CHECK_EQ(PidfdReadable(fd, 5000), 1);  // gone: readable, no polling needed
+  close(fd);
+
+  // The pid is free (or someone else's) now: not found.
+  fd = -1;
+  CHECK_OK(smsh::OpenPidfd(static_cast<uint32_t>(c.pid), start, &fd, &found));
+  CHECK(!found);
+  CHECK_EQ(fd, -1);
+}
+
+SMSH_TEST(self_start_time_matches_proc_self) {
+  uint64_t t = 0;
+  REQUIRE_OK(smsh::ProcessStartTime(smsh::SelfPid(), &t));
+  CHECK_EQ(smsh::SelfStartTime(), t);
+  CHECK(t > 0);
+}
