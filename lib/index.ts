@@ -11,3 +11,5 @@ export { Channel, ChannelReader, ChannelWriter } from "./channel.js";
 export type { ChannelCreateOptions, ChannelAttachOptions } from "./channel.js";
 export type { WriterStats } from "./channel-writer.js";
 export type { ReaderStats } from "./channel-reader.js";
+export { sweep, list as listSegments, inspect as inspectSegment } from "./sweep.js";
+export type { SegmentStatus, SweepEntry, SweepOptions, ProcessInfo, SideState } from "./sweep.js";

@@ -8,8 +8,7 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
-import { Channel, Segment, layout, randomName } from "../dist/lib/index.js";
-import { inspect, sweep } from "../dist/lib/sweep.js";
+import { Channel, Segment, inspectSegment as inspect, layout, randomName, sweep } from "../dist/lib/index.js";
 import { binding } from "../dist/lib/native.js";
 import { ROOT, collect, fixture, killStrays, sleep, spawnFixture, track, waitForLine } from "./helpers.js";
 
