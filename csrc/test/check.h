@@ -13,6 +13,7 @@
 // them too, so a crashing test leaves nothing behind either.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -165,6 +166,34 @@ inline void SleepMs(int ms) {
 // Sequentially consistent access to a shared 32-bit word.
 inline uint32_t Load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 inline void Store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+
+// Creates a raw object (not through Segment) holding `bytes`, with `mode`.
+inline bool MakeRawObject(const std::string& name, const std::vector<uint8_t>& bytes, mode_t mode = 0600) {
+  int fd = shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = fchmod(fd, mode) == 0;
+  size_t off = 0;
+  while (ok && off < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ok = false;
+    else off += static_cast<size_t>(n);
+  }
+  close(fd);
+  return ok;
+}
+
+inline int CountOpenFds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') n++;
+  }
+  closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
 
 inline uint64_t NowMs() {
   using namespace std::chrono;

@@ -44,6 +44,9 @@ using smsh_test::ShmExists;
 using smsh_test::ShmPath;
 using smsh_test::TestName;
 
+using smsh_test::CountOpenFds;
+using smsh_test::MakeRawObject;
+
 namespace {
 
 // A byte the layout does not use, for locks that are not liveness marks.
@@ -83,33 +86,6 @@ int WaitProbe(const std::string& name, off_t byte, int want, int timeout_ms) {
     got = ProbeFresh(name, byte);
   }
   return got;
-}
-
-// Creates a raw object (not through Segment) holding `bytes`, with `mode`.
-bool MakeRawObject(const std::string& name, const std::vector<uint8_t>& bytes, mode_t mode = 0600) {
-  int fd = shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = fchmod(fd, mode) == 0;
-  size_t off = 0;
-  while (ok && off < bytes.size()) {
-    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ok = false;
-    else off += static_cast<size_t>(n);
-  }
-  close(fd);
-  return ok;
-}
-
-int CountOpenFds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') n++;
-  }
-  closedir(d);
-  return n - 1;  // the directory's own descriptor
 }
 
 // Lines of /proc/self/maps that map /dev/shm/<name>.

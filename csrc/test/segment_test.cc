@@ -26,6 +26,9 @@ using smsh_test::ShmExists;
 using smsh_test::ShmPath;
 using smsh_test::TestName;
 
+using smsh_test::CountOpenFds;
+using smsh_test::MakeRawObject;
+
 namespace {
 
 CreateOptions Plain(const std::string& name, uint64_t data_size = 8192) {
@@ -44,34 +47,6 @@ CreateOptions Ring(const std::string& name, uint64_t data_size, uint32_t capacit
   return o;
 }
 
-// Creates a raw object (not through Segment) holding `bytes`.
-bool MakeRawObject(const std::string& name, const std::vector<uint8_t>& bytes) {
-  int fd = shm_open(("/" + name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  close(fd);
-  return true;
-}
-
-int CountOpenFds() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') n++;
-  }
-  closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
 
 // A copy of the header of a freshly created, valid segment.
 bool ValidHeaderImage(uint32_t kind, Header* out) {
