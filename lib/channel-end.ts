@@ -5,6 +5,7 @@ import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, 
 import { binding, type PeerWatchHandle } from "./native.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
 import { Parker } from "./parker.js";
+import { spinPolicy } from "./spin.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
 import type { Segment } from "./segment.js";
 
@@ -28,23 +29,24 @@ export const H = {
   writerWaiting: (OFFSETS.writer_wait + 4) >> 2,
 } as const;
 
-/**
- * Spin before sleeping, in microseconds, when no `spin` option is given.
- * Measured (docs/BENCHMARKS.md): with 0, every message that finds the peer
- * asleep pays a ~20-30 us wakeup; 20 us of spinning catches the replies of a
- * ping-pong and the gaps of a stream without sleeping, for at most 20 us of
- * CPU per idle period. Pass spin: 0 where CPU matters more than latency.
- */
-export const DEFAULT_SPIN_US = 20;
-
 export interface ChannelEndOptions {
   /** Event-loop wake path: "doorbell" (default) or "futex". */
   notify?: WaitMode;
   /**
-   * Microseconds to spin (re-checking, no syscall) before going to sleep when
-   * the channel is empty (reader) or full (writer). Infinity: never sleep.
+   * How long to spin (re-checking shared memory, no syscall) before going to
+   * sleep when the channel is empty (reader) or full (writer). "adaptive"
+   * (default): spins only while spinning catches the peer (lib/spin.ts);
+   * a number: that many microseconds; 0: sleep at once (least CPU);
+   * Infinity: never sleep (lowest latency, burns a core; still yields to
+   * the event loop every millisecond).
    */
-  spin?: number;
+  spin?: number | "adaptive";
+}
+
+/** Options after validation. */
+export interface EndConfig {
+  notify: WaitMode;
+  spin: number | "adaptive";
 }
 
 export function validateCapacity(capacity: unknown): number {
@@ -53,13 +55,13 @@ export function validateCapacity(capacity: unknown): number {
   return c;
 }
 
-export function validateEndOptions(o: ChannelEndOptions | undefined): { notify: WaitMode; spin: number } {
-  if (o === undefined) return { notify: DEFAULT_WAIT_MODE, spin: DEFAULT_SPIN_US };
+export function validateEndOptions(o: ChannelEndOptions | undefined): EndConfig {
+  if (o === undefined) return { notify: DEFAULT_WAIT_MODE, spin: "adaptive" };
   if (o === null || typeof o !== "object") throw invalidArgType("options", "an object", o);
   const notify = o.notify === undefined ? DEFAULT_WAIT_MODE : validateWaitMode(o.notify);
-  const spin = o.spin ?? DEFAULT_SPIN_US;
-  if (typeof spin !== "number" || Number.isNaN(spin) || spin < 0) {
-    throw invalidArgValue("options.spin", "must be a non-negative number of microseconds or Infinity", spin);
+  const spin = o.spin ?? "adaptive";
+  if (spin !== "adaptive" && (typeof spin !== "number" || Number.isNaN(spin) || spin < 0)) {
+    throw invalidArgValue("options.spin", 'must be "adaptive", a non-negative number of microseconds or Infinity', spin);
   }
   return { notify, spin };
 }
@@ -102,7 +104,7 @@ export abstract class ChannelEnd {
   #watch: PeerWatchHandle | null = null;
   #watchedPeer = ""; // "pid:startTime" the watch is for
 
-  protected constructor(segment: Segment, ownLineOffset: number, peerLineOffset: number, opts: { notify: WaitMode; spin: number }) {
+  protected constructor(segment: Segment, ownLineOffset: number, peerLineOffset: number, opts: EndConfig) {
     this.segment = segment;
     this.name = segment.name;
     this.capacity = segment.capacity;
@@ -112,13 +114,18 @@ export abstract class ChannelEnd {
     this.data = new Uint8Array(buffer, segment.dataOffset, this.capacity);
     this.frames = new Int32Array(buffer, segment.dataOffset, this.capacity / 4);
     this.mask = this.capacity - 1;
-    this.parker = new Parker(new WaitLine(segment, ownLineOffset), opts.notify, opts.spin);
+    this.parker = new Parker(new WaitLine(segment, ownLineOffset), opts.notify, spinPolicy(opts.spin));
     this.peerLine = new WaitLine(segment, peerLineOffset);
   }
 
   /** Event-loop wake path in use. */
   get notifyMode(): WaitMode {
     return this.parker.mode;
+  }
+
+  /** The waiting strategy: "adaptive", or a fixed spin in microseconds. */
+  get spin(): "adaptive" | number {
+    return this.parker.spin;
   }
 
   /** Whether this end was closed (by close(), or after ECORRUPT). */

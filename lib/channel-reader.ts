@@ -1,14 +1,40 @@
 // The reading end of a channel: attaches the writer's ring segment by name,
 // validates every frame it reads (lengths, types, indices come from another
 // process and are untrusted), and hands out zero-copy views into the ring.
-// A view stays valid until the next receive call or release(); the read
-// index is published in batches, so the writer sees freed space late but
-// the reader does one shared store per batch instead of one per message.
-import { ChannelEnd, H, storeU64, type ChannelEndOptions } from "./channel-end.js";
-import { invalidArgValue } from "./errors.js";
+//
+// Lifetimes (one rule for every receive call): a received view is valid
+// until the next receive call or release() on this reader; keep() extends
+// it until the returned handle's release(), for up to maxKept messages. The
+// ring memory under a view or a kept message is not reused by the writer
+// before it is released: the read index published to the writer never
+// passes the oldest kept message. The async iterator hands out copies, so
+// whatever pulls ahead of the user (Readable.from, arrays) gets data that
+// stays valid.
+import { ChannelEnd, H, storeU64, type ChannelEndOptions, type EndConfig } from "./channel-end.js";
+import {
+  abortError,
+  checkInteger,
+  checkWaitOptions,
+  invalidArgType,
+  invalidArgValue,
+  invalidState,
+  type WaitOptions,
+} from "./errors.js";
 import { OFFSETS, SIDE_CLOSED } from "./layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
 import type { Segment } from "./segment.js";
+
+/** Messages a reader may keep at once when no maxKept option is given. */
+export const DEFAULT_MAX_KEPT = 8;
+
+export interface ReaderOptions extends ChannelEndOptions {
+  /**
+   * How many received messages may be kept at once with keep() (default 8).
+   * Kept messages hold their ring space: the writer cannot reuse it, and a
+   * ring full of kept messages makes the writer wait.
+   */
+  maxKept?: number;
+}
 
 export interface ReaderStats {
   /** Messages received. */
@@ -17,21 +43,77 @@ export interface ReaderStats {
   bytes: number;
   /** Times the reader went to sleep on an empty ring. */
   sleeps: number;
+  /** Messages kept now (keep() handles not yet released). */
+  kept: number;
+}
+
+export interface MessagesOptions extends WaitOptions {
+  /**
+   * true (default): each message is a copy (a Buffer) that stays valid for
+   * as long as it is referenced: safe for Readable.from, pipeline, arrays.
+   * false: zero-copy views into the ring, each valid only until the
+   * iterator's next step; for loops that finish with a message before
+   * asking for the next.
+   */
+  copy?: boolean;
+}
+
+interface Kept {
+  start: number; // read index of the frame (u32)
+  released: boolean;
+}
+
+interface Current {
+  start: number; // read index of the frame of the view handed out
+  view: Uint8Array;
+}
+
+/**
+ * A received message kept beyond the next receive (ChannelReader.keep()).
+ * Its ring space is not reused until release(). Using `data` after
+ * release() reads whatever the writer puts there next.
+ */
+export class KeptMessage {
+  /** The message's bytes: a view into the ring (no copy). */
+  readonly data: Uint8Array;
+  #release: (() => void) | null;
+
+  /** @internal */
+  constructor(data: Uint8Array, release: () => void) {
+    this.data = data;
+    this.#release = release;
+  }
+
+  /** Whether release() was called (or the reader closed). */
+  get released(): boolean {
+    return this.#release === null;
+  }
+
+  /** Returns the message's ring space to the writer. Safe to call twice. */
+  release(): void {
+    const r = this.#release;
+    this.#release = null;
+    r?.();
+  }
 }
 
 export class ChannelReader extends ChannelEnd {
   #r = 0; // index of the next frame to read (u32)
   #published = 0; // read index last published to the header (u32)
   #cachedWrite = 0; // write index last seen (u32)
-  #holding = false; // a view is out and its frame not yet released
+  #current: Current | null = null; // the view handed out and not yet released
+  readonly #kept: Kept[] = []; // kept frames, oldest first
   #receiving = false; // a recv() is waiting
   readonly #batch: number;
+  /** Most messages keep() holds at once. */
+  readonly maxKept: number;
   readonly #stats = { messages: 0, bytes: 0 };
 
   /** @internal use Channel.attach() */
-  constructor(segment: Segment, opts: Required<ChannelEndOptions>) {
+  constructor(segment: Segment, opts: EndConfig & { maxKept: number }) {
     super(segment, OFFSETS.reader_wait, OFFSETS.writer_wait, opts);
     this.#batch = this.capacity / 4;
+    this.maxKept = opts.maxKept;
     const r = Atomics.load(this.hdr, H.readIndex) >>> 0;
     this.#r = this.#published = this.#cachedWrite = r;
   }
@@ -41,7 +123,7 @@ export class ChannelReader extends ChannelEnd {
   }
 
   get stats(): Readonly<ReaderStats> {
-    return { ...this.#stats, sleeps: this.parker.sleeps };
+    return { ...this.#stats, sleeps: this.parker.sleeps, kept: this.#kept.length };
   }
 
   /** Whether the writer closed its end (what is left can still be read). */
@@ -60,43 +142,79 @@ export class ChannelReader extends ChannelEnd {
     return this.peerDead() ? "dead" : "open";
   }
 
+  /** How far the writer may reuse the ring: up to the oldest kept message, or everything read. */
+  #horizon(): number {
+    return this.#kept.length > 0 ? this.#kept[0]!.start : this.#current !== null ? this.#current.start : this.#r;
+  }
+
   /** Makes consumed frames available to the writer and wakes it if it waits for space. */
   #publish(): void {
-    this.#published = this.#r;
+    const h = this.#horizon();
+    this.#published = h;
     const hdr = this.hdr;
     // SYNC POINT: release of the consumed frames; pairs with the writer's
     // Atomics.load of the read index in #hasSpace.
-    Atomics.store(hdr, H.readIndex, this.#r | 0);
+    Atomics.store(hdr, H.readIndex, h | 0);
     storeU64(hdr, H.messagesRead, this.#stats.messages);
     storeU64(hdr, H.bytesRead, this.#stats.bytes);
     if (Atomics.load(hdr, H.writerWaiting) !== 0) this.peerLine.notify();
   }
 
   /**
-   * Releases the last received view now (it must not be used afterwards) and
-   * publishes the freed space to the writer. Receiving again does the same
-   * implicitly, but publishes in batches.
+   * Releases the message last received: its view must not be used
+   * afterwards (it may read the writer's next messages), and its ring space
+   * goes back to the writer now. Receiving again releases it too, but
+   * publishes freed space in batches. Kept messages are released through
+   * their own handles.
    */
   release(): void {
     if (this.closed) return;
-    this.#holding = false;
-    if (this.#r !== this.#published) this.#publish();
+    this.#current = null;
+    if (this.#horizon() !== this.#published) this.#publish();
+  }
+
+  /**
+   * Keeps the message last received valid beyond the next receive, until
+   * the returned handle's release(): a view whose memory the writer does
+   * not reuse meanwhile. At most maxKept at once (EMAXKEPT beyond);
+   * ERR_INVALID_STATE if there is no received, unreleased message to keep.
+   */
+  keep(): KeptMessage {
+    this.ensureOpen();
+    const c = this.#current;
+    if (c === null) throw invalidState("keep() needs a message received and not yet released or kept");
+    if (this.#kept.length >= this.maxKept) {
+      throw this.error("EMAXKEPT", `${this.maxKept} messages are kept already (maxKept); release one first`);
+    }
+    this.#current = null;
+    const entry: Kept = { start: c.start, released: false };
+    this.#kept.push(entry); // the newest frame received: the list stays in ring order
+    return new KeptMessage(c.view, () => this.#releaseKept(entry));
+  }
+
+  #releaseKept(entry: Kept): void {
+    if (this.closed || entry.released) return;
+    entry.released = true;
+    const kept = this.#kept;
+    while (kept.length > 0 && kept[0]!.released) kept.shift();
+    if (this.#horizon() !== this.#published) this.#publish();
   }
 
   /**
    * The next message as a view into the ring (no copy), or null if there is
-   * none now. The view is valid until the next receive call or release().
-   * Throws ECORRUPT (and closes) on an invalid frame; ECLOSED once closed.
+   * none now. **The view is valid until the next receive call or release()
+   * on this reader** (keep() extends it). Throws ECORRUPT (and closes) on an
+   * invalid frame; ECLOSED once closed.
    */
   tryRecv(): Uint8Array | null {
     this.ensureOpen();
     const hdr = this.hdr;
-    if (this.#holding) {
+    if (this.#current !== null) {
       // Implicit release of the previous view. Publishing every quarter of
       // the ring (and whenever the ring runs empty) is enough for a waiting
       // writer to make progress; #publish wakes it.
-      this.#holding = false;
-      if (((this.#r - this.#published) >>> 0) >= this.#batch) this.#publish();
+      this.#current = null;
+      if (((this.#horizon() - this.#published) >>> 0) >= this.#batch) this.#publish();
     }
     const cap = this.capacity;
     for (;;) {
@@ -107,7 +225,7 @@ export class ChannelReader extends ChannelEnd {
         if (w === r) {
           // Empty: everything consumed is released. Comparing with the shared
           // copy (ours to own) also repairs one that was overwritten.
-          if (Atomics.load(hdr, H.readIndex) !== (r | 0)) this.#publish();
+          if (Atomics.load(hdr, H.readIndex) !== (this.#horizon() | 0)) this.#publish();
           return null;
         }
         if (((w - r) >>> 0) > cap) this.corrupt(`write index ${w} is not within the ring (read index ${r})`);
@@ -125,11 +243,12 @@ export class ChannelReader extends ChannelEnd {
           this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
         }
         this.#r = (r + frame) >>> 0;
-        this.#holding = true;
         const s = this.#stats;
         s.messages++;
         s.bytes += len;
-        return this.data.subarray(pos + 8, pos + 8 + len);
+        const view = this.data.subarray(pos + 8, pos + 8 + len);
+        this.#current = { start: r, view };
+        return view;
       }
       if (type === FRAME_PAD) {
         const toEnd = cap - pos;
@@ -152,8 +271,13 @@ export class ChannelReader extends ChannelEnd {
     throw this.error("ECLOSED", "the writer closed the channel and everything it sent was received");
   }
 
-  /** The ring is empty: end of stream, or a dead writer, or null to go on waiting. */
-  #finished(): Uint8Array | null {
+  /** The next message, or null if none now; throws ECLOSED at end of stream. */
+  #next(): Uint8Array | null {
+    const m = this.tryRecv();
+    if (m !== null) return m;
+    // SYNC POINT: writer_state is loaded before write_index (in tryRecv):
+    // a writer stores write_index, then writer_state = closed, so a reader
+    // that sees "closed" and then an empty ring has everything.
     if (Atomics.load(this.hdr, H.writerState) === SIDE_CLOSED) {
       const last = this.tryRecv(); // published before the writer closed
       if (last !== null) return last;
@@ -162,80 +286,123 @@ export class ChannelReader extends ChannelEnd {
     return null;
   }
 
-  #checkWriter(): void {
+  #checkWriter = (): void => {
     if (!this.peerDead()) return;
     throw this.error("EPEERDEAD", "the writer's process died without closing the channel; everything it published was received");
-  }
+  };
+
+  #watched = (): boolean => this.watchPeer();
 
   /**
-   * The next message, waiting for one if the ring is empty (spin, then sleep
-   * on the event loop). Rejects with ECLOSED at end of stream or on close.
+   * The next message, waiting for one if the ring is empty (spin while it
+   * pays, then sleep on the event loop). **The view is valid until the next
+   * receive call or release() on this reader** (keep() extends it).
+   * Rejects with ECLOSED at end of stream or on close, EPEERDEAD if the
+   * writer died, ETIMEDOUT after `timeout` ms, AbortError when `signal`
+   * aborts; a receive that rejects takes no message (the next one gets it).
+   * One recv() at a time (EBUSY).
    */
-  async recv(): Promise<Uint8Array> {
-    const m = this.tryRecv();
-    if (m !== null) return m;
+  async recv(options?: WaitOptions): Promise<Uint8Array> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    if (signal?.aborted) throw abortError(signal);
     if (this.#receiving) throw this.error("EBUSY", "a recv() is already pending on this reader");
+    const m = this.#next();
+    if (m !== null) return m;
     this.#receiving = true;
     try {
-      return await this.#recvSlow();
+      for (;;) {
+        await this.parker.wait({
+          ready: this.#ready,
+          recheck: this.#checkWriter,
+          watched: this.#watched,
+          deadline,
+          timeout,
+          signal,
+          op: "recv",
+        });
+        // An abort between the wakeup and here must not take a message.
+        if (signal?.aborted) throw abortError(signal);
+        const next = this.#next();
+        if (next !== null) return next;
+      }
     } finally {
       this.#receiving = false;
     }
   }
 
-  async #recvSlow(): Promise<Uint8Array> {
+  /**
+   * Blocking receive for worker threads: the next message, or null after
+   * timeoutMs without one. **The view is valid until the next receive call
+   * or release() on this reader** (keep() extends it). Throws ECLOSED at
+   * end of stream, EPEERDEAD if the writer died, EBUSY while a recv() is
+   * pending.
+   */
+  recvSync(timeoutMs: number): Uint8Array | null {
+    if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
+    if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
+    }
+    if (this.#receiving) throw this.error("EBUSY", "a recv() is pending on this reader");
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const m = this.tryRecv() ?? this.#finished();
+      const m = this.#next();
       if (m !== null) return m;
-      if (!(await this.parker.park(this.#ready, this.watchPeer()))) {
-        const late = this.tryRecv() ?? this.#finished();
-        if (late !== null) return late;
-        this.#checkWriter();
-      }
+      const ready = this.parker.waitSync({ ready: this.#ready, recheck: this.#checkWriter, deadline, op: "recvSync" });
+      if (!ready) return this.#next();
     }
   }
 
   /**
-   * Blocking receive for worker threads: the next message, or null after
-   * timeoutMs without one. Throws ECLOSED at end of stream.
+   * Iterates the messages until the writer closes (then ends). Each message
+   * is a copy that stays valid (safe with Readable.from, pipeline, arrays,
+   * awaiting between messages); `{ copy: false }` yields zero-copy views
+   * valid only until the next step. `signal` ends the iteration with an
+   * AbortError, `timeout` bounds the wait for each message (ETIMEDOUT).
    */
-  recvSync(timeoutMs: number): Uint8Array | null {
-    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
-    }
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const m = this.tryRecv() ?? this.#finished();
-      if (m !== null) return m;
-      if (!this.parker.parkSync(this.#ready, deadline)) {
-        const late = this.tryRecv() ?? this.#finished();
-        if (late !== null) return late;
-        this.#checkWriter();
-        if (performance.now() >= deadline) return null;
-      }
-    }
-  }
-
-  /** Iterates the messages until the writer closes; each view is valid until the next step. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+  async *messages(options?: MessagesOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    checkWaitOptions(options);
+    const copy = options?.copy ?? true;
+    if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
     for (;;) {
       let m: Uint8Array;
       try {
-        m = await this.recv();
+        m = await this.recv(options);
       } catch (e) {
         if ((e as { code?: string }).code === "ECLOSED") return;
         throw e;
       }
-      yield m;
+      if (!copy) {
+        yield m;
+        continue;
+      }
+      const c = Buffer.from(m); // small copies come from Node's buffer pool
+      this.#current = null; // nothing of the ring is out: let the writer reuse it
+      yield c;
     }
+  }
+
+  /** As messages(options): copies by default, safe to pull ahead. */
+  [Symbol.asyncIterator](options?: MessagesOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.messages(options);
   }
 
   /**
    * Closes the reading end: a writer waiting for space rejects with ECLOSED,
-   * views handed out read as length 0. Safe to call twice.
+   * a pending recv() rejects with ECLOSED, views handed out read as length 0.
+   * Safe to call twice.
    */
   close(): void {
-    if (!this.closed && this.#r !== this.#published) this.release();
+    if (!this.closed) {
+      this.#current = null;
+      this.#kept.length = 0;
+      this.#publish();
+    }
     this.closeEnd(H.readerState);
   }
+}
+
+/** Validates the reader-only options. */
+export function validateMaxKept(o: ReaderOptions | undefined): number {
+  if (o?.maxKept === undefined) return DEFAULT_MAX_KEPT;
+  return checkInteger("options.maxKept", o.maxKept, 0, 1 << 20);
 }

@@ -2,8 +2,16 @@
 // it and publishes them with one atomic store of the write index. No syscall
 // unless the reader sleeps (then one notify), or the ring is full and the
 // writer itself has to sleep.
-import { ChannelEnd, H, asBytes, storeU64, type ChannelEndOptions } from "./channel-end.js";
-import { checkInteger, invalidArgValue, outOfRange } from "./errors.js";
+import { ChannelEnd, H, asBytes, storeU64, type EndConfig } from "./channel-end.js";
+import {
+  abortError,
+  checkInteger,
+  checkWaitOptions,
+  invalidArgType,
+  invalidArgValue,
+  outOfRange,
+  type WaitOptions,
+} from "./errors.js";
 import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
 import type { Segment } from "./segment.js";
@@ -19,6 +27,18 @@ export interface WriterStats {
   wakeups: number;
 }
 
+/** A send() that waits for room; it owns a copy of the caller's bytes. */
+interface QueuedSend {
+  bytes: Uint8Array;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  signal: AbortSignal | undefined;
+  deadline: number;
+  timeout: number;
+  timer: NodeJS.Timeout | null;
+  onAbort: (() => void) | null;
+}
+
 interface Reservation {
   view: Uint8Array;
   pos: number; // data-region offset of the frame header
@@ -29,14 +49,14 @@ export class ChannelWriter extends ChannelEnd {
   #w = 0; // write index (u32), authoritative here; published to the header
   #cachedRead = 0; // last read index seen (u32)
   #reserved: Reservation | null = null;
-  #sendTail: Promise<void> | null = null; // last queued send(), to keep order
-  #queued = 0;
+  readonly #queue: QueuedSend[] = []; // send()s waiting for room, in call order
+  #pumping = false; // #pump() is running
   #corked = false; // cork(): hold back publishing
   #unpublished = false; // frames written but the write index not yet published
   readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0 };
 
   /** @internal use Channel.create() */
-  constructor(segment: Segment, opts: Required<ChannelEndOptions>) {
+  constructor(segment: Segment, opts: EndConfig) {
     super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
   }
 
@@ -152,9 +172,9 @@ export class ChannelWriter extends ChannelEnd {
    * either end is closed.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    const src = asBytes(bytes);
+    const src = message(bytes);
     this.#checkWritable();
-    if (this.#queued > 0) return false; // keep order behind waiting send()s
+    if (this.#queue.length > 0) return false; // keep order behind waiting send()s
     return this.#write(src);
   }
 
@@ -173,63 +193,118 @@ export class ChannelWriter extends ChannelEnd {
 
   /**
    * Copies `bytes` into the ring as one message, waiting for room if the
-   * ring is full. Messages are committed in call order. Rejects with ECLOSED
-   * when either end closes while waiting.
+   * ring is full. The bytes are copied before send() returns (into the ring,
+   * or into a queue that owns its copy), so the caller may reuse its buffer
+   * at once. Messages are committed in call order. Rejects with ECLOSED
+   * when either end closes, EPEERDEAD if the reader died, ETIMEDOUT after
+   * `timeout` ms, AbortError when `signal` aborts; a send that rejects was
+   * not sent.
    */
-  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
+  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
     let src: Uint8Array;
+    let wait: ReturnType<typeof checkWaitOptions>;
     try {
-      src = asBytes(bytes);
+      src = message(bytes);
+      wait = checkWaitOptions(options);
       this.#checkWritable();
       if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
-      if (this.#queued === 0 && this.#write(src)) return Promise.resolve();
+      if (wait.signal?.aborted) throw abortError(wait.signal);
+      if (this.#queue.length === 0 && this.#write(src)) return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#queued++;
-    const prev = this.#sendTail;
-    let p!: Promise<void>;
-    p = (async () => {
-      try {
-        if (prev) await prev.catch(() => undefined);
-        for (;;) {
-          this.#checkWritable();
-          if (this.#write(src)) return;
-          await this.#room(src.byteLength);
+    return new Promise<void>((resolve, reject) => {
+      const q: QueuedSend = {
+        bytes: src.slice(), // never alias the caller's buffer
+        resolve,
+        reject,
+        signal: wait.signal,
+        deadline: wait.deadline,
+        timeout: wait.timeout,
+        timer: null,
+        onAbort: null,
+      };
+      // The head of the queue is waited for by #pump (with its deadline and
+      // signal); the others are dropped from the queue here.
+      const drop = (e: Error): void => {
+        const i = this.#queue.indexOf(q);
+        if (i > 0) {
+          this.#queue.splice(i, 1);
+          this.#settle(q, e);
         }
-      } finally {
-        this.#queued--;
-        if (this.#sendTail === p) this.#sendTail = null;
+      };
+      if (Number.isFinite(q.timeout)) {
+        q.timer = setTimeout(() => drop(this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`)), q.timeout);
       }
-    })();
-    this.#sendTail = p;
-    return p;
+      if (q.signal) {
+        const signal = q.signal;
+        q.onAbort = () => drop(abortError(signal));
+        signal.addEventListener("abort", q.onAbort, { once: true });
+      }
+      this.#queue.push(q);
+      if (!this.#pumping) void this.#pump();
+    });
+  }
+
+  #settle(q: QueuedSend, error: unknown): void {
+    if (q.timer !== null) clearTimeout(q.timer);
+    if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
+    if (error === null) q.resolve();
+    else q.reject(error);
+  }
+
+  /** Writes queued sends in order, waiting for room before each. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    const queue = this.#queue;
+    try {
+      while (queue.length > 0) {
+        const q = queue[0]!;
+        let error: unknown = null;
+        try {
+          this.#checkWritable();
+          if (!this.#write(q.bytes)) {
+            await this.#room(q.bytes.byteLength, q.deadline, q.timeout, q.signal, "send");
+            continue; // re-check: the head may have been settled meanwhile
+          }
+        } catch (e) {
+          error = e;
+        }
+        if (queue[0] === q) queue.shift();
+        this.#settle(q, error);
+        const code = (error as { code?: string } | null)?.code;
+        if (error !== null && code !== "ABORT_ERR" && code !== "ETIMEDOUT") {
+          // The channel is unusable (closed, reader dead, corrupt): so is every queued send.
+          for (const rest of queue.splice(0)) this.#settle(rest, error);
+        }
+      }
+    } finally {
+      this.#pumping = false;
+      this.parker.kick(); // writable() callers wait for the queue to drain
+    }
   }
 
   /**
    * Blocking send for worker threads: copies `bytes` into the ring, waiting
    * (spin, then futex) up to timeoutMs for room. Returns false on timeout.
-   * Throws ECLOSED once either end is closed, EBUSY while async send()s are queued.
+   * Throws ECLOSED once either end is closed, EPEERDEAD if the reader died,
+   * EBUSY while async send()s or writable()s are pending.
    */
   sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
-    const src = asBytes(bytes);
-    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    const src = message(bytes);
+    if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
+    if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
     }
     this.#checkWritable();
     if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
-    if (this.#queued > 0) throw this.error("EBUSY", "async send()s are queued on this writer");
+    if (this.#queue.length > 0 || this.parker.busy) throw this.error("EBUSY", "async send()s or writable()s are pending on this writer");
     const deadline = performance.now() + timeoutMs;
-    const hdr = this.hdr;
+    const n = src.byteLength;
     for (;;) {
       if (this.#write(src)) return true;
       this.#countWait();
-      const ready = (): boolean =>
-        this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(src.byteLength));
-      if (!this.parker.parkSync(ready, deadline)) {
-        this.#checkReader();
-        if (performance.now() >= deadline) return false;
-      }
+      if (!this.parker.waitSync({ ready: this.#roomFor(n), recheck: this.#checkReader, deadline, op: "sendSync" })) return false;
       this.#checkWritable();
     }
   }
@@ -249,33 +324,49 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /** Throws EPEERDEAD if the reader died without closing. */
-  #checkReader(): void {
+  #checkReader = (): void => {
     if (this.peerDead()) throw this.error("EPEERDEAD", "the reader's process died without closing the channel");
-  }
+  };
 
-  /**
-   * Sleeps (spin, then event loop) until an n-byte message may fit or either
-   * end closes; throws EPEERDEAD if the reader dies meanwhile.
-   */
-  async #room(n: number): Promise<void> {
+  /** The condition a writer waiting for n bytes of room waits for (or either end closing). */
+  #roomFor(n: number): () => boolean {
     const hdr = this.hdr;
+    return () => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n));
+  }
+
+  #watched = (): boolean => this.watchPeer();
+
+  /**
+   * Waits (spin, then event loop) until an n-byte message may fit or either
+   * end closes; rejects with EPEERDEAD if the reader dies meanwhile,
+   * ETIMEDOUT, AbortError or ECLOSED.
+   */
+  async #room(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined, op: string): Promise<void> {
     this.#countWait();
-    const ready = (): boolean => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || this.#hasSpace(this.#need(n));
-    while (!(await this.parker.park(ready, this.watchPeer()))) this.#checkReader();
+    await this.parker.wait({ ready: this.#roomFor(n), recheck: this.#checkReader, watched: this.#watched, deadline, timeout, signal, op });
   }
 
   /**
-   * Resolves when a message of n bytes fits in the ring now (then trySend or
-   * reserve succeed), waiting if it is full; for writers that fill messages
-   * in place with reserve(). Rejects with ECLOSED when either end closes.
+   * Resolves when a message of n bytes fits in the ring now and no send()
+   * is queued (then trySend or reserve succeed), waiting if it is full; for
+   * writers that fill messages in place with reserve(). Rejects with
+   * ECLOSED when either end closes, EPEERDEAD, ETIMEDOUT, AbortError.
    */
-  async writable(n: number): Promise<void> {
+  async writable(n: number, options?: WaitOptions): Promise<void> {
     checkInteger("n", n, 0, this.maxMessageSize);
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    const ready = this.#roomFor(n);
     for (;;) {
+      if (signal?.aborted) throw abortError(signal);
       this.#checkWritable();
-      if (this.#queued === 0 && this.#hasSpace(this.#need(n))) return;
-      if (this.#queued > 0) await this.#sendTail?.catch(() => undefined);
-      else await this.#room(n);
+      if (this.#queue.length === 0 && this.#hasSpace(this.#need(n))) return;
+      if (this.#queue.length > 0) {
+        // The queue drains by itself; #pump kicks us when it is empty.
+        await this.parker.wait({ ready: () => this.closed || this.#queue.length === 0, recheck: () => {}, deadline, timeout, signal, op: "writable" });
+      } else {
+        await this.#room(n, deadline, timeout, signal, "writable");
+        if (!ready()) continue;
+      }
     }
   }
 
@@ -287,7 +378,7 @@ export class ChannelWriter extends ChannelEnd {
   reserve(n: number): Uint8Array | null {
     checkInteger("n", n, 0, this.maxMessageSize);
     this.#checkWritable();
-    if (this.#queued > 0) return null;
+    if (this.#queue.length > 0) return null;
     const w = this.#w;
     const pos = this.#claim(n);
     if (pos < 0) return null;
@@ -301,9 +392,11 @@ export class ChannelWriter extends ChannelEnd {
    * Publishes the reservation `view` as a message of `length` bytes
    * (default: the reserved size; less is allowed).
    */
-  commit(view: Uint8Array, length: number = view.length): void {
+  commit(view: Uint8Array, length?: number): void {
+    if (!(view instanceof Uint8Array)) throw invalidArgType("view", "the Uint8Array returned by reserve()", view);
     this.ensureOpen();
     const r = this.#reserved;
+    length ??= r?.view === view ? r.n : view.length;
     if (r === null || r.view !== view) throw invalidArgValue("view", "is not the pending reservation of this channel", view);
     checkInteger("length", length, 0, r.n);
     this.#reserved = null;
@@ -343,4 +436,20 @@ export class ChannelWriter extends ChannelEnd {
     if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
   }
+}
+
+/**
+ * A message argument as a Uint8Array over the same bytes (no copy); a
+ * detached buffer is a TypeError with a code, not an empty message.
+ */
+function message(bytes: unknown): Uint8Array {
+  const src = asBytes(bytes);
+  if (src.byteLength === 0) {
+    try {
+      new Uint8Array(src.buffer, 0, 0); // throws for a detached buffer
+    } catch {
+      throw invalidArgValue("bytes", "is over a detached ArrayBuffer", bytes);
+    }
+  }
+  return src;
 }

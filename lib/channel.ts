@@ -2,7 +2,7 @@
 // over a shared ring. The writer creates and owns the segment; the reader
 // attaches it by name.
 import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./channel-end.js";
-import { ChannelReader } from "./channel-reader.js";
+import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./channel-reader.js";
 import { ChannelWriter } from "./channel-writer.js";
 import { invalidArgType, shmError } from "./errors.js";
 import { KIND_RING, READER_LOCK_BYTE, SIDE_OPEN } from "./layout.js";
@@ -17,7 +17,7 @@ export interface ChannelCreateOptions extends ChannelEndOptions {
   name?: string;
 }
 
-export type ChannelAttachOptions = ChannelEndOptions;
+export type ChannelAttachOptions = ReaderOptions;
 
 export const Channel = {
   /** Creates a ring segment and returns its writing end (the owner). */
@@ -43,6 +43,7 @@ export const Channel = {
    */
   attach(name: string, options?: ChannelAttachOptions): ChannelReader {
     const end = validateEndOptions(options);
+    const maxKept = validateMaxKept(options);
     const seg = Segment.attach(name, { prefault: true });
     try {
       if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
@@ -55,7 +56,7 @@ export const Channel = {
       hdr[H.readerPid] = process.pid;
       storeU64(hdr, H.readerStartTime, binding.selfStartTime);
       Atomics.store(hdr, H.readerState, SIDE_OPEN);
-      return new ChannelReader(seg, end);
+      return new ChannelReader(seg, { ...end, maxKept });
     } catch (e) {
       seg.close();
       throw e;
@@ -63,4 +64,4 @@ export const Channel = {
   },
 };
 
-export { ChannelEnd, ChannelReader, ChannelWriter };
+export { ChannelEnd, ChannelReader, ChannelWriter, KeptMessage };

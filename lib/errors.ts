@@ -10,7 +10,8 @@ export type ShmErrorCode =
   | "ETIMEDOUT" // a wait ran out of time
   | "EPEERDEAD" // the process on the other side died
   | "EBUSY" // the other end is already taken (a channel has one reader)
-  | "ENOTSUP"; // this runtime cannot do it (e.g. no external ArrayBuffers)
+  | "ENOTSUP" // this runtime cannot do it (e.g. no external ArrayBuffers)
+  | "EMAXKEPT"; // a reader already keeps its maxKept messages
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {
@@ -61,4 +62,42 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
     throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
   }
   return value;
+}
+
+/**
+ * The error an aborted operation rejects with, shaped like Node's own
+ * (fs, events.once, timers/promises): name "AbortError", code "ABORT_ERR",
+ * the signal's reason as `cause`.
+ */
+export function abortError(signal?: AbortSignal): Error & { code: "ABORT_ERR" } {
+  const e = new Error("The operation was aborted", signal ? { cause: signal.reason } : undefined) as Error & { code: "ABORT_ERR" };
+  e.name = "AbortError";
+  e.code = "ABORT_ERR";
+  return e;
+}
+
+/** Error with Node's ERR_INVALID_STATE code: the call does not fit the object's state. */
+export function invalidState(message: string): Error & { code: string } {
+  const e = new Error(`Invalid state: ${message}`) as Error & { code: string };
+  e.code = "ERR_INVALID_STATE";
+  return e;
+}
+
+/** Options of every call that can wait. */
+export interface WaitOptions {
+  /** Aborting rejects the wait with an AbortError (code ABORT_ERR); nothing is taken or sent. */
+  signal?: AbortSignal;
+  /** Milliseconds before the wait rejects with ETIMEDOUT (default Infinity). */
+  timeout?: number;
+}
+
+/** Validates WaitOptions; returns the signal and the absolute deadline (performance.now() ms). */
+export function checkWaitOptions(o: WaitOptions | undefined): { signal: AbortSignal | undefined; deadline: number; timeout: number } {
+  if (o === undefined) return { signal: undefined, deadline: Infinity, timeout: Infinity };
+  if (o === null || typeof o !== "object") throw invalidArgType("options", "an object", o);
+  const { signal, timeout = Infinity } = o;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType("options.signal", "an AbortSignal", signal);
+  if (typeof timeout !== "number") throw invalidArgType("options.timeout", "of type number", timeout);
+  if (Number.isNaN(timeout) || timeout < 0) throw outOfRange("options.timeout", "a non-negative number of milliseconds or Infinity", timeout);
+  return { signal, deadline: performance.now() + timeout, timeout };
 }

@@ -1,14 +1,23 @@
-// How one end of a channel waits for the other: an optional bounded spin
-// (no syscall, lowest latency, burns CPU), then an eventcount sleep on its
-// wait line, on the event loop (Waiter) or blocking the thread (futex).
-// Each call is one bounded cycle; the caller loops, and between cycles it
-// checks what no wakeup can announce: that the peer process died.
-import { Waiter, type WaitLine, type WaitMode } from "./notify.js";
+// How one end of a channel waits for the other: spin (re-checking shared
+// memory, no syscall) for as long as the spin policy says it pays, then
+// sleep on the end's wait line (eventcount, csrc/notify.h) until the peer
+// notifies it. Every wait has a way out: a deadline (ETIMEDOUT), an
+// AbortSignal (AbortError), close() (ECLOSED), and a periodic re-check
+// that notices what no wakeup announces (the peer's process died).
+//
+// On the event loop any number of waits may be pending on one end (a
+// writer's queued send() and a writable(), say): they share one native
+// sleep, and every wakeup resolves them all, so none steals another's.
+// A spin on the event loop yields to the loop at least every millisecond.
+import { abortError, shmError } from "./errors.js";
+import { binding, type WaitMode, type WaiterHandle } from "./native.js";
+import type { WaitLine } from "./notify.js";
+import type { SpinPolicy } from "./spin.js";
 
 /**
- * Longest a waiting end goes without re-checking on its own: the bound on
- * noticing a dead peer (EPEERDEAD), or a wakeup lost to a corrupted segment.
- * Costs one timer per interval while asleep; nothing while busy.
+ * Longest a sleeping end goes without re-checking on its own: the bound on
+ * noticing a dead peer (EPEERDEAD) that no pidfd watches, or a wakeup lost
+ * to a corrupted segment. Costs one timer per interval while asleep.
  */
 export const RECHECK_MS = 100;
 
@@ -19,76 +28,241 @@ export const RECHECK_MS = 100;
  */
 export const RECHECK_WATCHED_MS = 1000;
 
+/** Longest synchronous spin on the event loop before yielding to it (ms). */
+export const SPIN_SLICE_MS = 1;
+
+/** What one wait is for, and its ways out. */
+export interface WaitSpec {
+  /** The condition waited for; re-evaluated after every wakeup. */
+  ready: () => boolean;
+  /** Called when a sleep ends on its re-check timer without progress; throws to end the wait (EPEERDEAD). */
+  recheck: () => void;
+  /** Whether the peer's death wakes us by itself (then re-checks are rare). */
+  watched?: () => boolean;
+  /** performance.now() time after which the wait rejects with ETIMEDOUT. */
+  deadline: number;
+  /** The timeout the caller gave, for the error message. */
+  timeout?: number;
+  signal?: AbortSignal | undefined;
+  /** Operation name for error messages ("recv", "send", ...). */
+  op: string;
+}
+
+interface Sleeper {
+  resolve: (woken: boolean) => void;
+  timer: NodeJS.Timeout | null;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 export class Parker {
   readonly line: WaitLine;
-  readonly mode: WaitMode;
-  /** Microseconds to spin before sleeping; Infinity never sleeps. */
-  readonly spinUs: number;
-  #waiter: Waiter | null = null;
+  readonly #requested: WaitMode;
+  readonly #spin: SpinPolicy;
+  #handle: WaiterHandle | null = null;
+  #armed = false;
+  #closed = false;
+  readonly #sleepers = new Set<Sleeper>();
+  #active = 0; // async waits in progress (spinning or asleep)
   /** Times this end actually went to sleep. */
   sleeps = 0;
 
-  constructor(line: WaitLine, mode: WaitMode, spinUs: number) {
+  constructor(line: WaitLine, mode: WaitMode, spin: SpinPolicy) {
     this.line = line;
-    this.mode = mode;
-    this.spinUs = spinUs;
+    this.#requested = mode;
+    this.#spin = spin;
   }
 
-  /** Spins until ready() or the spin budget (at most RECHECK_MS, and `deadline`) runs out. */
-  #spin(ready: () => boolean, deadline: number): boolean {
-    if (this.spinUs <= 0) return ready();
-    const end = Math.min(deadline, performance.now() + Math.min(this.spinUs / 1000, RECHECK_MS));
+  /** The event-loop wake path in use (the native side may fall back from doorbell to futex). */
+  get mode(): WaitMode {
+    return this.#handle?.mode() ?? this.#requested;
+  }
+
+  /** The spin policy: "adaptive" or a fixed number of microseconds. */
+  get spin(): "adaptive" | number {
+    return this.#spin.kind;
+  }
+
+  /** Whether an async wait is in progress on this end. */
+  get busy(): boolean {
+    return this.#active > 0;
+  }
+
+  #throwIfDone(s: WaitSpec): void {
+    if (this.#closed) throw shmError("ECLOSED", `${s.op}() ended: the channel was closed`);
+    if (s.signal?.aborted) throw abortError(s.signal);
+    if (performance.now() >= s.deadline) throw shmError("ETIMEDOUT", `${s.op}() timed out after ${s.timeout} ms`);
+  }
+
+  /**
+   * Waits on the event loop until s.ready() holds. Rejects with ECLOSED
+   * (close()), AbortError, ETIMEDOUT, or whatever s.recheck() throws.
+   */
+  async wait(s: WaitSpec): Promise<void> {
+    if (s.ready()) return;
+    this.#active++;
+    try {
+      for (;;) {
+        this.#throwIfDone(s);
+        const budget = this.#spin.budget();
+        if (budget > 0 && (await this.#spinAsync(s, budget))) return;
+        if (budget === Infinity) continue;
+        const woken = await this.#sleep(s);
+        if (s.ready()) return;
+        if (!woken && !this.#closed) s.recheck();
+      }
+    } finally {
+      this.#active--;
+    }
+  }
+
+  /** Spins up to budgetUs, yielding to the loop every SPIN_SLICE_MS. Returns whether ready() was seen. */
+  async #spinAsync(s: WaitSpec, budgetUs: number): Promise<boolean> {
+    const t0 = performance.now();
+    const end = t0 + budgetUs / 1000;
+    let nextRecheck = t0 + RECHECK_MS;
     for (;;) {
-      if (ready()) return true;
-      if (performance.now() >= end) return false;
+      const sliceEnd = Math.min(end, s.deadline, performance.now() + SPIN_SLICE_MS);
+      for (;;) {
+        if (s.ready()) {
+          this.#spin.record((performance.now() - t0) * 1000, true);
+          return true;
+        }
+        if (performance.now() >= sliceEnd) break;
+      }
+      const now = performance.now();
+      if (now >= end || now >= s.deadline) {
+        this.#spin.record(budgetUs, false);
+        return false;
+      }
+      await yieldToLoop();
+      if (s.ready()) return true;
+      this.#throwIfDone(s);
+      if (performance.now() >= nextRecheck) {
+        nextRecheck = performance.now() + RECHECK_MS;
+        s.recheck();
+      }
     }
+  }
+
+  /** One sleep: resolves true when the line is notified, false on the re-check timer or abort. */
+  #sleep(s: WaitSpec): Promise<boolean> {
+    if (this.#handle === null) {
+      const line = this.line;
+      this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, this.#requested, () => this.#fire());
+    }
+    const seq = this.line.prepare(this.#handle.mode());
+    // SYNC POINT: the re-check after `waiting` is set (prepare); pairs with
+    // the waker's store of the state, then load of `waiting` (notify.h).
+    if (s.ready()) {
+      if (this.#sleepers.size === 0) this.line.finish();
+      return Promise.resolve(true);
+    }
+    if (!this.#armed) {
+      this.#handle.arm(seq);
+      this.#armed = true;
+    }
+    this.sleeps++;
+    return new Promise<boolean>((resolve) => {
+      const sleeper: Sleeper = { resolve, timer: null, signal: s.signal, onAbort: null };
+      const recheck = s.watched?.() ? RECHECK_WATCHED_MS : RECHECK_MS;
+      const ms = Math.max(0, Math.min(recheck, s.deadline - performance.now()));
+      sleeper.timer = setTimeout(() => this.#wake(sleeper, false), ms);
+      if (s.signal) {
+        sleeper.onAbort = () => this.#wake(sleeper, false);
+        s.signal.addEventListener("abort", sleeper.onAbort, { once: true });
+      }
+      this.#sleepers.add(sleeper);
+    });
+  }
+
+  /** Ends one sleeper's sleep; the last one out disarms the native wait. */
+  #wake(sleeper: Sleeper, woken: boolean): void {
+    if (!this.#sleepers.delete(sleeper)) return;
+    if (sleeper.timer !== null) clearTimeout(sleeper.timer);
+    if (sleeper.onAbort !== null) sleeper.signal?.removeEventListener("abort", sleeper.onAbort);
+    if (this.#sleepers.size === 0 && this.#armed && !this.#closed) {
+      this.#armed = false;
+      this.#handle?.disarm();
+      this.line.finish();
+    }
+    sleeper.resolve(woken);
+  }
+
+  /** The native wait fired: every sleeper re-checks. */
+  #fire(): void {
+    this.#armed = false;
+    if (!this.#closed) this.line.finish();
+    this.#wakeAll(true);
+  }
+
+  #wakeAll(woken: boolean): void {
+    for (const s of [...this.#sleepers]) this.#wake(s, woken);
   }
 
   /**
-   * One wait cycle on the event loop: spin, then sleep until the peer
-   * notifies the line or RECHECK_MS pass. Resolves true if ready() was seen,
-   * false if the cycle ended without it (the caller re-checks and loops).
-   * `watched`: the peer's death wakes us by itself (a pidfd watch), so the
-   * re-check can wait RECHECK_WATCHED_MS.
+   * Wakes this end's own sleepers to re-check their conditions, without a
+   * syscall: for state that changed in this process (a writer's send queue
+   * drained), which no notify of the line announces.
    */
-  async park(ready: () => boolean, watched = false): Promise<boolean> {
-    if (this.#spin(ready, Infinity)) return true;
-    if (this.spinUs === Infinity) return false;
-    const seq = this.line.prepare(this.mode);
-    try {
-      if (ready()) return true;
-      this.#waiter ??= new Waiter(this.line, this.mode);
-      this.sleeps++;
-      await this.#waiter.wait(seq, watched ? RECHECK_WATCHED_MS : RECHECK_MS);
-    } finally {
-      this.line.finish();
-    }
-    return ready();
+  kick(): void {
+    this.#wakeAll(true);
   }
 
   /**
-   * One blocking wait cycle (futex) for worker threads, ending by `deadline`
-   * (a performance.now() time) at the latest. Returns whether ready() was seen.
+   * One blocking wait (futex) for worker threads, until ready() or
+   * `deadline` (a performance.now() time). Returns whether ready() was seen.
+   * Calls s.recheck() every RECHECK_MS without progress. EBUSY while an
+   * async wait is pending on this end: the two would share the wait line.
    */
-  parkSync(ready: () => boolean, deadline: number): boolean {
-    if (this.#spin(ready, deadline)) return true;
-    if (this.spinUs === Infinity) return false;
-    const seq = this.line.prepare("sync");
-    try {
-      if (ready()) return true;
-      const left = Math.min(deadline - performance.now(), RECHECK_MS);
-      if (left <= 0) return false;
-      this.sleeps++;
-      this.line.waitSync(seq, left);
-    } finally {
-      this.line.finish();
+  waitSync(s: Omit<WaitSpec, "signal" | "watched">): boolean {
+    if (this.#active > 0) throw shmError("EBUSY", `${s.op}(): an asynchronous wait is pending on this end`);
+    if (s.ready()) return true;
+    const budget = this.#spin.budget();
+    if (budget > 0) {
+      const t0 = performance.now();
+      const end = Math.min(s.deadline, t0 + budget / 1000);
+      let nextRecheck = t0 + RECHECK_MS;
+      for (;;) {
+        if (s.ready()) {
+          this.#spin.record((performance.now() - t0) * 1000, true);
+          return true;
+        }
+        const now = performance.now();
+        if (now >= end) break;
+        if (now >= nextRecheck) {
+          nextRecheck = now + RECHECK_MS;
+          s.recheck();
+        }
+      }
+      if (budget !== Infinity) this.#spin.record(budget, false);
     }
-    return ready();
+    for (;;) {
+      if (this.#closed) throw shmError("ECLOSED", `${s.op}() ended: the channel was closed`);
+      const left = s.deadline - performance.now();
+      if (left <= 0) return s.ready();
+      const seq = this.line.prepare("sync");
+      try {
+        if (s.ready()) return true;
+        this.sleeps++;
+        this.line.waitSync(seq, Math.min(left, RECHECK_MS));
+      } finally {
+        this.line.finish();
+      }
+      if (s.ready()) return true;
+      s.recheck();
+    }
   }
 
-  /** Ends a pending park(): it rejects with ECLOSED. */
+  /** Ends every pending wait: they reject with ECLOSED. The line is not touched again. */
   close(): void {
-    this.#waiter?.close();
-    this.#waiter = null;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle?.close();
+    this.#handle = null;
+    this.#armed = false;
+    this.#wakeAll(true);
   }
 }

@@ -1,5 +1,5 @@
 // This package's channel as a benchmark transport: one ring each way.
-//   event  default options: spin 20 us, then sleep on the event loop
+//   event  default options: adaptive spin, then sleep on the event loop
 //   futex  blocking receives and sends (recvSync/sendSync), as a worker would
 //   spin   spin: Infinity, never sleeps (burns a core per waiting side)
 // Sends are corked (published once per tick, or before the endpoint waits
