@@ -215,7 +215,7 @@ export class ChannelWriter extends ChannelEnd {
     }
     return new Promise<void>((resolve, reject) => {
       const q: QueuedSend = {
-        bytes: src.slice(), // never alias the caller's buffer
+        bytes: new Uint8Array(src), // a copy (Buffer#slice would alias): never the caller's buffer
         resolve,
         reject,
         signal: wait.signal,
