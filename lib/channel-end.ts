@@ -78,10 +78,25 @@ export function loadU64(hdr: Int32Array, index: number): number {
 
 /** Normalises a message argument to a Uint8Array over the same bytes (no copy). */
 export function asBytes(bytes: unknown): Uint8Array {
-  if (bytes instanceof Uint8Array) return bytes;
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  throw invalidArgType("bytes", "a Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", bytes);
+  let view: Uint8Array;
+  if (bytes instanceof Uint8Array) view = bytes;
+  else if (ArrayBuffer.isView(bytes) || bytes instanceof ArrayBuffer) {
+    try {
+      view = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+    } catch {
+      throw invalidArgValue("bytes", "is over a detached ArrayBuffer", bytes);
+    }
+  } else {
+    throw invalidArgType("bytes", "a Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", bytes);
+  }
+  if (view.byteLength === 0) {
+    try {
+      new Uint8Array(view.buffer, 0, 0); // throws for a detached buffer
+    } catch {
+      throw invalidArgValue("bytes", "is over a detached ArrayBuffer", bytes);
+    }
+  }
+  return view;
 }
 
 export abstract class ChannelEnd {

@@ -172,7 +172,7 @@ export class ChannelWriter extends ChannelEnd {
    * either end is closed.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    const src = message(bytes);
+    const src = asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
     return this.#write(src);
@@ -204,7 +204,7 @@ export class ChannelWriter extends ChannelEnd {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
     try {
-      src = message(bytes);
+      src = asBytes(bytes);
       wait = checkWaitOptions(options);
       this.#checkWritable();
       if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
@@ -291,7 +291,7 @@ export class ChannelWriter extends ChannelEnd {
    * EBUSY while async send()s or writable()s are pending.
    */
   sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
-    const src = message(bytes);
+    const src = asBytes(bytes);
     if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
     if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
@@ -436,20 +436,4 @@ export class ChannelWriter extends ChannelEnd {
     if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
   }
-}
-
-/**
- * A message argument as a Uint8Array over the same bytes (no copy); a
- * detached buffer is a TypeError with a code, not an empty message.
- */
-function message(bytes: unknown): Uint8Array {
-  const src = asBytes(bytes);
-  if (src.byteLength === 0) {
-    try {
-      new Uint8Array(src.buffer, 0, 0); // throws for a detached buffer
-    } catch {
-      throw invalidArgValue("bytes", "is over a detached ArrayBuffer", bytes);
-    }
-  }
-  return src;
 }
