@@ -5,18 +5,26 @@
 // spin made a loaded round trip 3x slower than not spinning at all
 // (docs/BENCHMARKS.md, "Waiting strategy"). So by default the budget adapts,
 // as adaptive mutexes and Aeron's backoff idle strategies do: it follows
-// the waits that spinning caught, shrinks when spinning fails, and switches
-// spinning off while it keeps failing, probing now and then to notice when
-// it would pay again.
+// the waits that spinning caught, switches spinning off while it keeps
+// failing (probing now and then to notice when it would pay again), and
+// while the kernel keeps preempting us, the sign that no core is free.
 import { availableParallelism } from "node:os";
 
 /** Largest adaptive budget, microseconds: about two sleep/wake cycles. */
 export const MAX_ADAPTIVE_SPIN_US = 50;
-/** Budget an adaptive policy starts with, microseconds. */
-export const INITIAL_ADAPTIVE_SPIN_US = 20;
-/** While spinning is off, every PROBE_EVERY-th wait spins PROBE_US to re-learn. */
+/** Smallest budget while spinning is on, microseconds. */
+export const MIN_ADAPTIVE_SPIN_US = 10;
+/** While spinning is off, every PROBE_EVERY-th wait spins MAX_ADAPTIVE_SPIN_US to re-learn. */
 export const PROBE_EVERY = 16;
-export const PROBE_US = 10;
+/**
+ * Involuntary context switches per second above which the CPU is taken to
+ * be contended. Measured here: a process spinning on an idle 2-core machine
+ * is preempted 6-12 times a second, with a busy loop on each core ~130.
+ */
+export const CONTENDED_SWITCHES_PER_S = 40;
+/** How often the preemption rate is sampled, and how long spinning stays off once contended (ms). */
+export const SAMPLE_MS = 100;
+export const CONTENDED_OFF_MS = 1000;
 
 export interface SpinPolicy {
   /** Microseconds to spin on the next wait (0: sleep at once; Infinity: never sleep). */
@@ -40,34 +48,59 @@ export class FixedSpin implements SpinPolicy {
 
 export class AdaptiveSpin implements SpinPolicy {
   readonly kind = "adaptive" as const;
-  #limit: number; // current budget, us; 0 = spinning is off
-  #avg = INITIAL_ADAPTIVE_SPIN_US / 2; // running mean of the spins that caught the event, us
+  #score = 4; // > 0: spinning is on; caught spins raise it, failed ones lower it
+  #avg = MIN_ADAPTIVE_SPIN_US; // running mean of the spins that caught the event, us
+  #limit = 2 * MIN_ADAPTIVE_SPIN_US;
   #sinceProbe = 0;
   #probing = false;
+  readonly #never: boolean;
+  #offUntil = 0; // performance.now() until which the CPU counts as contended
+  #nextSample = 0;
+  #sampleAt = 0;
+  #switches = 0;
 
   constructor(cores = availableParallelism()) {
     // One core: the peer can only run when we stop, so spinning never pays.
-    this.#limit = cores < 2 ? 0 : INITIAL_ADAPTIVE_SPIN_US;
-    if (cores < 2) this.#sinceProbe = -Infinity;
+    this.#never = cores < 2;
+  }
+
+  /**
+   * Whether other processes want our CPU: the rate at which the kernel
+   * preempts us. Spinning then steals the time the peer needs, and costs
+   * the sleeper credit that gets a woken process scheduled at once.
+   */
+  #contended(): boolean {
+    const now = performance.now();
+    if (now < this.#nextSample) return now < this.#offUntil;
+    const switches = process.resourceUsage().involuntaryContextSwitches;
+    const ms = now - this.#sampleAt;
+    if (this.#sampleAt > 0 && ms > 0 && ((switches - this.#switches) * 1000) / ms > CONTENDED_SWITCHES_PER_S) {
+      this.#offUntil = now + CONTENDED_OFF_MS;
+    }
+    this.#sampleAt = now;
+    this.#switches = switches;
+    this.#nextSample = now + SAMPLE_MS;
+    return now < this.#offUntil;
   }
 
   budget(): number {
     this.#probing = false;
-    if (this.#limit > 0) return this.#limit;
+    if (this.#never || this.#contended()) return 0;
+    if (this.#score > 0) return this.#limit;
     if (++this.#sinceProbe < PROBE_EVERY) return 0;
     this.#sinceProbe = 0;
     this.#probing = true;
-    return PROBE_US;
+    return MAX_ADAPTIVE_SPIN_US;
   }
 
   record(us: number, caught: boolean): void {
     if (caught) {
       this.#avg += (us - this.#avg) / 8;
-      // Room for the usual wait and its jitter, within the cap.
-      this.#limit = Math.min(MAX_ADAPTIVE_SPIN_US, Math.max(4, 2 * this.#avg + 4));
+      // Room for the usual wait and its jitter, within the bounds.
+      this.#limit = Math.min(MAX_ADAPTIVE_SPIN_US, Math.max(MIN_ADAPTIVE_SPIN_US, 2 * this.#avg + MIN_ADAPTIVE_SPIN_US));
+      this.#score = this.#probing ? 2 : Math.min(8, this.#score + 1);
     } else if (!this.#probing) {
-      // The event came later than we spun: halve, and stop below 2 us.
-      this.#limit = this.#limit / 2 < 2 ? 0 : this.#limit / 2;
+      this.#score -= 2;
     }
   }
 }
