@@ -190,7 +190,10 @@ export abstract class ChannelEnd {
   protected peerDead(): boolean {
     if (this.closed) return false;
     const state = Atomics.load(this.hdr, this.isWriter ? H.readerState : H.writerState);
-    return state === SIDE_OPEN && !this.segment.handle.probe(this.isWriter ? READER_LOCK_BYTE : OWNER_LOCK_BYTE);
+    // A ring always has a writer: one that never stored "open" (a foreign
+    // writer's header left at 0) is judged by its lock all the same.
+    const live = this.isWriter ? state === SIDE_OPEN : state !== SIDE_CLOSED;
+    return live && !this.segment.handle.probe(this.isWriter ? READER_LOCK_BYTE : OWNER_LOCK_BYTE);
   }
 
   /**

@@ -5,9 +5,10 @@ import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type Cha
 import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./channel-reader.js";
 import { ChannelWriter } from "./channel-writer.js";
 import { invalidArgType, shmError } from "./errors.js";
-import { KIND_RING, READER_LOCK_BYTE, SIDE_OPEN } from "./layout.js";
+import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "./layout.js";
 import { binding } from "./native.js";
 import { Segment } from "./segment.js";
+import { MIN_CAPACITY } from "./ring.js";
 import { sweepOpportunistically } from "./sweep.js";
 
 export interface ChannelCreateOptions extends ChannelEndOptions {
@@ -47,7 +48,13 @@ export const Channel = {
     const seg = Segment.attach(name, { prefault: true });
     try {
       if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
+      if (seg.capacity < MIN_CAPACITY) throw shmError("ECORRUPT", `channel ${name} has a ring of ${seg.capacity} bytes (< ${MIN_CAPACITY})`);
       const hdr = new Int32Array(seg.buffer, 0, seg.dataOffset / 4);
+      // Dead peers are told by their liveness locks alone (PROTOCOL.md §1):
+      // a ring whose writer does not hold one could never be told from a dead one.
+      if ((hdr[OFFSETS.flags >> 2]! & FLAG_LOCKS) === 0) {
+        throw shmError("ECORRUPT", `channel ${name}: its writer keeps no liveness lock (flags bit LOCKS unset)`);
+      }
       // The reader's liveness lock: held while this reader lives, dropped by
       // the kernel if it dies. Whoever holds it is the one reader.
       if (!seg.handle.lock(READER_LOCK_BYTE)) {
