@@ -63,11 +63,6 @@ interface Kept {
   released: boolean;
 }
 
-interface Current {
-  start: number; // read index of the frame of the view handed out
-  view: Uint8Array;
-}
-
 /**
  * A received message kept beyond the next receive (ChannelReader.keep()).
  * Its ring space is not reused until release(). Using `data` after
@@ -101,7 +96,8 @@ export class ChannelReader extends ChannelEnd {
   #r = 0; // index of the next frame to read (u32)
   #published = 0; // read index last published to the header (u32)
   #cachedWrite = 0; // write index last seen (u32)
-  #current: Current | null = null; // the view handed out and not yet released
+  #current: Uint8Array | null = null; // the view handed out and not yet released
+  #currentStart = 0; // its frame's read index (u32); two fields, no allocation per message
   readonly #kept: Kept[] = []; // kept frames, oldest first
   #receiving = false; // a recv() is waiting
   readonly #batch: number;
@@ -144,7 +140,7 @@ export class ChannelReader extends ChannelEnd {
 
   /** How far the writer may reuse the ring: up to the oldest kept message, or everything read. */
   #horizon(): number {
-    return this.#kept.length > 0 ? this.#kept[0]!.start : this.#current !== null ? this.#current.start : this.#r;
+    return this.#kept.length > 0 ? this.#kept[0]!.start : this.#current !== null ? this.#currentStart : this.#r;
   }
 
   /** Makes consumed frames available to the writer and wakes it if it waits for space. */
@@ -187,9 +183,9 @@ export class ChannelReader extends ChannelEnd {
       throw this.error("EMAXKEPT", `${this.maxKept} messages are kept already (maxKept); release one first`);
     }
     this.#current = null;
-    const entry: Kept = { start: c.start, released: false };
+    const entry: Kept = { start: this.#currentStart, released: false };
     this.#kept.push(entry); // the newest frame received: the list stays in ring order
-    return new KeptMessage(c.view, () => this.#releaseKept(entry));
+    return new KeptMessage(c, () => this.#releaseKept(entry));
   }
 
   #releaseKept(entry: Kept): void {
@@ -214,7 +210,8 @@ export class ChannelReader extends ChannelEnd {
       // the ring (and whenever the ring runs empty) is enough for a waiting
       // writer to make progress; #publish wakes it.
       this.#current = null;
-      if (((this.#horizon() - this.#published) >>> 0) >= this.#batch) this.#publish();
+      const h = this.#kept.length === 0 ? this.#r : this.#kept[0]!.start;
+      if (((h - this.#published) >>> 0) >= this.#batch) this.#publish();
     }
     const cap = this.capacity;
     for (;;) {
@@ -247,7 +244,8 @@ export class ChannelReader extends ChannelEnd {
         s.messages++;
         s.bytes += len;
         const view = this.data.subarray(pos + 8, pos + 8 + len);
-        this.#current = { start: r, view };
+        this.#current = view;
+        this.#currentStart = r;
         return view;
       }
       if (type === FRAME_PAD) {
