@@ -10,10 +10,24 @@ export interface Machine {
   platform: string;
   node: string;
   package_version: string;
+  /** The host and peer processes were pinned to different cores (--pin). */
   pinned: boolean;
+  /** "loaded": busy loops ran beside every row (--load); "idle": none were added (other programs may still run: see loadavg). */
+  conditions: "idle" | "loaded";
+  /** Busy-loop processes (--load); 0 when idle. */
+  busy_loops: number;
+  /** The core each busy loop was pinned to (taskset); null when idle or not pinned. */
+  busy_cores: number[] | null;
+  /** The share of its core each busy loop got, on average (0..1; the rest went to the benchmark and other programs); null when idle or unknown. */
+  busy_cpu_share: number | null;
+  /** Load average (1, 5, 15 min) at the start, before any busy loop. */
   loadavg: number[];
+  /** Load average after the last row (busy loops still running). */
+  loadavg_end?: number[];
   date: string;
 }
+
+export const loadavg = (): number[] => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 /** Whether `taskset` can pin processes to cores here. */
 export function canPin(): boolean {
@@ -43,7 +57,11 @@ export function describeMachine(pinned: boolean): Machine {
     node: process.version,
     package_version: version,
     pinned,
-    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    conditions: "idle",
+    busy_loops: 0,
+    busy_cores: null,
+    busy_cpu_share: null,
+    loadavg: loadavg(),
     date: new Date().toISOString(),
   };
 }

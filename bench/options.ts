@@ -1,4 +1,6 @@
 // The benchmark's command line.
+import { availableParallelism } from "node:os";
+
 import { TEST_TRANSPORTS, TRANSPORTS } from "./transports/index.js";
 import type { Scenario } from "./scenarios.js";
 
@@ -11,6 +13,8 @@ export interface Options {
   messages: number;
   iterations: number;
   pin: boolean;
+  /** Busy-loop processes to run while measuring (--load); 0: none. */
+  load: number;
   cork: boolean;
   json: string | null;
   markdown: string | null;
@@ -33,6 +37,9 @@ domain sockets and ZeroMQ (ipc:// and tcp://), across two processes, in one run.
   --messages N         stream: messages per row (default 500000 or 256 MiB; quick 100000)
   --iterations N       bulk: timed transfers per row (default 5; quick 3)
   --pin                pin the two processes to different cores (taskset)
+  --load [N]           measure on a loaded machine: N busy-loop processes (default: one
+                       per core, ${availableParallelism()} here), each pinned to a core with taskset,
+                       running from before the first row to after the last; 0: none
   --no-cork            publish/write every message on its own (no batching per tick)
   --json FILE          write the results as JSON
   --markdown FILE      write a Markdown report and an SVG latency chart beside it
@@ -76,7 +83,7 @@ export function parseOptions(argv: string[]): Options | null {
   let messages: number | null = null;
   let iterations: number | null = null;
   let rowTimeout: number | null = null;
-  const o = { pin: false, cork: true, json: null as string | null, markdown: null as string | null, quick: false, full: false };
+  const o = { load: 0, pin: false, cork: true, json: null as string | null, markdown: null as string | null, quick: false, full: false };
   while (args.length) {
     const a = args.shift()!;
     switch (a) {
@@ -92,6 +99,14 @@ export function parseOptions(argv: string[]): Options | null {
       case "--pin":
         o.pin = true;
         break;
+      case "--load": {
+        // The count is optional: "--load" alone is one busy loop per core.
+        const cores = availableParallelism();
+        if (args[0] !== undefined && /^\d+$/.test(args[0])) o.load = Number(args.shift());
+        else o.load = cores;
+        if (o.load > 4 * cores) throw new UsageError(`--load ${o.load}: at most 4 busy loops per core (${4 * cores} here)`);
+        break;
+      }
       case "--no-cork":
         o.cork = false;
         break;

@@ -68,11 +68,24 @@ function tablesOf(report: Report): Table[] {
 
 function machineLine(report: Report): string {
   const m = report.machine;
-  return `${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, ${m.kernel}, Node ${m.node}, ${m.pinned ? "pinned" : "not pinned"}, load ${m.loadavg.join(" ")}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memory_gb} GiB, ${m.kernel}, Node ${m.node}`;
+}
+
+/** Loaded or idle, pinned or not, load average: what the figures were measured under. */
+export function conditionsLine(report: Report): string {
+  const m = report.machine;
+  const loops = m.busy_loops ?? 0; // reports written before --load existed lack the field
+  const load =
+    loops > 0
+      ? `loaded: ${loops} busy loop${loops === 1 ? "" : "s"} ${m.busy_cores ? `pinned to core${m.busy_cores.length === 1 ? "" : "s"} ${m.busy_cores.join(",")}` : "not pinned (no taskset)"}`
+      : "idle: no busy loops";
+  const share = loops > 0 && typeof m.busy_cpu_share === "number" ? ` (each got ${Math.round(m.busy_cpu_share * 100)}% of a core)` : "";
+  const avg = m.loadavg.map((x) => x.toFixed(2)).join(" ");
+  return `${load}${share}; host and peer ${m.pinned ? "pinned to cores 0 and 1" : "not pinned"}; load average at start ${avg}`;
 }
 
 export function printTables(report: Report): void {
-  console.log(`\n${machineLine(report)}`);
+  console.log(`\n${machineLine(report)}\nconditions: ${conditionsLine(report)}`);
   for (const t of tablesOf(report)) {
     const isNote = (r: string[]): boolean => /^(FAILED|skipped)/.test(r[1] ?? "");
     const measured = t.rows.filter((r) => !isNote(r));
@@ -149,6 +162,7 @@ export function writeMarkdown(file: string, report: Report): void {
   const md: string[] = [];
   md.push(`# @synaptic-mesh/shm benchmark`, "");
   md.push(`Run ${report.machine.date} on ${machineLine(report)}.`, "");
+  md.push(`Conditions: ${conditionsLine(report)}.`, "");
   md.push(
     `Two processes per row, fresh for every row. Ratios are to Node TCP loopback in the same run. ` +
       `cpu: user+system time of both processes per round trip, message or transfer; rss: the larger peak RSS of the two.`,

@@ -1,15 +1,17 @@
 // The benchmark orchestrator: for every scenario, size and transport it starts
 // a fresh host and peer process (pinned to different cores with --pin),
 // connects them, collects their figures and operating-system costs, and
-// reports a table (ratios to TCP), JSON and Markdown.
+// reports a table (ratios to TCP), JSON and Markdown. With --load, busy loops
+// (busy.ts) keep every core busy from before the first row to after the last.
 //   node dist/bench/run.js --help        (or: npx synaptic-shm bench --help)
 import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
+import { startBusyLoops, type BusyLoops } from "./busy.js";
 import type { ChildStart } from "./child.js";
-import { canPin, describeMachine, type Machine } from "./machine.js";
+import { canPin, describeMachine, loadavg, type Machine } from "./machine.js";
 import { USAGE, UsageError, formatSize, parseOptions, type Options } from "./options.js";
 import { printTables, writeJson, writeMarkdown } from "./report.js";
 import type { Job, Scenario } from "./scenarios.js";
@@ -42,7 +44,7 @@ export interface Row {
 export interface Report {
   version: 1;
   machine: Machine;
-  options: { quick: boolean; full: boolean; cork: boolean; rounds: number; messages: number; iterations: number };
+  options: { quick: boolean; full: boolean; cork: boolean; load: number; rounds: number; messages: number; iterations: number };
   results: Row[];
 }
 
@@ -64,6 +66,9 @@ interface ChildMsg {
 
 const CHILD = path.join(__dirname, "child.js");
 
+/** Running row processes, killed if the orchestrator is stopped by a signal. */
+const live = new Set<ChildProcess>();
+
 /** A child process with a queue of its IPC messages. */
 class Child {
   readonly proc: ChildProcess;
@@ -76,6 +81,8 @@ class Child {
     const cmd = cpu === null ? process.execPath : "taskset";
     const args = cpu === null ? [CHILD] : ["-c", String(cpu), process.execPath, CHILD];
     this.proc = spawn(cmd, args, { stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    live.add(this.proc);
+    this.proc.once("exit", () => live.delete(this.proc));
     this.proc.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((r) => this.proc.once("exit", (code) => r(code)));
     this.proc.on("message", (m: ChildMsg) => {
@@ -242,11 +249,37 @@ async function runRow(o: Options, job: Job, progress: ProgressLine, pinned: bool
   }
 }
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Until the returned function is called: on SIGINT, SIGTERM or SIGHUP (and on
+ * exit) kill the busy loops and the row processes, then die of the signal as
+ * we would have without the handler.
+ */
+function killOnStop(busy: () => BusyLoops | null): () => void {
+  const killAll = (): void => {
+    busy()?.killNow();
+    for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    killAll();
+    remove();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+  const remove = (): void => {
+    for (const s of SIGNALS) process.removeListener(s, onSignal);
+    process.removeListener("exit", killAll);
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  process.on("exit", killAll);
+  return remove;
+}
+
 /** Runs the benchmark; returns the report. */
 export async function runBench(o: Options): Promise<Report> {
   const pinned = o.pin && canPin();
   if (o.pin && !pinned) console.error("bench: --pin ignored (needs taskset and two cores)");
-  const machine = describeMachine(pinned);
+  const machine = describeMachine(pinned); // load average before our busy loops
   const plan: Job[] = [];
   for (const scenario of o.scenarios) {
     for (const size of o.sizes[scenario]) {
@@ -257,16 +290,33 @@ export async function runBench(o: Options): Promise<Report> {
   const progress = new ProgressLine();
   progress.total = plan.length;
   const results: Row[] = [];
-  for (const job of plan) {
-    progress.row(`${job.scenario} ${formatSize(job.size)} ${job.transport}`);
-    results.push(await runRow(o, job, progress, pinned));
-    progress.done++;
+  let busy: BusyLoops | null = null;
+  const removeHandlers = killOnStop(() => busy);
+  try {
+    if (o.load > 0) {
+      busy = await startBusyLoops(o.load);
+      if (!busy.cores) console.error("bench: taskset not found: the busy loops (--load) are not pinned to cores");
+      Object.assign(machine, { conditions: "loaded", busy_loops: busy.pids.length, busy_cores: busy.cores });
+    }
+    for (const job of plan) {
+      progress.row(`${job.scenario} ${formatSize(job.size)} ${job.transport}`);
+      results.push(await runRow(o, job, progress, pinned));
+      progress.done++;
+    }
+    machine.loadavg_end = loadavg();
+    if (busy) {
+      const share = busy.cpuShare();
+      machine.busy_cpu_share = share === null ? null : Math.round(share * 100) / 100;
+    }
+  } finally {
+    progress.clear();
+    await busy?.stop();
+    removeHandlers();
   }
-  progress.clear();
   return {
     version: 1,
     machine,
-    options: { quick: o.quick, full: o.full, cork: o.cork, rounds: o.rounds, messages: o.messages, iterations: o.iterations },
+    options: { quick: o.quick, full: o.full, cork: o.cork, load: o.load, rounds: o.rounds, messages: o.messages, iterations: o.iterations },
     results,
   };
 }
