@@ -5,7 +5,9 @@
 #include <cstring>
 #include <climits>
 #include <cmath>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -45,7 +47,77 @@ uint64_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return static_cast<uint64_t>(v);
 }
 
-void FinalizeBuffer(Napi::Env, void*, std::shared_ptr<Segment>* hint) { delete hint; }
+// The ArrayBuffer over a mapping keeps the Segment alive (and mapped) until
+// its finalizer runs. The finalizer's hint is an id in this table rather than
+// a pointer we allocate, because runtimes disagree on who owns the hint when
+// napi_create_external_arraybuffer fails: Node 20 refuses a length above
+// buffer.constants.MAX_LENGTH inside node::Buffer::New and calls the
+// finalizer itself, at once (older releases from a SetImmediate, later);
+// Electron returns napi_no_external_buffers_allowed and never calls it. With
+// ids, whoever removes the entry first drops the reference and the other
+// finds nothing: no double free and no leak, whatever the status and
+// whenever (or whether) the finalizer runs.
+// One table for the process (worker threads too), deliberately never
+// destroyed: finalizers may run while an environment is being torn down.
+class BufferTable {
+ public:
+  static BufferTable& Get() {
+    static BufferTable* table = new BufferTable();
+    return *table;
+  }
+  uint64_t Add(std::shared_ptr<Segment> seg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t id = next_++;
+    live_.emplace(id, std::move(seg));
+    return id;
+  }
+  // Idempotent: an id that is gone (or was never there) is ignored.
+  void Release(uint64_t id) {
+    std::shared_ptr<Segment> dropped;  // released outside the lock (may munmap)
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    dropped = std::move(it->second);
+    live_.erase(it);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<Segment>> live_;
+  uint64_t next_ = 1;
+};
+
+void FinalizeBuffer(napi_env, void*, void* hint) {
+  BufferTable::Get().Release(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(hint)));
+}
+
+// The message of a pending JavaScript exception, taken off the environment
+// (it would otherwise be thrown instead of our error), or "".
+std::string TakePendingException(Napi::Env env, std::string* code) {
+  bool pending = false;
+  napi_value e = nullptr;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return "";
+  if (napi_get_and_clear_last_exception(env, &e) != napi_ok || e == nullptr) return "";
+  std::string message;
+  auto read = [&](const char* key) -> std::string {
+    napi_valuetype t;
+    if (napi_typeof(env, e, &t) != napi_ok || t != napi_object) return "";
+    napi_value v;
+    if (napi_get_named_property(env, e, key, &v) != napi_ok) return "";
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) return "";
+    size_t n = 0;
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &n) != napi_ok) return "";
+    std::string out(n, '\0');
+    if (napi_get_value_string_utf8(env, v, &out[0], n + 1, &n) != napi_ok) return "";
+    out.resize(n);
+    return out;
+  };
+  // A getter that throws leaves a new pending exception: drop it too.
+  message = read("message");
+  *code = read("code");
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &e);
+  return message;
+}
 
 }  // namespace
 
@@ -211,19 +283,28 @@ Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Segment& seg = Open(env);
   if (!buffer_.IsEmpty()) return buffer_.Value();
-  napi_value ab;
-  auto* hint = new std::shared_ptr<Segment>(seg_);
-  napi_status st = napi_create_external_arraybuffer(
-      env, seg.base(), static_cast<size_t>(seg.size()),
-      [](napi_env e, void* data, void* h) { FinalizeBuffer(Napi::Env(e), data, static_cast<std::shared_ptr<Segment>*>(h)); },
-      hint, &ab);
+  static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit builds only: sizes are passed as size_t");
+  const uint64_t size = seg.size();
+  napi_value ab = nullptr;
+  const uint64_t id = BufferTable::Get().Add(seg_);
+  napi_status st = napi_create_external_arraybuffer(env, seg.base(), static_cast<size_t>(size), FinalizeBuffer,
+                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
   if (st != napi_ok) {
-    delete hint;
+    // The finalizer may have run already, may run later, or never: the
+    // table entry is dropped exactly once either way.
+    BufferTable::Get().Release(id);
+    std::string code;
+    std::string why = TakePendingException(env, &code);
     if (st == napi_no_external_buffers_allowed)
       ThrowCode(env, "ENOTSUP",
                 "this runtime forbids external ArrayBuffers (Electron >= 21): shared memory "
                 "cannot be exposed to JavaScript without copies");
-    NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+    // Node refuses lengths above buffer.constants.MAX_LENGTH
+    // (ERR_BUFFER_TOO_LARGE); anything else is the runtime's failure too.
+    ThrowCode(env, "ENOTSUP",
+              "this runtime cannot expose the " + std::to_string(size) + "-byte mapping of " + seg.name() +
+                  " as one ArrayBuffer (" + (why.empty() ? "napi status " + std::to_string(st) : why) +
+                  (code.empty() ? "" : ", " + code) + ")");
   }
   Napi::ArrayBuffer buffer(env, ab);
   buffer_ = Napi::Persistent(buffer);

@@ -27,7 +27,7 @@ struct CreateOptions {
   std::string name;        // must be valid and not exist yet
   uint64_t data_size = 0;  // bytes after the header page, >= 1
   uint32_t kind = kKindPlain;
-  uint32_t capacity = 0;   // kKindRing: power of two <= data_size
+  uint32_t capacity = 0;   // kKindRing: power of two <= 2^31, == data_size
   bool prefault = false;   // map with MAP_POPULATE: no page faults on first touch
 };
 

@@ -57,8 +57,14 @@ Status ValidateHeader(const Header& h, uint64_t object_size) {
                                        std::to_string(h.segment_size) + " bytes, object has " +
                                        std::to_string(object_size));
   if (h.kind == kKindRing) {
-    if (!IsPowerOfTwo(h.capacity) || h.capacity > h.data_size || h.capacity > kMaxCapacity)
+    if (!IsPowerOfTwo(h.capacity) || h.capacity > kMaxCapacity)
       return Status::Own("ECORRUPT", "bad ring capacity in header");
+    // Rings are created with data_size == capacity. Anything larger is not
+    // ours, and a hostile one (a sparse object claiming terabytes) would map
+    // more than the runtime can expose.
+    if (h.data_size != h.capacity)
+      return Status::Own("ECORRUPT", "ring data size " + std::to_string(h.data_size) +
+                                         " differs from its capacity " + std::to_string(h.capacity));
   } else if (h.kind == kKindPlain) {
     if (h.capacity != 0) return Status::Own("ECORRUPT", "plain segment with a ring capacity");
   } else {
@@ -74,8 +80,8 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (opts.kind != kKindPlain && opts.kind != kKindRing)
     return Status::FromErrno(EINVAL, "shm_open", "unknown segment kind " + std::to_string(opts.kind));
   if (opts.kind == kKindRing &&
-      (!IsPowerOfTwo(opts.capacity) || opts.capacity > opts.data_size || opts.capacity > kMaxCapacity))
-    return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31");
+      (!IsPowerOfTwo(opts.capacity) || opts.capacity != opts.data_size || opts.capacity > kMaxCapacity))
+    return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31 equal to the data size");
   if (opts.kind != kKindRing && opts.capacity != 0)
     return Status::FromErrno(EINVAL, "shm_open", "capacity given for a plain segment");
 

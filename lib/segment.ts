@@ -2,12 +2,26 @@
 // page and a data region, mapped into this process and exposed as an
 // ArrayBuffer with no copy. The creator owns it and unlinks it on close;
 // attachers map it by name (from another process or a worker thread).
+import { constants as bufferConstants } from "node:buffer";
 import { randomBytes } from "node:crypto";
 
 import { adopt, disown } from "./cleanup.js";
-import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from "./errors.js";
+import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { HEADER_SIZE, KIND_PLAIN, MAX_NAME_LENGTH, MAX_SEGMENT_SIZE } from "./layout.js";
 import { binding, type SegmentHandle } from "./native.js";
+
+/**
+ * Largest data region `Segment.create` accepts: the whole mapping (header
+ * page + data) is exposed as one ArrayBuffer, so it must fit in this
+ * runtime's largest one (buffer.constants.MAX_LENGTH: 2^32 bytes on Node 20),
+ * and within the layout's MAX_SEGMENT_SIZE.
+ */
+export const MAX_DATA_SIZE = Math.min(MAX_SEGMENT_SIZE, bufferConstants.MAX_LENGTH) - HEADER_SIZE;
+const MAX_DATA_SIZE_WHY =
+  MAX_SEGMENT_SIZE <= bufferConstants.MAX_LENGTH
+    ? `the layout's largest segment, ${MAX_SEGMENT_SIZE} bytes, minus the ${HEADER_SIZE}-byte header`
+    : `buffer.constants.MAX_LENGTH, ${bufferConstants.MAX_LENGTH}, minus the ${HEADER_SIZE}-byte header: ` +
+      "the whole mapping must fit in one ArrayBuffer of this runtime";
 
 /** Prefix of generated names; `ls /dev/shm/smsh-*` lists this package's segments. */
 export const NAME_PREFIX = "smsh-";
@@ -96,7 +110,7 @@ export class Segment {
    */
   static create(options: SegmentCreateOptions, internal?: SegmentInternalOptions): Segment {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
-    const size = checkInteger("options.size", options.size, 1, MAX_SEGMENT_SIZE - HEADER_SIZE);
+    const size = checkInteger("options.size", options.size, 1, MAX_DATA_SIZE, MAX_DATA_SIZE_WHY);
     const name = options.name === undefined ? randomName() : validateName(options.name, "options.name");
     const kind = internal?.kind ?? KIND_PLAIN;
     const capacity = internal?.capacity ?? 0;
@@ -115,11 +129,21 @@ export class Segment {
   /**
    * The whole mapping (header page + data region) as an ArrayBuffer, no copy.
    * After close() it is detached: byteLength 0, views over it empty.
-   * Throws ECLOSED after close().
+   * Throws ECLOSED after close(), and ENOTSUP for an attached segment larger
+   * than this runtime's largest ArrayBuffer (buffer.constants.MAX_LENGTH).
    */
   get buffer(): ArrayBuffer {
-    // handle.buffer() throws ECLOSED once closed; #buffer is reset by close().
-    if (this.#buffer === null) this.#buffer = this.handle.buffer();
+    if (this.#buffer === null) {
+      // handle.buffer() throws ECLOSED once closed; #buffer is reset by close().
+      if (!this.closed && this.mappedSize > bufferConstants.MAX_LENGTH) {
+        throw shmError(
+          "ENOTSUP",
+          `segment ${this.name} maps ${this.mappedSize} bytes, more than this runtime's largest ArrayBuffer ` +
+            `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH})`,
+        );
+      }
+      this.#buffer = this.handle.buffer();
+    }
     return this.#buffer;
   }
 

@@ -317,7 +317,7 @@ SMSH_TEST(created_segment_has_flag_and_holds_owner_byte) {
   const std::string ring = TestName();
   CreateOptions ro = Plain(ring, 8192);
   ro.kind = smsh::kKindRing;
-  ro.capacity = 4096;
+  ro.capacity = 8192;
   std::unique_ptr<Segment> r;
   REQUIRE_OK(Segment::Create(ro, &r));
   CHECK_EQ(r->header()->flags, smsh::kFlagLocks);

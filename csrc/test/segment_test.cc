@@ -52,7 +52,7 @@ CreateOptions Ring(const std::string& name, uint64_t data_size, uint32_t capacit
 bool ValidHeaderImage(uint32_t kind, Header* out) {
   std::unique_ptr<Segment> seg;
   std::string name = TestName();
-  CreateOptions o = kind == smsh::kKindRing ? Ring(name, 8192, 4096) : Plain(name, 8192);
+  CreateOptions o = kind == smsh::kKindRing ? Ring(name, 8192, 8192) : Plain(name, 8192);
   if (!Segment::Create(o, &seg).ok()) return false;
   std::memcpy(out, seg->header(), sizeof(Header));
   seg->Unlink();
@@ -335,6 +335,43 @@ SMSH_TEST(validate_header_rejects_inconsistent_headers) {
          [](Header& h) { h.capacity = 16384; });
   expect(ring, rsize, "ECORRUPT", "ring capacity 2^31 > data_size",
          [](Header& h) { h.capacity = 1u << 31; });
+  // Rings are created with data_size == capacity: a smaller capacity is not
+  // one of ours, and a huge data_size (a sparse object) must never be mapped.
+  expect(ring, rsize, "ECORRUPT", "ring capacity < data_size",
+         [](Header& h) { h.capacity = 4096; });
+  expect(ring, ~uint64_t{0}, "ECORRUPT", "ring of 2^31 claiming 4 GiB of data", [](Header& h) {
+    h.capacity = 1u << 31;
+    h.data_size = uint64_t{1} << 32;
+    h.segment_size = smsh::kHeaderSize + h.data_size;
+  });
+  // The largest ring is fine.
+  Header big = ring;
+  big.capacity = 1u << 31;
+  big.data_size = big.capacity;
+  big.segment_size = smsh::kHeaderSize + big.data_size;
+  CHECK_OK(smsh::ValidateHeader(big, big.segment_size));
+}
+
+SMSH_TEST(sparse_ring_claiming_4gib_is_ecorrupt) {
+  // A hostile object: a valid-looking ring header whose data_size is 4 GiB
+  // (a sparse file costs nothing), capacity 2^31. Attach must refuse it
+  // before mapping anything.
+  Header h;
+  REQUIRE(ValidHeaderImage(smsh::kKindRing, &h));
+  h.capacity = 1u << 31;
+  h.data_size = uint64_t{1} << 32;
+  h.segment_size = smsh::kHeaderSize + h.data_size;
+  std::vector<uint8_t> image(sizeof(Header));
+  std::memcpy(image.data(), &h, sizeof(h));
+  const std::string name = TestName();
+  REQUIRE(MakeRawObject(name, image));
+  REQUIRE(truncate(ShmPath(name).c_str(), static_cast<off_t>(h.segment_size)) == 0);
+  std::unique_ptr<Segment> seg;
+  Status s = Segment::Attach(name, &seg);
+  CHECK_CODE(s, "ECORRUPT");
+  CHECK(s.message.find("capacity") != std::string::npos);
+  CHECK(seg == nullptr);
+  shm_unlink(("/" + name).c_str());
 }
 
 SMSH_TEST(unlink_spares_a_recreated_object) {
@@ -414,6 +451,7 @@ SMSH_TEST(create_rejects_bad_options) {
   einval(Ring(name, 8192, 4097), "ring capacity 4097");
   einval(Ring(name, 8192, 0), "ring capacity 0");
   einval(Ring(name, 8192, 16384), "ring capacity > data_size");
+  einval(Ring(name, 8192, 1024), "ring capacity < data_size");
   einval(Plain(name, 0), "data_size 0");
   einval(Plain(name, smsh::kMaxSegmentSize), "data_size too large");
   CreateOptions plain_cap = Plain(name);
@@ -422,8 +460,8 @@ SMSH_TEST(create_rejects_bad_options) {
   CreateOptions unknown = Plain(name);
   unknown.kind = 2;
   einval(unknown, "unknown kind");
-  // A power-of-two ring smaller than the data region is fine.
-  CHECK_OK(Segment::Create(Ring(name, 8192, 1024), &seg));
+  // A power-of-two ring as large as the data region is fine.
+  CHECK_OK(Segment::Create(Ring(name, 8192, 8192), &seg));
   if (seg) CHECK_OK(seg->Unlink());
 }
 

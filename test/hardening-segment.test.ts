@@ -1,0 +1,143 @@
+// Defects an adversarial tester found in the segment layer, each with the
+// case that crashed or hung before its fix. Cases that could crash or hang
+// run in a child process (test/fixtures/hardening.ts) with a time limit, so
+// a regression fails a test instead of killing or wedging the test runner.
+import { constants as bufferConstants } from "node:buffer";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { Segment, layout, randomName } from "../dist/lib/index.js";
+import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
+
+const shm = (name: string): string => `/dev/shm/${name}`;
+
+afterEach(killStrays);
+
+/** The header of a freshly created, valid segment of `kind`. */
+function validHeader(kind: "plain" | "ring"): Buffer {
+  const seg =
+    kind === "plain"
+      ? Segment.create({ size: 4096 })
+      : (Segment as unknown as { create(o: object, i: object): Segment }).create(
+          { size: 4096 },
+          { kind: layout.KIND_RING, capacity: 4096 },
+        );
+  try {
+    return Buffer.from(new Uint8Array(seg.buffer, 0, layout.HEADER_SIZE));
+  } finally {
+    seg.close();
+  }
+}
+
+/**
+ * Writes `header` into a new object /dev/shm/<name> and makes it
+ * `objectSize` bytes long: a sparse file, so a claim of gigabytes costs no
+ * memory. Returns the name; the caller removes it.
+ */
+function forge(header: Buffer, objectSize: number): string {
+  const name = randomName();
+  const fd = openSync(shm(name), "wx", 0o600);
+  try {
+    writeSync(fd, header, 0, header.length, 0);
+    ftruncateSync(fd, objectSize);
+  } finally {
+    closeSync(fd);
+  }
+  return name;
+}
+
+function withSizes(header: Buffer, dataSize: number, capacity?: number): Buffer {
+  const h = Buffer.from(header);
+  h.writeBigUInt64LE(BigInt(dataSize), layout.OFFSETS.data_size);
+  h.writeBigUInt64LE(BigInt(dataSize + layout.HEADER_SIZE), layout.OFFSETS.segment_size);
+  if (capacity !== undefined) h.writeUInt32LE(capacity, layout.OFFSETS.capacity);
+  return h;
+}
+
+function lastLine(stdout: string, prefix: string): string {
+  const line = stdout
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith(prefix + " "));
+  if (line === undefined) throw new Error(`no "${prefix}" line in ${JSON.stringify(stdout)}`);
+  return line.slice(prefix.length + 1);
+}
+
+describe("segments larger than the runtime's largest ArrayBuffer", () => {
+  it("Segment.create refuses them up front: RangeError ERR_OUT_OF_RANGE naming buffer.constants.MAX_LENGTH", async () => {
+    // In a child: before the fix this created the segment and crashed
+    // (double free) on .data.
+    const name = randomName();
+    const r = await runFixture("hardening", ["create-huge", String(2 ** 32), name]);
+    expect(r.signal).toBe(null);
+    expect(r.code).toBe(0);
+    expect(lastLine(r.stdout, "code")).toBe("RangeError:ERR_OUT_OF_RANGE");
+    expect(lastLine(r.stdout, "message")).toContain("buffer.constants.MAX_LENGTH");
+    expect(existsSync(shm(name))).toBe(false); // refused before shm_open
+    // One byte over the largest mapping this runtime can expose is refused
+    // here too, before any syscall (the largest that fits is not created:
+    // it would reserve 4 GiB).
+    const max = bufferConstants.MAX_LENGTH - layout.HEADER_SIZE;
+    const name2 = randomName();
+    const e = (() => {
+      try {
+        Segment.create({ size: max + 1, name: name2 });
+      } catch (err) {
+        return err as RangeError & { code: string };
+      }
+      throw new Error("no error");
+    })();
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.code).toBe("ERR_OUT_OF_RANGE");
+    expect(e.message).toContain(`<= ${max} `);
+    expect(existsSync(shm(name2))).toBe(false);
+  });
+
+  it("an attached oversized segment: data and buffer() throw ENOTSUP, no crash (the binding's error path frees once)", async () => {
+    const size = bufferConstants.MAX_LENGTH; // + 4096 header: one byte over is enough, this is 4096 over
+    const name = forge(withSizes(validHeader("plain"), size), size + layout.HEADER_SIZE);
+    try {
+      const child = track(
+        spawn(process.execPath, ["--expose-gc", fixture("hardening"), "oversized", name], { stdio: ["ignore", "pipe", "pipe"] }),
+      );
+      const r = await collect(child, 20_000);
+      expect(r.stderr).toBe("");
+      expect(r.signal).toBe(null); // was SIGSEGV
+      expect(r.code).toBe(0);
+      expect(lastLine(r.stdout, "size")).toBe(String(size));
+      expect(lastLine(r.stdout, "codes")).toBe("Error:ENOTSUP Error:ENOTSUP Error:ENOTSUP");
+      expect(r.stdout).toContain("done");
+    } finally {
+      rmSync(shm(name), { force: true });
+    }
+  });
+
+  it("Channel.attach of a ring header claiming 4 GiB of data (sparse object) is ECORRUPT, not a crash", async () => {
+    // capacity 2^31 is a valid power of two; data_size 2^32 != capacity.
+    const name = forge(withSizes(validHeader("ring"), 2 ** 32, 2 ** 31), 2 ** 32 + layout.HEADER_SIZE);
+    try {
+      const r = await runFixture("hardening", ["channel-attach", name]);
+      expect(r.signal).toBe(null);
+      expect(r.code).toBe(0);
+      expect(lastLine(r.stdout, "code")).toBe("Error:ECORRUPT");
+    } finally {
+      rmSync(shm(name), { force: true });
+    }
+  });
+
+  it("a ring whose data_size differs from its capacity is ECORRUPT for Segment.attach too", () => {
+    const name = forge(withSizes(validHeader("ring"), 8192, 4096), 8192 + layout.HEADER_SIZE);
+    try {
+      let code = "none";
+      try {
+        Segment.attach(name).close();
+      } catch (e) {
+        code = (e as { code: string }).code;
+      }
+      expect(code).toBe("ECORRUPT");
+    } finally {
+      rmSync(shm(name), { force: true });
+    }
+  });
+});
