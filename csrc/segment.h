@@ -46,8 +46,10 @@ class Segment {
   Segment& operator=(const Segment&) = delete;
 
   // Removes the name, if it still refers to this segment's object (a name
-  // that was unlinked and re-created by someone else is left alone).
-  // Mappings stay valid until Unmap. Safe to call twice.
+  // that was unlinked and re-created by someone else, or taken by a FIFO or
+  // a symlink, is left alone). Never blocks and, on Linux, needs no file
+  // descriptor (it works at the descriptor limit). Mappings stay valid
+  // until Unmap. Safe to call twice.
   Status Unlink();
   // munmap and close; afterwards base() is nullptr. Safe to call twice.
   void Unmap();
@@ -100,13 +102,15 @@ struct Inspection {
 };
 
 // Reads the header of "/<name>" with pread and probes its liveness locks;
-// maps nothing and changes nothing. Fails only if the object cannot be
-// opened (ENOENT, EACCES, ...); a foreign or short object is reported in
-// out->validity.
+// maps nothing and changes nothing. Opens with O_NONBLOCK|O_NOFOLLOW, so a
+// FIFO under the name cannot block it. Fails only if the object cannot be
+// opened (ENOENT, EACCES, ELOOP for a symlink, EMFILE, ...); a foreign or
+// short object is reported in out->validity.
 Status Inspect(const std::string& name, Inspection* out);
 
 // Removes "/<name>" if it is still the object (dev, ino): a sweep decided
 // from an Inspection, and must not remove a new object that took the name.
+// Like Segment::Unlink: never blocks, no descriptor needed on Linux.
 Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino);
 
 // Validates a header image read from an object of `object_size` bytes.

@@ -141,3 +141,76 @@ describe("segments larger than the runtime's largest ArrayBuffer", () => {
     }
   });
 });
+
+describe("unlink never blocks and needs no descriptor", () => {
+  /** A squat fixture with an IPC channel; resolves with it and its two segment names. */
+  async function squatter(): Promise<{ child: ChildProcess; names: string[] }> {
+    const child = track(spawn(process.execPath, [fixture("hardening"), "squat"], { stdio: ["ignore", "pipe", "pipe", "ipc"] }));
+    const line = await waitForLine(child, /^names /);
+    return { child, names: line.split(" ").slice(1) };
+  }
+
+  /** rm /dev/shm/<name> (which the README calls safe), then mkfifo the name. */
+  function squat(names: string[]): void {
+    for (const n of names) {
+      rmSync(shm(n));
+      execFileSync("mkfifo", ["-m", "600", shm(n)]);
+    }
+  }
+
+  // Time limits: a blocked process never returns, a working one needs well
+  // under a second; 20 s leaves room for a loaded 2-core machine.
+  it("a FIFO squatting an owned name: close() and the exit cleanup return at once and leave the FIFO alone", async () => {
+    const { child, names } = await squatter();
+    try {
+      squat(names);
+      const done = collect(child, 20_000);
+      child.send("close");
+      const r = await done;
+      expect(r.signal).toBe(null); // SIGKILL from the time limit before the fix: close() blocked
+      expect(r.code).toBe(0);
+      expect(Number(lastLine(r.stdout, "closed"))).toBeLessThan(5_000);
+      for (const n of names) expect(lstatSync(shm(n)).isFIFO()).toBe(true); // not ours: not removed
+    } finally {
+      for (const n of names) rmSync(shm(n), { force: true });
+    }
+  });
+
+  it("a FIFO squatting an owned name: SIGTERM still ends the process promptly", async () => {
+    const { child, names } = await squatter();
+    try {
+      squat(names);
+      const done = collect(child, 20_000);
+      child.kill("SIGTERM");
+      const r = await done;
+      expect(r.signal).toBe("SIGTERM"); // the handler unlinked (or skipped) and re-raised; SIGKILL if it blocked
+      for (const n of names) expect(lstatSync(shm(n)).isFIFO()).toBe(true);
+    } finally {
+      for (const n of names) rmSync(shm(n), { force: true });
+    }
+  });
+
+  it("out of descriptors (EMFILE): close() and the exit cleanup still remove the names", async () => {
+    // ulimit -n 256: the fixture reaches EMFILE after a few hundred opens,
+    // whatever this machine's own limit is.
+    const child = track(
+      spawn("/bin/sh", ["-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath, fixture("hardening"), "emfile"], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    const r = await collect(child, 20_000);
+    const names = lastLine(r.stdout, "names").split(" ");
+    try {
+      expect(r.stderr).toBe("");
+      expect(r.signal).toBe(null);
+      expect(r.code).toBe(0);
+      const [fds, a] = lastLine(r.stdout, "closed").split(" ");
+      expect(Number(fds)).toBeGreaterThan(0); // it did hit EMFILE
+      expect(a).toBe("a-gone"); // close() at the limit removed the name
+      // ...and the exit cleanup at the limit removed b's:
+      for (const n of names) expect(existsSync(shm(n))).toBe(false);
+    } finally {
+      for (const n of names) rmSync(shm(n), { force: true });
+    }
+  });
+});

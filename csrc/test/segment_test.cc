@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -400,6 +401,102 @@ SMSH_TEST(unlink_spares_a_recreated_object) {
   CHECK(ShmExists(name2));
   CHECK_OK(e->Unlink());
   CHECK(!ShmExists(name2));
+}
+
+SMSH_TEST(unlink_never_blocks_on_a_fifo_squatting_the_name) {
+  // The README calls `rm /dev/shm/<name>` safe; if someone then mkfifo's the
+  // name, opening it for reading would wait for a writer forever. Unlink,
+  // UnlinkIfSame and Inspect must return at once and leave the FIFO alone.
+  alarm(30);  // a hang kills the case (SIGALRM) instead of waiting for ctest's timeout
+  const std::string name = TestName();
+  std::unique_ptr<Segment> a;
+  REQUIRE_OK(Segment::Create(Plain(name), &a));
+  struct stat ours;
+  REQUIRE(stat(ShmPath(name).c_str(), &ours) == 0);
+  REQUIRE(shm_unlink(("/" + name).c_str()) == 0);
+  REQUIRE(mkfifo(ShmPath(name).c_str(), 0600) == 0);
+  struct stat fifo;
+  REQUIRE(lstat(ShmPath(name).c_str(), &fifo) == 0);
+
+  CHECK_OK(a->Unlink());
+  CHECK(a->unlinked());
+  CHECK_OK(smsh::UnlinkIfSame(name, ours.st_dev, ours.st_ino));
+  CHECK_OK(smsh::UnlinkIfSame(name, fifo.st_dev, fifo.st_ino));  // not a segment: never removed
+  smsh::Inspection in;
+  CHECK_OK(smsh::Inspect(name, &in));
+  CHECK_CODE(in.validity, "ECORRUPT");
+  std::unique_ptr<Segment> b;
+  CHECK_CODE(Segment::Attach(name, &b), "ECORRUPT");  // O_NONBLOCK, then "not a regular object"
+  struct stat after;
+  CHECK(lstat(ShmPath(name).c_str(), &after) == 0 && S_ISFIFO(after.st_mode));
+  alarm(0);
+  unlink(ShmPath(name).c_str());
+}
+
+SMSH_TEST(unlink_never_follows_a_symlink) {
+  // Someone replaces A's name with a symlink to segment B: neither A's
+  // Unlink nor UnlinkIfSame with B's identity may remove anything, and
+  // Attach refuses the link.
+  const std::string name_a = TestName(), name_b = TestName();
+  std::unique_ptr<Segment> a, b, c;
+  REQUIRE_OK(Segment::Create(Plain(name_a), &a));
+  REQUIRE_OK(Segment::Create(Plain(name_b), &b));
+  struct stat sb;
+  REQUIRE(stat(ShmPath(name_b).c_str(), &sb) == 0);
+  REQUIRE(shm_unlink(("/" + name_a).c_str()) == 0);
+  REQUIRE(symlink(ShmPath(name_b).c_str(), ShmPath(name_a).c_str()) == 0);
+  CHECK_OK(a->Unlink());
+  CHECK_OK(smsh::UnlinkIfSame(name_a, sb.st_dev, sb.st_ino));
+  struct stat st;
+  CHECK(lstat(ShmPath(name_a).c_str(), &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(ShmExists(name_b));
+  CHECK_CODE(Segment::Attach(name_a, &c), "ELOOP");
+  unlink(ShmPath(name_a).c_str());
+  CHECK_OK(b->Unlink());
+  CHECK(!ShmExists(name_b));
+}
+
+SMSH_TEST(unlink_works_at_the_descriptor_limit) {
+  // Out of descriptors (EMFILE), close() and the exit cleanup must still
+  // remove the names: the identity check needs no descriptor.
+  const std::string name_a = TestName(), name_b = TestName();
+  std::unique_ptr<Segment> a, b;
+  REQUIRE_OK(Segment::Create(Plain(name_a), &a));
+  REQUIRE_OK(Segment::Create(Plain(name_b), &b));
+  struct stat sb;
+  REQUIRE(stat(ShmPath(name_b).c_str(), &sb) == 0);
+
+  struct rlimit old;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  struct rlimit low = old;
+  if (low.rlim_cur > 256) low.rlim_cur = 256;  // a few hundred dups instead of the whole limit
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> fds;
+  for (;;) {
+    int fd = dup(2);
+    if (fd < 0) {
+      CHECK_EQ(errno, EMFILE);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  // At the limit now: opening anything fails...
+  int probe = shm_open(("/" + name_a).c_str(), O_RDONLY | O_CLOEXEC, 0);
+  int probe_errno = errno;
+  if (probe >= 0) close(probe);
+  CHECK_EQ(probe, -1);
+  CHECK_EQ(probe_errno, EMFILE);
+  // ...and the names still go.
+  Status s1 = a->Unlink();
+  Status s2 = smsh::UnlinkIfSame(name_b, sb.st_dev, sb.st_ino);
+  bool a_gone = !ShmExists(name_a), b_gone = !ShmExists(name_b);
+  for (int fd : fds) close(fd);
+  setrlimit(RLIMIT_NOFILE, &old);
+  CHECK_OK(s1);
+  CHECK_OK(s2);
+  CHECK(a->unlinked());
+  CHECK(a_gone);
+  CHECK(b_gone);
 }
 
 SMSH_TEST(unlink_and_unmap_twice_are_safe) {
