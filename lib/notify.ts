@@ -17,6 +17,14 @@ export type { WaitMode } from "./native.js";
  */
 export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
 
+/**
+ * Longest single native futex wait. V8 can only end a thread (worker.terminate(),
+ * process.exit() joining workers) while JavaScript runs, never inside a
+ * native call, so a blocking wait sleeps in slices this long and checks back
+ * in between; costs one wakeup per slice of an otherwise idle sleeper.
+ */
+export const WAIT_SLICE_MS = 50;
+
 export function validateWaitMode(mode: unknown): WaitMode {
   if (mode === "futex" || mode === "doorbell") return mode;
   throw invalidArgValue("mode", 'must be "futex" or "doorbell"', mode);
@@ -61,12 +69,28 @@ export class WaitLine {
   /**
    * Blocks this thread while seq is unchanged (futex), at most timeoutMs
    * (Infinity: no limit). For worker threads and synchronous receives.
+   * "not-equal": seq had already moved when called. The thread stays
+   * terminable (worker.terminate(), process.exit()) while it waits: it
+   * sleeps in slices of WAIT_SLICE_MS against one absolute deadline.
    */
   waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
     if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
       throw invalidArgValue("timeoutMs", "must be a non-negative number or Infinity", timeoutMs);
     }
-    return this.segment.handle.wait(this.seqOffset, seq >>> 0, Number.isFinite(timeoutMs) ? timeoutMs : undefined);
+    const expected = seq >>> 0;
+    const handle = this.segment.handle;
+    const offset = this.seqOffset;
+    // performance.now() and the native wait both run on CLOCK_MONOTONIC.
+    const deadline = performance.now() + timeoutMs; // Infinity stays Infinity
+    let left = timeoutMs;
+    for (let first = true; ; first = false) {
+      const r = handle.wait(offset, expected, Math.min(left, WAIT_SLICE_MS));
+      // seq moving between two slices is a wake that came while we were not
+      // in the kernel: "ok", as if we had been.
+      if (r !== "timed-out") return r === "not-equal" && !first ? "ok" : r;
+      left = deadline - performance.now();
+      if (!(left > 0)) return "timed-out";
+    }
   }
 
   /** Waker: wakes the sleeper, if there is one (one Atomics.load otherwise). */

@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Segment, layout, randomName } from "../dist/lib/index.js";
+import { Segment, WaitLine, layout, randomName } from "../dist/lib/index.js";
 import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
 
 const shm = (name: string): string => `/dev/shm/${name}`;
@@ -212,5 +212,74 @@ describe("unlink never blocks and needs no descriptor", () => {
     } finally {
       for (const n of names) rmSync(shm(n), { force: true });
     }
+  });
+});
+
+describe("a worker blocked in waitSync(seq) with no timeout", () => {
+  // Both run in a child process: before the fix neither terminate() nor
+  // process.exit() ever returned. The fixture waits until the worker really
+  // sleeps in FUTEX_WAIT (it reads /proc/self/task/*/syscall), so the
+  // blocking case is the one exercised, not a race with it. A working fix
+  // ends the wait within one slice (<= 50 ms); 5 s bounds a loaded machine
+  // (two cores shared with other test runs) with a wide margin.
+  /** A killed fixture cannot clean up: remove its segment. */
+  function removeSegmentOf(stdout: string): void {
+    const m = /^segment (\S+)$/m.exec(stdout);
+    if (m) rmSync(shm(m[1]!), { force: true });
+  }
+
+  it("worker.terminate() resolves", async () => {
+    const r = await runFixture("hardening", ["terminate"], 20_000);
+    removeSegmentOf(r.stdout);
+    expect(r.stderr).toBe("");
+    expect(r.signal).toBe(null);
+    expect(r.code).toBe(0);
+    expect(Number(lastLine(r.stdout, "terminated"))).toBeLessThan(5_000);
+  });
+
+  it("process.exit() on the main thread exits promptly", async () => {
+    const child = track(spawn(process.execPath, [fixture("hardening"), "exit-blocked"], { stdio: ["ignore", "pipe", "pipe"] }));
+    const done = collect(child, 20_000);
+    await waitForLine(child, /^exiting/, 15_000);
+    const t0 = performance.now();
+    const r = await done;
+    removeSegmentOf(r.stdout);
+    expect(r.stderr).toBe("");
+    expect(r.signal).toBe(null);
+    expect(r.code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+});
+
+describe("waitSync in slices keeps its meaning", () => {
+  it("a timeout spanning several slices ends at the deadline, not before", () => {
+    const seg = Segment.create({ size: 4096 });
+    try {
+      const line = new WaitLine(seg, layout.OFFSETS.reader_wait);
+      const seq = line.prepare("sync");
+      const t0 = performance.now();
+      expect(line.waitSync(seq, 120)).toBe("timed-out");
+      const ms = performance.now() - t0;
+      line.finish();
+      expect(ms).toBeGreaterThanOrEqual(120); // the loop ends only once performance.now() passed the deadline
+      expect(ms).toBeLessThan(5_000); // generous: a loaded machine may delay the last slice
+      expect(line.waitSync(seq, 0)).toBe("timed-out");
+      line.notify(); // nobody waits: no change
+      Atomics.add(new Int32Array(seg.buffer, layout.OFFSETS.reader_wait, 1), 0, 1);
+      expect(line.waitSync(seq, 0)).toBe("not-equal");
+      expect(line.waitSync(seq)).toBe("not-equal"); // moved already: no sleep at all
+    } finally {
+      seg.close();
+    }
+  });
+
+  it("a wake that comes several slices into the wait is \"ok\"", async () => {
+    const r = await runFixture("hardening", ["wake-late"], 20_000);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [result, ms] = lastLine(r.stdout, "result").split(" ");
+    expect(result).toBe("ok");
+    expect(Number(ms)).toBeGreaterThanOrEqual(200); // woken, not timed out, after the waker's 200 ms
+    expect(Number(ms)).toBeLessThan(10_000);
   });
 });
