@@ -52,6 +52,7 @@ Napi::Object Layout(Napi::Env env) {
   o.Set("version", Napi::Number::New(env, kLayoutVersion));
   o.Set("headerSize", Napi::Number::New(env, kHeaderSize));
   o.Set("lineSize", Napi::Number::New(env, kLineSize));
+  o.Set("firstWaitLine", Napi::Number::New(env, kFirstWaitLineOffset));
   o.Set("tokenSize", Napi::Number::New(env, kTokenSize));
   o.Set("waitLineSeq", Napi::Number::New(env, offsetof(WaitLine, seq)));
   o.Set("waitLineWaiting", Napi::Number::New(env, offsetof(WaitLine, waiting)));

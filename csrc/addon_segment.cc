@@ -355,15 +355,18 @@ Napi::Value SegmentHandle::Closed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), closed());
 }
 
+// The seq word of a wait line: the only words the binding waits on, wakes
+// or notifies (anything else in the header is identity, indices or state).
 uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
   Segment& seg = Open(env);
   if (!offset.IsNumber()) throw Napi::TypeError::New(env, "offset must be a number");
   double v = offset.As<Napi::Number>().DoubleValue();
-  if (!(v >= 0) || std::floor(v) != v || v + 4 > static_cast<double>(seg.size()))
-    throw Napi::RangeError::New(env, "offset is outside the segment");
-  uint64_t off = static_cast<uint64_t>(v);
-  if (off % 4 != 0) throw Napi::RangeError::New(env, "offset must be a multiple of 4");
-  return reinterpret_cast<uint32_t*>(seg.base() + off);
+  if (!(v >= kFirstWaitLineOffset && v <= kHeaderSize - kLineSize) || std::floor(v) != v ||
+      !IsWaitLineOffset(static_cast<uint64_t>(v)))
+    throw Napi::RangeError::New(env, "offset must be the offset of a wait line in the header (a multiple of " +
+                                         std::to_string(kLineSize) + " from " + std::to_string(kFirstWaitLineOffset) +
+                                         " to " + std::to_string(kHeaderSize - kLineSize) + ")");
+  return reinterpret_cast<uint32_t*>(seg.base() + static_cast<uint64_t>(v));
 }
 
 Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
@@ -404,8 +407,7 @@ Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
   uint64_t off = static_cast<uint64_t>(reinterpret_cast<uint8_t*>(word) - seg_->base());
-  if (off % kLineSize != 0 || off + sizeof(WaitLine) > kHeaderSize)
-    throw Napi::RangeError::New(env, "notify needs the offset of a wait line in the header");
+  if (!IsWaitLineOffset(off)) throw Napi::RangeError::New(env, "notify needs the offset of a wait line in the header");
   auto* line = reinterpret_cast<WaitLine*>(word);
   // Doorbells are only opened when a sleeper asked for one.
   int fd = (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) ? DoorbellSender() : -1;

@@ -8,6 +8,7 @@ import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync,
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Segment, WaitLine, layout, randomName } from "../dist/lib/index.js";
+import { binding } from "../dist/lib/native.js";
 import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
 
 const shm = (name: string): string => `/dev/shm/${name}`;
@@ -53,6 +54,16 @@ function withSizes(header: Buffer, dataSize: number, capacity?: number): Buffer 
   h.writeBigUInt64LE(BigInt(dataSize + layout.HEADER_SIZE), layout.OFFSETS.segment_size);
   if (capacity !== undefined) h.writeUInt32LE(capacity, layout.OFFSETS.capacity);
   return h;
+}
+
+/** The error `fn` throws (fails the test if it throws nothing). */
+function errorOf(fn: () => unknown): Error & { code?: unknown } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: unknown };
+  }
+  throw new Error("expected an error, nothing was thrown");
 }
 
 function lastLine(stdout: string, prefix: string): string {
@@ -281,5 +292,56 @@ describe("waitSync in slices keeps its meaning", () => {
     expect(result).toBe("ok");
     expect(Number(ms)).toBeGreaterThanOrEqual(200); // woken, not timed out, after the waker's 200 ms
     expect(Number(ms)).toBeLessThan(10_000);
+  });
+});
+
+describe("wait lines only at wait-line offsets", () => {
+  it("WaitLine refuses offsets that are not wait lines (0 would put `waiting` into the identity line)", () => {
+    const seg = Segment.create({ size: 4096 });
+    try {
+      const before = Buffer.from(new Uint8Array(seg.buffer, 0, layout.HEADER_SIZE));
+      for (const off of [0, 128, 256, 384, 4096, -128, 2 ** 32 + 512]) {
+        const e = errorOf(() => new WaitLine(seg, off));
+        expect(e).toBeInstanceOf(RangeError);
+        expect(e.code).toBe("ERR_OUT_OF_RANGE");
+      }
+      for (const off of [520, 513, 600]) {
+        const e = errorOf(() => new WaitLine(seg, off));
+        expect(e).toBeInstanceOf(TypeError);
+        expect(e.code).toBe("ERR_INVALID_ARG_VALUE");
+      }
+      expect(errorOf(() => new WaitLine(seg, "512" as unknown as number)).code).toBe("ERR_INVALID_ARG_TYPE");
+      // Real lines: reader_wait, writer_wait, and the reserved ones to the end of the page.
+      for (const off of [layout.OFFSETS.reader_wait, layout.OFFSETS.writer_wait, 768, layout.HEADER_SIZE - layout.LINE_SIZE]) {
+        const line = new WaitLine(seg, off);
+        line.prepare("sync");
+        line.finish();
+        expect(line.notify()).toBe(false);
+      }
+      expect(Buffer.from(new Uint8Array(seg.buffer, 0, layout.OFFSETS.reader_wait)).equals(before.subarray(0, layout.OFFSETS.reader_wait))).toBe(true);
+    } finally {
+      seg.close();
+    }
+  });
+
+  it("the binding refuses them too: wait, wake, notify and WaiterHandle", () => {
+    const seg = Segment.create({ size: 4096 });
+    try {
+      const h = seg.handle;
+      for (const off of [0, 4, 256, 384, 516, 4096, 8192, layout.HEADER_SIZE + 64]) {
+        expect(errorOf(() => h.wait(off, 12345, 0))).toBeInstanceOf(RangeError);
+        expect(errorOf(() => h.wake(off))).toBeInstanceOf(RangeError);
+        expect(errorOf(() => h.notify(off))).toBeInstanceOf(RangeError);
+        expect(errorOf(() => new binding.WaiterHandle(h, off, "futex", () => {}))).toBeInstanceOf(RangeError);
+      }
+      expect(h.wait(layout.OFFSETS.writer_wait, 12345, 0)).toBe("not-equal");
+      expect(h.wake(layout.HEADER_SIZE - layout.LINE_SIZE)).toBe(0);
+      const w = new binding.WaiterHandle(h, layout.OFFSETS.writer_wait, "futex", () => {});
+      w.close();
+      const v = new DataView(seg.buffer);
+      expect(v.getUint32(layout.OFFSETS.magic, true)).toBe(layout.MAGIC);
+    } finally {
+      seg.close();
+    }
   });
 });
