@@ -3,7 +3,7 @@
 //   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
 //   waker:   change the state; line.notify()
 // The waker's check is one Atomics.load: no syscall while the peer is awake.
-import { checkInteger, invalidArgValue, shmError } from "./errors.js";
+import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { binding, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
@@ -24,6 +24,16 @@ export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
  * in between; costs one wakeup per slice of an otherwise idle sleeper.
  */
 export const WAIT_SLICE_MS = 50;
+
+/** setTimeout's largest delay; a longer one fires after 1 ms, so longer waits chain timers. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timeout in milliseconds: a non-negative number, Infinity for none. */
+export function checkTimeout(name: string, value: unknown): number {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (Number.isNaN(value) || value < 0) throw outOfRange(name, "a non-negative number of milliseconds or Infinity", value);
+  return value;
+}
 
 export function validateWaitMode(mode: unknown): WaitMode {
   if (mode === "futex" || mode === "doorbell") return mode;
@@ -76,9 +86,7 @@ export class WaitLine {
    * sleeps in slices of WAIT_SLICE_MS against one absolute deadline.
    */
   waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
-    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw invalidArgValue("timeoutMs", "must be a non-negative number or Infinity", timeoutMs);
-    }
+    checkTimeout("timeoutMs", timeoutMs);
     const expected = seq >>> 0;
     const handle = this.segment.handle;
     const offset = this.seqOffset;
@@ -121,10 +129,17 @@ export class Waiter {
 
   /**
    * Resolves "ok" when the line is notified after `seq` was read (at once if
-   * seq has already moved on), or "timed-out" after timeoutMs. Call
+   * seq has already moved on), or "timed-out" after timeoutMs (a non-negative
+   * number, any size; Infinity: no limit; otherwise the promise rejects with
+   * TypeError ERR_INVALID_ARG_TYPE or RangeError ERR_OUT_OF_RANGE). Call
    * line.prepare() first and re-check your condition before waiting.
    */
   wait(seq: number, timeoutMs = Infinity): Promise<"ok" | "timed-out"> {
+    try {
+      checkTimeout("timeoutMs", timeoutMs);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
     if (this.#pending !== null) return Promise.reject(shmError("ECLOSED", "a wait is already pending on this waiter"));
     return new Promise<"ok" | "timed-out">((resolve, reject) => {
@@ -148,13 +163,21 @@ export class Waiter {
         return;
       }
       if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
+        const expire = (): void => {
           timer = null;
           if (this.#closed) return;
           this.#handle.disarm();
           this.#pending = null;
           resolve("timed-out");
-        }, timeoutMs);
+        };
+        // Beyond setTimeout's range: chain timers towards one deadline.
+        const deadline = performance.now() + timeoutMs;
+        const chain = (): void => {
+          const left = deadline - performance.now();
+          timer = left > MAX_TIMER_MS ? setTimeout(chain, MAX_TIMER_MS) : setTimeout(expire, Math.max(left, 0));
+        };
+        if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(expire, timeoutMs);
+        else chain();
       }
     });
   }

@@ -5,9 +5,9 @@
 import { constants as bufferConstants } from "node:buffer";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { Segment, WaitLine, layout, randomName } from "../dist/lib/index.js";
+import { Segment, WaitLine, Waiter, layout, randomName } from "../dist/lib/index.js";
 import { binding } from "../dist/lib/native.js";
 import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
 
@@ -341,6 +341,66 @@ describe("wait lines only at wait-line offsets", () => {
       const v = new DataView(seg.buffer);
       expect(v.getUint32(layout.OFFSETS.magic, true)).toBe(layout.MAGIC);
     } finally {
+      seg.close();
+    }
+  });
+});
+
+describe("Waiter.wait validates its timeout and supports long ones", () => {
+  /** How `p` settles within 500 ms of real time: its value, its error, or "pending". */
+  async function settled<T>(p: Promise<T>): Promise<T | Error | "pending"> {
+    return Promise.race([p.catch((e: Error) => e), new Promise<"pending">((r) => setTimeout(() => r("pending"), 500))]);
+  }
+
+  it.each(["doorbell", "futex"] as const)("NaN, negative and non-number timeouts reject at once (%s)", async (mode) => {
+    const seg = Segment.create({ size: 4096 });
+    const line = new WaitLine(seg, layout.OFFSETS.reader_wait);
+    const waiter = new Waiter(line, mode);
+    try {
+      const seq = line.prepare(mode);
+      const cases: [unknown, string, ErrorConstructor][] = [
+        [NaN, "ERR_OUT_OF_RANGE", RangeError],
+        [-1, "ERR_OUT_OF_RANGE", RangeError],
+        [-Infinity, "ERR_OUT_OF_RANGE", RangeError],
+        ["50", "ERR_INVALID_ARG_TYPE", TypeError],
+        [null, "ERR_INVALID_ARG_TYPE", TypeError],
+        [50n, "ERR_INVALID_ARG_TYPE", TypeError],
+      ];
+      for (const [timeout, code, type] of cases) {
+        const r = await settled(waiter.wait(seq, timeout as number));
+        expect(r).toBeInstanceOf(type); // before: NaN and "50" waited forever ("pending")
+        expect((r as Error & { code: string }).code).toBe(code);
+        expect(() => line.waitSync(seq, timeout as number)).toThrow(type);
+      }
+      // The waiter is still usable: nothing was left pending.
+      expect(await waiter.wait(seq, 10)).toBe("timed-out");
+      line.finish();
+    } finally {
+      waiter.close();
+      seg.close();
+    }
+  });
+
+  it("a timeout of 2^31 ms or more chains timers to the real deadline (it fired after 1 ms before)", async () => {
+    const seg = Segment.create({ size: 4096 });
+    const line = new WaitLine(seg, layout.OFFSETS.reader_wait);
+    const waiter = new Waiter(line, "futex");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      for (const timeout of [2 ** 31, 2 ** 32 + 12_345]) {
+        let result: string | null = null;
+        void waiter.wait(line.prepare("futex"), timeout).then((r) => (result = r));
+        await vi.advanceTimersByTimeAsync(1_000);
+        expect(result).toBe(null);
+        await vi.advanceTimersByTimeAsync(timeout - 1_000 - 2);
+        expect(result).toBe(null);
+        await vi.advanceTimersByTimeAsync(3);
+        expect(result).toBe("timed-out");
+      }
+      line.finish();
+    } finally {
+      vi.useRealTimers();
+      waiter.close();
       seg.close();
     }
   });
