@@ -35,15 +35,15 @@ std::string HexToken(const uint8_t* token) {
 // Arguments are validated in lib/segment.ts; these checks only keep a
 // direct caller of the binding from reaching the core with nonsense.
 std::string NameArg(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "name must be a string");
+  if (!info[i].IsString()) ThrowArgType(info.Env(), "name must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 uint64_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  if (!info[i].IsNumber()) ThrowArgType(info.Env(), std::string(what) + " must be a number");
   double v = info[i].As<Napi::Number>().DoubleValue();
   if (!(v >= 0) || v > 9007199254740991.0 || std::floor(v) != v)
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be a non-negative integer");
+    ThrowOutOfRange(info.Env(), std::string(what) + " must be a non-negative integer");
   return static_cast<uint64_t>(v);
 }
 
@@ -145,7 +145,7 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
 
 SegmentHandle::SegmentHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SegmentHandle>(info) {
   if (info.Length() != 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(info.Env(), "SegmentHandle is made by create() or attach()");
+    ThrowArgType(info.Env(), "SegmentHandle is made by create() or attach()");
   seg_.reset(info[0].As<Napi::External<Segment>>().Data());
   unlink_on_close_ = seg_->owner();
   data_ = GetAddonData(info.Env());
@@ -217,10 +217,10 @@ Napi::Value SegmentHandle::Inspect(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::UnlinkIfSame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = NameArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "id must be a string");
+  if (!info[1].IsString()) ThrowArgType(env, "id must be a string");
   std::string id = info[1].As<Napi::String>().Utf8Value();
   size_t colon = id.find(':');
-  if (colon == std::string::npos) throw Napi::TypeError::New(env, "id must be \"dev:ino\"");
+  if (colon == std::string::npos) ThrowArgValue(env, "id must be \"dev:ino\"");
   uint64_t dev = std::strtoull(id.substr(0, colon).c_str(), nullptr, 10);
   uint64_t ino = std::strtoull(id.substr(colon + 1).c_str(), nullptr, 10);
   Status s = smsh::UnlinkIfSame(name, dev, ino);
@@ -230,9 +230,9 @@ Napi::Value SegmentHandle::UnlinkIfSame(const Napi::CallbackInfo& info) {
 
 // A lock byte argument: an offset inside the header page.
 static uint32_t LockByteArg(const Napi::CallbackInfo& info) {
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "byte must be a number");
+  if (!info[0].IsNumber()) ThrowArgType(info.Env(), "byte must be a number");
   double v = info[0].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v < kHeaderSize) || std::floor(v) != v) throw Napi::RangeError::New(info.Env(), "byte must be inside the header");
+  if (!(v >= 0 && v < kHeaderSize) || std::floor(v) != v) ThrowOutOfRange(info.Env(), "byte must be inside the header");
   return static_cast<uint32_t>(v);
 }
 
@@ -258,6 +258,21 @@ Napi::Value SegmentHandle::Probe(const Napi::CallbackInfo& info) {
   Status s = seg.Probe(LockByteArg(info), &held);
   if (!s.ok()) ThrowStatus(env, s);
   return Napi::Boolean::New(env, held);
+}
+
+SegmentHandle* SegmentHandle::FromValue(Napi::Env env, Napi::Value value) {
+  static const char* kWhat = "segment must be a SegmentHandle";
+  AddonData* data = GetAddonData(env);
+  if (data == nullptr || !value.IsObject() || !value.As<Napi::Object>().InstanceOf(data->segment_ctor.Value()))
+    ThrowArgType(env, kWhat);
+  // instanceof only looks at the prototype chain, and every wrapped object
+  // of this addon unwraps: only a pointer that is one of this environment's
+  // live segment handles is taken as one.
+  void* p = nullptr;
+  if (napi_unwrap(env, value, &p) != napi_ok || p == nullptr ||
+      data->segments.count(static_cast<SegmentHandle*>(p)) == 0)
+    ThrowArgType(env, kWhat);
+  return static_cast<SegmentHandle*>(p);
 }
 
 Segment& SegmentHandle::Open(Napi::Env env) {
@@ -359,11 +374,11 @@ Napi::Value SegmentHandle::Closed(const Napi::CallbackInfo& info) {
 // or notifies (anything else in the header is identity, indices or state).
 uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
   Segment& seg = Open(env);
-  if (!offset.IsNumber()) throw Napi::TypeError::New(env, "offset must be a number");
+  if (!offset.IsNumber()) ThrowArgType(env, "offset must be a number");
   double v = offset.As<Napi::Number>().DoubleValue();
   if (!(v >= kFirstWaitLineOffset && v <= kHeaderSize - kLineSize) || std::floor(v) != v ||
       !IsWaitLineOffset(static_cast<uint64_t>(v)))
-    throw Napi::RangeError::New(env, "offset must be the offset of a wait line in the header (a multiple of " +
+    ThrowOutOfRange(env, "offset must be the offset of a wait line in the header (a multiple of " +
                                          std::to_string(kLineSize) + " from " + std::to_string(kFirstWaitLineOffset) +
                                          " to " + std::to_string(kHeaderSize - kLineSize) + ")");
   return reinterpret_cast<uint32_t*>(seg.base() + static_cast<uint64_t>(v));
@@ -372,10 +387,16 @@ uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
 Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
-  uint32_t expected = info[1].ToNumber().Uint32Value();
-  double timeout_ms = info[2].IsUndefined() ? -1 : info[2].ToNumber().DoubleValue();
-  int64_t timeout_ns = -1;
-  if (timeout_ms >= 0 && std::isfinite(timeout_ms)) timeout_ns = static_cast<int64_t>(timeout_ms * 1e6);
+  if (!info[1].IsNumber()) ThrowArgType(env, "expected must be a number");
+  uint32_t expected = info[1].As<Napi::Number>().Uint32Value();
+  int64_t timeout_ns = -1;  // undefined or Infinity: no limit
+  if (!info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) ThrowArgType(env, "timeoutMs must be a number");
+    double timeout_ms = info[2].As<Napi::Number>().DoubleValue();
+    if (!(timeout_ms >= 0)) ThrowOutOfRange(env, "timeoutMs must be a non-negative number or Infinity");
+    // Anything beyond ~292 years is no limit too (and int64 nanoseconds).
+    if (timeout_ms < 9e12) timeout_ns = static_cast<int64_t>(timeout_ms * 1e6);
+  }
   switch (FutexWait(word, expected, timeout_ns)) {
     case WaitResult::kWoken:
       return Napi::String::New(env, "ok");
@@ -390,7 +411,8 @@ Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::Wake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
-  double count = info[1].IsUndefined() ? INT_MAX : info[1].ToNumber().DoubleValue();
+  if (!info[1].IsUndefined() && !info[1].IsNumber()) ThrowArgType(env, "count must be a number");
+  double count = info[1].IsUndefined() ? INT_MAX : info[1].As<Napi::Number>().DoubleValue();
   int n = count >= INT_MAX || !(count >= 0) ? INT_MAX : static_cast<int>(count);
   return Napi::Number::New(env, FutexWake(word, n));
 }
@@ -407,7 +429,7 @@ Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
   uint64_t off = static_cast<uint64_t>(reinterpret_cast<uint8_t*>(word) - seg_->base());
-  if (!IsWaitLineOffset(off)) throw Napi::RangeError::New(env, "notify needs the offset of a wait line in the header");
+  if (!IsWaitLineOffset(off)) ThrowOutOfRange(env, "notify needs the offset of a wait line in the header");
   auto* line = reinterpret_cast<WaitLine*>(word);
   // Doorbells are only opened when a sleeper asked for one.
   int fd = (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) ? DoorbellSender() : -1;

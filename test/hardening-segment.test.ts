@@ -405,3 +405,68 @@ describe("Waiter.wait validates its timeout and supports long ones", () => {
     }
   });
 });
+
+describe("every error the binding throws has a code", () => {
+  it("argument errors are TypeError/RangeError with Node's ERR_* codes, also when called directly", () => {
+    const seg = Segment.create({ size: 4096 });
+    const S = binding.SegmentHandle;
+    const h = seg.handle;
+    const fn = (): void => {};
+    const sym = Symbol("x");
+    const W = binding.WaiterHandle as unknown as new (...a: unknown[]) => { arm(s: unknown): void; close(): void };
+    const good = new W(h, layout.OFFSETS.reader_wait, "futex", fn);
+    // An object of another class of the addon, dressed up as a SegmentHandle.
+    const impostor = Object.setPrototypeOf(new W(h, layout.OFFSETS.writer_wait, "futex", fn), (S as unknown as { prototype: object }).prototype);
+    const any = (f: unknown) => f as (...a: unknown[]) => unknown;
+    const cases: [string, () => unknown, string, ErrorConstructor][] = [
+      ["create(name: number)", () => any(S.create)(1, 4096, 0, 0, false), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["create(size: string)", () => any(S.create)("smsh-x", "4096", 0, 0, false), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["create(size: -1)", () => any(S.create)("smsh-x", -1, 0, 0, false), "ERR_OUT_OF_RANGE", RangeError],
+      ["create(kind: 1.5)", () => any(S.create)("smsh-x", 4096, 1.5, 0, false), "ERR_OUT_OF_RANGE", RangeError],
+      ["attach(symbol)", () => any(S.attach)(sym, false), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["inspect(1)", () => any(S.inspect)(1), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["unlinkIfSame(id: 1)", () => any(S.unlinkIfSame)("smsh-x", 1), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["unlinkIfSame(id: no colon)", () => any(S.unlinkIfSame)("smsh-x", "12"), "ERR_INVALID_ARG_VALUE", TypeError],
+      ["new SegmentHandle(1)", () => new (S as unknown as new (x: unknown) => unknown)(1), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["lock('1')", () => any(h.lock).call(h, "1"), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["lock(4096)", () => h.lock(4096), "ERR_OUT_OF_RANGE", RangeError],
+      ["probe(-1)", () => h.probe(-1), "ERR_OUT_OF_RANGE", RangeError],
+      ["unlock(1.5)", () => h.unlock(1.5), "ERR_OUT_OF_RANGE", RangeError],
+      ["wait(offset: '512')", () => any(h.wait).call(h, "512", 12345, 0), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["wait(expected: symbol)", () => any(h.wait).call(h, 512, sym, 0), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["wait(timeout: '5')", () => any(h.wait).call(h, 512, 12345, "5"), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["wait(timeout: NaN)", () => h.wait(512, 12345, NaN), "ERR_OUT_OF_RANGE", RangeError],
+      ["wait(timeout: -1)", () => h.wait(512, 12345, -1), "ERR_OUT_OF_RANGE", RangeError],
+      ["wait(offset: 0)", () => h.wait(0, 12345, 0), "ERR_OUT_OF_RANGE", RangeError],
+      ["wake(count: '1')", () => any(h.wake).call(h, 512, "1"), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["notify(symbol)", () => any(h.notify).call(h, sym), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["notify(8)", () => h.notify(8), "ERR_OUT_OF_RANGE", RangeError],
+      ["WaiterHandle(segment: 1)", () => new W(1, 512, "futex", fn), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["WaiterHandle(segment: a prototype)", () => new W(Object.create((S as unknown as { prototype: object }).prototype), 512, "futex", fn), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["WaiterHandle(segment: another handle)", () => new W(impostor, 512, "futex", fn), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["WaiterHandle(callback: 1)", () => new W(h, 512, "futex", 1), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["WaiterHandle(lineOffset: '512')", () => new W(h, "512", "futex", fn), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["WaiterHandle(lineOffset: 0)", () => new W(h, 0, "futex", fn), "ERR_OUT_OF_RANGE", RangeError],
+      ["WaiterHandle(mode: symbol)", () => new W(h, 512, sym, fn), "ERR_INVALID_ARG_VALUE", TypeError],
+      ["WaiterHandle(mode: 'x')", () => new W(h, 512, "x", fn), "ERR_INVALID_ARG_VALUE", TypeError],
+      ["arm(symbol)", () => good.arm(sym), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["processStartTime('1')", () => any(binding.processStartTime)("1"), "ERR_INVALID_ARG_TYPE", TypeError],
+      ["PeerWatchHandle('1')", () => new (binding.PeerWatchHandle as unknown as new (...a: unknown[]) => unknown)("1", 0, fn), "ERR_INVALID_ARG_TYPE", TypeError],
+    ];
+    try {
+      const missing: string[] = [];
+      for (const [what, f, code, type] of cases) {
+        const e = errorOf(f);
+        if (!(e instanceof type) || e.code !== code) missing.push(`${what}: ${e.constructor.name} ${String(e.code)} (${e.message})`);
+      }
+      expect(missing).toEqual([]);
+      // System and package failures have codes too.
+      expect(errorOf(() => S.attach(randomName(), false)).code).toBe("ENOENT");
+      expect(errorOf(() => S.create("bad/name", 4096, 0, 0, false)).code).toBe("EINVAL");
+    } finally {
+      good.close();
+      (W.prototype as { close(): void }).close.call(impostor);
+      seg.close();
+    }
+  });
+});
