@@ -19,8 +19,11 @@ namespace smsh {
 // Longest segment name: macOS limits shm names to 31 bytes including '/'.
 constexpr size_t kMaxNameLength = 30;
 
-// Names are 1..30 characters of [A-Za-z0-9._-], not starting with '.'.
-// The object is "/<name>" (on Linux, the file /dev/shm/<name>).
+// Names are 1..30 characters of [A-Za-z0-9._-] starting with a letter or a
+// digit; not "sem.*" in any case (glibc's POSIX semaphores in /dev/shm), and
+// not a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, in any case,
+// alone or with an extension such as "CON.txt"). The object is "/<name>"
+// (on Linux, the file /dev/shm/<name>).
 bool IsValidName(const std::string& name);
 
 struct CreateOptions {

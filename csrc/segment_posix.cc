@@ -75,14 +75,47 @@ Status SameObject(const std::string& name, uint64_t dev, uint64_t ino, bool* sam
 
 }  // namespace
 
-bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > kMaxNameLength || name[0] == '.') return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
+namespace {
+
+bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether `name` starts with `prefix` (lower case), ignoring case.
+bool StartsWithNoCase(const std::string& name, const char* prefix) {
+  size_t i = 0;
+  for (; prefix[i] != '\0'; i++) {
+    if (i >= name.size() || Lower(name[i]) != prefix[i]) return false;
   }
   return true;
+}
+
+// CON, PRN, AUX, NUL, COM0-9, LPT0-9, alone or before a '.', any case:
+// Windows cannot use them as file names.
+bool IsWindowsDeviceName(const std::string& name) {
+  size_t stem = name.find('.');
+  if (stem == std::string::npos) stem = name.size();
+  if (stem == 3) {
+    for (const char* d : {"con", "prn", "aux", "nul"})
+      if (StartsWithNoCase(name, d)) return true;
+  }
+  if (stem == 4 && name[3] >= '0' && name[3] <= '9') {
+    for (const char* d : {"com", "lpt"})
+      if (StartsWithNoCase(name, d)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength || !IsAlnum(name[0])) return false;
+  for (char c : name) {
+    if (!IsAlnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  // glibc keeps POSIX named semaphores in /dev/shm as "sem.<name>".
+  if (StartsWithNoCase(name, "sem.")) return false;
+  return !IsWindowsDeviceName(name);
 }
 
 Status ValidateHeader(const Header& h, uint64_t object_size) {

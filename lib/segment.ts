@@ -26,7 +26,11 @@ const MAX_DATA_SIZE_WHY =
 /** Prefix of generated names; `ls /dev/shm/smsh-*` lists this package's segments. */
 export const NAME_PREFIX = "smsh-";
 
-const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** glibc keeps POSIX named semaphores in /dev/shm as "sem.<name>". */
+const SEMAPHORE_RE = /^sem\./i;
+/** Windows device names, also with an extension ("CON.txt"): unusable as file names there. */
+const WINDOWS_DEVICE_RE = /^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\.|$)/i;
 const NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** A fresh random segment name: "smsh-" and 16 base-32 characters (80 bits). */
@@ -37,14 +41,24 @@ export function randomName(): string {
   return s;
 }
 
-/** Throws TypeError/RangeError unless `name` can name a segment. */
+/**
+ * Throws TypeError/RangeError unless `name` can name a segment: 1-30
+ * characters of [A-Za-z0-9._-] starting with a letter or digit, not
+ * "sem.*" (case-insensitive) and not a Windows device name (docs/PROTOCOL.md).
+ */
 export function validateName(name: unknown, argName = "name"): string {
   if (typeof name !== "string") throw invalidArgType(argName, "of type string", name);
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw outOfRange(`${argName}.length`, `>= 1 and <= ${MAX_NAME_LENGTH}`, name.length);
   }
   if (!NAME_RE.test(name)) {
-    throw invalidArgValue(argName, "may contain only letters, digits, '.', '_' and '-', and not start with '.'", name);
+    throw invalidArgValue(argName, "may contain only letters, digits, '.', '_' and '-', and must start with a letter or digit", name);
+  }
+  if (SEMAPHORE_RE.test(name)) {
+    throw invalidArgValue(argName, 'must not start with "sem." (the POSIX semaphores\' namespace)', name);
+  }
+  if (WINDOWS_DEVICE_RE.test(name)) {
+    throw invalidArgValue(argName, "must not be a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, with or without an extension)", name);
   }
   return name;
 }

@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { Segment, WaitLine, Waiter, layout, randomName } from "../dist/lib/index.js";
+import { Segment, WaitLine, Waiter, layout, randomName, validateName } from "../dist/lib/index.js";
 import { binding } from "../dist/lib/native.js";
 import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
 
@@ -468,5 +468,27 @@ describe("every error the binding throws has a code", () => {
       (W.prototype as { close(): void }).close.call(impostor);
       seg.close();
     }
+  });
+});
+
+describe("segment names", () => {
+  const bad = ["sem.x", "SEM.foo", "Sem.", "-", "-abc", "_x", "CON", "con", "Con.txt", "PRN", "aux", "AUX.tar.gz", "NUL", "nul.", "COM1", "com9.log", "LPT1", "lpt9", "COM0", "LPT0.x"];
+  const fine = ["sem", "sem-x", "semx", "x.sem.y", "CONS", "con_x", "contoso.txt", "NULL", "COM10", "LPT", "com1x", "a.CON", "0abc", "A-z_0.9"];
+
+  it("refuses semaphore names, names not starting with a letter or digit, and Windows device names (TypeError ERR_INVALID_ARG_VALUE)", () => {
+    for (const name of bad) {
+      for (const f of [() => validateName(name), () => Segment.create({ size: 4096, name }), () => Segment.attach(name)]) {
+        const e = errorOf(f);
+        expect(e, name).toBeInstanceOf(TypeError);
+        expect(e.code, name).toBe("ERR_INVALID_ARG_VALUE");
+      }
+      expect(existsSync(shm(name)), name).toBe(false);
+      // The core refuses them as well, for a direct caller of the binding.
+      expect(errorOf(() => binding.SegmentHandle.create(name, 4096, 0, 0, false)).code, name).toBe("EINVAL");
+      expect(errorOf(() => binding.SegmentHandle.attach(name, false)).code, name).toBe("EINVAL");
+      expect(errorOf(() => binding.SegmentHandle.inspect(name)).code, name).toBe("EINVAL");
+    }
+    for (const name of fine) expect(validateName(name)).toBe(name);
+    for (let i = 0; i < 100; i++) expect(validateName(randomName())).toMatch(/^smsh-[a-z2-7]{16}$/);
   });
 });

@@ -173,9 +173,22 @@ SMSH_TEST(invalid_names_are_einval) {
   const std::string longest(30, 'b');
   CHECK(smsh::IsValidName(longest));
   CHECK(smsh::IsValidName("A-z_0.9"));
+  CHECK(smsh::IsValidName("smsh-abcdefghijklmnop"));  // generated names
+  CHECK(smsh::IsValidName("0abc"));
+  // Near misses of the reserved names are fine.
+  for (const char* ok : {"sem", "sem-x", "semx", "sema.x", "x.sem.y", "CONS", "con_x", "contoso.txt", "NULL", "AUXI",
+                         "COM10", "LPT", "com1x", "lpt1-2", "xcon", "a.CON", "PRN-1"})
+    if (!smsh::IsValidName(ok)) smsh_test::Fail(__FILE__, __LINE__, std::string("IsValidName(\"") + ok + "\") is false");
   const std::vector<std::string> bad = {
       "", "/", "a/b", "/abc", "abc/", too_long, ".hidden", "..", "sp ace", "tab\t", "uml\xc3\xa4ut",
       std::string("nul\0x", 5),
+      // Must start with a letter or digit.
+      "-", "-abc", "_x", "--", "_",
+      // glibc's POSIX semaphores: /dev/shm/sem.<name>.
+      "sem.x", "SEM.x", "Sem.", "sem.smsh-1",
+      // Windows device names, any case, alone or with an extension.
+      "CON", "con", "Con.txt", "PRN", "aux", "AUX.tar.gz", "NUL", "nul.", "COM1", "com9.log", "COM0", "LPT1",
+      "lpt9", "LPT0.x",
   };
   for (const std::string& name : bad) {
     CHECK(!smsh::IsValidName(name));
