@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "addon_error.h"
 #include "addon_peerwatch.h"
 #include "addon_segment.h"
 #include "addon_waiter.h"
@@ -35,7 +36,7 @@ void OnEnvCleanup(void* arg) {
 // as this process sees it, or null if there is no such process here.
 Napi::Value ProcessStartTimeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "pid must be a number");
+  if (!info[0].IsNumber()) ThrowArgType(env, "pid must be a number");
   double pid = info[0].As<Napi::Number>().DoubleValue();
   if (!(pid >= 1 && pid <= 4194304) || static_cast<double>(static_cast<uint32_t>(pid)) != pid) return env.Null();
   uint64_t t = 0;
@@ -52,6 +53,7 @@ Napi::Object Layout(Napi::Env env) {
   o.Set("version", Napi::Number::New(env, kLayoutVersion));
   o.Set("headerSize", Napi::Number::New(env, kHeaderSize));
   o.Set("lineSize", Napi::Number::New(env, kLineSize));
+  o.Set("firstWaitLine", Napi::Number::New(env, kFirstWaitLineOffset));
   o.Set("tokenSize", Napi::Number::New(env, kTokenSize));
   o.Set("waitLineSeq", Napi::Number::New(env, offsetof(WaitLine, seq)));
   o.Set("waitLineWaiting", Napi::Number::New(env, offsetof(WaitLine, waiting)));

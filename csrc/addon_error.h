@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <string>
+
 #include "status.h"
 
 namespace smsh {
@@ -22,6 +24,28 @@ inline Napi::Error StatusToError(Napi::Env env, const Status& s) {
 // An error of the package's own (no errno), e.g. ECLOSED.
 [[noreturn]] inline void ThrowCode(Napi::Env env, const char* code, const std::string& message) {
   ThrowStatus(env, Status::Own(code, message));
+}
+
+// Argument errors, shaped like Node's own (every error the binding throws
+// carries a string `code`): TypeError ERR_INVALID_ARG_TYPE for a wrong type,
+// TypeError ERR_INVALID_ARG_VALUE for a right type with an unusable value,
+// RangeError ERR_OUT_OF_RANGE for a number outside its range.
+[[noreturn]] inline void ThrowArgType(Napi::Env env, const std::string& message) {
+  Napi::TypeError e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw e;
+}
+
+[[noreturn]] inline void ThrowArgValue(Napi::Env env, const std::string& message) {
+  Napi::TypeError e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+  throw e;
+}
+
+[[noreturn]] inline void ThrowOutOfRange(Napi::Env env, const std::string& message) {
+  Napi::RangeError e = Napi::RangeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  throw e;
 }
 
 // Reports an exception thrown by a JavaScript callback that native code

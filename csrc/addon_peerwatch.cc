@@ -21,7 +21,7 @@ PeerWatchHandle::PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
   Napi::Env env = info.Env();
   env_ = env;
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction())
-    throw Napi::TypeError::New(env, "PeerWatchHandle(pid, startTime, callback)");
+    ThrowArgType(env, "PeerWatchHandle(pid, startTime, callback): numbers and a function");
   double pid = info[0].As<Napi::Number>().DoubleValue();
   double start = info[1].As<Napi::Number>().DoubleValue();
   if (!(pid >= 1 && pid <= 4194304) || std::floor(pid) != pid || !(start >= 0) || std::floor(start) != start) {

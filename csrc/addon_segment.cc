@@ -5,7 +5,9 @@
 #include <cstring>
 #include <climits>
 #include <cmath>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -33,19 +35,89 @@ std::string HexToken(const uint8_t* token) {
 // Arguments are validated in lib/segment.ts; these checks only keep a
 // direct caller of the binding from reaching the core with nonsense.
 std::string NameArg(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "name must be a string");
+  if (!info[i].IsString()) ThrowArgType(info.Env(), "name must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 uint64_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  if (!info[i].IsNumber()) ThrowArgType(info.Env(), std::string(what) + " must be a number");
   double v = info[i].As<Napi::Number>().DoubleValue();
   if (!(v >= 0) || v > 9007199254740991.0 || std::floor(v) != v)
-    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be a non-negative integer");
+    ThrowOutOfRange(info.Env(), std::string(what) + " must be a non-negative integer");
   return static_cast<uint64_t>(v);
 }
 
-void FinalizeBuffer(Napi::Env, void*, std::shared_ptr<Segment>* hint) { delete hint; }
+// The ArrayBuffer over a mapping keeps the Segment alive (and mapped) until
+// its finalizer runs. The finalizer's hint is an id in this table rather than
+// a pointer we allocate, because runtimes disagree on who owns the hint when
+// napi_create_external_arraybuffer fails: Node 20 refuses a length above
+// buffer.constants.MAX_LENGTH inside node::Buffer::New and calls the
+// finalizer itself, at once (older releases from a SetImmediate, later);
+// Electron returns napi_no_external_buffers_allowed and never calls it. With
+// ids, whoever removes the entry first drops the reference and the other
+// finds nothing: no double free and no leak, whatever the status and
+// whenever (or whether) the finalizer runs.
+// One table for the process (worker threads too), deliberately never
+// destroyed: finalizers may run while an environment is being torn down.
+class BufferTable {
+ public:
+  static BufferTable& Get() {
+    static BufferTable* table = new BufferTable();
+    return *table;
+  }
+  uint64_t Add(std::shared_ptr<Segment> seg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t id = next_++;
+    live_.emplace(id, std::move(seg));
+    return id;
+  }
+  // Idempotent: an id that is gone (or was never there) is ignored.
+  void Release(uint64_t id) {
+    std::shared_ptr<Segment> dropped;  // released outside the lock (may munmap)
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    dropped = std::move(it->second);
+    live_.erase(it);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<Segment>> live_;
+  uint64_t next_ = 1;
+};
+
+void FinalizeBuffer(napi_env, void*, void* hint) {
+  BufferTable::Get().Release(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(hint)));
+}
+
+// The message of a pending JavaScript exception, taken off the environment
+// (it would otherwise be thrown instead of our error), or "".
+std::string TakePendingException(Napi::Env env, std::string* code) {
+  bool pending = false;
+  napi_value e = nullptr;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return "";
+  if (napi_get_and_clear_last_exception(env, &e) != napi_ok || e == nullptr) return "";
+  std::string message;
+  auto read = [&](const char* key) -> std::string {
+    napi_valuetype t;
+    if (napi_typeof(env, e, &t) != napi_ok || t != napi_object) return "";
+    napi_value v;
+    if (napi_get_named_property(env, e, key, &v) != napi_ok) return "";
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) return "";
+    size_t n = 0;
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &n) != napi_ok) return "";
+    std::string out(n, '\0');
+    if (napi_get_value_string_utf8(env, v, &out[0], n + 1, &n) != napi_ok) return "";
+    out.resize(n);
+    return out;
+  };
+  // A getter that throws leaves a new pending exception: drop it too.
+  message = read("message");
+  *code = read("code");
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &e);
+  return message;
+}
 
 }  // namespace
 
@@ -73,7 +145,7 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
 
 SegmentHandle::SegmentHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SegmentHandle>(info) {
   if (info.Length() != 1 || !info[0].IsExternal())
-    throw Napi::TypeError::New(info.Env(), "SegmentHandle is made by create() or attach()");
+    ThrowArgType(info.Env(), "SegmentHandle is made by create() or attach()");
   seg_.reset(info[0].As<Napi::External<Segment>>().Data());
   unlink_on_close_ = seg_->owner();
   data_ = GetAddonData(info.Env());
@@ -145,10 +217,10 @@ Napi::Value SegmentHandle::Inspect(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::UnlinkIfSame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = NameArg(info, 0);
-  if (!info[1].IsString()) throw Napi::TypeError::New(env, "id must be a string");
+  if (!info[1].IsString()) ThrowArgType(env, "id must be a string");
   std::string id = info[1].As<Napi::String>().Utf8Value();
   size_t colon = id.find(':');
-  if (colon == std::string::npos) throw Napi::TypeError::New(env, "id must be \"dev:ino\"");
+  if (colon == std::string::npos) ThrowArgValue(env, "id must be \"dev:ino\"");
   uint64_t dev = std::strtoull(id.substr(0, colon).c_str(), nullptr, 10);
   uint64_t ino = std::strtoull(id.substr(colon + 1).c_str(), nullptr, 10);
   Status s = smsh::UnlinkIfSame(name, dev, ino);
@@ -158,9 +230,9 @@ Napi::Value SegmentHandle::UnlinkIfSame(const Napi::CallbackInfo& info) {
 
 // A lock byte argument: an offset inside the header page.
 static uint32_t LockByteArg(const Napi::CallbackInfo& info) {
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "byte must be a number");
+  if (!info[0].IsNumber()) ThrowArgType(info.Env(), "byte must be a number");
   double v = info[0].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v < kHeaderSize) || std::floor(v) != v) throw Napi::RangeError::New(info.Env(), "byte must be inside the header");
+  if (!(v >= 0 && v < kHeaderSize) || std::floor(v) != v) ThrowOutOfRange(info.Env(), "byte must be inside the header");
   return static_cast<uint32_t>(v);
 }
 
@@ -188,6 +260,21 @@ Napi::Value SegmentHandle::Probe(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, held);
 }
 
+SegmentHandle* SegmentHandle::FromValue(Napi::Env env, Napi::Value value) {
+  static const char* kWhat = "segment must be a SegmentHandle";
+  AddonData* data = GetAddonData(env);
+  if (data == nullptr || !value.IsObject() || !value.As<Napi::Object>().InstanceOf(data->segment_ctor.Value()))
+    ThrowArgType(env, kWhat);
+  // instanceof only looks at the prototype chain, and every wrapped object
+  // of this addon unwraps: only a pointer that is one of this environment's
+  // live segment handles is taken as one.
+  void* p = nullptr;
+  if (napi_unwrap(env, value, &p) != napi_ok || p == nullptr ||
+      data->segments.count(static_cast<SegmentHandle*>(p)) == 0)
+    ThrowArgType(env, kWhat);
+  return static_cast<SegmentHandle*>(p);
+}
+
 Segment& SegmentHandle::Open(Napi::Env env) {
   if (closed()) ThrowCode(env, "ECLOSED", "segment is closed");
   return *seg_;
@@ -211,19 +298,28 @@ Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Segment& seg = Open(env);
   if (!buffer_.IsEmpty()) return buffer_.Value();
-  napi_value ab;
-  auto* hint = new std::shared_ptr<Segment>(seg_);
-  napi_status st = napi_create_external_arraybuffer(
-      env, seg.base(), static_cast<size_t>(seg.size()),
-      [](napi_env e, void* data, void* h) { FinalizeBuffer(Napi::Env(e), data, static_cast<std::shared_ptr<Segment>*>(h)); },
-      hint, &ab);
+  static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit builds only: sizes are passed as size_t");
+  const uint64_t size = seg.size();
+  napi_value ab = nullptr;
+  const uint64_t id = BufferTable::Get().Add(seg_);
+  napi_status st = napi_create_external_arraybuffer(env, seg.base(), static_cast<size_t>(size), FinalizeBuffer,
+                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
   if (st != napi_ok) {
-    delete hint;
+    // The finalizer may have run already, may run later, or never: the
+    // table entry is dropped exactly once either way.
+    BufferTable::Get().Release(id);
+    std::string code;
+    std::string why = TakePendingException(env, &code);
     if (st == napi_no_external_buffers_allowed)
       ThrowCode(env, "ENOTSUP",
                 "this runtime forbids external ArrayBuffers (Electron >= 21): shared memory "
                 "cannot be exposed to JavaScript without copies");
-    NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+    // Node refuses lengths above buffer.constants.MAX_LENGTH
+    // (ERR_BUFFER_TOO_LARGE); anything else is the runtime's failure too.
+    ThrowCode(env, "ENOTSUP",
+              "this runtime cannot expose the " + std::to_string(size) + "-byte mapping of " + seg.name() +
+                  " as one ArrayBuffer (" + (why.empty() ? "napi status " + std::to_string(st) : why) +
+                  (code.empty() ? "" : ", " + code) + ")");
   }
   Napi::ArrayBuffer buffer(env, ab);
   buffer_ = Napi::Persistent(buffer);
@@ -274,24 +370,33 @@ Napi::Value SegmentHandle::Closed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), closed());
 }
 
+// The seq word of a wait line: the only words the binding waits on, wakes
+// or notifies (anything else in the header is identity, indices or state).
 uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
   Segment& seg = Open(env);
-  if (!offset.IsNumber()) throw Napi::TypeError::New(env, "offset must be a number");
+  if (!offset.IsNumber()) ThrowArgType(env, "offset must be a number");
   double v = offset.As<Napi::Number>().DoubleValue();
-  if (!(v >= 0) || std::floor(v) != v || v + 4 > static_cast<double>(seg.size()))
-    throw Napi::RangeError::New(env, "offset is outside the segment");
-  uint64_t off = static_cast<uint64_t>(v);
-  if (off % 4 != 0) throw Napi::RangeError::New(env, "offset must be a multiple of 4");
-  return reinterpret_cast<uint32_t*>(seg.base() + off);
+  if (!(v >= kFirstWaitLineOffset && v <= kHeaderSize - kLineSize) || std::floor(v) != v ||
+      !IsWaitLineOffset(static_cast<uint64_t>(v)))
+    ThrowOutOfRange(env, "offset must be the offset of a wait line in the header (a multiple of " +
+                                         std::to_string(kLineSize) + " from " + std::to_string(kFirstWaitLineOffset) +
+                                         " to " + std::to_string(kHeaderSize - kLineSize) + ")");
+  return reinterpret_cast<uint32_t*>(seg.base() + static_cast<uint64_t>(v));
 }
 
 Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
-  uint32_t expected = info[1].ToNumber().Uint32Value();
-  double timeout_ms = info[2].IsUndefined() ? -1 : info[2].ToNumber().DoubleValue();
-  int64_t timeout_ns = -1;
-  if (timeout_ms >= 0 && std::isfinite(timeout_ms)) timeout_ns = static_cast<int64_t>(timeout_ms * 1e6);
+  if (!info[1].IsNumber()) ThrowArgType(env, "expected must be a number");
+  uint32_t expected = info[1].As<Napi::Number>().Uint32Value();
+  int64_t timeout_ns = -1;  // undefined or Infinity: no limit
+  if (!info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) ThrowArgType(env, "timeoutMs must be a number");
+    double timeout_ms = info[2].As<Napi::Number>().DoubleValue();
+    if (!(timeout_ms >= 0)) ThrowOutOfRange(env, "timeoutMs must be a non-negative number or Infinity");
+    // Anything beyond ~292 years is no limit too (and int64 nanoseconds).
+    if (timeout_ms < 9e12) timeout_ns = static_cast<int64_t>(timeout_ms * 1e6);
+  }
   switch (FutexWait(word, expected, timeout_ns)) {
     case WaitResult::kWoken:
       return Napi::String::New(env, "ok");
@@ -306,7 +411,8 @@ Napi::Value SegmentHandle::Wait(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::Wake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
-  double count = info[1].IsUndefined() ? INT_MAX : info[1].ToNumber().DoubleValue();
+  if (!info[1].IsUndefined() && !info[1].IsNumber()) ThrowArgType(env, "count must be a number");
+  double count = info[1].IsUndefined() ? INT_MAX : info[1].As<Napi::Number>().DoubleValue();
   int n = count >= INT_MAX || !(count >= 0) ? INT_MAX : static_cast<int>(count);
   return Napi::Number::New(env, FutexWake(word, n));
 }
@@ -323,8 +429,7 @@ Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
   uint64_t off = static_cast<uint64_t>(reinterpret_cast<uint8_t*>(word) - seg_->base());
-  if (off % kLineSize != 0 || off + sizeof(WaitLine) > kHeaderSize)
-    throw Napi::RangeError::New(env, "notify needs the offset of a wait line in the header");
+  if (!IsWaitLineOffset(off)) ThrowOutOfRange(env, "notify needs the offset of a wait line in the header");
   auto* line = reinterpret_cast<WaitLine*>(word);
   // Doorbells are only opened when a sleeper asked for one.
   int fd = (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) ? DoorbellSender() : -1;

@@ -21,6 +21,9 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   explicit SegmentHandle(const Napi::CallbackInfo& info);
   ~SegmentHandle() override;
 
+  // The handle behind a JavaScript value; TypeError ERR_INVALID_ARG_TYPE
+  // for anything else (including an object that only inherits from it).
+  static SegmentHandle* FromValue(Napi::Env env, Napi::Value value);
   // Throws ECLOSED if closed; otherwise the mapped core segment.
   Segment& Open(Napi::Env env);
   bool closed() const { return !seg_ || !seg_->mapped(); }

@@ -36,23 +36,23 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
   AddonData* data = GetAddonData(env);
   if (info.Length() < 4 || !info[0].IsObject() ||
       !info[0].As<Napi::Object>().InstanceOf(data->segment_ctor.Value()))
-    throw Napi::TypeError::New(env, "Waiter(segment, lineOffset, mode, callback): segment must be a SegmentHandle");
-  if (!info[3].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
-  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "lineOffset must be a number");
-  std::string mode = info[2].ToString().Utf8Value();
+    ThrowArgType(env, "Waiter(segment, lineOffset, mode, callback): segment must be a SegmentHandle");
+  if (!info[3].IsFunction()) ThrowArgType(env, "callback must be a function");
+  if (!info[1].IsNumber()) ThrowArgType(env, "lineOffset must be a number");
+  std::string mode = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
   if (mode == "futex") {
     mode_ = WaitMode::kFutex;
   } else if (mode == "doorbell") {
     mode_ = WaitMode::kDoorbell;
   } else {
-    throw Napi::TypeError::New(env, "mode must be \"futex\" or \"doorbell\"");
+    ThrowArgValue(env, "mode must be \"futex\" or \"doorbell\"");
   }
-  segment_ = SegmentHandle::Unwrap(info[0].As<Napi::Object>());
+  segment_ = SegmentHandle::FromValue(env, info[0]);
   Segment& seg = segment_->Open(env);
   double off = info[1].As<Napi::Number>().DoubleValue();
-  if (!(off >= 0) || off + sizeof(WaitLine) > kHeaderSize || static_cast<uint32_t>(off) % kLineSize != 0 ||
+  if (!(off >= kFirstWaitLineOffset) || off + sizeof(WaitLine) > kHeaderSize || static_cast<uint32_t>(off) % kLineSize != 0 ||
       static_cast<double>(static_cast<uint32_t>(off)) != off)
-    throw Napi::RangeError::New(env, "lineOffset must be the offset of a wait line in the header");
+    ThrowOutOfRange(env, "lineOffset must be the offset of a wait line in the header");
   line_offset_ = static_cast<uint32_t>(off);
   segment_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
   callback_ = Napi::Persistent(info[3].As<Napi::Function>());
@@ -144,7 +144,8 @@ Napi::Value WaiterHandle::Arm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) ThrowCode(env, "ECLOSED", "waiter is closed");
   Segment& seg = segment_->Open(env);
-  uint32_t expected = info[0].ToNumber().Uint32Value();
+  if (!info[0].IsNumber()) ThrowArgType(env, "expectedSeq must be a number");
+  uint32_t expected = info[0].As<Napi::Number>().Uint32Value();
   WaitLine* line = LineAt(seg, line_offset_);
   if (mode_ == WaitMode::kFutex) {
     watcher_->Arm(&line->seq, expected);

@@ -146,6 +146,16 @@ static_assert(offsetof(Header, writer_wait) % kLineSize == 0, "own line");
 #error "layout v1 is little-endian; a big-endian port needs byte swaps"
 #endif
 
+// Where wait lines may be: reader_wait is the first; it and every line after
+// it in the header page (writer_wait, then reserved lines) can serve as one.
+// Nothing else can: the `waiting` word of a "line" at offset 0 would
+// overwrite the magic, one at 256 the write index.
+constexpr uint32_t kFirstWaitLineOffset = offsetof(Header, reader_wait);
+constexpr bool IsWaitLineOffset(uint64_t offset) {
+  return offset >= kFirstWaitLineOffset && offset <= kHeaderSize - kLineSize && offset % kLineSize == 0;
+}
+static_assert(IsWaitLineOffset(offsetof(Header, writer_wait)), "writer_wait is a wait line");
+
 // Largest ring capacity: indices are u32 and `used` must fit in 31 bits.
 constexpr uint64_t kMaxCapacity = 1ull << 31;
 // Largest segment this build maps (1 TiB: a bound on absurd requests).

@@ -19,15 +19,18 @@ namespace smsh {
 // Longest segment name: macOS limits shm names to 31 bytes including '/'.
 constexpr size_t kMaxNameLength = 30;
 
-// Names are 1..30 characters of [A-Za-z0-9._-], not starting with '.'.
-// The object is "/<name>" (on Linux, the file /dev/shm/<name>).
+// Names are 1..30 characters of [A-Za-z0-9._-] starting with a letter or a
+// digit; not "sem.*" in any case (glibc's POSIX semaphores in /dev/shm), and
+// not a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, in any case,
+// alone or with an extension such as "CON.txt"). The object is "/<name>"
+// (on Linux, the file /dev/shm/<name>).
 bool IsValidName(const std::string& name);
 
 struct CreateOptions {
   std::string name;        // must be valid and not exist yet
   uint64_t data_size = 0;  // bytes after the header page, >= 1
   uint32_t kind = kKindPlain;
-  uint32_t capacity = 0;   // kKindRing: power of two <= data_size
+  uint32_t capacity = 0;   // kKindRing: power of two <= 2^31, == data_size
   bool prefault = false;   // map with MAP_POPULATE: no page faults on first touch
 };
 
@@ -46,8 +49,10 @@ class Segment {
   Segment& operator=(const Segment&) = delete;
 
   // Removes the name, if it still refers to this segment's object (a name
-  // that was unlinked and re-created by someone else is left alone).
-  // Mappings stay valid until Unmap. Safe to call twice.
+  // that was unlinked and re-created by someone else, or taken by a FIFO or
+  // a symlink, is left alone). Never blocks and, on Linux, needs no file
+  // descriptor (it works at the descriptor limit). Mappings stay valid
+  // until Unmap. Safe to call twice.
   Status Unlink();
   // munmap and close; afterwards base() is nullptr. Safe to call twice.
   void Unmap();
@@ -100,13 +105,15 @@ struct Inspection {
 };
 
 // Reads the header of "/<name>" with pread and probes its liveness locks;
-// maps nothing and changes nothing. Fails only if the object cannot be
-// opened (ENOENT, EACCES, ...); a foreign or short object is reported in
-// out->validity.
+// maps nothing and changes nothing. Opens with O_NONBLOCK|O_NOFOLLOW, so a
+// FIFO under the name cannot block it. Fails only if the object cannot be
+// opened (ENOENT, EACCES, ELOOP for a symlink, EMFILE, ...); a foreign or
+// short object is reported in out->validity.
 Status Inspect(const std::string& name, Inspection* out);
 
 // Removes "/<name>" if it is still the object (dev, ino): a sweep decided
 // from an Inspection, and must not remove a new object that took the name.
+// Like Segment::Unlink: never blocks, no descriptor needed on Linux.
 Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino);
 
 // Validates a header image read from an object of `object_size` bytes.

@@ -29,16 +29,93 @@ int CloseNoIntr(int fd) {
   return close(fd);
 }
 
+// Whether "/<name>" still names the object (dev, ino), by opening it: a
+// descriptor is needed (EMFILE at the limit), so this is the fallback where
+// the object has no path we can lstat. O_NONBLOCK: a FIFO squatting the name
+// must not block us; O_NOFOLLOW: a symlink is never ours.
+Status SameObjectByOpen(const std::string& path, uint64_t dev, uint64_t ino, bool* same) {
+  *same = false;
+  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+  if (fd < 0) {
+    int err = errno;
+    // ELOOP: the name is a symlink, which we never create.
+    if (err == ENOENT || err == ELOOP) return Status::Ok();
+    return Status::FromErrno(err, "shm_open", path);
+  }
+  struct stat st;
+  int rc = fstat(fd, &st);
+  int err = errno;
+  CloseNoIntr(fd);
+  if (rc != 0) return Status::FromErrno(err, "fstat", path);
+  *same = S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
+  return Status::Ok();
+}
+
+// Whether "/<name>" still names the object (dev, ino): false if the name is
+// gone or now names something else (a new segment, a FIFO, a symlink). On
+// Linux the object is the file /dev/shm/<name> (where glibc and musl put
+// them), so lstat answers without a descriptor (this works at the descriptor
+// limit, where close() and the exit cleanup most need it), without opening
+// anything (a FIFO or device put there by someone else cannot block us) and
+// without following a symlink.
+Status SameObject(const std::string& name, uint64_t dev, uint64_t ino, bool* same) {
+  *same = false;
+#ifdef __linux__
+  const std::string file = "/dev/shm/" + name;
+  struct stat st;
+  if (lstat(file.c_str(), &st) == 0) {
+    *same = S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
+    return Status::Ok();
+  }
+  if (errno == ENOENT) return Status::Ok();
+  // No /dev/shm path after all (an unusual mount): ask the shm API.
+#endif
+  return SameObjectByOpen(ObjectPath(name), dev, ino, same);
+}
+
+}  // namespace
+
+namespace {
+
+bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether `name` starts with `prefix` (lower case), ignoring case.
+bool StartsWithNoCase(const std::string& name, const char* prefix) {
+  size_t i = 0;
+  for (; prefix[i] != '\0'; i++) {
+    if (i >= name.size() || Lower(name[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// CON, PRN, AUX, NUL, COM0-9, LPT0-9, alone or before a '.', any case:
+// Windows cannot use them as file names.
+bool IsWindowsDeviceName(const std::string& name) {
+  size_t stem = name.find('.');
+  if (stem == std::string::npos) stem = name.size();
+  if (stem == 3) {
+    for (const char* d : {"con", "prn", "aux", "nul"})
+      if (StartsWithNoCase(name, d)) return true;
+  }
+  if (stem == 4 && name[3] >= '0' && name[3] <= '9') {
+    for (const char* d : {"com", "lpt"})
+      if (StartsWithNoCase(name, d)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > kMaxNameLength || name[0] == '.') return false;
+  if (name.empty() || name.size() > kMaxNameLength || !IsAlnum(name[0])) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
+    if (!IsAlnum(c) && c != '.' && c != '_' && c != '-') return false;
   }
-  return true;
+  // glibc keeps POSIX named semaphores in /dev/shm as "sem.<name>".
+  if (StartsWithNoCase(name, "sem.")) return false;
+  return !IsWindowsDeviceName(name);
 }
 
 Status ValidateHeader(const Header& h, uint64_t object_size) {
@@ -57,8 +134,14 @@ Status ValidateHeader(const Header& h, uint64_t object_size) {
                                        std::to_string(h.segment_size) + " bytes, object has " +
                                        std::to_string(object_size));
   if (h.kind == kKindRing) {
-    if (!IsPowerOfTwo(h.capacity) || h.capacity > h.data_size || h.capacity > kMaxCapacity)
+    if (!IsPowerOfTwo(h.capacity) || h.capacity > kMaxCapacity)
       return Status::Own("ECORRUPT", "bad ring capacity in header");
+    // Rings are created with data_size == capacity. Anything larger is not
+    // ours, and a hostile one (a sparse object claiming terabytes) would map
+    // more than the runtime can expose.
+    if (h.data_size != h.capacity)
+      return Status::Own("ECORRUPT", "ring data size " + std::to_string(h.data_size) +
+                                         " differs from its capacity " + std::to_string(h.capacity));
   } else if (h.kind == kKindPlain) {
     if (h.capacity != 0) return Status::Own("ECORRUPT", "plain segment with a ring capacity");
   } else {
@@ -74,8 +157,8 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (opts.kind != kKindPlain && opts.kind != kKindRing)
     return Status::FromErrno(EINVAL, "shm_open", "unknown segment kind " + std::to_string(opts.kind));
   if (opts.kind == kKindRing &&
-      (!IsPowerOfTwo(opts.capacity) || opts.capacity > opts.data_size || opts.capacity > kMaxCapacity))
-    return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31");
+      (!IsPowerOfTwo(opts.capacity) || opts.capacity != opts.data_size || opts.capacity > kMaxCapacity))
+    return Status::FromErrno(EINVAL, "shm_open", "ring capacity must be a power of two <= 2^31 equal to the data size");
   if (opts.kind != kKindRing && opts.capacity != 0)
     return Status::FromErrno(EINVAL, "shm_open", "capacity given for a plain segment");
 
@@ -152,7 +235,10 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
 Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault) {
   if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
   const std::string path = ObjectPath(name);
-  int fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC, 0);
+  // O_NONBLOCK: something else squatting the name (a FIFO) must not block
+  // us (it is refused below as not a regular object); it changes nothing
+  // for a shared-memory object. O_NOFOLLOW: we never create symlinks.
+  int fd = shm_open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0) return Status::FromErrno(errno, "shm_open", path);
   auto fail = [&](Status s) {
     CloseNoIntr(fd);
@@ -205,29 +291,14 @@ Status Segment::Unlink() {
   if (unlinked_) return Status::Ok();
   const std::string path = ObjectPath(name_);
   // Only remove the name if it still names our object: after someone else
-  // unlinked it and a third party created a new segment under the same
-  // name, unlinking blindly would destroy theirs.
-  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) {
-    int err = errno;
-    if (err == ENOENT) {
-      unlinked_ = true;
-      return Status::Ok();
-    }
-    return Status::FromErrno(err, "shm_open", path);
-  }
-  struct stat st;
-  int rc = fstat(fd, &st);
-  int err = errno;
-  CloseNoIntr(fd);
-  if (rc != 0) return Status::FromErrno(err, "fstat", path);
-  if (st.st_dev != dev_ || st.st_ino != ino_) {
-    unlinked_ = true;  // our object's name is already gone
-    return Status::Ok();
-  }
-  if (shm_unlink(path.c_str()) != 0 && errno != ENOENT)
+  // unlinked it and a third party created a new segment (or anything else)
+  // under the same name, unlinking blindly would destroy theirs.
+  bool same = false;
+  Status s = SameObject(name_, static_cast<uint64_t>(dev_), static_cast<uint64_t>(ino_), &same);
+  if (!s.ok()) return s;
+  if (same && shm_unlink(path.c_str()) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "shm_unlink", path);
-  unlinked_ = true;
+  unlinked_ = true;  // removed now, or our object's name was already gone
   return Status::Ok();
 }
 
@@ -284,15 +355,10 @@ Status Inspect(const std::string& name, Inspection* out) {
 
 Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino) {
   if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_unlink", "invalid name");
+  bool same = false;
+  Status s = SameObject(name, dev, ino, &same);
+  if (!s.ok() || !same) return s;
   const std::string path = ObjectPath(name);
-  int fd = shm_open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
-  if (fd < 0) return errno == ENOENT ? Status::Ok() : Status::FromErrno(errno, "shm_open", path);
-  struct stat st;
-  int rc = fstat(fd, &st);
-  int err = errno;
-  CloseNoIntr(fd);
-  if (rc != 0) return Status::FromErrno(err, "fstat", path);
-  if (static_cast<uint64_t>(st.st_dev) != dev || static_cast<uint64_t>(st.st_ino) != ino) return Status::Ok();
   if (shm_unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "shm_unlink", path);
   return Status::Ok();
 }

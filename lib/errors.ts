@@ -55,11 +55,11 @@ export function outOfRange(name: string, range: string, actual: unknown): RangeE
   return e;
 }
 
-/** Validates an integer argument in [min, max]. */
-export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+/** Validates an integer argument in [min, max]; `why` explains the bounds in the message. */
+export function checkInteger(name: string, value: unknown, min: number, max: number, why?: string): number {
   if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}${why ? ` (${why})` : ""}`, value);
   }
   return value;
 }

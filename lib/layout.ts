@@ -66,5 +66,11 @@ export const OFFSETS = {
 
 export type HeaderField = keyof typeof OFFSETS;
 
+/**
+ * Wait lines may be at offsets FIRST_WAIT_LINE (reader_wait), FIRST_WAIT_LINE
+ * + LINE_SIZE (writer_wait), ... up to HEADER_SIZE - LINE_SIZE, and nowhere else.
+ */
+export const FIRST_WAIT_LINE = 512;
+
 /** Offsets inside a wait line. */
 export const WAIT_LINE = { seq: 0, waiting: 4 } as const;

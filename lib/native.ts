@@ -21,7 +21,8 @@ export interface SegmentHandle {
   wait(offset: number, expected: number, timeoutMs?: number): "ok" | "not-equal" | "timed-out";
   /** Wakes up to `count` (default all) futex sleepers on the u32 at `offset`. */
   wake(offset: number, count?: number): number;
-  /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. */
+  /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. Offsets of
+   * wait, wake and notify must be those of wait lines (multiples of 128 from 512 to 3968). */
   notify(lineOffset: number): boolean;
   /** Takes an OFD write lock on one header byte without waiting; false if another holder has it. */
   lock(byte: number): boolean;
@@ -79,6 +80,7 @@ export interface NativeLayout {
   version: number;
   headerSize: number;
   lineSize: number;
+  firstWaitLine: number;
   tokenSize: number;
   waitLineSeq: number;
   waitLineWaiting: number;

@@ -3,8 +3,8 @@
 //   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
 //   waker:   change the state; line.notify()
 // The waker's check is one Atomics.load: no syscall while the peer is awake.
-import { checkInteger, invalidArgValue, shmError } from "./errors.js";
-import { HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
+import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
+import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { binding, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
 
@@ -16,6 +16,24 @@ export type { WaitMode } from "./native.js";
  * default and the other stays selectable.
  */
 export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
+
+/**
+ * Longest single native futex wait. V8 can only end a thread (worker.terminate(),
+ * process.exit() joining workers) while JavaScript runs, never inside a
+ * native call, so a blocking wait sleeps in slices this long and checks back
+ * in between; costs one wakeup per slice of an otherwise idle sleeper.
+ */
+export const WAIT_SLICE_MS = 50;
+
+/** setTimeout's largest delay; a longer one fires after 1 ms, so longer waits chain timers. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timeout in milliseconds: a non-negative number, Infinity for none. */
+export function checkTimeout(name: string, value: unknown): number {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (Number.isNaN(value) || value < 0) throw outOfRange(name, "a non-negative number of milliseconds or Infinity", value);
+  return value;
+}
 
 export function validateWaitMode(mode: unknown): WaitMode {
   if (mode === "futex" || mode === "doorbell") return mode;
@@ -29,7 +47,9 @@ export class WaitLine {
   readonly #words: Int32Array;
 
   constructor(segment: Segment, offset: number) {
-    checkInteger("offset", offset, 0, HEADER_SIZE - LINE_SIZE);
+    // Only real wait lines: at another offset the `waiting` word would
+    // overwrite the header's identity (magic at 0) or a ring index.
+    checkInteger("offset", offset, FIRST_WAIT_LINE, HEADER_SIZE - LINE_SIZE, "the offset of a wait line in the header");
     if (offset % LINE_SIZE !== 0) throw invalidArgValue("offset", `must be a multiple of ${LINE_SIZE}`, offset);
     this.segment = segment;
     this.offset = offset;
@@ -61,12 +81,26 @@ export class WaitLine {
   /**
    * Blocks this thread while seq is unchanged (futex), at most timeoutMs
    * (Infinity: no limit). For worker threads and synchronous receives.
+   * "not-equal": seq had already moved when called. The thread stays
+   * terminable (worker.terminate(), process.exit()) while it waits: it
+   * sleeps in slices of WAIT_SLICE_MS against one absolute deadline.
    */
   waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
-    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw invalidArgValue("timeoutMs", "must be a non-negative number or Infinity", timeoutMs);
+    checkTimeout("timeoutMs", timeoutMs);
+    const expected = seq >>> 0;
+    const handle = this.segment.handle;
+    const offset = this.seqOffset;
+    // performance.now() and the native wait both run on CLOCK_MONOTONIC.
+    const deadline = performance.now() + timeoutMs; // Infinity stays Infinity
+    let left = timeoutMs;
+    for (let first = true; ; first = false) {
+      const r = handle.wait(offset, expected, Math.min(left, WAIT_SLICE_MS));
+      // seq moving between two slices is a wake that came while we were not
+      // in the kernel: "ok", as if we had been.
+      if (r !== "timed-out") return r === "not-equal" && !first ? "ok" : r;
+      left = deadline - performance.now();
+      if (!(left > 0)) return "timed-out";
     }
-    return this.segment.handle.wait(this.seqOffset, seq >>> 0, Number.isFinite(timeoutMs) ? timeoutMs : undefined);
   }
 
   /** Waker: wakes the sleeper, if there is one (one Atomics.load otherwise). */
@@ -95,10 +129,17 @@ export class Waiter {
 
   /**
    * Resolves "ok" when the line is notified after `seq` was read (at once if
-   * seq has already moved on), or "timed-out" after timeoutMs. Call
+   * seq has already moved on), or "timed-out" after timeoutMs (a non-negative
+   * number, any size; Infinity: no limit; otherwise the promise rejects with
+   * TypeError ERR_INVALID_ARG_TYPE or RangeError ERR_OUT_OF_RANGE). Call
    * line.prepare() first and re-check your condition before waiting.
    */
   wait(seq: number, timeoutMs = Infinity): Promise<"ok" | "timed-out"> {
+    try {
+      checkTimeout("timeoutMs", timeoutMs);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
     if (this.#pending !== null) return Promise.reject(shmError("ECLOSED", "a wait is already pending on this waiter"));
     return new Promise<"ok" | "timed-out">((resolve, reject) => {
@@ -122,13 +163,21 @@ export class Waiter {
         return;
       }
       if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
+        const expire = (): void => {
           timer = null;
           if (this.#closed) return;
           this.#handle.disarm();
           this.#pending = null;
           resolve("timed-out");
-        }, timeoutMs);
+        };
+        // Beyond setTimeout's range: chain timers towards one deadline.
+        const deadline = performance.now() + timeoutMs;
+        const chain = (): void => {
+          const left = deadline - performance.now();
+          timer = left > MAX_TIMER_MS ? setTimeout(chain, MAX_TIMER_MS) : setTimeout(expire, Math.max(left, 0));
+        };
+        if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(expire, timeoutMs);
+        else chain();
       }
     });
   }

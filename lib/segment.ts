@@ -2,17 +2,35 @@
 // page and a data region, mapped into this process and exposed as an
 // ArrayBuffer with no copy. The creator owns it and unlinks it on close;
 // attachers map it by name (from another process or a worker thread).
+import { constants as bufferConstants } from "node:buffer";
 import { randomBytes } from "node:crypto";
 
 import { adopt, disown } from "./cleanup.js";
-import { checkInteger, invalidArgType, invalidArgValue, outOfRange } from "./errors.js";
+import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { HEADER_SIZE, KIND_PLAIN, MAX_NAME_LENGTH, MAX_SEGMENT_SIZE } from "./layout.js";
 import { binding, type SegmentHandle } from "./native.js";
+
+/**
+ * Largest data region `Segment.create` accepts: the whole mapping (header
+ * page + data) is exposed as one ArrayBuffer, so it must fit in this
+ * runtime's largest one (buffer.constants.MAX_LENGTH: 2^32 bytes on Node 20),
+ * and within the layout's MAX_SEGMENT_SIZE.
+ */
+export const MAX_DATA_SIZE = Math.min(MAX_SEGMENT_SIZE, bufferConstants.MAX_LENGTH) - HEADER_SIZE;
+const MAX_DATA_SIZE_WHY =
+  MAX_SEGMENT_SIZE <= bufferConstants.MAX_LENGTH
+    ? `the layout's largest segment, ${MAX_SEGMENT_SIZE} bytes, minus the ${HEADER_SIZE}-byte header`
+    : `buffer.constants.MAX_LENGTH, ${bufferConstants.MAX_LENGTH}, minus the ${HEADER_SIZE}-byte header: ` +
+      "the whole mapping must fit in one ArrayBuffer of this runtime";
 
 /** Prefix of generated names; `ls /dev/shm/smsh-*` lists this package's segments. */
 export const NAME_PREFIX = "smsh-";
 
-const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** glibc keeps POSIX named semaphores in /dev/shm as "sem.<name>". */
+const SEMAPHORE_RE = /^sem\./i;
+/** Windows device names, also with an extension ("CON.txt"): unusable as file names there. */
+const WINDOWS_DEVICE_RE = /^(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\.|$)/i;
 const NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 /** A fresh random segment name: "smsh-" and 16 base-32 characters (80 bits). */
@@ -23,14 +41,24 @@ export function randomName(): string {
   return s;
 }
 
-/** Throws TypeError/RangeError unless `name` can name a segment. */
+/**
+ * Throws TypeError/RangeError unless `name` can name a segment: 1-30
+ * characters of [A-Za-z0-9._-] starting with a letter or digit, not
+ * "sem.*" (case-insensitive) and not a Windows device name (docs/PROTOCOL.md).
+ */
 export function validateName(name: unknown, argName = "name"): string {
   if (typeof name !== "string") throw invalidArgType(argName, "of type string", name);
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw outOfRange(`${argName}.length`, `>= 1 and <= ${MAX_NAME_LENGTH}`, name.length);
   }
   if (!NAME_RE.test(name)) {
-    throw invalidArgValue(argName, "may contain only letters, digits, '.', '_' and '-', and not start with '.'", name);
+    throw invalidArgValue(argName, "may contain only letters, digits, '.', '_' and '-', and must start with a letter or digit", name);
+  }
+  if (SEMAPHORE_RE.test(name)) {
+    throw invalidArgValue(argName, 'must not start with "sem." (the POSIX semaphores\' namespace)', name);
+  }
+  if (WINDOWS_DEVICE_RE.test(name)) {
+    throw invalidArgValue(argName, "must not be a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, with or without an extension)", name);
   }
   return name;
 }
@@ -96,7 +124,7 @@ export class Segment {
    */
   static create(options: SegmentCreateOptions, internal?: SegmentInternalOptions): Segment {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
-    const size = checkInteger("options.size", options.size, 1, MAX_SEGMENT_SIZE - HEADER_SIZE);
+    const size = checkInteger("options.size", options.size, 1, MAX_DATA_SIZE, MAX_DATA_SIZE_WHY);
     const name = options.name === undefined ? randomName() : validateName(options.name, "options.name");
     const kind = internal?.kind ?? KIND_PLAIN;
     const capacity = internal?.capacity ?? 0;
@@ -115,11 +143,21 @@ export class Segment {
   /**
    * The whole mapping (header page + data region) as an ArrayBuffer, no copy.
    * After close() it is detached: byteLength 0, views over it empty.
-   * Throws ECLOSED after close().
+   * Throws ECLOSED after close(), and ENOTSUP for an attached segment larger
+   * than this runtime's largest ArrayBuffer (buffer.constants.MAX_LENGTH).
    */
   get buffer(): ArrayBuffer {
-    // handle.buffer() throws ECLOSED once closed; #buffer is reset by close().
-    if (this.#buffer === null) this.#buffer = this.handle.buffer();
+    if (this.#buffer === null) {
+      // handle.buffer() throws ECLOSED once closed; #buffer is reset by close().
+      if (!this.closed && this.mappedSize > bufferConstants.MAX_LENGTH) {
+        throw shmError(
+          "ENOTSUP",
+          `segment ${this.name} maps ${this.mappedSize} bytes, more than this runtime's largest ArrayBuffer ` +
+            `(buffer.constants.MAX_LENGTH = ${bufferConstants.MAX_LENGTH})`,
+        );
+      }
+      this.#buffer = this.handle.buffer();
+    }
     return this.#buffer;
   }
 

@@ -15,6 +15,7 @@ describe("layout v1", () => {
     expect(layout.HEADER_SIZE).toBe(n.headerSize);
     expect(layout.HEADER_SIZE).toBe(n.sizeofHeader);
     expect(layout.LINE_SIZE).toBe(n.lineSize);
+    expect(layout.FIRST_WAIT_LINE).toBe(n.firstWaitLine);
     expect(layout.TOKEN_SIZE).toBe(n.tokenSize);
     expect(layout.WAIT_LINE).toEqual({ seq: n.waitLineSeq, waiting: n.waitLineWaiting });
     expect([layout.WAIT_FUTEX, layout.WAIT_DOORBELL]).toEqual([n.waitFutex, n.waitDoorbell]);

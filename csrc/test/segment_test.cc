@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,7 +53,7 @@ CreateOptions Ring(const std::string& name, uint64_t data_size, uint32_t capacit
 bool ValidHeaderImage(uint32_t kind, Header* out) {
   std::unique_ptr<Segment> seg;
   std::string name = TestName();
-  CreateOptions o = kind == smsh::kKindRing ? Ring(name, 8192, 4096) : Plain(name, 8192);
+  CreateOptions o = kind == smsh::kKindRing ? Ring(name, 8192, 8192) : Plain(name, 8192);
   if (!Segment::Create(o, &seg).ok()) return false;
   std::memcpy(out, seg->header(), sizeof(Header));
   seg->Unlink();
@@ -172,9 +173,22 @@ SMSH_TEST(invalid_names_are_einval) {
   const std::string longest(30, 'b');
   CHECK(smsh::IsValidName(longest));
   CHECK(smsh::IsValidName("A-z_0.9"));
+  CHECK(smsh::IsValidName("smsh-abcdefghijklmnop"));  // generated names
+  CHECK(smsh::IsValidName("0abc"));
+  // Near misses of the reserved names are fine.
+  for (const char* ok : {"sem", "sem-x", "semx", "sema.x", "x.sem.y", "CONS", "con_x", "contoso.txt", "NULL", "AUXI",
+                         "COM10", "LPT", "com1x", "lpt1-2", "xcon", "a.CON", "PRN-1"})
+    if (!smsh::IsValidName(ok)) smsh_test::Fail(__FILE__, __LINE__, std::string("IsValidName(\"") + ok + "\") is false");
   const std::vector<std::string> bad = {
       "", "/", "a/b", "/abc", "abc/", too_long, ".hidden", "..", "sp ace", "tab\t", "uml\xc3\xa4ut",
       std::string("nul\0x", 5),
+      // Must start with a letter or digit.
+      "-", "-abc", "_x", "--", "_",
+      // glibc's POSIX semaphores: /dev/shm/sem.<name>.
+      "sem.x", "SEM.x", "Sem.", "sem.smsh-1",
+      // Windows device names, any case, alone or with an extension.
+      "CON", "con", "Con.txt", "PRN", "aux", "AUX.tar.gz", "NUL", "nul.", "COM1", "com9.log", "COM0", "LPT1",
+      "lpt9", "LPT0.x",
   };
   for (const std::string& name : bad) {
     CHECK(!smsh::IsValidName(name));
@@ -335,6 +349,43 @@ SMSH_TEST(validate_header_rejects_inconsistent_headers) {
          [](Header& h) { h.capacity = 16384; });
   expect(ring, rsize, "ECORRUPT", "ring capacity 2^31 > data_size",
          [](Header& h) { h.capacity = 1u << 31; });
+  // Rings are created with data_size == capacity: a smaller capacity is not
+  // one of ours, and a huge data_size (a sparse object) must never be mapped.
+  expect(ring, rsize, "ECORRUPT", "ring capacity < data_size",
+         [](Header& h) { h.capacity = 4096; });
+  expect(ring, ~uint64_t{0}, "ECORRUPT", "ring of 2^31 claiming 4 GiB of data", [](Header& h) {
+    h.capacity = 1u << 31;
+    h.data_size = uint64_t{1} << 32;
+    h.segment_size = smsh::kHeaderSize + h.data_size;
+  });
+  // The largest ring is fine.
+  Header big = ring;
+  big.capacity = 1u << 31;
+  big.data_size = big.capacity;
+  big.segment_size = smsh::kHeaderSize + big.data_size;
+  CHECK_OK(smsh::ValidateHeader(big, big.segment_size));
+}
+
+SMSH_TEST(sparse_ring_claiming_4gib_is_ecorrupt) {
+  // A hostile object: a valid-looking ring header whose data_size is 4 GiB
+  // (a sparse file costs nothing), capacity 2^31. Attach must refuse it
+  // before mapping anything.
+  Header h;
+  REQUIRE(ValidHeaderImage(smsh::kKindRing, &h));
+  h.capacity = 1u << 31;
+  h.data_size = uint64_t{1} << 32;
+  h.segment_size = smsh::kHeaderSize + h.data_size;
+  std::vector<uint8_t> image(sizeof(Header));
+  std::memcpy(image.data(), &h, sizeof(h));
+  const std::string name = TestName();
+  REQUIRE(MakeRawObject(name, image));
+  REQUIRE(truncate(ShmPath(name).c_str(), static_cast<off_t>(h.segment_size)) == 0);
+  std::unique_ptr<Segment> seg;
+  Status s = Segment::Attach(name, &seg);
+  CHECK_CODE(s, "ECORRUPT");
+  CHECK(s.message.find("capacity") != std::string::npos);
+  CHECK(seg == nullptr);
+  shm_unlink(("/" + name).c_str());
 }
 
 SMSH_TEST(unlink_spares_a_recreated_object) {
@@ -363,6 +414,102 @@ SMSH_TEST(unlink_spares_a_recreated_object) {
   CHECK(ShmExists(name2));
   CHECK_OK(e->Unlink());
   CHECK(!ShmExists(name2));
+}
+
+SMSH_TEST(unlink_never_blocks_on_a_fifo_squatting_the_name) {
+  // The README calls `rm /dev/shm/<name>` safe; if someone then mkfifo's the
+  // name, opening it for reading would wait for a writer forever. Unlink,
+  // UnlinkIfSame and Inspect must return at once and leave the FIFO alone.
+  alarm(30);  // a hang kills the case (SIGALRM) instead of waiting for ctest's timeout
+  const std::string name = TestName();
+  std::unique_ptr<Segment> a;
+  REQUIRE_OK(Segment::Create(Plain(name), &a));
+  struct stat ours;
+  REQUIRE(stat(ShmPath(name).c_str(), &ours) == 0);
+  REQUIRE(shm_unlink(("/" + name).c_str()) == 0);
+  REQUIRE(mkfifo(ShmPath(name).c_str(), 0600) == 0);
+  struct stat fifo;
+  REQUIRE(lstat(ShmPath(name).c_str(), &fifo) == 0);
+
+  CHECK_OK(a->Unlink());
+  CHECK(a->unlinked());
+  CHECK_OK(smsh::UnlinkIfSame(name, ours.st_dev, ours.st_ino));
+  CHECK_OK(smsh::UnlinkIfSame(name, fifo.st_dev, fifo.st_ino));  // not a segment: never removed
+  smsh::Inspection in;
+  CHECK_OK(smsh::Inspect(name, &in));
+  CHECK_CODE(in.validity, "ECORRUPT");
+  std::unique_ptr<Segment> b;
+  CHECK_CODE(Segment::Attach(name, &b), "ECORRUPT");  // O_NONBLOCK, then "not a regular object"
+  struct stat after;
+  CHECK(lstat(ShmPath(name).c_str(), &after) == 0 && S_ISFIFO(after.st_mode));
+  alarm(0);
+  unlink(ShmPath(name).c_str());
+}
+
+SMSH_TEST(unlink_never_follows_a_symlink) {
+  // Someone replaces A's name with a symlink to segment B: neither A's
+  // Unlink nor UnlinkIfSame with B's identity may remove anything, and
+  // Attach refuses the link.
+  const std::string name_a = TestName(), name_b = TestName();
+  std::unique_ptr<Segment> a, b, c;
+  REQUIRE_OK(Segment::Create(Plain(name_a), &a));
+  REQUIRE_OK(Segment::Create(Plain(name_b), &b));
+  struct stat sb;
+  REQUIRE(stat(ShmPath(name_b).c_str(), &sb) == 0);
+  REQUIRE(shm_unlink(("/" + name_a).c_str()) == 0);
+  REQUIRE(symlink(ShmPath(name_b).c_str(), ShmPath(name_a).c_str()) == 0);
+  CHECK_OK(a->Unlink());
+  CHECK_OK(smsh::UnlinkIfSame(name_a, sb.st_dev, sb.st_ino));
+  struct stat st;
+  CHECK(lstat(ShmPath(name_a).c_str(), &st) == 0 && S_ISLNK(st.st_mode));
+  CHECK(ShmExists(name_b));
+  CHECK_CODE(Segment::Attach(name_a, &c), "ELOOP");
+  unlink(ShmPath(name_a).c_str());
+  CHECK_OK(b->Unlink());
+  CHECK(!ShmExists(name_b));
+}
+
+SMSH_TEST(unlink_works_at_the_descriptor_limit) {
+  // Out of descriptors (EMFILE), close() and the exit cleanup must still
+  // remove the names: the identity check needs no descriptor.
+  const std::string name_a = TestName(), name_b = TestName();
+  std::unique_ptr<Segment> a, b;
+  REQUIRE_OK(Segment::Create(Plain(name_a), &a));
+  REQUIRE_OK(Segment::Create(Plain(name_b), &b));
+  struct stat sb;
+  REQUIRE(stat(ShmPath(name_b).c_str(), &sb) == 0);
+
+  struct rlimit old;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  struct rlimit low = old;
+  if (low.rlim_cur > 256) low.rlim_cur = 256;  // a few hundred dups instead of the whole limit
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> fds;
+  for (;;) {
+    int fd = dup(2);
+    if (fd < 0) {
+      CHECK_EQ(errno, EMFILE);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  // At the limit now: opening anything fails...
+  int probe = shm_open(("/" + name_a).c_str(), O_RDONLY | O_CLOEXEC, 0);
+  int probe_errno = errno;
+  if (probe >= 0) close(probe);
+  CHECK_EQ(probe, -1);
+  CHECK_EQ(probe_errno, EMFILE);
+  // ...and the names still go.
+  Status s1 = a->Unlink();
+  Status s2 = smsh::UnlinkIfSame(name_b, sb.st_dev, sb.st_ino);
+  bool a_gone = !ShmExists(name_a), b_gone = !ShmExists(name_b);
+  for (int fd : fds) close(fd);
+  setrlimit(RLIMIT_NOFILE, &old);
+  CHECK_OK(s1);
+  CHECK_OK(s2);
+  CHECK(a->unlinked());
+  CHECK(a_gone);
+  CHECK(b_gone);
 }
 
 SMSH_TEST(unlink_and_unmap_twice_are_safe) {
@@ -414,6 +561,7 @@ SMSH_TEST(create_rejects_bad_options) {
   einval(Ring(name, 8192, 4097), "ring capacity 4097");
   einval(Ring(name, 8192, 0), "ring capacity 0");
   einval(Ring(name, 8192, 16384), "ring capacity > data_size");
+  einval(Ring(name, 8192, 1024), "ring capacity < data_size");
   einval(Plain(name, 0), "data_size 0");
   einval(Plain(name, smsh::kMaxSegmentSize), "data_size too large");
   CreateOptions plain_cap = Plain(name);
@@ -422,8 +570,8 @@ SMSH_TEST(create_rejects_bad_options) {
   CreateOptions unknown = Plain(name);
   unknown.kind = 2;
   einval(unknown, "unknown kind");
-  // A power-of-two ring smaller than the data region is fine.
-  CHECK_OK(Segment::Create(Ring(name, 8192, 1024), &seg));
+  // A power-of-two ring as large as the data region is fine.
+  CHECK_OK(Segment::Create(Ring(name, 8192, 8192), &seg));
   if (seg) CHECK_OK(seg->Unlink());
 }
 
