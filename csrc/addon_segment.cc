@@ -258,6 +258,17 @@ void SegmentHandle::CloseNow(bool detach) {
     close(doorbell_fd_);
     doorbell_fd_ = -1;
   }
+  // A closed handle lives on until the garbage collector finalizes it, which
+  // Node-API defers to the event loop: a synchronous create/close loop piles
+  // up every handle it made. Keep only what a closed handle still needs: the
+  // core Segment only while unlink() could still remove its name (the
+  // ArrayBuffer's finalizer holds its own reference), and no place in the
+  // environment's registry (nothing left to close at exit).
+  if (seg_ && seg_->unlinked()) seg_.reset();
+  if (data_ != nullptr) {
+    data_->segments.erase(this);
+    data_ = nullptr;
+  }
 }
 
 void SegmentHandle::UnlinkIfOwned() {

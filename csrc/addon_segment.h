@@ -30,7 +30,8 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   // Doorbell sender socket, opened on first use; -1 if it cannot be.
   int DoorbellSender();
   // Closes waiters, detaches the ArrayBuffer (unless the environment is
-  // being torn down), unlinks if asked, unmaps. Idempotent.
+  // being torn down), unlinks if asked, unmaps, then lets go of what a
+  // closed handle no longer needs. Idempotent.
   void CloseNow(bool detach);
   // Called when the environment's AddonData is destroyed before us.
   void ForgetAddonData() { data_ = nullptr; }
