@@ -17,6 +17,7 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags": ["-Wall", "-Wextra"],
+      "libraries": ["-ldl"],
       "conditions": [
         ["OS!='linux'", {
           "sources!": [],

@@ -1,12 +1,14 @@
 // Module entry: defines the binding's classes, exports the layout table and
-// constants, and registers the environment cleanup hook. Context-aware: each
-// worker thread gets its own AddonData.
+// constants, the signal-cleanup functions (addon_signals.h), and registers
+// the environment cleanup hook. Context-aware: each worker thread gets its
+// own AddonData.
 #include <napi.h>
 
 #include "addon_data.h"
 #include "addon_error.h"
 #include "addon_peerwatch.h"
 #include "addon_segment.h"
+#include "addon_signals.h"
 #include "addon_waiter.h"
 #include "layout.h"
 #include "proc.h"
@@ -91,6 +93,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("platform", Napi::String::New(env, "linux"));
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTimeJs, "processStartTime"));
   exports.Set("selfStartTime", Napi::Number::New(env, static_cast<double>(SelfStartTime())));
+  exports.Set("armSignalCleanup", Napi::Function::New(env, ArmSignalCleanupJs, "armSignalCleanup"));
+  exports.Set("unlinkOwned", Napi::Function::New(env, UnlinkOwnedJs, "unlinkOwned"));
   return exports;
 }
 

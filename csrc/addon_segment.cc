@@ -13,10 +13,12 @@
 
 #include "addon_data.h"
 #include "addon_error.h"
+#include "addon_signals.h"
 #include "addon_waiter.h"
 #include "doorbell.h"
 #include "futex.h"
 #include "notify.h"
+#include "signal_cleanup.h"
 
 namespace smsh {
 
@@ -150,6 +152,7 @@ SegmentHandle::SegmentHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   unlink_on_close_ = seg_->owner();
   data_ = GetAddonData(info.Env());
   data_->segments.insert(this);
+  SyncOwnedName();
 }
 
 SegmentHandle::~SegmentHandle() {
@@ -160,6 +163,7 @@ SegmentHandle::~SegmentHandle() {
     if (unlink_on_close_) seg_->Unlink();
     // The ArrayBuffer, if still alive, keeps the mapping through seg_.
   }
+  UnregisterOwnedName(owned_name_);
   if (doorbell_fd_ >= 0) close(doorbell_fd_);
   if (data_ != nullptr) data_->segments.erase(this);
 }
@@ -178,6 +182,9 @@ Napi::Value SegmentHandle::Create(const Napi::CallbackInfo& info) {
   Napi::Value external = Napi::External<Segment>::New(env, seg.get());
   Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});
   seg.release();  // the handle owns it now
+  // Re-armed at every create: a JavaScript listener may have come and gone
+  // (libuv leaves SIG_DFL behind).
+  ArmCleanupSignals();
   return obj;
 }
 
@@ -342,9 +349,38 @@ void SegmentHandle::CloseNow(bool detach) {
     if (unlink_on_close_) seg_->Unlink();
     seg_->Unmap();
   }
+  SyncOwnedName();
   if (doorbell_fd_ >= 0) {
     close(doorbell_fd_);
     doorbell_fd_ = -1;
+  }
+  // A closed handle lives on until the garbage collector finalizes it, which
+  // Node-API defers to the event loop: a synchronous create/close loop piles
+  // up every handle it made. Keep only what a closed handle still needs: the
+  // core Segment only while unlink() could still remove its name (the
+  // ArrayBuffer's finalizer holds its own reference), and no place in the
+  // environment's registry (nothing left to close at exit).
+  if (seg_ && seg_->unlinked()) seg_.reset();
+  if (data_ != nullptr) {
+    data_->segments.erase(this);
+    data_ = nullptr;
+  }
+}
+
+void SegmentHandle::UnlinkIfOwned() {
+  if (seg_ && seg_->mapped() && unlink_on_close_) seg_->Unlink();
+  SyncOwnedName();
+}
+
+void SegmentHandle::SyncOwnedName() {
+  // After an unlink, not before: a signal in between then finds the name
+  // gone (or someone else's object), never a name we stopped covering.
+  const bool want = unlink_on_close_ && seg_ && seg_->mapped() && !seg_->unlinked();
+  if (want && owned_name_ == nullptr) {
+    owned_name_ = RegisterOwnedName(seg_->name(), static_cast<uint64_t>(seg_->dev()), static_cast<uint64_t>(seg_->ino()));
+  } else if (!want && owned_name_ != nullptr) {
+    UnregisterOwnedName(owned_name_);
+    owned_name_ = nullptr;
   }
 }
 
@@ -357,12 +393,14 @@ Napi::Value SegmentHandle::Unlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!seg_) return env.Undefined();
   Status s = seg_->Unlink();
+  SyncOwnedName();
   if (!s.ok()) ThrowStatus(env, s);
   return env.Undefined();
 }
 
 Napi::Value SegmentHandle::SetUnlinkOnClose(const Napi::CallbackInfo& info) {
   unlink_on_close_ = info[0].ToBoolean().Value();
+  SyncOwnedName();
   return info.Env().Undefined();
 }
 

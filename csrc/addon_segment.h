@@ -14,6 +14,7 @@ namespace smsh {
 
 class WaiterHandle;
 struct AddonData;
+struct OwnedName;
 
 class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
  public:
@@ -32,10 +33,13 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   // Doorbell sender socket, opened on first use; -1 if it cannot be.
   int DoorbellSender();
   // Closes waiters, detaches the ArrayBuffer (unless the environment is
-  // being torn down), unlinks if asked, unmaps. Idempotent.
+  // being torn down), unlinks if asked, unmaps, then lets go of what a
+  // closed handle no longer needs. Idempotent.
   void CloseNow(bool detach);
   // Called when the environment's AddonData is destroyed before us.
   void ForgetAddonData() { data_ = nullptr; }
+  // At exit: unlinks the name if close() would (the owner's). The mapping stays.
+  void UnlinkIfOwned();
 
  private:
   static Napi::Value Create(const Napi::CallbackInfo& info);
@@ -55,6 +59,9 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   Napi::Value Wake(const Napi::CallbackInfo& info);
   Napi::Value Notify(const Napi::CallbackInfo& info);
   uint32_t* WordAt(Napi::Env env, const Napi::Value& offset);
+  // Keeps the name in the signal-cleanup registry (signal_cleanup.h) exactly
+  // while close() would unlink it: open, not yet unlinked, unlink_on_close_.
+  void SyncOwnedName();
 
   // Shared with the ArrayBuffer's finalizer: the mapping outlives this
   // object while user code still holds the buffer.
@@ -64,6 +71,7 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   std::set<WaiterHandle*> waiters_;
   int doorbell_fd_ = -1;
   bool unlink_on_close_ = false;
+  OwnedName* owned_name_ = nullptr;
 };
 
 }  // namespace smsh

@@ -76,6 +76,9 @@ class Segment {
   const std::string& name() const { return name_; }
   bool owner() const { return owner_; }
   bool unlinked() const { return unlinked_; }
+  // Identity of the object (fstat at create/attach), as Unlink checks it.
+  dev_t dev() const { return dev_; }
+  ino_t ino() const { return ino_; }
 
  private:
   Segment() = default;

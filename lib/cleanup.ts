@@ -1,66 +1,42 @@
-// Normal cleanup of the segments this process owns: unlinked on close(), and
-// otherwise when the process exits (normally, by process.exit, or by an
-// uncaught exception: all emit 'exit') or is ended by SIGINT, SIGTERM or
-// SIGHUP. The signal handling changes nothing the user would notice:
-//   - if the user listens for the signal too, their handlers decide; we do
-//     nothing (if they end the process, 'exit' cleans up);
-//   - otherwise we unlink, restore the default action and re-raise the
-//     signal, so the process dies of it exactly as it would have.
-// Worker threads are covered by the addon's environment cleanup hook.
+// Owner cleanup: the names of the segments this process owns are removed on
+// close(), and otherwise when the process ends:
+//   - normally, by process.exit() or by an uncaught exception: all emit
+//     'exit', where we unlink this thread's owned segments (unlinkOwned);
+//   - by SIGINT, SIGTERM or SIGHUP: a native signal handler (csrc/
+//     signal_cleanup.h) unlinks every name the process owns (all threads)
+//     and re-raises, so the process dies of the signal as promptly as it
+//     would have without us, even in a busy loop or a blocking wait. It is
+//     installed only over the default action (or Node's own exit handler):
+//     a JavaScript listener for the signal (the user's, signal-exit's)
+//     replaces it and decides, and if that ends the process, 'exit' cleans
+//     up. When the last listener goes, libuv leaves the default action
+//     behind and the 'removeListener' hook below re-installs ours;
+//   - worker threads: the addon's environment cleanup hook.
+// No per-segment bookkeeping here: the registry of owned names is native.
 // Crashes (SIGKILL, SIGSEGV) leave segments behind: sweep() removes them.
 import { isMainThread } from "node:worker_threads";
 
-import type { SegmentHandle } from "./native.js";
+import { binding } from "./native.js";
 
-// Weak references: an owned segment that user code dropped without close()
-// is still collected (its finalizer unlinks it), not kept alive by us.
-const owned = new Set<WeakRef<SegmentHandle>>();
-const refs = new WeakMap<SegmentHandle, WeakRef<SegmentHandle>>();
-const pruner = new FinalizationRegistry<WeakRef<SegmentHandle>>((ref) => owned.delete(ref));
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNALS: ReadonlySet<string | symbol> = new Set(["SIGINT", "SIGTERM", "SIGHUP"]);
 let installed = false;
 
-function unlinkAll(): void {
-  for (const ref of owned) {
-    try {
-      ref.deref()?.unlink();
-    } catch {
-      /* already gone, or not ours any more: nothing to do at exit */
-    }
-  }
-  owned.clear();
+function onExit(): void {
+  binding.unlinkOwned();
 }
 
-function onSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) return; // the user's handlers decide
-  unlinkAll();
-  process.removeListener(signal, onSignal); // back to the default action
-  process.kill(process.pid, signal);
+function onRemoveListener(event: string | symbol): void {
+  // Node's own 'removeListener' hook, registered at bootstrap, runs before
+  // this one: when it stopped the last listener's libuv watcher, the
+  // disposition is back to SIG_DFL and the native handler can go back in.
+  if (SIGNALS.has(event)) binding.armSignalCleanup();
 }
 
-function install(): void {
+/** Called when this thread creates a segment it owns: hooks 'exit' (and, on the main thread, re-arming). */
+export function installCleanup(): void {
   if (installed) return;
   installed = true;
-  process.on("exit", unlinkAll);
-  // Signals reach only the main thread's process object.
-  if (isMainThread) for (const s of SIGNALS) process.on(s, onSignal);
-}
-
-/** The segment behind `handle` is ours to unlink when the process ends. */
-export function adopt(handle: SegmentHandle): void {
-  if (refs.has(handle)) return;
-  const ref = new WeakRef(handle);
-  refs.set(handle, ref);
-  owned.add(ref);
-  pruner.register(handle, ref, ref);
-  install();
-}
-
-/** No longer ours to unlink (closed, or handed over). */
-export function disown(handle: SegmentHandle): void {
-  const ref = refs.get(handle);
-  if (!ref) return;
-  refs.delete(handle);
-  owned.delete(ref);
-  pruner.unregister(ref);
+  process.on("exit", onExit);
+  // Signal listeners exist only on the main thread's process object.
+  if (isMainThread) process.on("removeListener", onRemoveListener);
 }

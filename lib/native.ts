@@ -122,6 +122,15 @@ export interface Binding {
   processStartTime(pid: number): number | null;
   /** This process's start time, as processStartTime(process.pid). */
   selfStartTime: number;
+  /**
+   * Installs the native cleanup handler for SIGINT, SIGTERM and SIGHUP where
+   * the disposition is the default action or Node's own exit handler (never
+   * over a JavaScript listener's, SIG_IGN or anyone else's). Returns the
+   * signals it now covers.
+   */
+  armSignalCleanup(): ("SIGINT" | "SIGTERM" | "SIGHUP")[];
+  /** Unlinks what this environment's segments would unlink on close (for 'exit'). */
+  unlinkOwned(): void;
 }
 
 /** The package root: dist/lib/native.js -> ../.. */

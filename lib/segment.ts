@@ -5,7 +5,7 @@
 import { constants as bufferConstants } from "node:buffer";
 import { randomBytes } from "node:crypto";
 
-import { adopt, disown } from "./cleanup.js";
+import { installCleanup } from "./cleanup.js";
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { HEADER_SIZE, KIND_PLAIN, MAX_NAME_LENGTH, MAX_SEGMENT_SIZE } from "./layout.js";
 import { binding, type SegmentHandle } from "./native.js";
@@ -114,7 +114,7 @@ export class Segment {
     this.owner = info.owner;
     this.capacity = info.capacity;
     this.token = info.token;
-    if (this.owner) adopt(handle);
+    if (this.owner) installCleanup();
   }
 
   /**
@@ -176,7 +176,6 @@ export class Segment {
    */
   close(): void {
     this.handle.close();
-    disown(this.handle);
     this.#buffer = null;
   }
 
@@ -191,7 +190,6 @@ export class Segment {
   /** Whether close() unlinks the name (default: true for the owner, false otherwise). */
   set unlinkOnClose(on: boolean) {
     this.handle.setUnlinkOnClose(Boolean(on));
-    if (on && this.owner && !this.closed) adopt(this.handle);
-    else disown(this.handle);
+    if (on) installCleanup();
   }
 }

@@ -1,0 +1,71 @@
+#include "addon_signals.h"
+
+#include <dlfcn.h>
+#include <node_api.h>
+#include <signal.h>
+
+#include <cstring>
+
+#include "addon_data.h"
+#include "addon_segment.h"
+#include "signal_cleanup.h"
+
+namespace smsh {
+
+namespace {
+
+// Node installs, at startup, a handler for SIGINT and SIGTERM
+// (node::SignalExit, with SA_RESETHAND) that resets the terminal and
+// re-raises the signal: it always ends the process, so we may replace it and
+// chain to it. We recognise it as a one-shot handler that lives in the same
+// object as Node-API itself (the node executable, or libnode), and, where
+// that object exports its symbols, is SignalExit. Anything else -- libuv's
+// handler for a JavaScript listener, another addon's, an LD_PRELOAD'ed
+// library's -- is left alone.
+bool IsNodeExitHandler(const struct sigaction& sa) {
+  if ((sa.sa_flags & SA_RESETHAND) == 0) return false;
+  void* fn = (sa.sa_flags & SA_SIGINFO) != 0 ? reinterpret_cast<void*>(sa.sa_sigaction)
+                                             : reinterpret_cast<void*>(sa.sa_handler);
+  Dl_info handler{}, runtime{};
+  if (dladdr(fn, &handler) == 0 || dladdr(reinterpret_cast<void*>(&napi_create_object), &runtime) == 0)
+    return false;
+  if (handler.dli_fbase == nullptr || handler.dli_fbase != runtime.dli_fbase) return false;
+  return handler.dli_sname == nullptr || std::strstr(handler.dli_sname, "SignalExit") != nullptr;
+}
+
+const char* SignalName(int signo) {
+  switch (signo) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void ArmCleanupSignals() {
+  for (int s : kCleanupSignals) ArmSignalCleanup(s, IsNodeExitHandler);
+}
+
+Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ArmCleanupSignals();
+  Napi::Array armed = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (int s : kCleanupSignals)
+    if (SignalCleanupArmed(s)) armed.Set(n++, Napi::String::New(env, SignalName(s)));
+  return armed;
+}
+
+Napi::Value UnlinkOwnedJs(const Napi::CallbackInfo& info) {
+  AddonData* data = GetAddonData(info.Env());
+  if (data != nullptr)
+    for (SegmentHandle* s : data->segments) s->UnlinkIfOwned();
+  return info.Env().Undefined();
+}
+
+}  // namespace smsh
