@@ -71,6 +71,9 @@ class Segment {
   const std::string& name() const { return name_; }
   bool owner() const { return owner_; }
   bool unlinked() const { return unlinked_; }
+  // The object's owner (st_uid at create/attach): names the doorbell
+  // directory (doorbell.h).
+  uint32_t uid() const { return uid_; }
 
  private:
   Segment() = default;
@@ -83,6 +86,7 @@ class Segment {
   uint8_t token_[kTokenSize] = {};
   bool owner_ = false;
   bool unlinked_ = false;
+  uint32_t uid_ = 0;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
