@@ -54,10 +54,11 @@ export class Parker {
   async park(ready: () => boolean, watched = false): Promise<boolean> {
     if (this.#spin(ready, Infinity)) return true;
     if (this.spinUs === Infinity) return false;
-    const seq = this.line.prepare(this.mode);
+    // The waiter's mode, not ours: a doorbell it could not use safely fell back to the futex.
+    this.#waiter ??= new Waiter(this.line, this.mode);
+    const seq = this.line.prepare(this.#waiter.mode);
     try {
       if (ready()) return true;
-      this.#waiter ??= new Waiter(this.line, this.mode);
       this.sleeps++;
       await this.#waiter.wait(seq, watched ? RECHECK_WATCHED_MS : RECHECK_MS);
     } finally {
