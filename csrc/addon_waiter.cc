@@ -156,6 +156,9 @@ void WaiterHandle::CloseNow() {
   }
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
+    // The file goes now: the close callback below that closes the socket
+    // never runs if the loop does not turn again (process exit).
+    listener_->RemoveFile();
     poll_->data = listener_;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
       delete static_cast<DoorbellListener*>(h->data);

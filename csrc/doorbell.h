@@ -81,11 +81,22 @@ class DoorbellListener {
   int fd() const { return fd_; }
   // Reads every pending datagram; returns how many there were.
   int Drain();
-  // Removes the socket file (if it is still ours) and closes the socket.
+  // Removes the socket file, if it is still ours; the socket stays open
+  // (for an event loop that closes it later, or never: at exit). Idempotent.
+  void RemoveFile();
+  // RemoveFile, then closes the socket.
   void Close();
 
+  // Removes the files of every listener this process has open. Runs by
+  // itself at exit() (process.exit() runs no environment cleanup hooks);
+  // a process killed by a signal leaves its files to the next listener of
+  // the line or to SweepDoorbells.
+  static void RemoveAllFiles();
+
  private:
+  void RemoveFileLocked();
   int fd_ = -1;
+  pid_t pid_ = 0;     // the process that bound it (a forked child must not remove it)
   DoorbellDir dir_;
   std::string path_;  // the bound socket file
   dev_t dev_ = 0;     // its identity, so Close removes only our own file

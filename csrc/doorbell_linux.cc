@@ -13,7 +13,10 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "doorbell.h"
 
@@ -238,6 +241,22 @@ bool RingForeign(int sender_fd, const DoorbellDir& dir, const sockaddr_un& addr)
   return sent;
 }
 
+// Every listener with a file, for RemoveAllFiles at exit. Never destroyed,
+// so the exit handler can use it whatever the order of static destructors.
+struct Registry {
+  std::mutex mu;
+  std::set<DoorbellListener*> open;  // guarded by mu
+};
+
+Registry& Listeners() {
+  static Registry* r = [] {
+    auto* reg = new Registry;
+    std::atexit([] { DoorbellListener::RemoveAllFiles(); });
+    return reg;
+  }();
+  return *r;
+}
+
 }  // namespace
 
 DoorbellDir::DoorbellDir(uint32_t uid, const std::string& root)
@@ -333,11 +352,15 @@ Status DoorbellListener::Open(const DoorbellDir& dir, const uint8_t (&token)[kTo
       return fail(Status::FromErrno(err, "fstatat", path), dfd);
     }
     CloseNoIntr(dfd);
+    Registry& reg = Listeners();
+    std::lock_guard<std::mutex> lock(reg.mu);
     fd_ = fd;
+    pid_ = getpid();
     dir_ = dir;
     path_ = path;
     dev_ = st.st_dev;
     ino_ = st.st_ino;
+    reg.open.insert(this);
     return Status::Ok();
   }
 }
@@ -356,19 +379,37 @@ int DoorbellListener::Drain() {
   }
 }
 
-void DoorbellListener::Close() {
-  if (fd_ < 0) return;
-  {
-    // Remove the file first (a new listener may bind the name at once), and
-    // only if it is still the one we bound: a listener that replaced ours
-    // as stale keeps its own.
+void DoorbellListener::RemoveFile() {
+  Registry& reg = Listeners();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  reg.open.erase(this);
+  RemoveFileLocked();
+}
+
+void DoorbellListener::RemoveFileLocked() {
+  if (path_.empty()) return;
+  // Only if it is still the file we bound (a listener that replaced ours as
+  // stale keeps its own), and only in the process that bound it.
+  if (pid_ == getpid()) {
     FsIdentity as(dir_);
     struct stat st;
     if (as.ok() && lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) unlink(path_.c_str());
   }
+  path_.clear();
+}
+
+void DoorbellListener::RemoveAllFiles() {
+  Registry& reg = Listeners();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  for (DoorbellListener* l : reg.open) l->RemoveFileLocked();
+  reg.open.clear();
+}
+
+void DoorbellListener::Close() {
+  if (fd_ < 0) return;
+  RemoveFile();  // first: a new listener may bind the name at once
   close(fd_);
   fd_ = -1;
-  path_.clear();
 }
 
 Status OpenDoorbellSender(int* fd) {

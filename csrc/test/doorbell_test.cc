@@ -327,6 +327,40 @@ SMSH_TEST(reopen_and_close_are_safe) {
   l.Close();
   CHECK_EQ(l.Drain(), 0);
   CHECK(!Exists(FileOf(dir, tok, kReaderLine)));
+  // RemoveFile takes the name away and leaves the socket open (for an event
+  // loop that closes it later); the name is free for a new listener.
+  REQUIRE_OK(l.Open(dir, tok.bytes, kReaderLine));
+  l.RemoveFile();
+  l.RemoveFile();
+  CHECK(!Exists(FileOf(dir, tok, kReaderLine)));
+  CHECK(l.fd() >= 0);
+  DoorbellListener next;
+  CHECK_OK(next.Open(dir, tok.bytes, kReaderLine));
+  l.Close();
+  CHECK(Exists(FileOf(dir, tok, kReaderLine)));  // the new listener's file is not ours to remove
+}
+
+SMSH_TEST(files_go_at_exit_but_not_at_a_forked_childs_exit) {
+  TempRoot root;
+  DoorbellDir dir = root.Mine();
+  Token tok = NewToken();
+  DoorbellListener l;
+  REQUIRE_OK(l.Open(dir, tok.bytes, kReaderLine));
+  // A forked child that exits normally (atexit handlers run) leaves the
+  // parent's file alone.
+  std::fflush(stdout);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) std::exit(0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(Exists(FileOf(dir, tok, kReaderLine)));
+  // What runs at exit in the process that bound it.
+  DoorbellListener::RemoveAllFiles();
+  CHECK(!Exists(FileOf(dir, tok, kReaderLine)));
+  CHECK(l.fd() >= 0);  // the socket itself stays open until Close
+  l.Close();
 }
 
 SMSH_TEST(full_queue_is_not_an_error) {
