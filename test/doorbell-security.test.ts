@@ -42,6 +42,10 @@ const ready =
   works("perl", ["-MSocket", "-e", "1"]) &&
   [ATTACKER, ...Object.values(VICTIMS)].every(canRun);
 
+if (!ready) {
+  console.warn("doorbell-security: skipped (needs root, setpriv, perl, and node usable by uids 65534 and 4242-4244)");
+}
+
 function spawnAs(uid: number, args: string[]): ChildProcess {
   const [cmd, argv] = asUser(uid, [process.execPath, fixture("doorbell-peer"), ...args]);
   return track(spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"], cwd: "/" }));
