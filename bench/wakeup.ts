@@ -58,7 +58,7 @@ async function pingPong(seg: Segment, side: Side, mode: Exclude<Mode, "tcp">, ro
       while (!arrived(i));
     } else {
       while (!arrived(i)) {
-        const seq = side.theirLine.prepare(mode === "sync" ? "sync" : mode);
+        const seq = side.theirLine.prepare(waiter ? waiter.mode : "sync");
         if (!arrived(i)) {
           if (waiter) await waiter.wait(seq);
           else side.theirLine.waitSync(seq, 1000);

@@ -463,6 +463,11 @@ int SegmentHandle::DoorbellSender() {
   return doorbell_fd_;
 }
 
+const DoorbellDir& SegmentHandle::Doorbells() {
+  if (doorbells_.empty() && seg_) doorbells_ = DoorbellDir(seg_->uid());
+  return doorbells_;
+}
+
 Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t* word = WordAt(env, info[0]);
@@ -470,8 +475,10 @@ Napi::Value SegmentHandle::Notify(const Napi::CallbackInfo& info) {
   if (!IsWaitLineOffset(off)) ThrowOutOfRange(env, "notify needs the offset of a wait line in the header");
   auto* line = reinterpret_cast<WaitLine*>(word);
   // Doorbells are only opened when a sleeper asked for one.
-  int fd = (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) ? DoorbellSender() : -1;
-  return Napi::Boolean::New(env, smsh::Notify(line, seg_->token(), static_cast<uint32_t>(off), fd));
+  if ((__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) & kWaitDoorbell) == 0)
+    return Napi::Boolean::New(env, smsh::Notify(line, nullptr));
+  const DoorbellTarget bell{DoorbellSender(), &Doorbells(), seg_->token(), static_cast<uint32_t>(off)};
+  return Napi::Boolean::New(env, smsh::Notify(line, &bell));
 }
 
 }  // namespace smsh

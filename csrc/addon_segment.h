@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "doorbell.h"
 #include "segment.h"
 
 namespace smsh {
@@ -32,6 +33,9 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   void RemoveWaiter(WaiterHandle* w) { waiters_.erase(w); }
   // Doorbell sender socket, opened on first use; -1 if it cannot be.
   int DoorbellSender();
+  // The directory of this segment's doorbells (its owner's), derived on
+  // first use from the object's uid.
+  const DoorbellDir& Doorbells();
   // Closes waiters, detaches the ArrayBuffer (unless the environment is
   // being torn down), unlinks if asked, unmaps, then lets go of what a
   // closed handle no longer needs. Idempotent.
@@ -70,6 +74,7 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   std::set<WaiterHandle*> waiters_;
   int doorbell_fd_ = -1;
+  DoorbellDir doorbells_;
   bool unlink_on_close_ = false;
   OwnedName* owned_name_ = nullptr;
 };

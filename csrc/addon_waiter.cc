@@ -1,6 +1,11 @@
 #include "addon_waiter.h"
 
+#include <cerrno>
+#include <cstring>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include "addon_data.h"
 #include "addon_error.h"
@@ -27,6 +32,8 @@ Napi::Function WaiterHandle::Define(Napi::Env env) {
                          InstanceMethod<&WaiterHandle::Disarm>("disarm"),
                          InstanceMethod<&WaiterHandle::Close>("close"),
                          InstanceMethod<&WaiterHandle::GetMode>("mode"),
+                         InstanceMethod<&WaiterHandle::GetFallbackReason>("fallbackReason"),
+                         StaticMethod<&WaiterHandle::SweepDoorbells>("sweepDoorbells"),
                      });
 }
 
@@ -59,44 +66,75 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "SynapticShmWaiter");
   alive_ = std::make_shared<std::atomic<bool>>(true);
 
-  if (mode_ == WaitMode::kFutex) {
-    tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "SynapticShmFutexWaiter", 0, 1);
-    tsfn_.Unref(env);  // only an armed waiter keeps the loop alive
-    Napi::ThreadSafeFunction tsfn = tsfn_;
-    std::shared_ptr<std::atomic<bool>> alive = alive_;
-    WaiterHandle* self = this;
-    watcher_ = std::make_unique<FutexWatcher>([tsfn, alive, self]() mutable {
-      // On the watcher thread. If the environment is closing the call is
-      // refused, which is fine: nobody is left to wake.
-      tsfn.NonBlockingCall([alive, self](Napi::Env, Napi::Function) {
-        if (alive->load()) self->Fire();
-      });
-    });
-  } else {
+  if (mode_ == WaitMode::kDoorbell) {
     auto listener = std::make_unique<DoorbellListener>();
     uint8_t token[kTokenSize];
     std::memcpy(token, seg.token(), kTokenSize);
-    Status s = listener->Open(token, line_offset_);
-    if (!s.ok()) ThrowStatus(env, s);
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
-      ThrowCode(env, "ENOTSUP", "no libuv event loop in this environment");
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, listener->fd());
-    if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      ThrowStatus(env, Status::FromErrno(-rc, "uv_poll_init", "doorbell"));
+    Status s = listener->Open(segment_->Doorbells(), token, line_offset_);
+    if (!s.ok() && s.err == EADDRINUSE) ThrowStatus(env, s);  // a live waiter on this line
+    if (!s.ok()) {
+      // Not safely usable here (directory squatted by another user, root on
+      // another user's segment without setfsuid, ...): wake through the
+      // futex thread instead of failing. The caller sees mode() "futex".
+      fallback_reason_ = s.message;
+      mode_ = WaitMode::kFutex;
+      WarnFallback(env);
+    } else {
+      uv_loop_t* loop = nullptr;
+      if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+        ThrowCode(env, "ENOTSUP", "no libuv event loop in this environment");
+      poll_ = new uv_poll_t;
+      int rc = uv_poll_init(loop, poll_, listener->fd());
+      if (rc != 0) {
+        delete poll_;
+        poll_ = nullptr;
+        ThrowStatus(env, Status::FromErrno(-rc, "uv_poll_init", "doorbell"));
+      }
+      poll_->data = this;
+      listener_ = listener.release();
     }
-    poll_->data = this;
-    listener_ = listener.release();
   }
+  if (mode_ == WaitMode::kFutex) StartFutex(env);
   // Registered after the thread-safe function, so it runs before the
   // function's own cleanup (hooks run in reverse order): the watcher
   // thread is stopped before the function it calls goes away.
   napi_add_env_cleanup_hook(env, reinterpret_cast<void (*)(void*)>(&WaiterHandle::OnEnvCleanup), this);
   cleanup_hook_ = true;
   segment_->AddWaiter(this);
+}
+
+void WaiterHandle::StartFutex(Napi::Env env) {
+  tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "SynapticShmFutexWaiter", 0, 1);
+  tsfn_.Unref(env);  // only an armed waiter keeps the loop alive
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  std::shared_ptr<std::atomic<bool>> alive = alive_;
+  WaiterHandle* self = this;
+  watcher_ = std::make_unique<FutexWatcher>([tsfn, alive, self]() mutable {
+    // On the watcher thread. If the environment is closing the call is
+    // refused, which is fine: nobody is left to wake.
+    tsfn.NonBlockingCall([alive, self](Napi::Env, Napi::Function) {
+      if (alive->load()) self->Fire();
+    });
+  });
+}
+
+// Once per process: a doorbell that falls back is worth telling an operator
+// about (another user may be squatting the directory), but not every time.
+void WaiterHandle::WarnFallback(Napi::Env env) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return;
+  try {
+    Napi::Object process = env.Global().Get("process").As<Napi::Object>();
+    Napi::Value emit = process.Get("emitWarning");
+    if (!emit.IsFunction()) return;
+    Napi::Object opts = Napi::Object::New(env);
+    opts.Set("code", "SYNAPTIC_SHM_DOORBELL");
+    opts.Set("detail", "Event-loop waits use the futex thread instead (slightly slower). "
+                       "This warning is shown once per process.");
+    emit.As<Napi::Function>().Call(process, {Napi::String::New(env, "doorbell unavailable: " + fallback_reason_), opts});
+  } catch (const Napi::Error&) {
+    // A warning that cannot be shown is not worth failing the wait for.
+  }
 }
 
 WaiterHandle::~WaiterHandle() { CloseNow(); }
@@ -118,6 +156,9 @@ void WaiterHandle::CloseNow() {
   }
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
+    // The file goes now: the close callback below that closes the socket
+    // never runs if the loop does not turn again (process exit).
+    listener_->RemoveFile();
     poll_->data = listener_;
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
       delete static_cast<DoorbellListener*>(h->data);
@@ -155,10 +196,8 @@ Napi::Value WaiterHandle::Arm(const Napi::CallbackInfo& info) {
     if (rc != 0) ThrowStatus(env, Status::FromErrno(-rc, "uv_poll_start", "doorbell"));
     // A wake that happened before we polled left seq changed: ring our own
     // bell so the poll fires now instead of never.
-    if (__atomic_load_n(&line->seq, __ATOMIC_SEQ_CST) != expected) {
-      int fd = segment_->DoorbellSender();
-      if (fd >= 0) RingDoorbell(fd, seg.token(), line_offset_);
-    }
+    if (__atomic_load_n(&line->seq, __ATOMIC_SEQ_CST) != expected)
+      RingDoorbell(DoorbellTarget{segment_->DoorbellSender(), &segment_->Doorbells(), seg.token(), line_offset_});
   }
   armed_ = true;
   return env.Undefined();
@@ -184,6 +223,31 @@ Napi::Value WaiterHandle::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value WaiterHandle::GetMode(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), mode_ == WaitMode::kFutex ? "futex" : "doorbell");
+}
+
+Napi::Value WaiterHandle::GetFallbackReason(const Napi::CallbackInfo& info) {
+  if (fallback_reason_.empty()) return info.Env().Null();
+  return Napi::String::New(info.Env(), fallback_reason_);
+}
+
+Napi::Value WaiterHandle::SweepDoorbells(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DoorbellDir dir(static_cast<uint32_t>(geteuid()));
+  std::vector<DoorbellFile> files;
+  Status s = smsh::SweepDoorbells(dir, info[0].ToBoolean().Value(), &files);
+  if (!s.ok()) ThrowStatus(env, s);
+  Napi::Array list = Napi::Array::New(env, files.size());
+  for (size_t i = 0; i < files.size(); i++) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("name", files[i].name);
+    f.Set("live", files[i].live);
+    f.Set("removed", files[i].removed);
+    list.Set(static_cast<uint32_t>(i), f);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dir", dir.path());
+  o.Set("files", list);
+  return o;
 }
 
 void WaiterHandle::OnPoll(uv_poll_t* handle, int, int) {

@@ -3,8 +3,12 @@
 // behind one interface (measured in bench/wakeup.ts, see ARCHITECTURE.md):
 //   "futex"    a native thread sleeps in FUTEX_WAIT and calls back through a
 //              thread-safe function;
-//   "doorbell" the loop polls an abstract Unix datagram socket (uv_poll) that
-//              the waker sends one byte to.
+//   "doorbell" the loop polls a Unix datagram socket in the segment owner's
+//              0700 directory (uv_poll; doorbell.h) that the waker sends one
+//              byte to.
+// A doorbell that cannot be used safely (its directory was created by
+// another user, ...) falls back to "futex": mode() reports the mechanism in
+// use, and the sleeper must advertise that one in the wait line.
 // Armed once per wait (arm(expected)); the callback runs once per arm. An
 // armed waiter keeps the event loop alive, a disarmed one does not.
 #pragma once
@@ -14,6 +18,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 #include "doorbell.h"
 #include "notify.h"
@@ -36,6 +41,12 @@ class WaiterHandle : public Napi::ObjectWrap<WaiterHandle> {
   Napi::Value Disarm(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetMode(const Napi::CallbackInfo& info);
+  Napi::Value GetFallbackReason(const Napi::CallbackInfo& info);
+  // sweepDoorbells(dryRun): {dir, files: [{name, live, removed}]} for this
+  // process's own doorbell directory (SweepDoorbells).
+  static Napi::Value SweepDoorbells(const Napi::CallbackInfo& info);
+  void StartFutex(Napi::Env env);
+  void WarnFallback(Napi::Env env);
   void Fire();  // on the JS thread: disarm and call the callback
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnEnvCleanup(WaiterHandle* self);
@@ -47,6 +58,7 @@ class WaiterHandle : public Napi::ObjectWrap<WaiterHandle> {
   uint32_t line_offset_ = 0;
   bool armed_ = false;
   bool closed_ = false;
+  std::string fallback_reason_;  // why "doorbell" became "futex"; empty if it did not
 
   // futex mode
   std::unique_ptr<FutexWatcher> watcher_;

@@ -6,7 +6,7 @@
 
 namespace smsh {
 
-bool Notify(WaitLine* line, const uint8_t* token, uint32_t line_offset, int doorbell_fd) {
+bool Notify(WaitLine* line, const DoorbellTarget* bell) {
   // SYNC POINT: seq_cst load; pairs with the sleeper's seq_cst store of
   // `waiting` before its re-check (see the protocol in notify.h).
   uint32_t waiting = __atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST);
@@ -15,7 +15,7 @@ bool Notify(WaitLine* line, const uint8_t* token, uint32_t line_offset, int door
   // with the value it read before setting `waiting`.
   __atomic_fetch_add(&line->seq, 1u, __ATOMIC_SEQ_CST);
   if (waiting & kWaitFutex) FutexWake(&line->seq, INT_MAX);
-  if ((waiting & kWaitDoorbell) && doorbell_fd >= 0) RingDoorbell(doorbell_fd, token, line_offset);
+  if ((waiting & kWaitDoorbell) && bell != nullptr) RingDoorbell(*bell);
   return true;
 }
 

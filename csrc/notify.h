@@ -20,11 +20,13 @@
 
 namespace smsh {
 
+struct DoorbellTarget;
+
 // Waker side. Does nothing (no syscall) when nobody waits. Otherwise bumps
-// seq and wakes by each method named in `waiting`. doorbell_fd is a sender
-// socket (OpenDoorbellSender), or -1 to skip doorbells. Returns true if the
-// line had a sleeper.
-bool Notify(WaitLine* line, const uint8_t* token, uint32_t line_offset, int doorbell_fd);
+// seq and wakes by each method named in `waiting`. `bell` addresses this
+// line's doorbell (doorbell.h), or is nullptr to skip doorbells. Returns
+// true if the line had a sleeper.
+bool Notify(WaitLine* line, const DoorbellTarget* bell);
 
 // A thread that sleeps in FUTEX_WAIT on behalf of an event loop: Arm() hands
 // it a word and the value seen; when the word changes or a wake arrives, it

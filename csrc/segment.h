@@ -79,6 +79,9 @@ class Segment {
   // Identity of the object (fstat at create/attach), as Unlink checks it.
   dev_t dev() const { return dev_; }
   ino_t ino() const { return ino_; }
+  // The object's owner (st_uid at create/attach): names the doorbell
+  // directory (doorbell.h).
+  uint32_t uid() const { return uid_; }
 
  private:
   Segment() = default;
@@ -91,6 +94,7 @@ class Segment {
   uint8_t token_[kTokenSize] = {};
   bool owner_ = false;
   bool unlinked_ = false;
+  uint32_t uid_ = 0;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };

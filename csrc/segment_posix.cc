@@ -203,6 +203,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   seg->kind_ = opts.kind;
   seg->capacity_ = opts.capacity;
   seg->owner_ = true;
+  seg->uid_ = static_cast<uint32_t>(st.st_uid);
   seg->dev_ = st.st_dev;
   seg->ino_ = st.st_ino;
   Status s = RandomBytes(seg->token_, kTokenSize);
@@ -281,6 +282,7 @@ Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, b
   seg->capacity_ = h.capacity;
   std::memcpy(seg->token_, h.token, kTokenSize);
   seg->owner_ = false;
+  seg->uid_ = static_cast<uint32_t>(st.st_uid);
   seg->dev_ = st.st_dev;
   seg->ino_ = st.st_ino;
   *out = std::move(seg);

@@ -35,8 +35,10 @@ side states, indices, counters. Reads with pread; never maps or changes it.
 Removes the segments of this package whose owner process is dead (its liveness
 lock is gone; for segments without locks, its pid is gone or now belongs to a
 process with another start time). Never removes live segments, other users'
-segments, or files this package did not make. --dry-run lists what it would
-remove. Processes that still have a removed segment mapped keep using it.
+segments, or files this package did not make. Also removes the doorbell
+sockets in your /dev/shm/.smsh-<uid>/ that nobody listens on (left by
+processes killed with -9). --dry-run lists what it would remove. Processes
+that still have a removed segment mapped keep using it.
 `,
 };
 
@@ -144,11 +146,17 @@ function sweepCmd(args: string[]): number {
   const dryRun = f.has("--dry-run");
   const removed = sweep({ dryRun });
   if (f.has("--json")) {
-    console.log(JSON.stringify({ dryRun, removed: removed.map((r) => ({ name: r.name, reason: r.reason })) }, null, 2));
+    console.log(JSON.stringify({ dryRun, removed: removed.map((r) => ({ name: r.name, kind: r.kind, reason: r.reason })) }, null, 2));
     return 0;
   }
   for (const r of removed) console.log(`${dryRun ? "would remove" : "removed"} ${r.name}: ${r.reason}`);
-  console.log(`${removed.length} segment${removed.length === 1 ? "" : "s"} ${dryRun ? "to remove" : "removed"}`);
+  const segments = removed.filter((r) => r.kind === "segment").length;
+  const bells = removed.length - segments;
+  console.log(
+    `${segments} segment${segments === 1 ? "" : "s"}` +
+      (bells > 0 ? `, ${bells} doorbell socket${bells === 1 ? "" : "s"}` : "") +
+      ` ${dryRun ? "to remove" : "removed"}`,
+  );
   return 0;
 }
 

@@ -64,7 +64,19 @@ export interface WaiterHandle {
   arm(expectedSeq: number): void;
   disarm(): void;
   close(): void;
+  /** The mechanism in use: "futex" also when "doorbell" was asked for and could not be used safely. */
   mode(): WaitMode;
+  /** Why "doorbell" fell back to "futex", or null. */
+  fallbackReason(): string | null;
+}
+
+/** A socket file in this user's doorbell directory (/dev/shm/.smsh-<uid>). */
+export interface DoorbellFile {
+  /** "<32 hex token>.<line offset>" */
+  name: string;
+  /** Someone listens on it (never removed). */
+  live: boolean;
+  removed: boolean;
 }
 
 /** Calls back on the event loop when a process exits (pidfd); does not keep the loop alive. */
@@ -109,12 +121,11 @@ export interface Binding {
     /** Unlinks "/name" only if it is still the object `id` ("dev:ino"). */
     unlinkIfSame(name: string, id: string): void;
   };
-  WaiterHandle: new (
-    segment: SegmentHandle,
-    lineOffset: number,
-    mode: WaitMode,
-    callback: () => void,
-  ) => WaiterHandle;
+  WaiterHandle: {
+    new (segment: SegmentHandle, lineOffset: number, mode: WaitMode, callback: () => void): WaiterHandle;
+    /** Lists this user's doorbell sockets and (unless dryRun) removes those nobody listens on. */
+    sweepDoorbells(dryRun: boolean): { dir: string; files: DoorbellFile[] };
+  };
   PeerWatchHandle: new (pid: number, startTime: number, callback: () => void) => PeerWatchHandle;
   layout: NativeLayout;
   platform: string;

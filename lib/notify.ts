@@ -123,8 +123,8 @@ export class Waiter {
 
   constructor(line: WaitLine, mode: WaitMode = DEFAULT_WAIT_MODE) {
     this.line = line;
-    this.mode = validateWaitMode(mode);
-    this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, this.mode, () => this.#fire());
+    this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
+    this.mode = this.#handle.mode(); // "futex" when the doorbell was unusable: prepare() with this one
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   SIDE_ABSENT,
   SIDE_CLOSED,
   SIDE_OPEN,
+  TOKEN_SIZE,
 } from "./layout.js";
 import { binding, type Inspection } from "./native.js";
 import { NAME_PREFIX, validateName } from "./segment.js";
@@ -163,10 +164,13 @@ export interface SweepOptions {
 }
 
 export interface SweepEntry {
+  /** A segment's name, or for a doorbell "<directory>/<file>" relative to /dev/shm. */
   name: string;
+  /** "segment": a shared-memory object; "doorbell": a socket file in this user's doorbell directory. */
+  kind: "segment" | "doorbell";
   /** Why it is dead. */
   reason: string;
-  /** The parsed header, when there is one (not for an abandoned creation). */
+  /** The parsed header, when there is one (not for an abandoned creation or a doorbell). */
   status: SegmentStatus | null;
 }
 
@@ -183,6 +187,7 @@ const ABANDONED_AFTER_MS = 1_000;
 export function sweep(options: SweepOptions = {}): SweepEntry[] {
   const euid = process.geteuid?.() ?? -1;
   const removed: SweepEntry[] = [];
+  const removedTokens = new Map<string, string>(); // token hex -> segment name
   for (const name of candidates(options.prefixOnly === true)) {
     let ins: Inspection;
     try {
@@ -195,7 +200,7 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
     if (!ins.invalid) {
       const s = statusOf(name, ins);
       if (!s.owner.alive) {
-        entry = { name, status: s, reason: `owner pid ${s.owner.pid} is dead${s.liveness === "pid" ? " (by pid and start time)" : ""}` };
+        entry = { name, kind: "segment", status: s, reason: `owner pid ${s.owner.pid} is dead${s.liveness === "pid" ? " (by pid and start time)" : ""}` };
       }
     } else if (ins.invalid === "EAGAIN" && name.startsWith(NAME_PREFIX) && !ins.ownerLocked) {
       let age = 0;
@@ -204,7 +209,7 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
       } catch {
         continue;
       }
-      if (age > ABANDONED_AFTER_MS) entry = { name, status: null, reason: "creation never finished and its creator is gone" };
+      if (age > ABANDONED_AFTER_MS) entry = { name, kind: "segment", status: null, reason: "creation never finished and its creator is gone" };
     }
     if (!entry) continue;
     if (!options.dryRun) {
@@ -215,8 +220,42 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
       }
     }
     removed.push(entry);
+    if (entry.status) removedTokens.set(tokenOf(ins), name);
   }
+  removed.push(...sweepDoorbells(options.dryRun === true, removedTokens));
   return removed;
+}
+
+function tokenOf(ins: Inspection): string {
+  return Buffer.from(ins.header, OFFSETS.token, TOKEN_SIZE).toString("hex");
+}
+
+/**
+ * Socket files in this user's doorbell directory (/dev/shm/.smsh-<uid>)
+ * that nobody listens on: left by sleepers killed with -9 (a closing one
+ * removes its own). Files somebody listens on are never removed, also when
+ * their segment was just swept: their listener removes them when it closes.
+ */
+function sweepDoorbells(dryRun: boolean, removedTokens: Map<string, string>): SweepEntry[] {
+  let found: ReturnType<typeof binding.WaiterHandle.sweepDoorbells>;
+  try {
+    found = binding.WaiterHandle.sweepDoorbells(dryRun);
+  } catch {
+    return []; // no usable directory: nothing of ours to remove
+  }
+  const dir = found.dir.slice(SHM_DIR.length + 1);
+  const out: SweepEntry[] = [];
+  for (const f of found.files) {
+    if (f.live || (!dryRun && !f.removed)) continue;
+    const seg = removedTokens.get(f.name.slice(0, 2 * TOKEN_SIZE));
+    out.push({
+      name: `${dir}/${f.name}`,
+      kind: "doorbell",
+      status: null,
+      reason: seg ? `doorbell of ${seg} (removed); nobody listens on it` : "doorbell nobody listens on (its sleeper died)",
+    });
+  }
+  return out;
 }
 
 let lastOpportunistic = 0;

@@ -82,12 +82,14 @@ SMSH_TEST(notify_without_sleeper_does_nothing) {
   REQUIRE(ts.Create());
   WaitLine* line = ts.reader();
   Store(&line->seq, 7);
+  smsh::DoorbellDir dir(ts.seg->uid());
   smsh::DoorbellListener l;
-  REQUIRE_OK(l.Open(ts.seg->header()->token, kReaderLine));
+  REQUIRE_OK(l.Open(dir, ts.seg->header()->token, kReaderLine));
   int sender = -1;
   REQUIRE_OK(smsh::OpenDoorbellSender(&sender));
-  CHECK(!Notify(line, ts.token(), kReaderLine, sender));
-  CHECK(!Notify(line, ts.token(), kReaderLine, -1));
+  const smsh::DoorbellTarget bell{sender, &dir, ts.token(), kReaderLine};
+  CHECK(!Notify(line, &bell));
+  CHECK(!Notify(line, nullptr));
   CHECK_EQ(Load(&line->seq), 7u);
   CHECK_EQ(Load(&line->waiting), 0u);
   CHECK_EQ(l.Drain(), 0);  // no doorbell rung either
@@ -98,26 +100,28 @@ SMSH_TEST(notify_doorbell_mode_rings_and_bumps_seq) {
   TestSegment ts;
   REQUIRE(ts.Create());
   WaitLine* line = ts.reader();
+  smsh::DoorbellDir dir(ts.seg->uid());
   smsh::DoorbellListener l;
-  REQUIRE_OK(l.Open(ts.seg->header()->token, kReaderLine));
+  REQUIRE_OK(l.Open(dir, ts.seg->header()->token, kReaderLine));
   int sender = -1;
   REQUIRE_OK(smsh::OpenDoorbellSender(&sender));
+  const smsh::DoorbellTarget bell{sender, &dir, ts.token(), kReaderLine};
   Store(&line->waiting, smsh::kWaitDoorbell);
-  CHECK(Notify(line, ts.token(), kReaderLine, sender));
+  CHECK(Notify(line, &bell));
   CHECK_EQ(Load(&line->seq), 1u);
   pollfd p{l.fd(), POLLIN, 0};
   CHECK_EQ(poll(&p, 1, 2000), 1);
   CHECK_EQ(l.Drain(), 1);
-  // Without a sender descriptor the doorbell is skipped, seq still moves.
-  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  // Without a doorbell target the doorbell is skipped, seq still moves.
+  CHECK(Notify(line, nullptr));
   CHECK_EQ(Load(&line->seq), 2u);
   CHECK_EQ(l.Drain(), 0);
   // Notify leaves `waiting` alone: clearing it is the sleeper's job.
   CHECK_EQ(Load(&line->waiting), smsh::kWaitDoorbell);
   // The other line's doorbell is not rung.
   smsh::DoorbellListener w;
-  REQUIRE_OK(w.Open(ts.seg->header()->token, kWriterLine));
-  CHECK(Notify(line, ts.token(), kReaderLine, sender));
+  REQUIRE_OK(w.Open(dir, ts.seg->header()->token, kWriterLine));
+  CHECK(Notify(line, &bell));
   CHECK_EQ(w.Drain(), 0);
   close(sender);
 }
@@ -134,7 +138,7 @@ SMSH_TEST(watcher_wakes_on_notify) {
   watcher.Arm(&line->seq, s);
   SleepMs(20);  // let the watcher block in FUTEX_WAIT
   CHECK_EQ(log.Count(), 0);
-  std::thread waker([&] { CHECK(Notify(line, ts.token(), kReaderLine, -1)); });
+  std::thread waker([&] { CHECK(Notify(line, nullptr)); });
   waker.join();
   CHECK(log.WaitFor(1, 5000));
   Store(&line->waiting, 0);
@@ -149,7 +153,7 @@ SMSH_TEST(watcher_wakes_on_notify) {
   watcher.Arm(&line->seq, s);
   SleepMs(10);
   CHECK_EQ(log.Count(), 2);
-  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  CHECK(Notify(line, nullptr));
   CHECK(log.WaitFor(3, 5000));
   watcher.Stop();
   CHECK_EQ(log.Count(), 3);
@@ -170,7 +174,7 @@ SMSH_TEST(disarm_and_stop_are_prompt_and_silent) {
     CHECK_LT(smsh_test::NowMs() - t0, uint64_t{500});
   }
   // After Disarm a Notify must not reach on_wake.
-  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  CHECK(Notify(line, nullptr));
   SleepMs(50);
   CHECK_EQ(log.Count(), 0);
   watcher.Disarm();  // disarming an idle watcher is fine
@@ -181,10 +185,10 @@ SMSH_TEST(disarm_and_stop_are_prompt_and_silent) {
   watcher.Arm(&line->seq, Load(&line->seq));
   watcher.Arm(&other->seq, Load(&other->seq));
   SleepMs(10);
-  CHECK(Notify(line, ts.token(), kReaderLine, -1));
+  CHECK(Notify(line, nullptr));
   SleepMs(50);
   CHECK_EQ(log.Count(), 0);
-  CHECK(Notify(other, ts.token(), kWriterLine, -1));
+  CHECK(Notify(other, nullptr));
   CHECK(log.WaitFor(1, 5000));
 
   // Stop while armed returns promptly without calling on_wake.
@@ -255,13 +259,13 @@ struct Player {
       if (!SleepUntil(mine, ready, &sleeps)) {
         lost++;
         g->abort = true;
-        Notify(theirs, g->token, theirs_offset, -1);
+        Notify(theirs, nullptr);
         return;
       }
       if (g->abort.load()) return;
       Store(g->ball, want + 1);
       moves++;
-      if (Notify(theirs, g->token, theirs_offset, -1)) notifies++;
+      if (Notify(theirs, nullptr)) notifies++;
     }
   }
 };
@@ -343,9 +347,9 @@ SMSH_TEST(pingpong_watcher) {
     if (game.abort.load()) break;
     Store(game.ball, want + 1);
     loop_moves++;
-    Notify(ts.writer(), ts.token(), kWriterLine, -1);
+    Notify(ts.writer(), nullptr);
   }
-  if (game.abort.load()) Notify(ts.writer(), ts.token(), kWriterLine, -1);
+  if (game.abort.load()) Notify(ts.writer(), nullptr);
   peer_thread.join();
   watcher.Stop();
   CHECK(!game.abort.load());
