@@ -5,9 +5,12 @@
 // spin made a loaded round trip 3x slower than not spinning at all
 // (docs/BENCHMARKS.md, "Waiting strategy"). So by default the budget adapts,
 // as adaptive mutexes and Aeron's backoff idle strategies do: it follows
-// the waits that spinning caught, switches spinning off while it keeps
-// failing (probing now and then to notice when it would pay again), and
-// while the kernel keeps preempting us, the sign that no core is free.
+// the waits that spinning caught and switches spinning off while it keeps
+// failing, probing now and then to notice when it would pay again. Whether
+// spinning pays is measured on the spins themselves: two machine-load
+// signals we tried instead (the kernel's preemptions of this process, and
+// the other processes' CPU use from /proc/stat) both turned spinning off
+// where it paid most (docs/BENCHMARKS.md, "Waiting strategy").
 import { availableParallelism } from "node:os";
 
 /** Largest adaptive budget, microseconds: about two sleep/wake cycles. */
@@ -16,15 +19,6 @@ export const MAX_ADAPTIVE_SPIN_US = 50;
 export const MIN_ADAPTIVE_SPIN_US = 10;
 /** While spinning is off, every PROBE_EVERY-th wait spins MAX_ADAPTIVE_SPIN_US to re-learn. */
 export const PROBE_EVERY = 16;
-/**
- * Involuntary context switches per second above which the CPU is taken to
- * be contended. Measured here: a process spinning on an idle 2-core machine
- * is preempted 6-12 times a second, with a busy loop on each core ~130.
- */
-export const CONTENDED_SWITCHES_PER_S = 40;
-/** How often the preemption rate is sampled, and how long spinning stays off once contended (ms). */
-export const SAMPLE_MS = 100;
-export const CONTENDED_OFF_MS = 1000;
 
 export interface SpinPolicy {
   /** Microseconds to spin on the next wait (0: sleep at once; Infinity: never sleep). */
@@ -54,38 +48,15 @@ export class AdaptiveSpin implements SpinPolicy {
   #sinceProbe = 0;
   #probing = false;
   readonly #never: boolean;
-  #offUntil = 0; // performance.now() until which the CPU counts as contended
-  #nextSample = 0;
-  #sampleAt = 0;
-  #switches = 0;
 
   constructor(cores = availableParallelism()) {
     // One core: the peer can only run when we stop, so spinning never pays.
     this.#never = cores < 2;
   }
 
-  /**
-   * Whether other processes want our CPU: the rate at which the kernel
-   * preempts us. Spinning then steals the time the peer needs, and costs
-   * the sleeper credit that gets a woken process scheduled at once.
-   */
-  #contended(): boolean {
-    const now = performance.now();
-    if (now < this.#nextSample) return now < this.#offUntil;
-    const switches = process.resourceUsage().involuntaryContextSwitches;
-    const ms = now - this.#sampleAt;
-    if (this.#sampleAt > 0 && ms > 0 && ((switches - this.#switches) * 1000) / ms > CONTENDED_SWITCHES_PER_S) {
-      this.#offUntil = now + CONTENDED_OFF_MS;
-    }
-    this.#sampleAt = now;
-    this.#switches = switches;
-    this.#nextSample = now + SAMPLE_MS;
-    return now < this.#offUntil;
-  }
-
   budget(): number {
     this.#probing = false;
-    if (this.#never || this.#contended()) return 0;
+    if (this.#never) return 0;
     if (this.#score > 0) return this.#limit;
     if (++this.#sinceProbe < PROBE_EVERY) return 0;
     this.#sinceProbe = 0;
