@@ -103,6 +103,7 @@ export class Parker {
   async wait(s: WaitSpec): Promise<void> {
     if (s.ready()) return;
     this.#active++;
+    const t0 = performance.now();
     try {
       for (;;) {
         this.#throwIfDone(s);
@@ -110,7 +111,10 @@ export class Parker {
         if (budget > 0 && (await this.#spinAsync(s, budget))) return;
         if (budget === Infinity) continue;
         const woken = await this.#sleep(s);
-        if (s.ready()) return;
+        if (s.ready()) {
+          this.#spin.slept((performance.now() - t0) * 1000);
+          return;
+        }
         if (!woken && !this.#closed) s.recheck();
       }
     } finally {

@@ -13,18 +13,34 @@
 // where it paid most (docs/BENCHMARKS.md, "Waiting strategy").
 import { availableParallelism } from "node:os";
 
-/** Largest adaptive budget, microseconds: about two sleep/wake cycles. */
-export const MAX_ADAPTIVE_SPIN_US = 50;
-/** Smallest budget while spinning is on, microseconds. */
-export const MIN_ADAPTIVE_SPIN_US = 10;
-/** While spinning is off, every PROBE_EVERY-th wait spins MAX_ADAPTIVE_SPIN_US to re-learn. */
-export const PROBE_EVERY = 16;
+/**
+ * Budget while spinning is on, microseconds: about two sleep/wake cycles.
+ * Measured (docs/BENCHMARKS.md): a budget fitted to the mean catch time
+ * (2x mean + 10 us) failed on the tail of a noisy VM's catch times, and each
+ * failure makes the peer pay a wake-up; a failed spin costs only CPU.
+ */
+export const ADAPTIVE_SPIN_US = 50;
+/**
+ * Spinning stays on while at least ON_RATE of the recent spins (a running
+ * mean over about RATE_WINDOW of them) caught the event: failures come in
+ * bursts (the peer descheduled for a while), and a burst must not switch
+ * off a spin that catches most of the time.
+ */
+export const ON_RATE = 0.5;
+export const RATE_WINDOW = 16;
+/** While spinning is off, every PROBE_EVERY-th wait probes: spins long enough to catch a sleeping peer's answer. */
+export const PROBE_EVERY = 8;
+/** Bounds of a probe's spin, microseconds: 1.5 times the usual sleep-to-ready time, within these. */
+export const MIN_PROBE_US = 50;
+export const MAX_PROBE_US = 250;
 
 export interface SpinPolicy {
   /** Microseconds to spin on the next wait (0: sleep at once; Infinity: never sleep). */
   budget(): number;
   /** Reports how the spin of one wait went: `us` spun, and whether it caught the event. */
   record(us: number, caught: boolean): void;
+  /** Reports a wait that had to sleep: `us` from its start until the event. */
+  slept(us: number): void;
   /** "adaptive", or the fixed number of microseconds. */
   readonly kind: "adaptive" | number;
 }
@@ -38,15 +54,16 @@ export class FixedSpin implements SpinPolicy {
     return this.kind;
   }
   record(): void {}
+  slept(): void {}
 }
 
 export class AdaptiveSpin implements SpinPolicy {
   readonly kind = "adaptive" as const;
-  #score = 4; // > 0: spinning is on; caught spins raise it, failed ones lower it
-  #avg = MIN_ADAPTIVE_SPIN_US; // running mean of the spins that caught the event, us
-  #limit = 2 * MIN_ADAPTIVE_SPIN_US;
+  #rate = 1; // running share of spins that caught the event; spinning is on while >= ON_RATE
+  #slept = MIN_PROBE_US; // running mean of a sleeping wait's duration, us
   #sinceProbe = 0;
   #probing = false;
+  #trial = 0; // waits left that spin a probe's budget after a probe caught
   readonly #never: boolean;
 
   constructor(cores = availableParallelism()) {
@@ -54,25 +71,43 @@ export class AdaptiveSpin implements SpinPolicy {
     this.#never = cores < 2;
   }
 
+  /** Long enough to catch the answer of a peer that sleeps too (its wake-up included). */
+  #probeBudget(): number {
+    return Math.min(MAX_PROBE_US, Math.max(MIN_PROBE_US, 1.5 * this.#slept));
+  }
+
   budget(): number {
     this.#probing = false;
     if (this.#never) return 0;
-    if (this.#score > 0) return this.#limit;
+    if (this.#trial > 0) {
+      this.#trial--;
+      return this.#probeBudget();
+    }
+    if (this.#rate >= ON_RATE) return ADAPTIVE_SPIN_US;
     if (++this.#sinceProbe < PROBE_EVERY) return 0;
     this.#sinceProbe = 0;
     this.#probing = true;
-    return MAX_ADAPTIVE_SPIN_US;
+    return this.#probeBudget();
   }
 
-  record(us: number, caught: boolean): void {
+  record(_us: number, caught: boolean): void {
     if (caught) {
-      this.#avg += (us - this.#avg) / 8;
-      // Room for the usual wait and its jitter, within the bounds.
-      this.#limit = Math.min(MAX_ADAPTIVE_SPIN_US, Math.max(MIN_ADAPTIVE_SPIN_US, 2 * this.#avg + MIN_ADAPTIVE_SPIN_US));
-      this.#score = this.#probing ? 2 : Math.min(8, this.#score + 1);
-    } else if (!this.#probing) {
-      this.#score -= 2;
+      if (this.#probing) {
+        // Both ends asleep is a trap: each one's answer comes late because
+        // the other sleeps. Keep spinning for a probe interval, so the
+        // peer's own probe finds us quick and it starts spinning too.
+        this.#trial = PROBE_EVERY + 1;
+        this.#rate = ON_RATE + 0.1;
+      } else {
+        this.#rate += (1 - this.#rate) / RATE_WINDOW;
+      }
+    } else if (!this.#probing && this.#trial === 0) {
+      this.#rate -= this.#rate / RATE_WINDOW;
     }
+  }
+
+  slept(us: number): void {
+    this.#slept += (us - this.#slept) / 8;
   }
 }
 
