@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     await post({ type: "result", ...r, ...usage(t0) });
     return;
   }
-  const transport = makeTransport(job.transport, job.cork);
+  const transport = makeTransport(job.transport, job.cork, job.spin);
   const opts = { size: job.size, scenario: job.scenario };
   if (role === "host") {
     const h = await transport.host(opts);

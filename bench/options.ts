@@ -16,6 +16,8 @@ export interface Options {
   /** Busy-loop processes to run while measuring (--load); 0: none. */
   load: number;
   cork: boolean;
+  /** The shm-event and shm-futex transports' spin option. */
+  spin: number | "adaptive";
   json: string | null;
   markdown: string | null;
   rowTimeoutMs: number;
@@ -41,6 +43,7 @@ domain sockets and ZeroMQ (ipc:// and tcp://), across two processes, in one run.
                        per core, ${availableParallelism()} here), each pinned to a core with taskset,
                        running from before the first row to after the last; 0: none
   --no-cork            publish/write every message on its own (no batching per tick)
+  --spin S             shm-event/shm-futex: "adaptive" (default), microseconds, or inf
   --json FILE          write the results as JSON
   --markdown FILE      write a Markdown report and an SVG latency chart beside it
   --row-timeout S      fail a row that takes longer (default 300; quick 60)
@@ -83,7 +86,7 @@ export function parseOptions(argv: string[]): Options | null {
   let messages: number | null = null;
   let iterations: number | null = null;
   let rowTimeout: number | null = null;
-  const o = { load: 0, pin: false, cork: true, json: null as string | null, markdown: null as string | null, quick: false, full: false };
+  const o = { load: 0, spin: "adaptive" as number | "adaptive", pin: false, cork: true, json: null as string | null, markdown: null as string | null, quick: false, full: false };
   while (args.length) {
     const a = args.shift()!;
     switch (a) {
@@ -110,6 +113,13 @@ export function parseOptions(argv: string[]): Options | null {
       case "--no-cork":
         o.cork = false;
         break;
+      case "--spin": {
+        const v = value(a);
+        const n = v === "inf" || v === "Infinity" ? Infinity : Number(v);
+        if (v !== "adaptive" && !(n >= 0)) throw new UsageError(`--spin ${v}: "adaptive", a number of microseconds, or inf`);
+        o.spin = v === "adaptive" ? "adaptive" : n;
+        break;
+      }
       case "--transports":
         transports = value(a).split(",");
         for (const t of transports) {

@@ -44,7 +44,7 @@ export interface Row {
 export interface Report {
   version: 1;
   machine: Machine;
-  options: { quick: boolean; full: boolean; cork: boolean; load: number; rounds: number; messages: number; iterations: number };
+  options: { quick: boolean; full: boolean; cork: boolean; spin: string; load: number; rounds: number; messages: number; iterations: number };
   results: Row[];
 }
 
@@ -158,11 +158,11 @@ function jobFor(o: Options, transport: string, scenario: Scenario, size: number)
   const streamCount = Math.max(1000, Math.min(o.messages, Math.floor((256 << 20) / size)));
   switch (scenario) {
     case "rtt":
-      return { scenario, transport, size, count: o.rounds, warmup: Math.ceil(o.rounds / 10), cork: o.cork };
+      return { scenario, transport, size, count: o.rounds, warmup: Math.ceil(o.rounds / 10), cork: o.cork, spin: String(o.spin) };
     case "stream":
-      return { scenario, transport, size, count: streamCount, warmup: 0, cork: o.cork };
+      return { scenario, transport, size, count: streamCount, warmup: 0, cork: o.cork, spin: String(o.spin) };
     case "bulk":
-      return { scenario, transport, size, count: o.iterations, warmup: 1, cork: o.cork };
+      return { scenario, transport, size, count: o.iterations, warmup: 1, cork: o.cork, spin: String(o.spin) };
   }
 }
 
@@ -181,7 +181,7 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 const mb = (kb: number | undefined): number => Math.round(((kb ?? 0) / 1024) * 10) / 10;
 
 async function runRow(o: Options, job: Job, progress: ProgressLine, pinned: boolean): Promise<Row> {
-  const t = job.transport === "memcpy" ? null : makeTransport(job.transport, job.cork);
+  const t = job.transport === "memcpy" ? null : makeTransport(job.transport, job.cork, job.spin);
   const row: Row = {
     transport: t?.transport ?? "memcpy",
     mode: t?.mode ?? null,
@@ -316,7 +316,7 @@ export async function runBench(o: Options): Promise<Report> {
   return {
     version: 1,
     machine,
-    options: { quick: o.quick, full: o.full, cork: o.cork, load: o.load, rounds: o.rounds, messages: o.messages, iterations: o.iterations },
+    options: { quick: o.quick, full: o.full, cork: o.cork, spin: String(o.spin), load: o.load, rounds: o.rounds, messages: o.messages, iterations: o.iterations },
     results,
   };
 }

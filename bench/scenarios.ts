@@ -22,6 +22,8 @@ export interface Job {
   /** Untimed repetitions first (rtt round trips, bulk transfers). */
   warmup: number;
   cork: boolean;
+  /** shm transports: the spin option as text ("adaptive", "20", "inf"): jobs travel as JSON. */
+  spin?: string;
 }
 
 export type Progress = (done: number, total: number) => void;

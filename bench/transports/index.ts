@@ -9,12 +9,13 @@ import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
 export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp"] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
 
-export function makeTransport(name: string, cork = true): Transport {
+export function makeTransport(name: string, cork = true, spinText = "adaptive"): Transport {
+  const spin = spinText === "adaptive" ? "adaptive" : spinText === "Infinity" || spinText === "inf" ? Infinity : Number(spinText);
   switch (name) {
     case "shm-event":
-      return shmTransport("event", cork);
+      return shmTransport("event", cork, spin);
     case "shm-futex":
-      return shmTransport("futex", cork);
+      return shmTransport("futex", cork, spin);
     case "shm-spin":
       return shmTransport("spin", cork);
     case "tcp":

@@ -1,5 +1,6 @@
 // This package's channel as a benchmark transport: one ring each way.
 //   event  default options: adaptive spin, then sleep on the event loop
+//          (--spin sets another spin for event and futex)
 //   futex  blocking receives and sends (recvSync/sendSync), as a worker would
 //   spin   spin: Infinity, never sleeps (burns a core per waiting side)
 // Sends are corked (published once per tick, or before the endpoint waits
@@ -51,8 +52,8 @@ function endpoint(tx: ChannelWriter, rx: ChannelReader, mode: ShmMode, cork: boo
   return ep;
 }
 
-export function shmTransport(mode: ShmMode, cork = true): Transport {
-  const opts = mode === "spin" ? { spin: Infinity } : {};
+export function shmTransport(mode: ShmMode, cork = true, spin: number | "adaptive" = "adaptive"): Transport {
+  const opts = { spin: mode === "spin" ? Infinity : spin };
   return {
     transport: "shm",
     mode,
