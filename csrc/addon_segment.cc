@@ -34,7 +34,7 @@ std::string HexToken(const uint8_t* token) {
   return s;
 }
 
-// Arguments are validated in lib/segment.ts; these checks only keep a
+// Arguments are validated in lib/core/segment.ts; these checks only keep a
 // direct caller of the binding from reaching the core with nonsense.
 std::string NameArg(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsString()) ThrowArgType(info.Env(), "name must be a string");

@@ -1,6 +1,6 @@
 // SegmentHandle: the JavaScript face of a core Segment. It converts
 // arguments and errors and owns the one ArrayBuffer over the mapping;
-// lib/segment.ts adds validation and the public API.
+// lib/core/segment.ts adds validation and the public API.
 #pragma once
 
 #include <napi.h>

@@ -1,6 +1,6 @@
 // The binding's side of signal cleanup (csrc/signal_cleanup.h): which
 // handler found in place is Node's own (and may be chained to), and the
-// functions lib/cleanup.ts calls.
+// functions lib/core/cleanup.ts calls.
 #pragma once
 
 #include <napi.h>

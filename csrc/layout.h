@@ -1,5 +1,5 @@
 // The shared-memory layout, version 1. This header is the contract between
-// every process (and every language) that maps a segment: lib/layout.ts
+// every process (and every language) that maps a segment: lib/core/layout.ts
 // mirrors it, the addon exports these offsets and a test compares the two.
 // docs/PROTOCOL.md section 1 describes the same bytes in prose.
 //

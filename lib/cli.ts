@@ -3,7 +3,7 @@
 // Exit codes: 0 ok, 1 error (or a benchmark row failed), 2 usage.
 import * as path from "node:path";
 
-import { inspect, list, sweep, type ProcessInfo, type SegmentStatus } from "./sweep.js";
+import { inspect, list, sweep, type ProcessInfo, type SegmentStatus } from "./core/sweep.js";
 
 const USAGE = `usage: synaptic-shm <command> [options]
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { layout } from "../dist/lib/index.js";
-import { binding } from "../dist/lib/native.js";
+import { binding } from "../dist/lib/core/native.js";
 
 describe("layout v1", () => {
   it("has the same field offsets in TypeScript as in the native header", () => {

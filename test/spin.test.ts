@@ -3,7 +3,7 @@
 // after a probe catches (so two sleeping ends can both start spinning again).
 import { describe, expect, it } from "vitest";
 
-import { ADAPTIVE_SPIN_US, AdaptiveSpin, FixedSpin, MAX_PROBE_US, MIN_PROBE_US, PROBE_EVERY, spinPolicy } from "../dist/lib/spin.js";
+import { ADAPTIVE_SPIN_US, AdaptiveSpin, FixedSpin, MAX_PROBE_US, MIN_PROBE_US, PROBE_EVERY, spinPolicy } from "../dist/lib/channel/spin.js";
 
 /** Runs n waits whose spins all catch (true) or all fail (false); returns the budgets given. */
 function waits(p: AdaptiveSpin, n: number, caught: boolean): number[] {

@@ -1,6 +1,6 @@
 // Layout v1: the sizes and offsets are static_asserted in layout.h; this
 // checks the exported table (kLayoutEntries) that the addon hands to
-// JavaScript and lib/layout.ts is compared against.
+// JavaScript and lib/core/layout.ts is compared against.
 #include <cstddef>
 #include <cstring>
 #include <iterator>

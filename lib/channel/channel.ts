@@ -1,15 +1,15 @@
 // Channel: a one-way message channel between two processes (or threads)
 // over a shared ring. The writer creates and owns the segment; the reader
 // attaches it by name.
-import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./channel-end.js";
-import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./channel-reader.js";
-import { ChannelWriter } from "./channel-writer.js";
-import { invalidArgType, shmError } from "./errors.js";
-import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "./layout.js";
-import { binding } from "./native.js";
-import { Segment } from "./segment.js";
+import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./end.js";
+import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./reader.js";
+import { ChannelWriter } from "./writer.js";
+import { invalidArgType, shmError } from "../core/errors.js";
+import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "../core/layout.js";
+import { binding } from "../core/native.js";
+import { Segment } from "../core/segment.js";
 import { MIN_CAPACITY } from "./ring.js";
-import { sweepOpportunistically } from "./sweep.js";
+import { sweepOpportunistically } from "../core/sweep.js";
 
 export interface ChannelCreateOptions extends ChannelEndOptions {
   /** Ring size in bytes: a power of two from 1 KiB to 2 GiB. */

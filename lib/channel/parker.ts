@@ -9,9 +9,9 @@
 // writer's queued send() and a writable(), say): they share one native
 // sleep, and every wakeup resolves them all, so none steals another's.
 // A spin on the event loop yields to the loop at least every millisecond.
-import { abortError, shmError } from "./errors.js";
-import { binding, type WaitMode, type WaiterHandle } from "./native.js";
-import type { WaitLine } from "./notify.js";
+import { abortError, shmError } from "../core/errors.js";
+import { binding, type WaitMode, type WaiterHandle } from "../core/native.js";
+import type { WaitLine } from "../core/notify.js";
 import type { SpinPolicy } from "./spin.js";
 
 /**

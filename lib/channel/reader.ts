@@ -10,7 +10,7 @@
 // passes the oldest kept message. The async iterator hands out copies, so
 // whatever pulls ahead of the user (Readable.from, arrays) gets data that
 // stays valid.
-import { ChannelEnd, H, storeU64, type ChannelEndOptions, type EndConfig } from "./channel-end.js";
+import { ChannelEnd, H, storeU64, type ChannelEndOptions, type EndConfig } from "./end.js";
 import {
   abortError,
   checkInteger,
@@ -19,10 +19,10 @@ import {
   invalidArgValue,
   invalidState,
   type WaitOptions,
-} from "./errors.js";
-import { OFFSETS, SIDE_CLOSED } from "./layout.js";
+} from "../core/errors.js";
+import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
-import type { Segment } from "./segment.js";
+import type { Segment } from "../core/segment.js";
 
 /** Messages a reader may keep at once when no maxKept option is given. */
 export const DEFAULT_MAX_KEPT = 8;

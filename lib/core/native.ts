@@ -144,8 +144,8 @@ export interface Binding {
   unlinkOwned(): void;
 }
 
-/** The package root: dist/lib/native.js -> ../.. */
-const root = path.join(__dirname, "..", "..");
+/** The package root: dist/lib/core/native.js -> ../../.. */
+const root = path.join(__dirname, "..", "..", "..");
 
 /** Path of the addon binary in use (build/Release when present, else the prebuild). */
 export const addonPath: string = nodeGypBuild.path(root);

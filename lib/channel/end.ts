@@ -1,13 +1,13 @@
 // What the two ends of a channel share: the ring segment, typed views over
 // its header and data region, options, and sticky failure.
-import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "./errors.js";
-import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
-import { binding, type PeerWatchHandle } from "./native.js";
-import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "./notify.js";
+import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "../core/errors.js";
+import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
+import { binding, type PeerWatchHandle } from "../core/native.js";
+import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "../core/notify.js";
 import { Parker } from "./parker.js";
 import { spinPolicy } from "./spin.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
-import type { Segment } from "./segment.js";
+import type { Segment } from "../core/segment.js";
 
 /** Int32 indices of the header words the hot paths touch. */
 export const H = {
@@ -35,7 +35,7 @@ export interface ChannelEndOptions {
   /**
    * How long to spin (re-checking shared memory, no syscall) before going to
    * sleep when the channel is empty (reader) or full (writer). "adaptive"
-   * (default): spins only while spinning catches the peer (lib/spin.ts);
+   * (default): spins only while spinning catches the peer (lib/channel/spin.ts);
    * a number: that many microseconds; 0: sleep at once (least CPU);
    * Infinity: never sleep (lowest latency, burns a core; still yields to
    * the event loop every millisecond).

@@ -2,7 +2,7 @@
 // it and publishes them with one atomic store of the write index. No syscall
 // unless the reader sleeps (then one notify), or the ring is full and the
 // writer itself has to sleep.
-import { ChannelEnd, H, asBytes, storeU64, type EndConfig } from "./channel-end.js";
+import { ChannelEnd, H, asBytes, storeU64, type EndConfig } from "./end.js";
 import {
   abortError,
   checkInteger,
@@ -11,10 +11,10 @@ import {
   invalidArgValue,
   outOfRange,
   type WaitOptions,
-} from "./errors.js";
-import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "./layout.js";
+} from "../core/errors.js";
+import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
-import type { Segment } from "./segment.js";
+import type { Segment } from "../core/segment.js";
 
 export interface WriterStats {
   /** Messages committed. */
