@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 
+import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+
 export const ROOT = path.resolve(__dirname, "..");
 export const FIXTURES = path.join(ROOT, "dist", "test", "fixtures");
 
@@ -95,4 +97,18 @@ export function expectCode(fn: () => unknown, code: string): Error & { code: str
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A channel in this process: its writer, its reader, and close() for both. */
+export function channelPair(capacity = 1024, attach?: ChannelAttachOptions): { tx: ChannelWriter; rx: ChannelReader; close(): void } {
+  const tx = Channel.create({ capacity });
+  const rx = Channel.attach(tx.name, attach);
+  return {
+    tx,
+    rx,
+    close() {
+      rx.close();
+      tx.close();
+    },
+  };
 }

@@ -6,24 +6,14 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, randomName, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, randomName } from "../dist/lib/index.js";
 import { check, makePool } from "../dist/test/fixtures/pattern.js";
-import { collect, expectCode, killStrays, spawnFixture, waitForLine } from "./helpers.js";
+import { channelPair, collect, expectCode, killStrays, spawnFixture, waitForLine } from "./helpers.js";
 
 afterEach(killStrays);
 
-function pair(capacity = 4096, maxKept?: number): { tx: ChannelWriter; rx: ChannelReader; close(): void } {
-  const tx = Channel.create({ capacity });
-  const rx = Channel.attach(tx.name, maxKept === undefined ? undefined : { maxKept });
-  return {
-    tx,
-    rx,
-    close() {
-      rx.close();
-      tx.close();
-    },
-  };
-}
+const pair = (capacity = 4096, maxKept?: number): ReturnType<typeof channelPair> =>
+  channelPair(capacity, maxKept === undefined ? undefined : { maxKept });
 
 const text = (m: Uint8Array): string => Buffer.from(m).toString();
 

@@ -5,24 +5,13 @@
 import type { ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, randomName, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, randomName, type ChannelWriter } from "../dist/lib/index.js";
 import { check, fill, lengthOf, makePool } from "../dist/test/fixtures/pattern.js";
-import { collect, killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
+import { channelPair, collect, killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
 
 afterEach(killStrays);
 
-function pair(capacity = 1024): { tx: ChannelWriter; rx: ChannelReader; close(): void } {
-  const tx = Channel.create({ capacity });
-  const rx = Channel.attach(tx.name);
-  return {
-    tx,
-    rx,
-    close() {
-      rx.close();
-      tx.close();
-    },
-  };
-}
+const pair = channelPair;
 
 /** The rejection of `p`, as { code, name }; fails if p resolves. */
 async function rejection(p: Promise<unknown>): Promise<{ code?: string; name: string }> {
