@@ -142,6 +142,7 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
                          InstanceMethod<&SegmentHandle::Wait>("wait"),
                          InstanceMethod<&SegmentHandle::Wake>("wake"),
                          InstanceMethod<&SegmentHandle::Notify>("notify"),
+                         InstanceMethod<&SegmentHandle::OpenWaker>("openWaker"),
                      });
 }
 
@@ -191,7 +192,9 @@ Napi::Value SegmentHandle::Create(const Napi::CallbackInfo& info) {
 Napi::Value SegmentHandle::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::unique_ptr<Segment> seg;
-  Status s = Segment::Attach(NameArg(info, 0), &seg, info[1].ToBoolean().Value());
+  int kind = -1;
+  if (info.Length() > 2 && !info[2].IsUndefined()) kind = static_cast<int>(SizeArg(info, 2, "kind") & 0x7fffffff);
+  Status s = Segment::Attach(NameArg(info, 0), &seg, info[1].ToBoolean().Value(), kind);
   if (!s.ok()) ThrowStatus(env, s);
   Napi::Value external = Napi::External<Segment>::New(env, seg.get());
   Napi::Object obj = GetAddonData(env)->segment_ctor.New({external});
@@ -453,6 +456,18 @@ Napi::Value SegmentHandle::Wake(const Napi::CallbackInfo& info) {
   double count = info[1].IsUndefined() ? INT_MAX : info[1].As<Napi::Number>().DoubleValue();
   int n = count >= INT_MAX || !(count >= 0) ? INT_MAX : static_cast<int>(count);
   return Napi::Number::New(env, FutexWake(word, n));
+}
+
+Napi::Value SegmentHandle::OpenWaker(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Open(env);
+  if (doorbell_fd_ < 0) {
+    int fd = -1;
+    Status s = OpenDoorbellSender(&fd);
+    if (!s.ok()) ThrowStatus(env, s);
+    doorbell_fd_ = fd;
+  }
+  return env.Undefined();
 }
 
 int SegmentHandle::DoorbellSender() {

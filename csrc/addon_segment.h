@@ -62,6 +62,8 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   Napi::Value Wait(const Napi::CallbackInfo& info);
   Napi::Value Wake(const Napi::CallbackInfo& info);
   Napi::Value Notify(const Napi::CallbackInfo& info);
+  // Opens the doorbell sender now (EMFILE here, not a lost wake-up later).
+  Napi::Value OpenWaker(const Napi::CallbackInfo& info);
   uint32_t* WordAt(Napi::Env env, const Napi::Value& offset);
   // Keeps the name in the signal-cleanup registry (signal_cleanup.h) exactly
   // while close() would unlink it: open, not yet unlinked, unlink_on_close_.

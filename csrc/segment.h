@@ -42,7 +42,10 @@ class Segment {
   static Status Create(const CreateOptions& opts, std::unique_ptr<Segment>* out);
   // Opens an existing segment read-write and validates its header.
   // prefault: map with MAP_POPULATE (the page tables are filled up front).
-  static Status Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault = false);
+  // expected_kind >= 0: a segment of another kind is ECORRUPT before anything
+  // is mapped (a channel must not prefault a plain object of any size).
+  static Status Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault = false,
+                       int expected_kind = -1);
 
   ~Segment();
   Segment(const Segment&) = delete;

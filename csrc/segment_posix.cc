@@ -233,7 +233,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   return Status::Ok();
 }
 
-Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault) {
+Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, bool prefault, int expected_kind) {
   if (!IsValidName(name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
   const std::string path = ObjectPath(name);
   // O_NONBLOCK: something else squatting the name (a FIFO) must not block
@@ -270,6 +270,9 @@ Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, b
     s.message += " (" + path + ")";
     return fail(s);
   }
+  if (expected_kind >= 0 && h.kind != static_cast<uint32_t>(expected_kind))
+    return fail(Status::Own("ECORRUPT", path + " is a segment of kind " + std::to_string(h.kind) + ", not " +
+                                            std::to_string(expected_kind)));
   void* base = mmap(nullptr, h.segment_size, PROT_READ | PROT_WRITE, MapFlags(prefault), fd, 0);
   if (base == MAP_FAILED) return fail(Status::FromErrno(errno, "mmap", path));
 

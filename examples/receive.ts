@@ -20,7 +20,9 @@ async function writer(): Promise<void> {
     part.fill(48 + i); // reusing one buffer is fine: send() copies before it returns
     await tx.send(part, { timeout: 5000 });
   }
-  await new Promise((r) => setTimeout(r, 200)); // quiet: the reader's recv({ timeout }) gives up
+  // Quiet until the reader says its recv({ timeout }) gave up (a fixed
+  // pause would race a slow reader on a busy machine).
+  await new Promise((r) => child.once("message", r));
   for (let i = 0; i < 1000; i++) await tx.send(Buffer.from(`line ${i}\n`), { timeout: 5000 });
   tx.close(); // the reader gets everything sent, then end of stream
   const code = await new Promise((r) => child.on("exit", r));
@@ -40,6 +42,7 @@ async function reader(name: string): Promise<void> {
   } catch (e) {
     console.log(`reader: nothing for 50 ms (${(e as { code: string }).code}); the next receive gets the next message`);
   }
+  process.send!("timed out"); // the writer goes on
   let lines = 0;
   const count = new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -45,7 +45,8 @@ export const Channel = {
   attach(name: string, options?: ChannelAttachOptions): ChannelReader {
     const end = validateEndOptions(options);
     const maxKept = validateMaxKept(options);
-    const seg = Segment.attach(name, { prefault: true });
+    // Only a ring is prefaulted: a plain object of any size is refused unmapped.
+    const seg = Segment.attach(name, { prefault: true }, { kind: KIND_RING });
     try {
       if (seg.capacity === 0) throw shmError("ECORRUPT", `segment ${name} is not a channel ring`);
       if (seg.capacity < MIN_CAPACITY) throw shmError("ECORRUPT", `channel ${name} has a ring of ${seg.capacity} bytes (< ${MIN_CAPACITY})`);

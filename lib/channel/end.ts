@@ -131,6 +131,9 @@ export abstract class ChannelEnd {
     this.mask = this.capacity - 1;
     this.parker = new Parker(new WaitLine(segment, ownLineOffset), opts.notify, spinPolicy(opts.spin));
     this.peerLine = new WaitLine(segment, peerLineOffset);
+    // The doorbell sender now: at the descriptor limit this end fails here
+    // (EMFILE), instead of silently losing the peer's wake-ups later.
+    segment.handle.openWaker();
   }
 
   /** Event-loop wake path in use. */
@@ -212,9 +215,14 @@ export abstract class ChannelEnd {
     const peer = `${pid}:${start}`;
     if (peer === this.#watchedPeer) return this.#watch?.state() === "watching";
     this.#watch?.close();
+    this.#watch = null;
     this.#watchedPeer = peer;
     const line = this.parker.line;
-    this.#watch = new binding.PeerWatchHandle(pid, start, () => line.notify());
+    try {
+      this.#watch = new binding.PeerWatchHandle(pid, start, () => line.notify());
+    } catch {
+      return false; // no pidfd to be had (EMFILE): the periodic re-check finds a death
+    }
     return this.#watch.state() === "watching";
   }
 

@@ -66,6 +66,7 @@ export class Parker {
   #closed = false;
   readonly #sleepers = new Set<Sleeper>();
   #active = 0; // async waits in progress (spinning or asleep)
+  #spinning = false; // one async wait spins at a time; the others poll once per loop turn or sleep
   /** Times this end actually went to sleep. */
   sleeps = 0;
 
@@ -108,14 +109,30 @@ export class Parker {
       for (;;) {
         this.#throwIfDone(s);
         const budget = this.#spin.budget();
-        if (budget > 0 && (await this.#spinAsync(s, budget))) return;
+        if (budget > 0 && !this.#spinning) {
+          this.#spinning = true;
+          try {
+            if (await this.#spinAsync(s, budget)) return;
+          } finally {
+            this.#spinning = false;
+          }
+          this.#throwIfDone(s); // closed, aborted or timed out while spinning
+        } else if (budget === Infinity) {
+          // Another wait on this end spins already: N spinners would make each
+          // loop turn take N slices. Poll once per turn instead.
+          await yieldToLoop();
+          if (s.ready()) return;
+          continue;
+        }
         if (budget === Infinity) continue;
-        const woken = await this.#sleep(s);
+        await this.#sleep(s);
         if (s.ready()) {
           this.#spin.slept((performance.now() - t0) * 1000);
           return;
         }
-        if (!woken && !this.#closed) s.recheck();
+        // Woken without progress (a spurious wake, the pidfd of a dead peer)
+        // or by the re-check timer: ask what no wakeup announces.
+        if (!this.#closed) s.recheck();
       }
     } finally {
       this.#active--;
@@ -153,6 +170,9 @@ export class Parker {
 
   /** One sleep: resolves true when the line is notified, false on the re-check timer or abort. */
   #sleep(s: WaitSpec): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(true); // the caller's loop throws ECLOSED
+    // Before anything is armed: it may fail (a pidfd at the descriptor limit).
+    const recheck = s.watched?.() ? RECHECK_WATCHED_MS : RECHECK_MS;
     if (this.#handle === null) {
       const line = this.line;
       this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, this.#requested, () => this.#fire());
@@ -171,7 +191,6 @@ export class Parker {
     this.sleeps++;
     return new Promise<boolean>((resolve) => {
       const sleeper: Sleeper = { resolve, timer: null, signal: s.signal, onAbort: null };
-      const recheck = s.watched?.() ? RECHECK_WATCHED_MS : RECHECK_MS;
       const ms = Math.max(0, Math.min(recheck, s.deadline - performance.now()));
       sleeper.timer = setTimeout(() => this.#wake(sleeper, false), ms);
       if (s.signal) {

@@ -98,7 +98,8 @@ export class ChannelReader extends ChannelEnd {
   #cachedWrite = 0; // write index last seen (u32)
   #current: Uint8Array | null = null; // the view handed out and not yet released
   #currentStart = 0; // its frame's read index (u32); two fields, no allocation per message
-  readonly #kept: Kept[] = []; // kept frames, oldest first
+  readonly #kept: Kept[] = []; // kept frames, oldest first (released ones wait behind an older unreleased one)
+  #keptLive = 0; // kept and not yet released: what maxKept bounds
   #receiving = false; // a recv() is waiting
   readonly #batch: number;
   /** Most messages keep() holds at once. */
@@ -119,7 +120,7 @@ export class ChannelReader extends ChannelEnd {
   }
 
   get stats(): Readonly<ReaderStats> {
-    return { ...this.#stats, sleeps: this.parker.sleeps, kept: this.#kept.length };
+    return { ...this.#stats, sleeps: this.parker.sleeps, kept: this.#keptLive };
   }
 
   /** Whether the writer closed its end (what is left can still be read). */
@@ -170,6 +171,17 @@ export class ChannelReader extends ChannelEnd {
   }
 
   /**
+   * Implicit release of the view handed out. Publishing every quarter of the
+   * ring (and whenever the ring runs empty) is enough for a waiting writer
+   * to make progress; #publish wakes it.
+   */
+  #releaseCurrent(): void {
+    this.#current = null;
+    const h = this.#kept.length === 0 ? this.#r : this.#kept[0]!.start;
+    if (((h - this.#published) >>> 0) >= this.#batch) this.#publish();
+  }
+
+  /**
    * Keeps the message last received valid beyond the next receive, until
    * the returned handle's release(): a view whose memory the writer does
    * not reuse meanwhile. At most maxKept at once (EMAXKEPT beyond);
@@ -179,18 +191,20 @@ export class ChannelReader extends ChannelEnd {
     this.ensureOpen();
     const c = this.#current;
     if (c === null) throw invalidState("keep() needs a message received and not yet released or kept");
-    if (this.#kept.length >= this.maxKept) {
+    if (this.#keptLive >= this.maxKept) {
       throw this.error("EMAXKEPT", `${this.maxKept} messages are kept already (maxKept); release one first`);
     }
     this.#current = null;
     const entry: Kept = { start: this.#currentStart, released: false };
     this.#kept.push(entry); // the newest frame received: the list stays in ring order
+    this.#keptLive++;
     return new KeptMessage(c, () => this.#releaseKept(entry));
   }
 
   #releaseKept(entry: Kept): void {
     if (this.closed || entry.released) return;
     entry.released = true;
+    this.#keptLive--;
     const kept = this.#kept;
     while (kept.length > 0 && kept[0]!.released) kept.shift();
     if (this.#horizon() !== this.#published) this.#publish();
@@ -205,14 +219,7 @@ export class ChannelReader extends ChannelEnd {
   tryRecv(): Uint8Array | null {
     this.ensureOpen();
     const hdr = this.hdr;
-    if (this.#current !== null) {
-      // Implicit release of the previous view. Publishing every quarter of
-      // the ring (and whenever the ring runs empty) is enough for a waiting
-      // writer to make progress; #publish wakes it.
-      this.#current = null;
-      const h = this.#kept.length === 0 ? this.#r : this.#kept[0]!.start;
-      if (((h - this.#published) >>> 0) >= this.#batch) this.#publish();
-    }
+    if (this.#current !== null) this.#releaseCurrent();
     const cap = this.capacity;
     for (;;) {
       let r = this.#r;
@@ -357,30 +364,48 @@ export class ChannelReader extends ChannelEnd {
    * valid only until the next step. `signal` ends the iteration with an
    * AbortError, `timeout` bounds the wait for each message (ETIMEDOUT).
    */
-  async *messages(options?: MessagesOptions): AsyncGenerator<Uint8Array, void, undefined> {
-    checkWaitOptions(options);
+  messages(options?: MessagesOptions): AsyncIterableIterator<Uint8Array> {
+    const { timeout } = checkWaitOptions(options);
     const copy = options?.copy ?? true;
     if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
-    for (;;) {
-      let m: Uint8Array;
-      try {
-        m = await this.recv(options);
-      } catch (e) {
-        if ((e as { code?: string }).code === "ECLOSED") return;
-        throw e;
-      }
-      if (!copy) {
-        yield m;
-        continue;
-      }
-      const c = Buffer.from(m); // small copies come from Node's buffer pool
-      this.#current = null; // nothing of the ring is out: let the writer reuse it
-      yield c;
-    }
+    // return() (a consumer that stops: break, Readable.from's destroy,
+    // pipeline's abort) must end a pending receive at once, and that
+    // receive must take no message: an async generator cannot do that, as
+    // its return() waits for the pending step. So: a hand-written iterator
+    // whose receives also listen to a signal of its own.
+    const stop = new AbortController();
+    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
+    const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
+    let done = false;
+    const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        if (done) return finished();
+        let m: Uint8Array;
+        try {
+          m = await this.recv(recvOptions);
+        } catch (e) {
+          done = true;
+          if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
+          throw e;
+        }
+        if (!copy) return { done: false, value: m };
+        const c = Buffer.from(m); // small copies come from Node's buffer pool
+        if (this.#current === m) this.#releaseCurrent(); // nothing of the ring is out now
+        return { done: false, value: c };
+      },
+      return: async (): Promise<IteratorResult<Uint8Array>> => {
+        done = true;
+        stop.abort();
+        return finished();
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** As messages(options): copies by default, safe to pull ahead. */
-  [Symbol.asyncIterator](options?: MessagesOptions): AsyncGenerator<Uint8Array, void, undefined> {
+  [Symbol.asyncIterator](options?: MessagesOptions): AsyncIterableIterator<Uint8Array> {
     return this.messages(options);
   }
 
@@ -393,6 +418,7 @@ export class ChannelReader extends ChannelEnd {
     if (!this.closed) {
       this.#current = null;
       this.#kept.length = 0;
+      this.#keptLive = 0;
       this.#publish();
     }
     this.closeEnd(H.readerState);
@@ -403,4 +429,19 @@ export class ChannelReader extends ChannelEnd {
 export function validateMaxKept(o: ReaderOptions | undefined): number {
   if (o?.maxKept === undefined) return DEFAULT_MAX_KEPT;
   return checkInteger("options.maxKept", o.maxKept, 0, 1 << 20);
+}
+
+/** A signal that aborts when either does (AbortSignal.any, which Node 20.0-20.2 lack). */
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  const c = new AbortController();
+  const onA = (): void => c.abort(a.reason);
+  const onB = (): void => c.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  else {
+    a.addEventListener("abort", onA, { once: true });
+    b.addEventListener("abort", onB, { once: true });
+  }
+  return c.signal;
 }

@@ -15,6 +15,7 @@ import {
 import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
 import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
 import type { Segment } from "../core/segment.js";
+import { setLongTimeout, type LongTimer } from "../core/timers.js";
 
 export interface WriterStats {
   /** Messages committed. */
@@ -35,7 +36,7 @@ interface QueuedSend {
   signal: AbortSignal | undefined;
   deadline: number;
   timeout: number;
-  timer: NodeJS.Timeout | null;
+  timer: LongTimer | null;
   onAbort: (() => void) | null;
 }
 
@@ -43,6 +44,7 @@ interface Reservation {
   view: Uint8Array;
   pos: number; // data-region offset of the frame header
   n: number; // bytes reserved
+  pad: number; // bytes of a PAD frame written before it (0 if none), published with it
 }
 
 export class ChannelWriter extends ChannelEnd {
@@ -234,7 +236,7 @@ export class ChannelWriter extends ChannelEnd {
         }
       };
       if (Number.isFinite(q.timeout)) {
-        q.timer = setTimeout(() => drop(this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`)), q.timeout);
+        q.timer = setLongTimeout(() => drop(this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`)), q.timeout);
       }
       if (q.signal) {
         const signal = q.signal;
@@ -247,7 +249,7 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   #settle(q: QueuedSend, error: unknown): void {
-    if (q.timer !== null) clearTimeout(q.timer);
+    q.timer?.clear();
     if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
     if (error === null) q.resolve();
     else q.reject(error);
@@ -262,6 +264,9 @@ export class ChannelWriter extends ChannelEnd {
         const q = queue[0]!;
         let error: unknown = null;
         try {
+          // Aborted or timed out while it waited for room: it must not be sent.
+          if (q.signal?.aborted) throw abortError(q.signal);
+          if (performance.now() >= q.deadline) throw this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`);
           this.#checkWritable();
           if (!this.#write(q.bytes)) {
             await this.#room(q.bytes.byteLength, q.deadline, q.timeout, q.signal, "send");
@@ -383,8 +388,11 @@ export class ChannelWriter extends ChannelEnd {
     const pos = this.#claim(n);
     if (pos < 0) return null;
     const view = this.data.subarray(pos + 8, pos + 8 + n);
-    this.#reserved = { view, pos, n };
-    if (this.#w !== w) this.#reserved.pos = 0; // a PAD frame was written; the frame starts at 0
+    // A PAD frame written to the end must not be published before the frame
+    // after it (PROTOCOL.md §2): hold the write index back until commit().
+    const pad = (this.#w - w) >>> 0;
+    this.#w = w;
+    this.#reserved = { view, pos, n, pad };
     return view;
   }
 
@@ -403,7 +411,7 @@ export class ChannelWriter extends ChannelEnd {
     const p = r.pos >> 2;
     this.frames[p] = length;
     this.frames[p + 1] = FRAME_DATA;
-    this.#w = (this.#w + frameSize(length)) >>> 0;
+    this.#w = (this.#w + r.pad + frameSize(length)) >>> 0;
     this.#committed(length);
   }
 

@@ -24,6 +24,8 @@ export interface SegmentHandle {
   /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. Offsets of
    * wait, wake and notify must be those of wait lines (multiples of 128 from 512 to 3968). */
   notify(lineOffset: number): boolean;
+  /** Opens the socket notify() rings doorbells with, now: a waker must not find the descriptor limit later. */
+  openWaker(): void;
   /** Takes an OFD write lock on one header byte without waiting; false if another holder has it. */
   lock(byte: number): boolean;
   unlock(byte: number): void;
@@ -115,7 +117,8 @@ export interface NativeLayout {
 export interface Binding {
   SegmentHandle: {
     create(name: string, dataSize: number, kind: number, capacity: number, prefault: boolean): SegmentHandle;
-    attach(name: string, prefault: boolean): SegmentHandle;
+    /** kind: a segment of another kind is ECORRUPT before anything is mapped. */
+    attach(name: string, prefault: boolean, kind?: number): SegmentHandle;
     /** Reads a header with pread and probes its liveness locks; maps and changes nothing. */
     inspect(name: string): Inspection;
     /** Unlinks "/name" only if it is still the object `id` ("dev:ino"). */

@@ -7,6 +7,7 @@ import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } f
 import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { binding, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
+import { setLongTimeout, type LongTimer } from "./timers.js";
 
 export type { WaitMode } from "./native.js";
 
@@ -25,8 +26,6 @@ export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
  */
 export const WAIT_SLICE_MS = 50;
 
-/** setTimeout's largest delay; a longer one fires after 1 ms, so longer waits chain timers. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A timeout in milliseconds: a non-negative number, Infinity for none. */
 export function checkTimeout(name: string, value: unknown): number {
@@ -61,21 +60,38 @@ export class WaitLine {
     return this.offset + WAIT_LINE.seq;
   }
 
-  /** Current sequence number (u32). */
+  /** Current sequence number (u32). ECLOSED once the segment is closed. */
   get seq(): number {
-    return Atomics.load(this.#words, 0) >>> 0;
+    try {
+      return Atomics.load(this.#words, 0) >>> 0;
+    } catch (e) {
+      throw this.#closedError(e);
+    }
   }
 
   /** Sleeper, step 1: announce the sleep; returns the seq to wait on. Re-check your condition after this. */
   prepare(mode: WaitMode | "sync"): number {
-    const seq = Atomics.load(this.#words, 0) >>> 0;
-    Atomics.store(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX);
-    return seq;
+    try {
+      const seq = Atomics.load(this.#words, 0) >>> 0;
+      Atomics.store(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX);
+      return seq;
+    } catch (e) {
+      throw this.#closedError(e);
+    }
   }
 
   /** Sleeper, last step: no longer sleeping. */
   finish(): void {
-    Atomics.store(this.#words, 1, 0);
+    try {
+      Atomics.store(this.#words, 1, 0);
+    } catch (e) {
+      throw this.#closedError(e);
+    }
+  }
+
+  /** The segment was closed under us (its buffer detached): ECLOSED, not a TypeError without a code. */
+  #closedError(e: unknown): unknown {
+    return this.segment.closed ? shmError("ECLOSED", "the wait line's segment is closed") : e;
   }
 
   /**
@@ -105,7 +121,13 @@ export class WaitLine {
 
   /** Waker: wakes the sleeper, if there is one (one Atomics.load otherwise). */
   notify(): boolean {
-    if (Atomics.load(this.#words, 1) === 0) return false;
+    let waiting: number;
+    try {
+      waiting = Atomics.load(this.#words, 1);
+    } catch (e) {
+      throw this.#closedError(e);
+    }
+    if (waiting === 0) return false;
     return this.segment.handle.notify(this.offset);
   }
 }
@@ -122,6 +144,7 @@ export class Waiter {
   #closed = false;
 
   constructor(line: WaitLine, mode: WaitMode = DEFAULT_WAIT_MODE) {
+    if (line.segment.closed) throw shmError("ECLOSED", "the wait line's segment is closed");
     this.line = line;
     this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
     this.mode = this.#handle.mode(); // "futex" when the doorbell was unusable: prepare() with this one
@@ -141,17 +164,17 @@ export class Waiter {
       return Promise.reject(e as Error);
     }
     if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
-    if (this.#pending !== null) return Promise.reject(shmError("ECLOSED", "a wait is already pending on this waiter"));
+    if (this.#pending !== null) return Promise.reject(shmError("EBUSY", "a wait is already pending on this waiter"));
     return new Promise<"ok" | "timed-out">((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
+      let timer: LongTimer | null = null;
       const settle = (r: "ok" | "timed-out"): void => {
-        if (timer !== null) clearTimeout(timer);
+        timer?.clear();
         resolve(r);
       };
       this.#pending = {
         resolve: () => settle("ok"),
         reject: (e) => {
-          if (timer !== null) clearTimeout(timer);
+          timer?.clear();
           reject(e);
         },
       };
@@ -163,21 +186,13 @@ export class Waiter {
         return;
       }
       if (Number.isFinite(timeoutMs)) {
-        const expire = (): void => {
+        timer = setLongTimeout(() => {
           timer = null;
           if (this.#closed) return;
           this.#handle.disarm();
           this.#pending = null;
           resolve("timed-out");
-        };
-        // Beyond setTimeout's range: chain timers towards one deadline.
-        const deadline = performance.now() + timeoutMs;
-        const chain = (): void => {
-          const left = deadline - performance.now();
-          timer = left > MAX_TIMER_MS ? setTimeout(chain, MAX_TIMER_MS) : setTimeout(expire, Math.max(left, 0));
-        };
-        if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(expire, timeoutMs);
-        else chain();
+        }, timeoutMs);
       }
     });
   }

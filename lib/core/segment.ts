@@ -136,8 +136,8 @@ export class Segment {
    * object's real size. Errors: ENOENT, EACCES, ECORRUPT (foreign, garbage or
    * truncated), EVERSION (another layout version), EAGAIN (still being created).
    */
-  static attach(name: string, options?: SegmentAttachOptions): Segment {
-    return new Segment(binding.SegmentHandle.attach(validateName(name), options?.prefault === true));
+  static attach(name: string, options?: SegmentAttachOptions, internal?: { kind: number }): Segment {
+    return new Segment(binding.SegmentHandle.attach(validateName(name), options?.prefault === true, internal?.kind));
   }
 
   /**
