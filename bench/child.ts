@@ -1,6 +1,7 @@
 // A benchmark process: the orchestrator (run.ts) starts one host and one peer
 // per row and talks to them over the fork IPC channel:
-//   orchestrator -> child   { job, role, offer? }   then, for the host, { answer }
+//   orchestrator -> child   { job, role, offer? }   then, for the host, { answer };
+//                           for the peer, { close } once the host reported its result
 //   child -> orchestrator   { type: "offer" | "answer" | "progress" | "result" | "error", ... }
 // Each row gets fresh processes, so CPU time and peak RSS are the row's own.
 import { runHost, runMemcpy, runPeer, type Job } from "./scenarios.js";
@@ -59,7 +60,11 @@ async function main(): Promise<void> {
     const t0 = process.cpuUsage();
     const r = await runPeer(p.endpoint, job);
     const u = usage(t0);
+    const close = nextMessage<{ close: true }>();
     await post({ type: "result", ...r, ...u });
+    // Close only once the host has everything: the last reply may still sit
+    // in the transport's queue (ZeroMQ drops it at close with linger 0).
+    await close;
     await p.endpoint.close();
   }
 }

@@ -217,6 +217,7 @@ async function runRow(o: Options, job: Job, progress: ProgressLine, pinned: bool
       if (row.transport === "shm") segments.push(answer!);
       host.send({ answer });
       const [h, p] = await Promise.all([host.expect("result"), peer.expect("result")]);
+      peer.send({ close: true }); // the host has received everything: the peer may close
       const messages = job.count + job.warmup; // round trips, messages or transfers
       const out: Row = {
         ...row,
