@@ -5,17 +5,13 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, Segment, Waiter, WaitLine, layout, randomName, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, Segment, Waiter, WaitLine, layout, randomName } from "../dist/lib/index.js";
 import { Parker } from "../dist/lib/channel/parker.js";
 import { FixedSpin } from "../dist/lib/channel/spin.js";
-import { channelPair, expectCode, killStrays, sleep } from "./helpers.js";
+import { channelPair, expectCode, fillRing, killStrays, sleep } from "./helpers.js";
 
 afterEach(killStrays);
 
-const fillRing = (tx: ChannelWriter): void => {
-  while (tx.trySend(Buffer.alloc(64, 1)));
-  while (tx.trySend(Buffer.alloc(1, 1)));
-};
 
 const codeOf = (p: Promise<unknown>): Promise<string | undefined> =>
   p.then(

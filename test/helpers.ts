@@ -99,6 +99,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Fills a writer's ring to the last byte (64-byte messages, then 1-byte ones). */
+export function fillRing(tx: ChannelWriter): void {
+  while (tx.trySend(Buffer.alloc(64, 1)));
+  while (tx.trySend(Buffer.alloc(1, 1)));
+}
+
 /** A channel in this process: its writer, its reader, and close() for both. */
 export function channelPair(capacity = 1024, attach?: ChannelAttachOptions): { tx: ChannelWriter; rx: ChannelReader; close(): void } {
   const tx = Channel.create({ capacity });

@@ -5,9 +5,9 @@
 import type { ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, randomName, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, randomName } from "../dist/lib/index.js";
 import { check, fill, lengthOf, makePool } from "../dist/test/fixtures/pattern.js";
-import { channelPair, collect, killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
+import { channelPair, collect, fillRing, killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
 
 afterEach(killStrays);
 
@@ -23,11 +23,6 @@ async function rejection(p: Promise<unknown>): Promise<{ code?: string; name: st
   throw new Error("expected a rejection");
 }
 
-/** Fills the ring to the last byte (64-byte messages, then 1-byte ones). */
-const fillRing = (tx: ChannelWriter): void => {
-  while (tx.trySend(Buffer.alloc(64, 1)));
-  while (tx.trySend(Buffer.alloc(1, 1)));
-};
 
 describe("timeouts and AbortSignal in one process", () => {
   it("recv({ timeout }) rejects ETIMEDOUT and takes no message: the next receive gets it", async () => {

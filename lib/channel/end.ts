@@ -66,6 +66,15 @@ export function validateEndOptions(o: ChannelEndOptions | undefined): EndConfig 
   return { notify, spin };
 }
 
+/** The timeout of recvSync/sendSync: a TypeError for a non-number, ERR_INVALID_ARG_VALUE for NaN or < 0. */
+export function checkSyncTimeout(timeoutMs: unknown): number {
+  if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
+  if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
+  }
+  return timeoutMs;
+}
+
 /** Writes a u64 statistic (JS number, exact below 2^53) as two u32 halves. */
 export function storeU64(hdr: Int32Array, index: number, value: number): void {
   hdr[index] = value % 0x1_0000_0000 | 0;

@@ -49,7 +49,7 @@ export interface WaitSpec {
 }
 
 interface Sleeper {
-  resolve: (woken: boolean) => void;
+  resolve: () => void;
   timer: NodeJS.Timeout | null;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | null;
@@ -168,9 +168,9 @@ export class Parker {
     }
   }
 
-  /** One sleep: resolves true when the line is notified, false on the re-check timer or abort. */
-  #sleep(s: WaitSpec): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(true); // the caller's loop throws ECLOSED
+  /** One sleep: until the line is notified, the re-check timer fires, the signal aborts or close(). */
+  #sleep(s: WaitSpec): Promise<void> {
+    if (this.#closed) return Promise.resolve(); // the caller's loop throws ECLOSED
     // Before anything is armed: it may fail (a pidfd at the descriptor limit).
     const recheck = s.watched?.() ? RECHECK_WATCHED_MS : RECHECK_MS;
     if (this.#handle === null) {
@@ -182,19 +182,19 @@ export class Parker {
     // the waker's store of the state, then load of `waiting` (notify.h).
     if (s.ready()) {
       if (this.#sleepers.size === 0) this.line.finish();
-      return Promise.resolve(true);
+      return Promise.resolve();
     }
     if (!this.#armed) {
       this.#handle.arm(seq);
       this.#armed = true;
     }
     this.sleeps++;
-    return new Promise<boolean>((resolve) => {
+    return new Promise<void>((resolve) => {
       const sleeper: Sleeper = { resolve, timer: null, signal: s.signal, onAbort: null };
       const ms = Math.max(0, Math.min(recheck, s.deadline - performance.now()));
-      sleeper.timer = setTimeout(() => this.#wake(sleeper, false), ms);
+      sleeper.timer = setTimeout(() => this.#wake(sleeper), ms);
       if (s.signal) {
-        sleeper.onAbort = () => this.#wake(sleeper, false);
+        sleeper.onAbort = () => this.#wake(sleeper);
         s.signal.addEventListener("abort", sleeper.onAbort, { once: true });
       }
       this.#sleepers.add(sleeper);
@@ -202,7 +202,7 @@ export class Parker {
   }
 
   /** Ends one sleeper's sleep; the last one out disarms the native wait. */
-  #wake(sleeper: Sleeper, woken: boolean): void {
+  #wake(sleeper: Sleeper): void {
     if (!this.#sleepers.delete(sleeper)) return;
     if (sleeper.timer !== null) clearTimeout(sleeper.timer);
     if (sleeper.onAbort !== null) sleeper.signal?.removeEventListener("abort", sleeper.onAbort);
@@ -211,18 +211,18 @@ export class Parker {
       this.#handle?.disarm();
       this.line.finish();
     }
-    sleeper.resolve(woken);
+    sleeper.resolve();
   }
 
   /** The native wait fired: every sleeper re-checks. */
   #fire(): void {
     this.#armed = false;
     if (!this.#closed) this.line.finish();
-    this.#wakeAll(true);
+    this.#wakeAll();
   }
 
-  #wakeAll(woken: boolean): void {
-    for (const s of [...this.#sleepers]) this.#wake(s, woken);
+  #wakeAll(): void {
+    for (const s of [...this.#sleepers]) this.#wake(s);
   }
 
   /**
@@ -231,7 +231,7 @@ export class Parker {
    * drained), which no notify of the line announces.
    */
   kick(): void {
-    this.#wakeAll(true);
+    this.#wakeAll();
   }
 
   /**
@@ -286,6 +286,6 @@ export class Parker {
     this.#handle?.close();
     this.#handle = null;
     this.#armed = false;
-    this.#wakeAll(true);
+    this.#wakeAll();
   }
 }

@@ -10,13 +10,12 @@
 // passes the oldest kept message. The async iterator hands out copies, so
 // whatever pulls ahead of the user (Readable.from, arrays) gets data that
 // stays valid.
-import { ChannelEnd, H, storeU64, type ChannelEndOptions, type EndConfig } from "./end.js";
+import { ChannelEnd, H, checkSyncTimeout, storeU64, type ChannelEndOptions, type EndConfig } from "./end.js";
 import {
   abortError,
   checkInteger,
   checkWaitOptions,
   invalidArgType,
-  invalidArgValue,
   invalidState,
   type WaitOptions,
 } from "../core/errors.js";
@@ -177,8 +176,7 @@ export class ChannelReader extends ChannelEnd {
    */
   #releaseCurrent(): void {
     this.#current = null;
-    const h = this.#kept.length === 0 ? this.#r : this.#kept[0]!.start;
-    if (((h - this.#published) >>> 0) >= this.#batch) this.#publish();
+    if (((this.#horizon() - this.#published) >>> 0) >= this.#batch) this.#publish();
   }
 
   /**
@@ -343,10 +341,7 @@ export class ChannelReader extends ChannelEnd {
    * pending.
    */
   recvSync(timeoutMs: number): Uint8Array | null {
-    if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
-    if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
-    }
+    checkSyncTimeout(timeoutMs);
     if (this.#receiving) throw this.error("EBUSY", "a recv() is pending on this reader");
     const deadline = performance.now() + timeoutMs;
     for (;;) {

@@ -2,7 +2,7 @@
 // it and publishes them with one atomic store of the write index. No syscall
 // unless the reader sleeps (then one notify), or the ring is full and the
 // writer itself has to sleep.
-import { ChannelEnd, H, asBytes, storeU64, type EndConfig } from "./end.js";
+import { ChannelEnd, H, asBytes, checkSyncTimeout, storeU64, type EndConfig } from "./end.js";
 import {
   abortError,
   checkInteger,
@@ -236,7 +236,7 @@ export class ChannelWriter extends ChannelEnd {
         }
       };
       if (Number.isFinite(q.timeout)) {
-        q.timer = setLongTimeout(() => drop(this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`)), q.timeout);
+        q.timer = setLongTimeout(() => drop(this.#timedOut(q)), q.timeout);
       }
       if (q.signal) {
         const signal = q.signal;
@@ -246,6 +246,10 @@ export class ChannelWriter extends ChannelEnd {
       this.#queue.push(q);
       if (!this.#pumping) void this.#pump();
     });
+  }
+
+  #timedOut(q: QueuedSend): Error {
+    return this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`);
   }
 
   #settle(q: QueuedSend, error: unknown): void {
@@ -266,7 +270,7 @@ export class ChannelWriter extends ChannelEnd {
         try {
           // Aborted or timed out while it waited for room: it must not be sent.
           if (q.signal?.aborted) throw abortError(q.signal);
-          if (performance.now() >= q.deadline) throw this.error("ETIMEDOUT", `send() timed out after ${q.timeout} ms`);
+          if (performance.now() >= q.deadline) throw this.#timedOut(q);
           this.#checkWritable();
           if (!this.#write(q.bytes)) {
             await this.#room(q.bytes.byteLength, q.deadline, q.timeout, q.signal, "send");
@@ -297,10 +301,7 @@ export class ChannelWriter extends ChannelEnd {
    */
   sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
     const src = asBytes(bytes);
-    if (typeof timeoutMs !== "number") throw invalidArgType("timeoutMs", "of type number", timeoutMs);
-    if (Number.isNaN(timeoutMs) || timeoutMs < 0) {
-      throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
-    }
+    checkSyncTimeout(timeoutMs);
     this.#checkWritable();
     if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
     if (this.#queue.length > 0 || this.parker.busy) throw this.error("EBUSY", "async send()s or writable()s are pending on this writer");

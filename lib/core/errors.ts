@@ -83,6 +83,13 @@ export function invalidState(message: string): Error & { code: string } {
   return e;
 }
 
+/** A timeout in milliseconds: a non-negative number, Infinity for none. */
+export function checkTimeout(name: string, value: unknown): number {
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (Number.isNaN(value) || value < 0) throw outOfRange(name, "a non-negative number of milliseconds or Infinity", value);
+  return value;
+}
+
 /** Options of every call that can wait. */
 export interface WaitOptions {
   /** Aborting rejects the wait with an AbortError (code ABORT_ERR); nothing is taken or sent. */
@@ -97,7 +104,6 @@ export function checkWaitOptions(o: WaitOptions | undefined): { signal: AbortSig
   if (o === null || typeof o !== "object") throw invalidArgType("options", "an object", o);
   const { signal, timeout = Infinity } = o;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType("options.signal", "an AbortSignal", signal);
-  if (typeof timeout !== "number") throw invalidArgType("options.timeout", "of type number", timeout);
-  if (Number.isNaN(timeout) || timeout < 0) throw outOfRange("options.timeout", "a non-negative number of milliseconds or Infinity", timeout);
+  checkTimeout("options.timeout", timeout);
   return { signal, deadline: performance.now() + timeout, timeout };
 }

@@ -3,7 +3,7 @@
 //   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
 //   waker:   change the state; line.notify()
 // The waker's check is one Atomics.load: no syscall while the peer is awake.
-import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
+import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { binding, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
@@ -26,13 +26,6 @@ export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
  */
 export const WAIT_SLICE_MS = 50;
 
-
-/** A timeout in milliseconds: a non-negative number, Infinity for none. */
-export function checkTimeout(name: string, value: unknown): number {
-  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
-  if (Number.isNaN(value) || value < 0) throw outOfRange(name, "a non-negative number of milliseconds or Infinity", value);
-  return value;
-}
 
 export function validateWaitMode(mode: unknown): WaitMode {
   if (mode === "futex" || mode === "doorbell") return mode;
