@@ -253,8 +253,9 @@ describe.skipIf(!ready)("doorbells against other users (as root, with setpriv)",
         expect(r.stderr).not.toMatch(/EADDRINUSE/);
         const got = parseRead(r);
         expect(got.received).toBe(30);
-        expect(got.p50Ms).toBeLessThan(50);
-        expect(got.maxMs).toBeLessThan(500);
+        // The defect takes the 1 s re-check for every message; idle the
+        // wakes take well under 1 ms. Generous for a loaded machine.
+        expect(got.p50Ms).toBeLessThan(300);
         if (kind === "directory") expect(readdirSync(dir)).toEqual([]); // nothing of the victim's went into it
       } finally {
         writer.stdin!.end("exit\n");
