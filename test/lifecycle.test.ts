@@ -206,6 +206,29 @@ describe("liveness", () => {
 });
 
 describe("sweep", () => {
+  it("sweep({ names }) removes only the named dead segments, and takes /dev/shm/NAME too", async () => {
+    const [a, b] = [randomName(), randomName()];
+    for (const n of [a, b]) {
+      const owner = await started(["own", n, "wait"]);
+      owner.kill("SIGKILL");
+      await exited(owner);
+    }
+    const live = Segment.create({ size: 4096 });
+    try {
+      expect(sweep({ names: [a, live.name, "smsh-missing-name"], dryRun: true }).map((e) => e.name)).toEqual([a]);
+      expect(existsSync(shm(a))).toBe(true);
+      expect(sweep({ names: [shm(a), live.name] }).map((e) => e.name)).toEqual([a]);
+      expect(existsSync(shm(a))).toBe(false);
+      expect(existsSync(shm(b))).toBe(true); // not named: left for its own sweep
+      expect(existsSync(shm(live.name))).toBe(true);
+      expect(() => sweep({ names: ["../etc/passwd"] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+      expect(() => sweep({ names: "x" as unknown as string[] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      expect(sweep({ names: [b] }).map((e) => e.name)).toEqual([b]);
+    } finally {
+      live.close();
+    }
+  });
+
   it("leaves alone live segments, other users' segments and files it did not make", async () => {
     const live = Segment.create({ size: 4096 });
     const foreignName = `smsh-${"x".repeat(16)}`;

@@ -1,9 +1,11 @@
-import { closeSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { Segment, layout, randomName } from "../dist/lib/index.js";
-import { expectCode } from "./helpers.js";
+import { ROOT, expectCode } from "./helpers.js";
 
 const shmPath = (name: string): string => `/dev/shm/${name}`;
 
@@ -122,6 +124,31 @@ describe("Segment.create and attach", () => {
       expect((e as { code: string }).code).toBe("ERR_OUT_OF_RANGE");
     }
     expect(readdirSync("/dev/shm").length).toBe(before);
+  });
+});
+
+describe("an owner nobody references", () => {
+  it("keeps its name through garbage collection (segment and channel writer) until close() or exit", () => {
+    // A child with --expose-gc drops its only references and collects; the
+    // names must still be there for a peer to attach, and go at exit.
+    const lib = path.join(ROOT, "dist", "lib", "index.js");
+    const script = `
+      const { Segment, Channel } = require(${JSON.stringify(lib)});
+      const names = (() => [Segment.create({ size: 4096 }).name, Channel.create({ capacity: 1024 }).name])();
+      const fs = require("node:fs");
+      (async () => {
+        const seen = [];
+        for (let i = 0; i < 5; i++) {
+          globalThis.gc();
+          await new Promise((r) => setTimeout(r, 20)); // finalizers run after the GC, from the loop
+          seen.push(names.map((n) => fs.existsSync("/dev/shm/" + n)));
+        }
+        console.log(JSON.stringify({ names, seen }));
+      })();`;
+    const out = execFileSync(process.execPath, ["--expose-gc", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    const r = JSON.parse(out) as { names: string[]; seen: boolean[][] };
+    for (const s of r.seen) expect(s).toEqual([true, true]);
+    for (const n of r.names) expect(existsSync(shmPath(n))).toBe(false); // removed at exit
   });
 });
 

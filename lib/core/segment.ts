@@ -86,6 +86,15 @@ export interface SegmentInternalOptions {
   capacity: number;
 }
 
+/**
+ * The handles of segments whose name close() removes, held until then: the
+ * name is how other processes find the segment, so it must not go when the
+ * garbage collector takes an owner nobody references (the handle's finalizer
+ * would unlink it). A forgotten segment stays until close() or exit, as a
+ * forgotten server socket keeps listening.
+ */
+const naming = new Set<SegmentHandle>();
+
 export class Segment {
   /** @internal */
   readonly handle: SegmentHandle;
@@ -114,7 +123,10 @@ export class Segment {
     this.owner = info.owner;
     this.capacity = info.capacity;
     this.token = info.token;
-    if (this.owner) installCleanup();
+    if (this.owner) {
+      installCleanup();
+      naming.add(handle);
+    }
   }
 
   /**
@@ -176,6 +188,7 @@ export class Segment {
    */
   close(): void {
     this.handle.close();
+    naming.delete(this.handle);
     this.#buffer = null;
   }
 
@@ -185,11 +198,15 @@ export class Segment {
    */
   unlink(): void {
     this.handle.unlink();
+    naming.delete(this.handle);
   }
 
   /** Whether close() unlinks the name (default: true for the owner, false otherwise). */
   set unlinkOnClose(on: boolean) {
     this.handle.setUnlinkOnClose(Boolean(on));
-    if (on) installCleanup();
+    if (on && !this.closed) {
+      installCleanup();
+      naming.add(this.handle);
+    } else naming.delete(this.handle);
   }
 }

@@ -14,6 +14,7 @@ import {
   SIDE_OPEN,
   TOKEN_SIZE,
 } from "./layout.js";
+import { invalidArgType } from "./errors.js";
 import { binding, type Inspection } from "./native.js";
 import { NAME_PREFIX, validateName } from "./segment.js";
 
@@ -161,6 +162,13 @@ export interface SweepOptions {
   dryRun?: boolean;
   /** Only consider names with the "smsh-" prefix (the cheap opportunistic sweep). */
   prefixOnly?: boolean;
+  /**
+   * Only consider these segments (names as in /dev/shm; a leading "/dev/shm/"
+   * is accepted). Names that do not exist are skipped. Other processes'
+   * leftovers stay, and so do doorbell files (only a full sweep removes those:
+   * they are harmless, the next sleeper of the line binds over them).
+   */
+  names?: readonly string[];
 }
 
 export interface SweepEntry {
@@ -188,7 +196,8 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
   const euid = process.geteuid?.() ?? -1;
   const removed: SweepEntry[] = [];
   const removedTokens = new Map<string, string>(); // token hex -> segment name
-  for (const name of candidates(options.prefixOnly === true)) {
+  const names = options.names !== undefined ? onlyNames(options.names) : candidates(options.prefixOnly === true);
+  for (const name of names) {
     let ins: Inspection;
     try {
       ins = binding.SegmentHandle.inspect(name);
@@ -222,8 +231,21 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
     removed.push(entry);
     if (entry.status) removedTokens.set(tokenOf(ins), name);
   }
-  removed.push(...sweepDoorbells(options.dryRun === true, removedTokens));
+  if (options.names === undefined) removed.push(...sweepDoorbells(options.dryRun === true, removedTokens));
   return removed;
+}
+
+/** The names given to sweep({ names }), as names in /dev/shm; bad ones are a TypeError up front. */
+function onlyNames(names: readonly string[]): string[] {
+  if (!Array.isArray(names)) throw invalidArgType("options.names", "an array of segment names", names);
+  return [...new Set(names.map((n, i) => segmentName(n, `options.names[${i}]`)))];
+}
+
+/** A segment's name from "NAME" or "/dev/shm/NAME" (what `ls /dev/shm` shows, with its directory); TypeError otherwise. */
+export function segmentName(nameOrPath: unknown, argName = "name"): string {
+  const prefix = `${SHM_DIR}/`;
+  const name = typeof nameOrPath === "string" && nameOrPath.startsWith(prefix) ? nameOrPath.slice(prefix.length) : nameOrPath;
+  return validateName(name, argName);
 }
 
 function tokenOf(ins: Inspection): string {
