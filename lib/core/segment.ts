@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { installCleanup } from "./cleanup.js";
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { HEADER_SIZE, KIND_PLAIN, MAX_NAME_LENGTH, MAX_SEGMENT_SIZE } from "./layout.js";
-import { binding, type SegmentHandle } from "./native.js";
+import { native, type SegmentHandle } from "./native.js";
 
 /**
  * Largest data region `Segment.create` accepts: the whole mapping (header
@@ -128,7 +128,7 @@ export class Segment {
     const name = options.name === undefined ? randomName() : validateName(options.name, "options.name");
     const kind = internal?.kind ?? KIND_PLAIN;
     const capacity = internal?.capacity ?? 0;
-    return new Segment(binding.SegmentHandle.create(name, size, kind, capacity, options.prefault === true));
+    return new Segment(native().SegmentHandle.create(name, size, kind, capacity, options.prefault === true));
   }
 
   /**
@@ -137,7 +137,7 @@ export class Segment {
    * truncated), EVERSION (another layout version), EAGAIN (still being created).
    */
   static attach(name: string, options?: SegmentAttachOptions, internal?: { kind: number }): Segment {
-    return new Segment(binding.SegmentHandle.attach(validateName(name), options?.prefault === true, internal?.kind));
+    return new Segment(native().SegmentHandle.attach(validateName(name), options?.prefault === true, internal?.kind));
   }
 
   /**
