@@ -109,6 +109,7 @@ export function asBytes(bytes: unknown): Uint8Array {
 }
 
 export abstract class ChannelEnd {
+  /** @internal the ring segment; close() the end, never the segment under it */
   readonly segment: Segment;
   /** Segment name: what the other process attaches to. */
   readonly name: string;

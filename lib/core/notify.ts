@@ -201,6 +201,11 @@ export class Waiter {
     p?.reject(shmError("ECLOSED", "waiter closed while waiting"));
   }
 
+  /** close(), for `using waiter = new Waiter(line)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   #fire(): void {
     const p = this.#pending;
     this.#pending = null;
