@@ -211,7 +211,7 @@ function load(): Binding {
 }
 
 /** "linux-x64 (glibc)" for each prebuilds/<platform>-<arch>/ holding a binary. */
-export function prebuiltPlatforms(dir = root): string[] {
+function prebuiltPlatforms(dir = root): string[] {
   const out: string[] = [];
   for (const tuple of safeReaddir(path.join(dir, "prebuilds")).sort()) {
     const files = safeReaddir(path.join(dir, "prebuilds", tuple)).filter((f) => f.endsWith(".node"));
