@@ -8,8 +8,10 @@ import { closeSync, existsSync, ftruncateSync, lstatSync, openSync, readdirSync,
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { Segment, WaitLine, Waiter, layout, randomName, validateName } from "../dist/lib/index.js";
-import { binding } from "../dist/lib/core/native.js";
+import { native } from "../dist/lib/core/native.js";
 import { collect, fixture, killStrays, runFixture, track, waitForLine } from "./helpers.js";
+
+const binding = native();
 
 const shm = (name: string): string => `/dev/shm/${name}`;
 

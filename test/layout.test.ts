@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 
 import { layout } from "../dist/lib/index.js";
-import { binding } from "../dist/lib/core/native.js";
+import { native } from "../dist/lib/core/native.js";
+
+const binding = native();
 
 describe("layout v1", () => {
   it("has the same field offsets in TypeScript as in the native header", () => {

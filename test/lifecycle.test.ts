@@ -9,8 +9,10 @@ import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { Channel, Segment, inspectSegment as inspect, layout, randomName, sweep } from "../dist/lib/index.js";
-import { binding } from "../dist/lib/core/native.js";
+import { native } from "../dist/lib/core/native.js";
 import { ROOT, collect, fixture, killStrays, sleep, spawnFixture, track, waitForLine } from "./helpers.js";
+
+const binding = native();
 
 const shm = (name: string): string => `/dev/shm/${name}`;
 

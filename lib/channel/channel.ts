@@ -6,7 +6,7 @@ import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from 
 import { ChannelWriter } from "./writer.js";
 import { invalidArgType, shmError } from "../core/errors.js";
 import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "../core/layout.js";
-import { binding } from "../core/native.js";
+import { native } from "../core/native.js";
 import { Segment } from "../core/segment.js";
 import { MIN_CAPACITY } from "./ring.js";
 import { sweepOpportunistically } from "../core/sweep.js";
@@ -62,7 +62,7 @@ export const Channel = {
         throw shmError("EBUSY", `channel ${name} already has a reader (pid ${hdr[H.readerPid]})`);
       }
       hdr[H.readerPid] = process.pid;
-      storeU64(hdr, H.readerStartTime, binding.selfStartTime);
+      storeU64(hdr, H.readerStartTime, native().selfStartTime);
       Atomics.store(hdr, H.readerState, SIDE_OPEN);
       return new ChannelReader(seg, { ...end, maxKept });
     } catch (e) {

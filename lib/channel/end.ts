@@ -2,7 +2,7 @@
 // its header and data region, options, and sticky failure.
 import { checkInteger, invalidArgType, invalidArgValue, shmError, type ShmError, type ShmErrorCode } from "../core/errors.js";
 import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
-import { binding, type PeerWatchHandle } from "../core/native.js";
+import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "../core/notify.js";
 import { Parker } from "./parker.js";
 import { spinPolicy } from "./spin.js";
@@ -109,6 +109,7 @@ export function asBytes(bytes: unknown): Uint8Array {
 }
 
 export abstract class ChannelEnd {
+  /** @internal the ring segment; close() the end, never the segment under it */
   readonly segment: Segment;
   /** Segment name: what the other process attaches to. */
   readonly name: string;
@@ -228,7 +229,8 @@ export abstract class ChannelEnd {
     this.#watchedPeer = peer;
     const line = this.parker.line;
     try {
-      this.#watch = new binding.PeerWatchHandle(pid, start, () => line.notify());
+      const { PeerWatchHandle } = native();
+      this.#watch = new PeerWatchHandle(pid, start, () => line.notify());
     } catch {
       return false; // no pidfd to be had (EMFILE): the periodic re-check finds a death
     }

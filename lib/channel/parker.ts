@@ -10,7 +10,7 @@
 // sleep, and every wakeup resolves them all, so none steals another's.
 // A spin on the event loop yields to the loop at least every millisecond.
 import { abortError, shmError } from "../core/errors.js";
-import { binding, type WaitMode, type WaiterHandle } from "../core/native.js";
+import { native, type WaitMode, type WaiterHandle } from "../core/native.js";
 import type { WaitLine } from "../core/notify.js";
 import type { SpinPolicy } from "./spin.js";
 
@@ -175,7 +175,8 @@ export class Parker {
     const recheck = s.watched?.() ? RECHECK_WATCHED_MS : RECHECK_MS;
     if (this.#handle === null) {
       const line = this.line;
-      this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, this.#requested, () => this.#fire());
+      const { WaiterHandle } = native();
+      this.#handle = new WaiterHandle(line.segment.handle, line.offset, this.#requested, () => this.#fire());
     }
     const seq = this.line.prepare(this.#handle.mode());
     // SYNC POINT: the re-check after `waiting` is set (prepare); pairs with

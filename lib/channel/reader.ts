@@ -72,10 +72,14 @@ export class KeptMessage {
   readonly data: Uint8Array;
   #release: (() => void) | null;
 
-  /** @internal */
-  constructor(data: Uint8Array, release: () => void) {
+  private constructor(data: Uint8Array, release: () => void) {
     this.data = data;
     this.#release = release;
+  }
+
+  /** @internal what ChannelReader.keep() hands out */
+  static of(data: Uint8Array, release: () => void): KeptMessage {
+    return new KeptMessage(data, release);
   }
 
   /** Whether release() was called (or the reader closed). */
@@ -88,6 +92,11 @@ export class KeptMessage {
     const r = this.#release;
     this.#release = null;
     r?.();
+  }
+
+  /** release(), for `using kept = rx.keep()`. */
+  [Symbol.dispose](): void {
+    this.release();
   }
 }
 
@@ -114,6 +123,7 @@ export class ChannelReader extends ChannelEnd {
     this.#r = this.#published = this.#cachedWrite = r;
   }
 
+  /** @internal */
   protected get isWriter(): boolean {
     return false;
   }
@@ -196,7 +206,7 @@ export class ChannelReader extends ChannelEnd {
     const entry: Kept = { start: this.#currentStart, released: false };
     this.#kept.push(entry); // the newest frame received: the list stays in ring order
     this.#keptLive++;
-    return new KeptMessage(c, () => this.#releaseKept(entry));
+    return KeptMessage.of(c, () => this.#releaseKept(entry));
   }
 
   #releaseKept(entry: Kept): void {
@@ -417,6 +427,11 @@ export class ChannelReader extends ChannelEnd {
       this.#publish();
     }
     this.closeEnd(H.readerState);
+  }
+
+  /** close(), for `using rx = Channel.attach(name)`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

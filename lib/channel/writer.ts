@@ -53,6 +53,7 @@ export class ChannelWriter extends ChannelEnd {
   #reserved: Reservation | null = null;
   readonly #queue: QueuedSend[] = []; // send()s waiting for room, in call order
   #pumping = false; // #pump() is running
+  #pumped: Promise<void> = Promise.resolve(); // the last #pump(): settles once the queue is empty
   #corked = false; // cork(): hold back publishing
   #unpublished = false; // frames written but the write index not yet published
   readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0 };
@@ -62,6 +63,7 @@ export class ChannelWriter extends ChannelEnd {
     super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
   }
 
+  /** @internal */
   protected get isWriter(): boolean {
     return true;
   }
@@ -244,7 +246,7 @@ export class ChannelWriter extends ChannelEnd {
         signal.addEventListener("abort", q.onAbort, { once: true });
       }
       this.#queue.push(q);
-      if (!this.#pumping) void this.#pump();
+      if (!this.#pumping) this.#pumped = this.#pump();
     });
   }
 
@@ -445,4 +447,30 @@ export class ChannelWriter extends ChannelEnd {
     if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
   }
+
+  /** close() at once, for `using tx = Channel.create(...)`: queued send()s reject with ECLOSED. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * For `await using tx = Channel.create(...)`: lets send()s still queued
+   * (waiting for room) reach the ring, for at most DISPOSE_LINGER_MS (1 s),
+   * then close()s. Messages in the ring are not waited for: the reader
+   * receives them after the close. The wait ends early when the reader
+   * closes or dies (the queued sends reject); sends still queued after the
+   * linger reject with ECLOSED, as with close(). Never rejects.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#pumping && !this.closed) {
+      let timer: NodeJS.Timeout | undefined;
+      const linger = new Promise<void>((resolve) => (timer = setTimeout(resolve, DISPOSE_LINGER_MS)));
+      await Promise.race([this.#pumped, linger]);
+      clearTimeout(timer);
+    }
+    this.close();
+  }
 }
+
+/** Longest `await using` waits for a writer's queued send()s before closing. */
+export const DISPOSE_LINGER_MS = 1000;

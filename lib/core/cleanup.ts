@@ -16,20 +16,20 @@
 // Crashes (SIGKILL, SIGSEGV) leave segments behind: sweep() removes them.
 import { isMainThread } from "node:worker_threads";
 
-import { binding } from "./native.js";
+import { native } from "./native.js";
 
 const SIGNALS: ReadonlySet<string | symbol> = new Set(["SIGINT", "SIGTERM", "SIGHUP"]);
 let installed = false;
 
 function onExit(): void {
-  binding.unlinkOwned();
+  native().unlinkOwned();
 }
 
 function onRemoveListener(event: string | symbol): void {
   // Node's own 'removeListener' hook, registered at bootstrap, runs before
   // this one: when it stopped the last listener's libuv watcher, the
   // disposition is back to SIG_DFL and the native handler can go back in.
-  if (SIGNALS.has(event)) binding.armSignalCleanup();
+  if (SIGNALS.has(event)) native().armSignalCleanup();
 }
 
 /** Called when this thread creates a segment it owns: hooks 'exit' (and, on the main thread, re-arming). */

@@ -10,7 +10,7 @@ export type ShmErrorCode =
   | "ETIMEDOUT" // a wait ran out of time
   | "EPEERDEAD" // the process on the other side died
   | "EBUSY" // the other end is already taken (a channel has one reader)
-  | "ENOTSUP" // this runtime cannot do it (e.g. no external ArrayBuffers)
+  | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT"; // a reader already keeps its maxKept messages
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */

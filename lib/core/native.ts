@@ -1,8 +1,17 @@
 // Loads the addon and declares its whole surface. Only this file touches the
 // binding; the public classes (segment.ts, notify.ts) wrap it and validate
 // arguments first, so the binding sees only well-formed calls.
+//
+// The addon is loaded on first use, not at import: a package that depends on
+// this one must be able to import it on any platform (macOS, Windows, a Linux
+// without a fitting binary) and fall back when the first native call throws
+// ENOTSUP. native() is called where a handle is made (Segment.create/attach,
+// a Waiter, a peer watch, sweep), never per message.
+import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import nodeGypBuild = require("node-gyp-build");
+
+import { shmError, type ShmError } from "./errors.js";
 
 /** A mapped segment as the binding sees it. */
 export interface SegmentHandle {
@@ -149,8 +158,96 @@ export interface Binding {
 
 /** The package root: dist/lib/core/native.js -> ../../.. */
 const root = path.join(__dirname, "..", "..", "..");
+const PACKAGE = "@synaptic-mesh/shm";
 
-/** Path of the addon binary in use (build/Release when present, else the prebuild). */
-export const addonPath: string = nodeGypBuild.path(root);
+/** Where a binary would be looked for, resolved once at import (a few stats, no dlopen); why not, when none fits. */
+function resolveAddon(): { file: string | null; why: string } {
+  if (process.platform !== "linux") return { file: null, why: "" };
+  try {
+    return { file: nodeGypBuild.path(root), why: "" };
+  } catch (e) {
+    return { file: null, why: String((e as Error).message).trim() };
+  }
+}
+const resolved = resolveAddon();
 
-export const binding = nodeGypBuild(root) as Binding;
+/**
+ * Path of the addon binary this process loads (build/Release when present,
+ * else the prebuild for this platform), or null when none fits this
+ * platform: then every native feature throws ENOTSUP at first use.
+ */
+export const addonPath: string | null = resolved.file;
+
+let loaded: Binding | null = null;
+let failure: { message: string; cause: unknown } | null = null;
+
+/**
+ * The binding, loaded on the first call. Throws ENOTSUP (a fresh error each
+ * time, the same message) when this platform has no usable binary.
+ */
+export function native(): Binding {
+  return loaded ?? load();
+}
+
+function load(): Binding {
+  if (failure === null) {
+    if (addonPath === null) {
+      failure = { message: noBinaryMessage(), cause: resolved.why ? new Error(resolved.why) : undefined };
+    } else {
+      try {
+        loaded = require(addonPath) as Binding;
+        return loaded;
+      } catch (e) {
+        failure = {
+          message: `the native binary ${addonPath} does not load here: ${String((e as Error).message).split("\n")[0]}. ${howToBuild()}`,
+          cause: e,
+        };
+      }
+    }
+  }
+  const e: ShmError = shmError("ENOTSUP", `${PACKAGE}: ${failure.message}`);
+  if (failure.cause !== undefined) e.cause = failure.cause;
+  throw e;
+}
+
+/** "linux-x64 (glibc)" for each prebuilds/<platform>-<arch>/ holding a binary. */
+function prebuiltPlatforms(dir = root): string[] {
+  const out: string[] = [];
+  for (const tuple of safeReaddir(path.join(dir, "prebuilds")).sort()) {
+    const files = safeReaddir(path.join(dir, "prebuilds", tuple)).filter((f) => f.endsWith(".node"));
+    if (files.length === 0) continue;
+    const libcs = [...new Set(files.map((f) => /\.(glibc|musl)\./.exec(f)?.[1]).filter(Boolean))];
+    out.push(libcs.length > 0 ? `${tuple} (${libcs.join(", ")})` : tuple);
+  }
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function howToBuild(): string {
+  return (
+    `To build it from source, install a C++17 compiler, make and python3 (Debian/Ubuntu: apt-get install g++ make python3; ` +
+    `Alpine: apk add g++ make python3) and run \`npm rebuild ${PACKAGE}\` in the project that depends on it ` +
+    `(where npm blocks unreviewed install scripts, approve this one first: \`npm install-scripts approve ${PACKAGE}\`).`
+  );
+}
+
+function noBinaryMessage(): string {
+  const here = `${process.platform}-${process.arch}`;
+  const prebuilt = prebuiltPlatforms();
+  const list = prebuilt.length > 0 ? prebuilt.join(", ") : "none in this installation";
+  if (process.platform !== "linux") {
+    return (
+      `shared memory IPC is supported on Linux only, and this is ${here}. Prebuilt binaries: ${list}; ` +
+      `other Linux architectures build from source. Importing the package works everywhere: ` +
+      `catch code "ENOTSUP" to fall back to another transport.`
+    );
+  }
+  return `no native binary fits ${here} (Node ${process.versions.node}, N-API 8). Prebuilt binaries: ${list}. ${howToBuild()}`;
+}

@@ -5,7 +5,7 @@
 // The waker's check is one Atomics.load: no syscall while the peer is awake.
 import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
-import { binding, type WaitMode, type WaiterHandle } from "./native.js";
+import { native, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
 import { setLongTimeout, type LongTimer } from "./timers.js";
 
@@ -139,7 +139,8 @@ export class Waiter {
   constructor(line: WaitLine, mode: WaitMode = DEFAULT_WAIT_MODE) {
     if (line.segment.closed) throw shmError("ECLOSED", "the wait line's segment is closed");
     this.line = line;
-    this.#handle = new binding.WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
+    const { WaiterHandle } = native();
+    this.#handle = new WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
     this.mode = this.#handle.mode(); // "futex" when the doorbell was unusable: prepare() with this one
   }
 
@@ -198,6 +199,11 @@ export class Waiter {
     const p = this.#pending;
     this.#pending = null;
     p?.reject(shmError("ECLOSED", "waiter closed while waiting"));
+  }
+
+  /** close(), for `using waiter = new Waiter(line)`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   #fire(): void {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { installCleanup } from "./cleanup.js";
 import { checkInteger, invalidArgType, invalidArgValue, outOfRange, shmError } from "./errors.js";
 import { HEADER_SIZE, KIND_PLAIN, MAX_NAME_LENGTH, MAX_SEGMENT_SIZE } from "./layout.js";
-import { binding, type SegmentHandle } from "./native.js";
+import { native, type SegmentHandle } from "./native.js";
 
 /**
  * Largest data region `Segment.create` accepts: the whole mapping (header
@@ -96,7 +96,7 @@ export interface SegmentInternalOptions {
 const naming = new Set<SegmentHandle>();
 
 export class Segment {
-  /** @internal */
+  /** @internal the binding's handle (lib/ only) */
   readonly handle: SegmentHandle;
   /** The segment's name; the object is "/<name>" (/dev/shm/<name> on Linux). */
   readonly name: string;
@@ -132,24 +132,32 @@ export class Segment {
   /**
    * Creates a new segment (O_CREAT|O_EXCL, mode 0600) and reserves its memory,
    * so a full /dev/shm fails here with ENOSPC instead of a SIGBUS later.
-   * Errors: EEXIST if the name is taken, ENOSPC, EACCES, EMFILE.
+   * Errors: EEXIST if the name is taken, ENOSPC, EACCES, EMFILE; ENOTSUP
+   * where this platform has no native binary (see addonPath).
    */
+  static create(options: SegmentCreateOptions): Segment;
+  /** @internal ring segments (lib/channel) */
+  static create(options: SegmentCreateOptions, internal: SegmentInternalOptions | undefined): Segment;
   static create(options: SegmentCreateOptions, internal?: SegmentInternalOptions): Segment {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
     const size = checkInteger("options.size", options.size, 1, MAX_DATA_SIZE, MAX_DATA_SIZE_WHY);
     const name = options.name === undefined ? randomName() : validateName(options.name, "options.name");
     const kind = internal?.kind ?? KIND_PLAIN;
     const capacity = internal?.capacity ?? 0;
-    return new Segment(binding.SegmentHandle.create(name, size, kind, capacity, options.prefault === true));
+    return new Segment(native().SegmentHandle.create(name, size, kind, capacity, options.prefault === true));
   }
 
   /**
    * Maps an existing segment by name after validating its header against the
    * object's real size. Errors: ENOENT, EACCES, ECORRUPT (foreign, garbage or
-   * truncated), EVERSION (another layout version), EAGAIN (still being created).
+   * truncated), EVERSION (another layout version), EAGAIN (still being created);
+   * ENOTSUP where this platform has no native binary.
    */
+  static attach(name: string, options?: SegmentAttachOptions): Segment;
+  /** @internal `kind`: refuse a segment of another kind before mapping it (lib/channel) */
+  static attach(name: string, options: SegmentAttachOptions | undefined, internal: { kind: number } | undefined): Segment;
   static attach(name: string, options?: SegmentAttachOptions, internal?: { kind: number }): Segment {
-    return new Segment(binding.SegmentHandle.attach(validateName(name), options?.prefault === true, internal?.kind));
+    return new Segment(native().SegmentHandle.attach(validateName(name), options?.prefault === true, internal?.kind));
   }
 
   /**
@@ -190,6 +198,11 @@ export class Segment {
     this.handle.close();
     naming.delete(this.handle);
     this.#buffer = null;
+  }
+
+  /** close(), for `using seg = Segment.create(...)`: the owner's name is gone at scope exit. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /**

@@ -15,7 +15,7 @@ import {
   TOKEN_SIZE,
 } from "./layout.js";
 import { invalidArgType } from "./errors.js";
-import { binding, type Inspection } from "./native.js";
+import { native, type Binding, type Inspection } from "./native.js";
 import { NAME_PREFIX, validateName } from "./segment.js";
 
 export const SHM_DIR = "/dev/shm";
@@ -64,7 +64,7 @@ export interface SegmentStatus {
 /** A process alive with this pid *and* start time (pid reuse gives another start time). */
 export function pidAlive(pid: number, startTime: number): boolean {
   if (pid <= 0) return false;
-  const t = binding.processStartTime(pid);
+  const t = native().processStartTime(pid);
   return t !== null && t === startTime;
 }
 
@@ -121,7 +121,7 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
  * EACCES if it cannot be opened.
  */
 export function inspect(name: string): SegmentStatus | null {
-  const ins = binding.SegmentHandle.inspect(validateName(name));
+  const ins = native().SegmentHandle.inspect(validateName(name));
   return ins.invalid ? null : statusOf(name, ins);
 }
 
@@ -145,6 +145,7 @@ function candidates(prefixOnly: boolean): string[] {
 
 /** Every segment of this package in /dev/shm that this process can read, live or dead. */
 export function list(): SegmentStatus[] {
+  native(); // ENOTSUP where there is no binary (not an empty list)
   const out: SegmentStatus[] = [];
   for (const name of candidates(false)) {
     try {
@@ -193,6 +194,7 @@ const ABANDONED_AFTER_MS = 1_000;
  * Returns what it removed (with dryRun: what it would remove).
  */
 export function sweep(options: SweepOptions = {}): SweepEntry[] {
+  const { SegmentHandle } = native(); // ENOTSUP here, before /dev/shm is read, where there is no binary
   const euid = process.geteuid?.() ?? -1;
   const removed: SweepEntry[] = [];
   const removedTokens = new Map<string, string>(); // token hex -> segment name
@@ -200,7 +202,7 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
   for (const name of names) {
     let ins: Inspection;
     try {
-      ins = binding.SegmentHandle.inspect(name);
+      ins = SegmentHandle.inspect(name);
     } catch {
       continue; // vanished or unreadable
     }
@@ -223,7 +225,7 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
     if (!entry) continue;
     if (!options.dryRun) {
       try {
-        binding.SegmentHandle.unlinkIfSame(name, ins.id);
+        SegmentHandle.unlinkIfSame(name, ins.id);
       } catch {
         continue;
       }
@@ -259,9 +261,9 @@ function tokenOf(ins: Inspection): string {
  * their segment was just swept: their listener removes them when it closes.
  */
 function sweepDoorbells(dryRun: boolean, removedTokens: Map<string, string>): SweepEntry[] {
-  let found: ReturnType<typeof binding.WaiterHandle.sweepDoorbells>;
+  let found: ReturnType<Binding["WaiterHandle"]["sweepDoorbells"]>;
   try {
-    found = binding.WaiterHandle.sweepDoorbells(dryRun);
+    found = native().WaiterHandle.sweepDoorbells(dryRun);
   } catch {
     return []; // no usable directory: nothing of ours to remove
   }
