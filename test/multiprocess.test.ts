@@ -43,7 +43,7 @@ describe("two processes, one segment", () => {
 });
 
 describe("garbage collection", () => {
-  it("keeps the mapping while a view is alive after the handle is collected, and unlinks the owner's name after", async () => {
+  it("keeps the mapping while a view is alive after the handle (its name given up) is collected", async () => {
     const { spawn } = await import("node:child_process");
     const { existsSync } = await import("node:fs");
     const { collect, fixture } = await import("./helpers.js");
