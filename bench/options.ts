@@ -38,7 +38,7 @@ otherwise use between local processes: TCP loopback, Unix domain sockets,
 ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), and, between
 threads, worker_threads MessagePorts. Every row runs in fresh processes. The
 results print with a legend and are saved to bench-results/<timestamp>.json
-and .md. About 2 minutes on 2 cores; --quick about 40 s.
+and .md. About 1 min 20 s on 2 cores; --quick about 25 s.
 
   --quick              reduced run (under a minute on 2 cores)
   --full               adds 1 GiB to the bulk sizes
