@@ -4,6 +4,9 @@
 //                           for the peer, { close } once the host reported its result
 //   child -> orchestrator   { type: "offer" | "answer" | "progress" | "result" | "error", ... }
 // Each row gets fresh processes, so CPU time and peak RSS are the row's own.
+// A linked transport (child-ipc, worker-port) has no peer here: the host
+// starts its own (transports/linked-peer.ts) and reports both sides' figures
+// in one result ({ ..., peer }).
 import { runHost, runMemcpy, runPeer, type Job } from "./scenarios.js";
 import { makeTransport } from "./transports/index.js";
 
@@ -11,6 +14,8 @@ export interface ChildStart {
   job: Job;
   role: "host" | "peer" | "memcpy";
   offer?: string;
+  /** Linked transports: the core to pin the peer the host starts to (--pin), or null. */
+  peerCpu?: number | null;
 }
 
 function post(msg: object): Promise<void> {
@@ -19,6 +24,17 @@ function post(msg: object): Promise<void> {
 
 function nextMessage<T>(): Promise<T> {
   return new Promise((resolve) => process.once("message", (m) => resolve(m as T)));
+}
+
+function reporter(): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - last > 100) {
+      last = now;
+      process.send!({ type: "progress", done, total });
+    }
+  };
 }
 
 function usage(t0: NodeJS.CpuUsage): { cpuUs: number; maxRssKb: number } {
@@ -37,20 +53,25 @@ async function main(): Promise<void> {
   }
   const transport = makeTransport(job.transport, job.cork, job.spin);
   const opts = { size: job.size, scenario: job.scenario };
+  if (transport.linked) {
+    if (role !== "host") throw new Error(`${job.transport}: the host starts the peer`);
+    const { endpoint, peer } = await transport.start(job, start.peerCpu ?? null);
+    const t0 = process.cpuUsage();
+    const r = await runHost(endpoint, job, reporter());
+    const u = usage(t0);
+    const p = await peer.result();
+    await peer.close();
+    await endpoint.close();
+    await post({ type: "result", ...r, ...u, peer: p });
+    return;
+  }
   if (role === "host") {
     const h = await transport.host(opts);
     const answer = nextMessage<{ answer: string }>();
     await post({ type: "offer", offer: h.offer });
     const ep = await h.complete((await answer).answer);
     const t0 = process.cpuUsage();
-    let last = 0;
-    const r = await runHost(ep, job, (done, total) => {
-      const now = Date.now();
-      if (now - last > 100) {
-        last = now;
-        process.send!({ type: "progress", done, total });
-      }
-    });
+    const r = await runHost(ep, job, reporter());
     const u = usage(t0);
     await ep.close();
     await post({ type: "result", ...r, ...u });

@@ -1,5 +1,6 @@
 // What the benchmark ran on, recorded with every result.
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as os from "node:os";
 
 export interface Machine {
@@ -24,6 +25,14 @@ export interface Machine {
   loadavg: number[];
   /** Load average after the last row (busy loops still running). */
   loadavg_end?: number[];
+  /** Share of CPU time (0..1, all cores) taken by the hypervisor (steal) in a short window before the first row; null where /proc/stat has no figure. */
+  cpu_steal: number | null;
+  /** Share of CPU time (0..1, all cores) busy in that window: other programs, since the benchmark itself sleeps then. */
+  cpu_busy: number | null;
+  /** Steal over the whole run, first row to last. */
+  cpu_steal_run?: number | null;
+  /** What made the figures less reliable (a busy machine, steal, --load): the warnings printed at the top and the bottom. */
+  warnings?: string[];
   date: string;
 }
 
@@ -38,6 +47,34 @@ export function canPin(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Jiffies from the "cpu" line of /proc/stat: all, idle (idle + iowait), steal. */
+export interface CpuTimes {
+  total: number;
+  idle: number;
+  steal: number;
+}
+
+export function cpuTimes(): CpuTimes | null {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), idle: f[3]! + f[4]!, steal: f[7]! };
+  } catch {
+    return null;
+  }
+}
+
+/** Steal and busy shares between two readings; null if unknown or too few ticks to tell. */
+export function cpuShares(a: CpuTimes | null, b: CpuTimes | null): { steal: number; busy: number } | null {
+  if (!a || !b) return null;
+  const total = b.total - a.total;
+  if (total < 20) return null;
+  const round = (x: number): number => Math.round(Math.min(1, Math.max(0, x)) * 1000) / 1000;
+  return { steal: round((b.steal - a.steal) / total), busy: round((total - (b.idle - a.idle) - (b.steal - a.steal)) / total) };
 }
 
 export function describeMachine(pinned: boolean): Machine {
@@ -62,6 +99,8 @@ export function describeMachine(pinned: boolean): Machine {
     busy_cores: null,
     busy_cpu_share: null,
     loadavg: loadavg(),
+    cpu_steal: null,
+    cpu_busy: null,
     date: new Date().toISOString(),
   };
 }

@@ -4,10 +4,11 @@
 import { Bench } from "tinybench";
 
 import { Channel, Segment, WaitLine, layout } from "../lib/index.js";
+import { parseCommandLine, parseInteger } from "../lib/util/args.js";
 
 async function main(): Promise<void> {
-  const i = process.argv.indexOf("--time");
-  const time = i >= 0 ? Number(process.argv[i + 1]) : 500;
+  const { values } = parseCommandLine(process.argv.slice(2), { time: { type: "string" } });
+  const time = typeof values.time === "string" ? parseInteger("time", values.time) : 500;
   const tx = Channel.create({ capacity: 1 << 20 });
   const rx = Channel.attach(tx.name);
   const seg = Segment.create({ size: 4096 });

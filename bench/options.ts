@@ -1,8 +1,12 @@
-// The benchmark's command line.
+// The benchmark's command line, parsed by the package's one parser
+// (lib/util/args.ts: "--rounds 5" and "--rounds=5" alike).
 import { availableParallelism } from "node:os";
 
+import { UsageError, parseCommandLine, parseInteger, type OptionSpecs } from "../lib/util/args.js";
 import { TEST_TRANSPORTS, TRANSPORTS } from "./transports/index.js";
 import type { Scenario } from "./scenarios.js";
+
+export { UsageError };
 
 export interface Options {
   transports: string[];
@@ -20,6 +24,8 @@ export interface Options {
   spin: number | "adaptive";
   json: string | null;
   markdown: string | null;
+  /** Save the results to bench-results/<timestamp>.json and .md (--no-save: false). */
+  save: boolean;
   rowTimeoutMs: number;
   quick: boolean;
   full: boolean;
@@ -27,28 +33,58 @@ export interface Options {
 
 export const USAGE = `usage: synaptic-shm bench [options]
 
-Measures this package's shared-memory channel against Node TCP loopback, Unix
-domain sockets and ZeroMQ (ipc:// and tcp://), across two processes, in one run.
+Measures this package's shared-memory channel against what Node programs
+otherwise use between local processes: TCP loopback, Unix domain sockets,
+ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), and, between
+threads, worker_threads MessagePorts. Every row runs in fresh processes. The
+results print with a legend and are saved to bench-results/<timestamp>.json
+and .md. About 1 min 20 s on 2 cores; --quick about 25 s.
 
   --quick              reduced run (under a minute on 2 cores)
   --full               adds 1 GiB to the bulk sizes
-  --transports LIST    ${TRANSPORTS.join(",")} (default: all)
+  --transports LIST    ${TRANSPORTS.join(",")}
+                       (default: all)
   --scenarios LIST     rtt,stream,bulk (default: all)
   --sizes LIST         message/buffer sizes for every chosen scenario, e.g. 64,1k,64k,1m
   --rounds N           rtt: timed round trips per row (default 20000; quick 1000)
   --messages N         stream: messages per row (default 500000 or 256 MiB; quick 100000)
   --iterations N       bulk: timed transfers per row (default 5; quick 3)
   --pin                pin the two processes to different cores (taskset)
-  --load [N]           measure on a loaded machine: N busy-loop processes (default: one
-                       per core, ${availableParallelism()} here), each pinned to a core with taskset,
-                       running from before the first row to after the last; 0: none
+  --load [N]           measure on a loaded machine, on purpose: N busy-loop processes
+                       (default: one per core, ${availableParallelism()} here), each pinned to a core
+                       with taskset, running from before the first row to after the last
   --no-cork            publish/write every message on its own (no batching per tick)
   --spin S             shm-event/shm-futex: "adaptive" (default), microseconds, or inf
-  --json FILE          write the results as JSON
-  --markdown FILE      write a Markdown report and an SVG latency chart beside it
+  --json FILE          also write the results as JSON to FILE
+  --markdown FILE      also write a Markdown report to FILE, an SVG latency chart beside it
+  --no-save            do not save to bench-results/
   --row-timeout S      fail a row that takes longer (default 300; quick 60)
   -h, --help           this text
+
+Options take their value as "--rounds 5" or "--rounds=5".
 `;
+
+const SPECS: OptionSpecs = {
+  help: { type: "boolean", short: "h" },
+  quick: { type: "boolean" },
+  full: { type: "boolean" },
+  pin: { type: "boolean" },
+  load: { type: "string", optionalValue: /^\d+$/ },
+  "no-cork": { type: "boolean" },
+  "no-save": { type: "boolean" },
+  spin: { type: "string" },
+  transports: { type: "string" },
+  scenarios: { type: "string" },
+  sizes: { type: "string" },
+  rounds: { type: "string" },
+  messages: { type: "string" },
+  iterations: { type: "string" },
+  "row-timeout": { type: "string" },
+  json: { type: "string" },
+  markdown: { type: "string" },
+};
+
+const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk"];
 
 /** Parses "64", "1k", "64KiB", "10m", "1g" (binary units). */
 export function parseSize(s: string): number {
@@ -58,112 +94,58 @@ export function parseSize(s: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-export function formatSize(n: number): string {
-  if (n >= 1024 ** 3 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
-  if (n >= 1024 ** 2 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2} MiB`;
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} B`;
+function list(flag: string, text: string, known: readonly string[]): string[] {
+  const items = text.split(",").filter((x) => x !== "");
+  if (items.length === 0) throw new UsageError(`--${flag} needs a list, e.g. --${flag} ${known.slice(0, 2).join(",")}`);
+  for (const x of items) if (!known.includes(x)) throw new UsageError(`unknown ${flag.replace(/s$/, "")} "${x}" (known: ${known.join(", ")})`);
+  return items;
 }
 
-export class UsageError extends Error {}
-
+/** The options, or null for --help. Throws UsageError on a mistake. */
 export function parseOptions(argv: string[]): Options | null {
-  const args = [...argv];
-  const value = (flag: string): string => {
-    const v = args.shift();
-    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  const count = (flag: string): number => {
-    const v = Number(value(flag));
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer`);
-    return v;
-  };
-  let transports: string[] = [...TRANSPORTS];
-  let scenarios: Scenario[] = ["rtt", "stream", "bulk"];
-  let sizes: number[] | null = null;
-  let rounds: number | null = null;
-  let messages: number | null = null;
-  let iterations: number | null = null;
-  let rowTimeout: number | null = null;
-  const o = { load: 0, spin: "adaptive" as number | "adaptive", pin: false, cork: true, json: null as string | null, markdown: null as string | null, quick: false, full: false };
-  while (args.length) {
-    const a = args.shift()!;
-    switch (a) {
-      case "-h":
-      case "--help":
-        return null;
-      case "--quick":
-        o.quick = true;
-        break;
-      case "--full":
-        o.full = true;
-        break;
-      case "--pin":
-        o.pin = true;
-        break;
-      case "--load": {
-        // The count is optional: "--load" alone is one busy loop per core.
-        const cores = availableParallelism();
-        if (args[0] !== undefined && /^\d+$/.test(args[0])) o.load = Number(args.shift());
-        else o.load = cores;
-        if (o.load > 4 * cores) throw new UsageError(`--load ${o.load}: at most 4 busy loops per core (${4 * cores} here)`);
-        break;
-      }
-      case "--no-cork":
-        o.cork = false;
-        break;
-      case "--spin": {
-        const v = value(a);
-        const n = v === "inf" || v === "Infinity" ? Infinity : Number(v);
-        if (v !== "adaptive" && !(n >= 0)) throw new UsageError(`--spin ${v}: "adaptive", a number of microseconds, or inf`);
-        o.spin = v === "adaptive" ? "adaptive" : n;
-        break;
-      }
-      case "--transports":
-        transports = value(a).split(",");
-        for (const t of transports) {
-          if (![...TRANSPORTS, ...TEST_TRANSPORTS].includes(t as never)) throw new UsageError(`unknown transport "${t}"`);
-        }
-        break;
-      case "--scenarios":
-        scenarios = value(a).split(",") as Scenario[];
-        for (const s of scenarios) if (!["rtt", "stream", "bulk"].includes(s)) throw new UsageError(`unknown scenario "${s}"`);
-        break;
-      case "--sizes":
-        try {
-          sizes = value(a).split(",").map(parseSize);
-        } catch (e) {
-          throw new UsageError((e as Error).message);
-        }
-        if (sizes.some((n) => n < 4)) throw new UsageError("sizes must be at least 4 bytes (the sequence number)");
-        break;
-      case "--rounds":
-        rounds = count(a);
-        break;
-      case "--messages":
-        messages = count(a);
-        break;
-      case "--iterations":
-        iterations = count(a);
-        break;
-      case "--row-timeout":
-        rowTimeout = count(a);
-        break;
-      case "--json":
-        o.json = value(a);
-        break;
-      case "--markdown":
-        o.markdown = value(a);
-        break;
-      default:
-        throw new UsageError(`unknown option "${a}"`);
-    }
+  const { values: v } = parseCommandLine(argv, SPECS);
+  if (v.help) return null;
+  const str = (k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+  const quick = v.quick === true;
+  const full = v.full === true;
+
+  let load = 0;
+  const loadText = str("load");
+  if (loadText !== undefined) {
+    const cores = availableParallelism();
+    load = loadText === "" ? cores : parseInteger("load", loadText, 0);
+    if (load > 4 * cores) throw new UsageError(`--load ${load}: at most 4 busy loops per core (${4 * cores} here)`);
   }
-  const bulk = o.quick ? [1 << 20, 10 << 20] : [1 << 20, 10 << 20, 100 << 20];
-  if (o.full) bulk.push(1 << 30);
+
+  let spin: number | "adaptive" = "adaptive";
+  const spinText = str("spin");
+  if (spinText !== undefined && spinText !== "adaptive") {
+    const n = spinText === "inf" || spinText === "Infinity" ? Infinity : Number(spinText);
+    if (spinText.trim() === "" || !(n >= 0)) throw new UsageError(`--spin ${spinText}: "adaptive", a number of microseconds, or inf`);
+    spin = n;
+  }
+
+  const transports = str("transports") === undefined ? [...TRANSPORTS] : list("transports", str("transports")!, [...TRANSPORTS, ...TEST_TRANSPORTS]);
+  const scenarios = (str("scenarios") === undefined ? [...SCENARIOS] : list("scenarios", str("scenarios")!, SCENARIOS)) as Scenario[];
+
+  let sizes: number[] | null = null;
+  if (str("sizes") !== undefined) {
+    try {
+      sizes = str("sizes")!.split(",").map(parseSize);
+    } catch (e) {
+      throw new UsageError(`--sizes: ${(e as Error).message}`);
+    }
+    if (sizes.some((n) => n < 4)) throw new UsageError("sizes must be at least 4 bytes (the sequence number)");
+  }
+  const count = (k: string): number | null => (str(k) === undefined ? null : parseInteger(k, str(k)!));
+  const rounds = count("rounds");
+  const messages = count("messages");
+  const iterations = count("iterations");
+  const rowTimeout = count("row-timeout");
+
+  const bulk = quick ? [1 << 20, 10 << 20] : [1 << 20, 10 << 20, 100 << 20];
+  if (full) bulk.push(1 << 30);
   return {
-    ...o,
     transports,
     scenarios,
     sizes: {
@@ -171,9 +153,18 @@ export function parseOptions(argv: string[]): Options | null {
       stream: sizes ?? [64, 4096],
       bulk: sizes ?? bulk,
     },
-    rounds: rounds ?? (o.quick ? 1000 : 20000),
-    messages: messages ?? (o.quick ? 100000 : 500000),
-    iterations: iterations ?? (o.quick ? 3 : 5),
-    rowTimeoutMs: (rowTimeout ?? (o.quick ? 60 : 300)) * 1000,
+    rounds: rounds ?? (quick ? 1000 : 20000),
+    messages: messages ?? (quick ? 100000 : 500000),
+    iterations: iterations ?? (quick ? 3 : 5),
+    pin: v.pin === true,
+    load,
+    cork: v["no-cork"] !== true,
+    spin,
+    json: str("json") ?? null,
+    markdown: str("markdown") ?? null,
+    save: v["no-save"] !== true,
+    rowTimeoutMs: (rowTimeout ?? (quick ? 60 : 300)) * 1000,
+    quick,
+    full,
   };
 }

@@ -21,7 +21,3 @@ export function summarize(values: number[]): Summary {
   for (const v of s) sum += v;
   return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), p999: quantile(s, 0.999), mean: sum / s.length };
 }
-
-export function fmt(us: number): string {
-  return us >= 100 ? us.toFixed(0) : us >= 10 ? us.toFixed(1) : us.toFixed(2);
-}

@@ -13,7 +13,9 @@ import * as net from "node:net";
 
 import { Segment, WaitLine, Waiter, layout } from "../lib/index.js";
 import type { WaitMode } from "../lib/index.js";
-import { fmt, summarize, type Summary } from "./stats.js";
+import { UsageError, parseCommandLine, parseInteger } from "../lib/util/args.js";
+import { formatNumber } from "../lib/util/format.js";
+import { summarize, type Summary } from "./stats.js";
 
 type Mode = WaitMode | "sync" | "spin" | "tcp";
 const ALL_MODES: Mode[] = ["doorbell", "futex", "sync", "spin", "tcp"];
@@ -171,14 +173,33 @@ export async function measureWakeup(mode: Mode, rounds: number): Promise<{ mode:
   }
 }
 
+const USAGE = `usage: node dist/bench/wakeup.js [--rounds N] [--modes ${ALL_MODES.join(",")}] [--json FILE]`;
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const get = (flag: string): string | undefined => {
-    const i = args.indexOf(flag);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const rounds = Number(get("--rounds") ?? 20000);
-  const modes = (get("--modes")?.split(",") ?? ALL_MODES) as Mode[];
+  let values: Record<string, string | true>;
+  try {
+    ({ values } = parseCommandLine(process.argv.slice(2), {
+      rounds: { type: "string" },
+      modes: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }));
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    if (typeof values.modes === "string") {
+      for (const m of values.modes.split(",")) if (!ALL_MODES.includes(m as Mode)) throw new UsageError(`unknown mode "${m}"`);
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`wakeup: ${e.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const rounds = typeof values.rounds === "string" ? parseInteger("rounds", values.rounds) : 20000;
+  const modes = (typeof values.modes === "string" ? values.modes.split(",") : ALL_MODES) as Mode[];
+  const fmt = (us: number): string => formatNumber(us);
   const results = [];
   console.log(`wake-to-callback latency across two processes, ${rounds} round trips per mode (µs)`);
   console.log("mode       p50      p99      p99.9    round trip (mean)");
@@ -189,8 +210,8 @@ async function main(): Promise<void> {
       `${mode.padEnd(9)} ${fmt(r.oneWay.p50).padStart(7)}  ${fmt(r.oneWay.p99).padStart(7)}  ${fmt(r.oneWay.p999).padStart(7)}    ${fmt(r.rtt.mean).padStart(7)}`,
     );
   }
-  const json = get("--json");
-  if (json) writeFileSync(json, JSON.stringify({ version: 1, rounds, results }, null, 2));
+  const json = values.json;
+  if (typeof json === "string") writeFileSync(json, JSON.stringify({ version: 1, rounds, results }, null, 2));
 }
 
 if (process.argv[2] === "child") {

@@ -3,17 +3,21 @@
 // Exit codes: 0 ok, 1 error (or a benchmark row failed), 2 usage.
 import * as path from "node:path";
 
-import { inspect, list, sweep, type ProcessInfo, type SegmentStatus } from "./core/sweep.js";
+import { SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus } from "./core/sweep.js";
+import { UsageError, parseCommandLine, type OptionSpecs } from "./util/args.js";
+import { formatAge, formatBytes, formatDuration, formatLocalTime } from "./util/format.js";
+import { startDate } from "./util/start-time.js";
 
 const USAGE = `usage: synaptic-shm <command> [options]
 
 commands:
   ls [--json]                 list this package's segments in /dev/shm: owner and reader
                               (alive or dead), capacity, fill, messages and bytes, age
-  stat NAME [--json]          one segment's header and counters
+  stat NAME [--json]          one segment's header and counters (NAME or /dev/shm/NAME)
   sweep [--dry-run] [--json]  remove segments whose owner died (never live ones, other
                               users' or foreign files); --dry-run lists them only
-  bench [options]             measure this package against TCP, Unix sockets and ZeroMQ
+  bench [options]             measure this package against TCP, Unix sockets, ZeroMQ,
+                              child_process IPC and worker_threads
 
 Run "synaptic-shm <command> --help" for a command's help.
 `;
@@ -23,12 +27,16 @@ const HELP: Record<string, string> = {
 
 Lists the segments of this package in /dev/shm that you can read, live or dead:
 name, kind, owner pid (alive/dead), reader pid (alive/dead), capacity, fill,
-messages and bytes written, age. --json prints an array of objects instead.
+messages and bytes written, age. --json prints an array of objects instead
+(times as numbers: createdMs and ageMs in milliseconds, a process's startTime
+in clock ticks since boot, and its startedAt as an ISO date).
 `,
   stat: `usage: synaptic-shm stat NAME [--json]
+       synaptic-shm stat /dev/shm/NAME [--json]
 
 Shows one segment's header: sizes, owner and reader (pid, start time, alive),
 side states, indices, counters. Reads with pread; never maps or changes it.
+NAME is the segment's name as "synaptic-shm ls" or "ls /dev/shm" show it.
 `,
   sweep: `usage: synaptic-shm sweep [--dry-run] [--json]
 
@@ -39,50 +47,56 @@ segments, or files this package did not make. Also removes the doorbell
 sockets in your /dev/shm/.smsh-<uid>/ that nobody listens on (left by
 processes killed with -9). --dry-run lists what it would remove. Processes
 that still have a removed segment mapped keep using it.
+--json prints {"dryRun": false, "removed": [...]}, or with --dry-run
+{"dryRun": true, "wouldRemove": [...]}; each entry has name, kind, reason.
 `,
 };
 
-class UsageError extends Error {}
+const OPTIONS: Record<string, OptionSpecs> = {
+  ls: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  stat: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  sweep: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+};
 
-function flags(args: string[], allowed: string[]): { flags: Set<string>; rest: string[] } {
-  const f = new Set<string>();
-  const rest: string[] = [];
-  for (const a of args) {
-    if (a.startsWith("-")) {
-      if (!allowed.includes(a)) throw new UsageError(`unknown option "${a}"`);
-      f.add(a);
-    } else rest.push(a);
+/**
+ * A segment's name from what the user typed: the name itself, or its path in
+ * /dev/shm (as pasted from `ls /dev/shm`; relative paths resolve from the
+ * current directory). Any other path is a usage error.
+ */
+export function segmentName(arg: string): string {
+  if (!arg.includes("/")) return arg;
+  const abs = path.posix.resolve(arg);
+  if (path.posix.dirname(abs) !== SHM_DIR || path.posix.basename(abs) === "") {
+    throw new UsageError(`"${arg}" is not in ${SHM_DIR}: give a segment's name (smsh-...) or its path ${SHM_DIR}/NAME`);
   }
-  return { flags: f, rest };
+  return path.posix.basename(abs);
 }
 
-function bytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
+/** "2026-11-22T14:03:05+01:00 (3 min 05 s ago)", or "unknown" without a start time. */
+function started(p: ProcessInfo): string {
+  const d = startDate(p.startTime);
+  return d ? `started ${formatLocalTime(d)} (${formatAge(Date.now() - d.getTime())})` : "start time unknown";
 }
 
-function age(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor(s / 3600) % 24}h`;
-}
+const messages = (n: number): string => `${n.toLocaleString("en-US")} message${n === 1 ? "" : "s"}`;
 
 const who = (p: ProcessInfo | null): string => (p ? `${p.pid} ${p.alive ? "alive" : "dead"}` : "-");
+
+/** The status with each process's start time also as an ISO date (UTC), for --json. */
+function withDates(s: SegmentStatus): object {
+  const dated = (p: ProcessInfo | null): object | null => (p ? { ...p, startedAt: startDate(p.startTime)?.toISOString() ?? null } : null);
+  return { ...s, owner: dated(s.owner), reader: dated(s.reader) };
+}
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
-function ls(args: string[]): number {
-  const { flags: f } = flags(args, ["--json"]);
+function ls(values: Record<string, unknown>): number {
   const segs = list();
-  if (f.has("--json")) {
-    console.log(JSON.stringify(segs, null, 2));
+  if (values.json) {
+    console.log(JSON.stringify(segs.map(withDates), null, 2));
     return 0;
   }
   if (segs.length === 0) {
@@ -97,43 +111,44 @@ function ls(args: string[]): number {
       s.kind,
       who(s.owner),
       who(s.reader),
-      bytes(cap),
+      formatBytes(cap),
       s.kind === "ring" ? `${Math.round((s.used / cap) * 100)}%` : "-",
       s.messagesWritten.toLocaleString("en-US"),
-      bytes(s.bytesWritten),
-      age(s.ageMs),
+      formatBytes(s.bytesWritten),
+      formatDuration(s.ageMs),
     ]);
   }
   console.log(table(rows));
   return 0;
 }
 
-function stat(args: string[]): number {
-  const { flags: f, rest } = flags(args, ["--json"]);
-  if (rest.length !== 1) throw new UsageError("stat takes one segment name");
-  const s: SegmentStatus | null = inspect(rest[0]!);
+function stat(values: Record<string, unknown>, positionals: string[]): number {
+  if (positionals.length !== 1) throw new UsageError("stat takes one segment name");
+  const name = segmentName(positionals[0]!);
+  const s: SegmentStatus | null = inspect(name);
   if (s === null) {
-    console.error(`synaptic-shm: ${rest[0]} is not a segment of @synaptic-mesh/shm (or is still being created)`);
+    console.error(`synaptic-shm: ${name} is not a segment of @synaptic-mesh/shm (or is still being created)`);
     return 1;
   }
-  if (f.has("--json")) {
-    console.log(JSON.stringify(s, null, 2));
+  if (values.json) {
+    console.log(JSON.stringify(withDates(s), null, 2));
     return 0;
   }
+  const proc = (p: ProcessInfo): string => `pid ${p.pid}, ${started(p)}, ${p.alive ? "alive" : "dead"}`;
   const lines: [string, string][] = [
     ["name", s.name],
     ["kind", s.kind],
-    ["size", `${bytes(s.size)} data (${s.size} bytes)`],
-    ["capacity", s.kind === "ring" ? `${bytes(s.capacity)}, ${bytes(s.used)} used (${Math.round((s.used / s.capacity) * 100)}%)` : "-"],
-    ["owner", `pid ${s.owner.pid}, started at tick ${s.owner.startTime}, ${s.owner.alive ? "alive" : "dead"}`],
-    ["reader", s.reader ? `pid ${s.reader.pid}, started at tick ${s.reader.startTime}, ${s.reader.alive ? "alive" : "dead"}` : "none"],
+    ["size", `${formatBytes(s.size)} data (${s.size} bytes)`],
+    ["capacity", s.kind === "ring" ? `${formatBytes(s.capacity)}, ${formatBytes(s.used)} used (${Math.round((s.used / s.capacity) * 100)}%)` : "-"],
+    ["owner", proc(s.owner)],
+    ["reader", s.reader ? proc(s.reader) : "none"],
     ["writer state", s.writerState],
     ["reader state", s.readerState],
-    ["written", `${s.messagesWritten.toLocaleString("en-US")} messages, ${bytes(s.bytesWritten)}`],
-    ["read", `${s.messagesRead.toLocaleString("en-US")} messages, ${bytes(s.bytesRead)}`],
+    ["written", `${messages(s.messagesWritten)}, ${formatBytes(s.bytesWritten)}`],
+    ["read", `${messages(s.messagesRead)}, ${formatBytes(s.bytesRead)}`],
     ["writer waits", String(s.writerWaits)],
     ["wakeups sent", String(s.wakeupsSent)],
-    ["created", `${new Date(s.createdMs).toISOString()} (${age(s.ageMs)} ago)`],
+    ["created", `${formatLocalTime(new Date(s.createdMs))} (${formatAge(s.ageMs)})`],
     ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
     ["liveness", s.liveness === "lock" ? "kernel-held locks" : "pid and start time"],
   ];
@@ -141,17 +156,18 @@ function stat(args: string[]): number {
   return 0;
 }
 
-function sweepCmd(args: string[]): number {
-  const { flags: f } = flags(args, ["--dry-run", "--json"]);
-  const dryRun = f.has("--dry-run");
-  const removed = sweep({ dryRun });
-  if (f.has("--json")) {
-    console.log(JSON.stringify({ dryRun, removed: removed.map((r) => ({ name: r.name, kind: r.kind, reason: r.reason })) }, null, 2));
+function sweepCmd(values: Record<string, unknown>): number {
+  const dryRun = values["dry-run"] === true;
+  const found = sweep({ dryRun });
+  if (values.json) {
+    const entries = found.map((r) => ({ name: r.name, kind: r.kind, reason: r.reason }));
+    // A dry run removed nothing: its list is what a real run would remove.
+    console.log(JSON.stringify(dryRun ? { dryRun, wouldRemove: entries } : { dryRun, removed: entries }, null, 2));
     return 0;
   }
-  for (const r of removed) console.log(`${dryRun ? "would remove" : "removed"} ${r.name}: ${r.reason}`);
-  const segments = removed.filter((r) => r.kind === "segment").length;
-  const bells = removed.length - segments;
+  for (const r of found) console.log(`${dryRun ? "would remove" : "removed"} ${r.name}: ${r.reason}`);
+  const segments = found.filter((r) => r.kind === "segment").length;
+  const bells = found.length - segments;
   console.log(
     `${segments} segment${segments === 1 ? "" : "s"}` +
       (bells > 0 ? `, ${bells} doorbell socket${bells === 1 ? "" : "s"}` : "") +
@@ -159,6 +175,12 @@ function sweepCmd(args: string[]): number {
   );
   return 0;
 }
+
+const COMMANDS: Record<string, { positionals: number; run(values: Record<string, unknown>, positionals: string[]): number }> = {
+  ls: { positionals: 0, run: ls },
+  stat: { positionals: 1, run: stat },
+  sweep: { positionals: 0, run: sweepCmd },
+};
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -175,18 +197,18 @@ async function main(argv: string[]): Promise<number> {
     const bench = require(path.join(__dirname, "..", "bench", "run.js")) as { main(argv: string[]): Promise<number> };
     return bench.main(rest);
   }
-  const commands: Record<string, (args: string[]) => number> = { ls, stat, sweep: sweepCmd };
-  const run = commands[cmd];
-  if (!run) {
+  const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!command) {
     console.error(`synaptic-shm: unknown command "${cmd}"\n\n${USAGE}`);
     return 2;
   }
-  if (rest.includes("-h") || rest.includes("--help")) {
-    console.log(HELP[cmd]);
-    return 0;
-  }
   try {
-    return run(rest);
+    const { values, positionals } = parseCommandLine(rest, OPTIONS[cmd]!, command.positionals);
+    if (values.help) {
+      console.log(HELP[cmd]);
+      return 0;
+    }
+    return command.run(values, positionals);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`synaptic-shm ${cmd}: ${e.message}\n\n${HELP[cmd]}`);
@@ -196,12 +218,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: Error & { code?: string }) => {
-    console.error(`synaptic-shm: ${e.message}`);
-    process.exitCode = 1;
-  },
-);
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: Error & { code?: string }) => {
+      console.error(`synaptic-shm: ${e.message}`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,7 +1,9 @@
 // The benchmark runs end to end (tiny counts) and reports what it measured in
-// the documented JSON schema; a transport that loses messages fails its rows.
+// the documented JSON schema, explains itself (legend, directions, ratios in
+// words, conclusions), shows progress and saves its results; a transport
+// that loses messages fails its rows.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,10 +14,11 @@ const CLI = path.join(ROOT, "dist", "lib", "cli.js");
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-bench-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the benchmark in `cwd` (default: a fresh temporary directory, where it saves bench-results/). */
+function bench(args: string[], cwd = mkdtempSync(path.join(dir, "run-"))): Promise<{ code: number; stdout: string; stderr: string; cwd: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, "bench", ...args], { timeout: 240_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    execFile(process.execPath, [CLI, "bench", ...args], { cwd, timeout: 240_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, cwd });
     });
   });
 }
@@ -37,10 +40,16 @@ describe("the benchmark", () => {
     const json = path.join(dir, "quick.json");
     const md = path.join(dir, "quick.md");
     const r = await bench([...TINY, "--json", json, "--markdown", md]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rtt 64 B: round trip/);
     expect(r.stdout).toMatch(/p50 vs tcp/);
+    // Progress on stderr: what it does first, then every row's start and figure.
+    const progress = r.stderr.split("\n");
+    expect(progress[0]).toMatch(/^synaptic-shm bench: \d+ rows .*about .*Checking that the machine is idle/);
+    expect(r.stderr).toMatch(/^\[ ?1\/\d+, .* in, about .* left\] rtt 64 B shm-event \.\.\. p50 [\d.]+ µs \(.+\)$/m);
+    expect(r.stderr).toMatch(/\] stream 4 KiB child-ipc \.\.\. [\d,.]+( M)? msgs\/s/);
+    expect(r.stderr).toMatch(/\] bulk 4 KiB worker-port \.\.\. [\d.]+ ms/);
+    expect(r.stderr).not.toMatch(/FAILED|Error/);
     const report = JSON.parse(readFileSync(json, "utf8")) as { version: number; machine: Record<string, unknown>; results: Row[] };
     expect(report.version).toBe(1);
     for (const k of ["cpu", "cores", "kernel", "node", "pinned"]) expect(report.machine).toHaveProperty(k);
@@ -52,6 +61,8 @@ describe("the benchmark", () => {
       ["uds", null],
       ["zmq-ipc", null],
       ["zmq-tcp", null],
+      ["child-ipc", null],
+      ["worker-port", null],
     ] as const;
     for (const scenario of ["rtt", "stream", "bulk"]) {
       for (const size of [64, 4096]) {
@@ -74,11 +85,46 @@ describe("the benchmark", () => {
     expect(existsSync(md)).toBe(true);
     expect(readFileSync(md, "utf8")).toMatch(/!\[round-trip latency\]\(quick-latency\.svg\)/);
     expect(readFileSync(path.join(dir, "quick-latency.svg"), "utf8")).toMatch(/^<svg[^>]*xmlns/);
+
+    // It explains itself: a legend for every transport, a direction on every column, ratios in words, conclusions.
+    for (const name of ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "child-ipc", "worker-port", "memcpy"]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${name}\\s+\\S`, "m"));
+    }
+    expect(r.stdout).toMatch(/worker-port\s+worker_threads: .*threads, not\s+processes/s);
+    expect(r.stdout).toMatch(/child-ipc\s+process\.send\(\).*serialization 'advanced'/s);
+    expect(r.stdout).toMatch(/shm-futex\s+.*futex/s);
+    expect(r.stdout).toMatch(/shm-spin\s+.*spin: Infinity/s);
+    const directions = r.stdout.split("\n").filter((l) => /^\s+(lower|higher|faster)=better/.test(l));
+    expect(directions.length).toBe(6); // one per table
+    for (const d of directions) expect(d.trim().split(/\s+/).every((c) => /^(lower|higher|faster)=better$/.test(c))).toBe(true);
+    expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s/m);
+    expect(r.stdout).toMatch(/\d× (faster|slower)/);
+    expect(r.stdout).not.toMatch(/\d(\.\d+)?x\b/); // no bare "0.0127x" ratios
+    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(6);
+    const md2 = readFileSync(md, "utf8");
+    expect(md2).toMatch(/\| transport \| p50 µs \(lower is better\) \|/);
+    expect(md2).toMatch(/\*\*worker-port\*\*: worker_threads/);
+    expect(md2).toMatch(/^Fastest: /m);
+
+    // Saved by default too, the paths printed.
+    const saved = readdirSync(path.join(r.cwd, "bench-results")).sort();
+    expect(saved.filter((f) => /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.(json|md)$/.test(f))).toHaveLength(2);
+    const stem = saved.find((f) => f.endsWith(".json"))!.slice(0, -5);
+    expect(r.stdout).toContain(`Results saved to bench-results/${stem}.json, bench-results/${stem}.md, ${json}, ${md}`);
+    expect(JSON.parse(readFileSync(path.join(r.cwd, "bench-results", `${stem}.json`), "utf8")).results).toHaveLength(report.results.length);
   }, 240_000);
+
+  it("--no-save saves nothing; --opt=value works like --opt value", async () => {
+    const r = await bench(["--quick", "--transports=tcp", "--scenarios=rtt", "--sizes=64", "--rounds=50", "--no-save"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Results not saved \(--no-save\)/);
+    expect(existsSync(path.join(r.cwd, "bench-results"))).toBe(false);
+    expect(r.stderr).toMatch(/\[1\/1, .*\] rtt 64 B tcp \.\.\. p50/);
+  }, 60_000);
 
   it("reports a transport that drops messages as failed, and exits 1", async () => {
     const json = path.join(dir, "lossy.json");
-    const r = await bench([...TINY, "--sizes", "64", "--transports", "lossy,tcp", "--row-timeout", "3", "--json", json]);
+    const r = await bench([...TINY, "--sizes", "64", "--transports", "lossy,tcp", "--row-timeout", "3", "--json", json, "--no-save"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/lossy\s+FAILED: /);
     const report = JSON.parse(readFileSync(json, "utf8")) as { results: Row[] };
@@ -96,5 +142,18 @@ describe("the benchmark", () => {
     const r = await bench(["--transports", "carrier-pigeon"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown transport/);
+    for (const [args, re] of [
+      [["--rounds=0"], /--rounds 0: needs a whole number/],
+      [["--frobnicate"], /unknown option "--frobnicate"/],
+      [["--quick=yes"], /--quick takes no value/],
+      [["--json"], /--json needs a value/],
+    ] as const) {
+      const e = await bench([...args]);
+      expect(e.code, args.join(" ")).toBe(2);
+      expect(e.stderr, args.join(" ")).toMatch(re);
+    }
+    const help = await bench(["--rounds=5", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/usage: synaptic-shm bench/);
   });
 });

@@ -288,14 +288,14 @@ describe("synaptic-shm CLI", () => {
       let r = await cli(["ls"]);
       expect(r.code).toBe(0);
       const line = r.stdout.split("\n").find((l) => l.startsWith(name))!;
-      expect(line).toMatch(new RegExp(`ring\\s+${writer.pid} alive\\s+${process.pid} alive\\s+4\\.0 KiB`));
+      expect(line).toMatch(new RegExp(`ring\\s+${writer.pid} alive\\s+${process.pid} alive\\s+4 KiB`));
       r = await cli(["ls", "--json"]);
       const listed = (JSON.parse(r.stdout) as { name: string; owner: { alive: boolean } }[]).find((s) => s.name === name)!;
       expect(listed.owner.alive).toBe(true);
       r = await cli(["stat", name, "--json"]);
       expect(JSON.parse(r.stdout)).toMatchObject({ name, kind: "ring", capacity: 4096, writerState: "open", readerState: "open" });
       r = await cli(["stat", name]);
-      expect(r.stdout).toMatch(/owner\s+pid \d+, started at tick \d+, alive/);
+      expect(r.stdout).toMatch(/owner\s+pid \d+, started \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \(.+ ago\), alive/);
 
       writer.kill("SIGKILL");
       await exited(writer);
@@ -303,6 +303,12 @@ describe("synaptic-shm CLI", () => {
       expect(r.stdout.split("\n").find((l) => l.startsWith(name))).toMatch(new RegExp(`${writer.pid} dead`));
       r = await cli(["sweep", "--dry-run"]);
       expect(r.stdout).toMatch(new RegExp(`would remove ${name}: owner pid ${writer.pid} is dead`));
+      expect(existsSync(shm(name))).toBe(true);
+      r = await cli(["sweep", "--dry-run", "--json"]);
+      const dry = JSON.parse(r.stdout) as { dryRun: boolean; wouldRemove: { name: string }[]; removed?: unknown };
+      expect(dry.dryRun).toBe(true);
+      expect(dry.removed).toBeUndefined();
+      expect(dry.wouldRemove.map((x) => x.name)).toContain(name);
       expect(existsSync(shm(name))).toBe(true);
       r = await cli(["sweep", "--json"]);
       expect(r.code).toBe(0);

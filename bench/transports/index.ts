@@ -1,15 +1,17 @@
 // The transports the benchmark knows, by the names used on its command line.
+import { childIpcTransport } from "./child-ipc.js";
 import { lossyTransport } from "./lossy.js";
 import { shmTransport } from "./shm.js";
 import { tcpTransport, udsTransport } from "./socket.js";
-import type { Transport } from "./types.js";
+import type { AnyTransport } from "./types.js";
+import { workerPortTransport } from "./worker-port.js";
 import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
 
 /** In report order. "lossy" is for the benchmark's tests and not run by default. */
-export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp"] as const;
+export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
 
-export function makeTransport(name: string, cork = true, spinText = "adaptive"): Transport {
+export function makeTransport(name: string, cork = true, spinText = "adaptive"): AnyTransport {
   const spin = spinText === "adaptive" ? "adaptive" : spinText === "Infinity" || spinText === "inf" ? Infinity : Number(spinText);
   switch (name) {
     case "shm-event":
@@ -26,6 +28,10 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
       return zmqIpcTransport();
     case "zmq-tcp":
       return zmqTcpTransport();
+    case "child-ipc":
+      return childIpcTransport();
+    case "worker-port":
+      return workerPortTransport();
     case "lossy":
       return lossyTransport();
     default:

@@ -1,7 +1,10 @@
 // A transport under benchmark, seen from one process. The host child and the
 // peer child connect in two steps through the orchestrator: the host makes an
 // offer (a segment name, a port, an endpoint URL), the peer answers, the host
-// completes.
+// completes. A linked transport (child_process IPC, worker_threads) needs its
+// two ends related: the host starts the peer itself, as its own child process
+// or as a worker thread in its process (LinkedTransport).
+import type { Job } from "../scenarios.js";
 
 export interface Endpoint {
   /** Largest message send() takes; bulk transfers are chunked to it. */
@@ -19,12 +22,41 @@ export interface Endpoint {
 
 export interface Transport {
   /** Name in reports: "shm", "tcp", "uds", "zmq-ipc", "zmq-tcp". */
+  linked?: undefined;
   transport: string;
   /** shm: "event" | "futex" | "spin"; null otherwise. */
   mode: string | null;
   host(opts: ConnectOptions): Promise<{ offer: string; complete(answer: string): Promise<Endpoint> }>;
   peer(offer: string, opts: ConnectOptions): Promise<{ answer: string; endpoint: Endpoint }>;
 }
+
+/** What the peer measured of itself: its figures (stream: elapsedMs) and its costs. */
+export interface PeerReport {
+  elapsedMs?: number;
+  /** User+system CPU of the peer's process; 0 for a worker thread (the host's process count includes it). */
+  cpuUs: number;
+  maxRssKb: number;
+}
+
+/** The peer a linked transport started, seen from the host. */
+export interface LinkedPeer {
+  /** The peer's report, once it has run its side of the scenario. */
+  result(): Promise<PeerReport>;
+  /** Tells the peer to close and waits until it has ended. */
+  close(): Promise<void>;
+}
+
+export interface LinkedTransport {
+  /** Name in reports: "child-ipc", "worker-port". */
+  transport: string;
+  mode: null;
+  /** Where the peer runs: a child process the host forks, or a worker thread in the host's process. */
+  linked: "child-process" | "worker-thread";
+  /** Host side: starts the peer for `job` (a child process pinned to `cpu` if not null) and connects to it. */
+  start(job: Job, cpu: number | null): Promise<{ endpoint: Endpoint; peer: LinkedPeer }>;
+}
+
+export type AnyTransport = Transport | LinkedTransport;
 
 export interface ConnectOptions {
   /** The scenario's message or bulk size, so a transport can size its buffers. */

@@ -1,0 +1,45 @@
+// What every row and column of the results means, printed with them: each
+// transport and mode (and when to pick it), then how to read the tables.
+
+/** One line or two per transport, by its name in the tables. */
+export const TRANSPORT_LEGEND: Record<string, string> = {
+  "shm-event":
+    "this package's channel with its default options (await recv()): spins briefly (adaptive), then sleeps on the " +
+    "event loop and is woken by a doorbell (a datagram the writer sends to a socket the loop watches). The default: " +
+    "pick it for ordinary async code; the event loop stays free and an idle reader costs no CPU.",
+  "shm-futex":
+    "the same channel with blocking recvSync()/sendSync(): the thread sleeps in the kernel on a futex and the writer " +
+    "wakes it directly. Pick it in a worker thread or a process that only serves this channel: it blocks its thread while it waits.",
+  "shm-spin":
+    "the same channel with spin: Infinity: never sleeps, keeps polling shared memory. Lowest latency, but each waiting " +
+    "side burns a whole core, busy or idle. Pick it only with cores to spare (ideally pinned, --pin).",
+  tcp: "Node net over 127.0.0.1 loopback (noDelay, length-prefixed frames, writes corked per tick): the baseline every ratio is against. Works across machines.",
+  uds: "the same code over a Unix domain socket (local only).",
+  "zmq-ipc": "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package.",
+  "zmq-tcp": "ZeroMQ, Dealer to Dealer over tcp:// on 127.0.0.1.",
+  "child-ipc":
+    "process.send() between a parent and the child it forked (child_process IPC channel), serialization 'advanced' " +
+    "(structured clone: a Buffer travels as bytes; the default 'json' turns it into an array of numbers, far slower). " +
+    "Built in, but only between a parent and its own child.",
+  "worker-port":
+    "worker_threads: a MessagePort between the main thread and a worker thread of the SAME process: threads, not " +
+    "processes (one crash ends both; no isolation). Every message is copied (structured clone). CPU and RSS are the " +
+    "whole process's; not pinned with --pin.",
+  memcpy: "bulk only: one Buffer.set() of the same size inside one process: the floor for copying the bytes once.",
+  lossy: "a deliberately broken TCP transport for the benchmark's own tests: it must fail its rows.",
+};
+
+export const HOW_TO_READ = [
+  "rtt: one message in flight, echoed back; p50/p99/p99.9 are percentiles of the round-trip time in µs (lower is better).",
+  "stream: messages one way as fast as the transport takes them; msgs/s and MB/s at the receiver (higher is better).",
+  "bulk: one buffer sent, the receiver reads every page and acknowledges; ms is the median time per transfer (lower is better).",
+  "cpu: user+system CPU time of both ends per round trip, message or transfer, in µs, spinning included (lower is better). " +
+    "rss: the larger peak resident memory of the two ends, MB (lower is better).",
+  '"vs tcp": each row against tcp in the same run, always as "N× faster" or "N× slower", so faster is always better ' +
+    "(latency and time: tcp's figure / this one; throughput: this one / tcp's). Absolute figures belong to this machine; the ratios carry better.",
+];
+
+/** The legend lines for the transports present, in the given order. */
+export function legendFor(names: string[]): [string, string][] {
+  return names.map((n) => [n, TRANSPORT_LEGEND[n] ?? "(no description)"]);
+}

@@ -1,0 +1,157 @@
+// synaptic-shm's command line against live segments owned by other
+// processes: stat by name and by its /dev/shm path, human times, the JSON
+// keys of a dry run, and usage errors (exit 2) from the one argument parser.
+// Real sweeps live in lifecycle.test.ts (they must not run beside other
+// tests); here sweep only runs with --dry-run.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { Channel, randomName } from "../dist/lib/index.js";
+import { ROOT, fixture, killStrays, track, waitForLine } from "./helpers.js";
+
+const CLI = path.join(ROOT, "dist", "lib", "cli.js");
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A process that owns a ring `name` (the lifecycle fixture's writer), once it is ready. */
+async function owner(name: string): Promise<ChildProcess> {
+  const child = track(spawn(process.execPath, [fixture("lifecycle"), "writer", name], { stdio: ["pipe", "pipe", "pipe"] }));
+  await waitForLine(child, /^ready/);
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once("exit", () => r()));
+}
+
+afterEach(killStrays);
+
+/** "2026-11-23T12:09:25+00:00": a local ISO date with its offset. */
+const LOCAL_DATE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d/;
+
+describe("synaptic-shm stat", () => {
+  it("takes a segment's name or its /dev/shm path, and shows start times as dates and ages", async () => {
+    const name = randomName();
+    const writer = await owner(name);
+    const rx = Channel.attach(name);
+    try {
+      const byName = await cli(["stat", name]);
+      const byPath = await cli(["stat", `/dev/shm/${name}`]);
+      expect(byName.code, byName.stderr).toBe(0);
+      expect(byPath.code, byPath.stderr).toBe(0);
+      expect(byPath.stdout).toMatch(new RegExp(`^name\\s+${name}$`, "m"));
+      for (const out of [byName.stdout, byPath.stdout]) {
+        expect(out).not.toMatch(/tick/);
+        expect(out).toMatch(new RegExp(`^owner\\s+pid ${writer.pid}, started ${LOCAL_DATE.source} \\((\\d+(\\.\\d)? s|\\d+ ms) ago\\), alive$`, "m"));
+        expect(out).toMatch(new RegExp(`^reader\\s+pid ${process.pid}, started ${LOCAL_DATE.source} \\(.+ ago\\), alive$`, "m"));
+        expect(out).toMatch(new RegExp(`^created\\s+${LOCAL_DATE.source} \\(.+ ago\\)$`, "m"));
+      }
+      // The owner's start date is right: it started moments ago, after this test began.
+      const json = JSON.parse((await cli(["stat", `/dev/shm/${name}`, "--json"])).stdout) as { owner: { pid: number; startedAt: string; startTime: number } };
+      expect(json.owner.pid).toBe(writer.pid);
+      const age = Date.now() - Date.parse(json.owner.startedAt);
+      expect(age).toBeGreaterThan(-2000);
+      expect(age).toBeLessThan(60_000);
+      // Relative paths that land in /dev/shm count as the path.
+      const rel = await new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, [CLI, "stat", `./${name}`], { cwd: "/dev/shm" }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout })),
+      );
+      expect(rel.code).toBe(0);
+      expect(rel.stdout).toContain(name);
+    } finally {
+      rx.close();
+      writer.kill("SIGTERM");
+      await exited(writer);
+    }
+  });
+
+  it("rejects other paths clearly, with exit 2", async () => {
+    for (const arg of ["/tmp/smsh-aaaaaaaaaaaaaaaa", "/dev/shm/.smsh-0/sock", "dev/shm/smsh-aaaaaaaaaaaaaaaa", "/dev/shm/"]) {
+      const r = await cli(["stat", arg]);
+      expect(r.code, arg).toBe(2);
+      expect(r.stderr, arg).toMatch(/is not in \/dev\/shm: give a segment's name \(smsh-\.\.\.\) or its path \/dev\/shm\/NAME/);
+    }
+    const missing = await cli(["stat", "/dev/shm/smsh-aaaaaaaaaaaaaaaa"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/ENOENT/);
+  });
+
+  it("ls shows ages in human units", async () => {
+    const name = randomName();
+    const writer = await owner(name);
+    try {
+      const r = await cli(["ls"]);
+      const line = r.stdout.split("\n").find((l) => l.startsWith(name));
+      expect(line).toMatch(/\s(\d+ ms|\d+(\.\d)? s)$/);
+    } finally {
+      writer.kill("SIGTERM");
+      await exited(writer);
+    }
+  });
+});
+
+describe("synaptic-shm sweep --dry-run --json", () => {
+  it('lists what it would remove under "wouldRemove", never "removed"', async () => {
+    const name = randomName();
+    const writer = await owner(name);
+    writer.kill("SIGKILL"); // dies with its segment in place
+    await exited(writer);
+    try {
+      const r = await cli(["sweep", "--dry-run", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(out.dryRun).toBe(true);
+      expect(out).not.toHaveProperty("removed");
+      expect(Array.isArray(out.wouldRemove)).toBe(true);
+      const names = (out.wouldRemove as { name: string; kind: string; reason: string }[]).map((x) => x.name);
+      // Unless a real sweep elsewhere took it meanwhile, the dead segment is listed and still there.
+      if (existsSync(`/dev/shm/${name}`)) expect(names).toContain(name);
+    } finally {
+      rmSync(`/dev/shm/${name}`, { force: true });
+    }
+  });
+});
+
+describe("synaptic-shm usage", () => {
+  it("takes --opt=value and --opt value alike; mistakes exit 2 with a message", async () => {
+    expect((await cli(["sweep", "--dry-run", "--json"])).code).toBe(0);
+    const cases: [string[], RegExp][] = [
+      [["ls", "--bogus"], /unknown option "--bogus"/],
+      [["ls", "--json=yes"], /--json takes no value/],
+      [["ls", "extra"], /unexpected argument "extra"/],
+      [["stat"], /stat takes one segment name/],
+      [["stat", "a", "b"], /unexpected argument "b"/],
+      [["sweep", "-x"], /unknown option "-x"/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(re);
+      expect(r.stderr, args.join(" ")).toMatch(/usage: synaptic-shm/);
+    }
+    const help = await cli(["stat", "-h"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/synaptic-shm stat \/dev\/shm\/NAME/);
+  });
+
+  it("bench takes --opt=value too", async () => {
+    const r = await cli(["bench", "--rounds=5", "--sizes=64", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/usage: synaptic-shm bench/);
+    const bad = await cli(["bench", "--rounds=five"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--rounds five: needs a whole number/);
+    const missing = await cli(["bench", "--rounds"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--rounds needs a value/);
+  });
+});
