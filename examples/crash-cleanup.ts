@@ -9,8 +9,10 @@
 // 2. `synaptic-shm ls` lists the segment with its owner "dead";
 // 3. `synaptic-shm sweep --dry-run` says what a sweep would remove;
 // 4. `synaptic-shm sweep` removes the segments of dead owners (of this user
-//    only, never live ones; all of them, not just ours). From code:
-//    listSegments(), sweep({ dryRun: true }), sweep().
+//    only, never live ones; all of them, or only those named: `sweep NAME`,
+//    which is what this demo does, to leave other programs' leftovers to
+//    them). From code: listSegments(), sweep({ dryRun: true }), sweep(),
+//    sweep({ names: [name] }).
 //
 // The CLI is run here with --json and only the `name` fields are read: the
 // human output is for people and may change between versions.
@@ -90,23 +92,22 @@ async function main(): Promise<void> {
   const table = cli("ls").split("\n");
   for (const line of [table[0]!, ...table.slice(1).filter((l) => l.includes(name))]) console.log(`  | ${line}`);
 
-  // 3. sweep --dry-run: what would go (dead segments of other programs of
-  // yours too, if any). The JSON key is "wouldRemove" in newer versions of
-  // the CLI, "removed" in older ones.
-  const dry = JSON.parse(cli("sweep", "--dry-run", "--json")) as { wouldRemove?: { name: string }[]; removed?: { name: string }[] };
-  const would = names(dry.wouldRemove ?? dry.removed ?? []);
+  // 3. sweep --dry-run: what would go. Without a NAME, that would be every
+  // dead owner's segment of yours, not only this one.
+  const dry = JSON.parse(cli("sweep", name, "--dry-run", "--json")) as { wouldRemove: { name: string }[] };
+  const would = names(dry.wouldRemove);
   if (!would.includes(name)) {
     if (!existsSync(shm(name))) return alreadySwept(name);
     throw new Error(`synaptic-shm sweep --dry-run would not remove ${name}, whose owner is dead`);
   }
-  console.log(`synaptic-shm sweep --dry-run --json: would remove ${name}: true; still exists: ${existsSync(shm(name))}`);
+  console.log(`synaptic-shm sweep NAME --dry-run --json: would remove ${name}: true; still exists: ${existsSync(shm(name))}`);
 
-  // 4. sweep: removes it (and any other dead owner's segments of this user).
-  const swept = names((JSON.parse(cli("sweep", "--json")) as { removed: { name: string }[] }).removed);
-  console.log(`synaptic-shm sweep --json: removed ${name}: ${swept.includes(name) ? "true" : "false (another sweep was faster)"}`);
+  // 4. sweep NAME: removes it (a plain `sweep` would remove every dead owner's).
+  const swept = names((JSON.parse(cli("sweep", name, "--json")) as { removed: { name: string }[] }).removed);
+  console.log(`synaptic-shm sweep NAME --json: removed ${name}: ${swept.includes(name) ? "true" : "false (another sweep was faster)"}`);
 
   // And it is gone. The same from code: listSegments() is what `ls` shows,
-  // sweep({ dryRun: true }) and sweep() what `sweep` does.
+  // sweep({ dryRun: true, names }) and sweep({ names }) what `sweep NAME` does.
   const after = names(listSegments());
   console.log(`afterwards: listed by listSegments(): ${after.includes(name)}; ${shm(name)} exists: ${existsSync(shm(name))}`);
 }

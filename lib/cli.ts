@@ -3,7 +3,7 @@
 // Exit codes: 0 ok, 1 error (or a benchmark row failed), 2 usage.
 import * as path from "node:path";
 
-import { SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus } from "./core/sweep.js";
+import { SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus, type SideState } from "./core/sweep.js";
 import { UsageError, parseCommandLine, type OptionSpecs } from "./util/args.js";
 import { formatAge, formatBytes, formatDuration, formatLocalTime } from "./util/format.js";
 import { startDate } from "./util/start-time.js";
@@ -14,7 +14,8 @@ commands:
   ls [--json]                 list this package's segments in /dev/shm: owner and reader
                               (alive or dead), capacity, fill, messages and bytes, age
   stat NAME [--json]          one segment's header and counters (NAME or /dev/shm/NAME)
-  sweep [--dry-run] [--json]  remove segments whose owner died (never live ones, other
+  sweep [NAME...] [--dry-run] [--json]
+                              remove segments whose owner died (never live ones, other
                               users' or foreign files); --dry-run lists them only
   bench [options]             measure this package against TCP, Unix sockets, ZeroMQ,
                               child_process IPC and worker_threads
@@ -26,7 +27,8 @@ const HELP: Record<string, string> = {
   ls: `usage: synaptic-shm ls [--json]
 
 Lists the segments of this package in /dev/shm that you can read, live or dead:
-name, kind, owner pid (alive/dead), reader pid (alive/dead), capacity, fill,
+name, kind, owner pid and reader pid (alive, closed: it closed its end, or dead:
+it went away without closing), capacity, fill,
 messages and bytes written, age. --json prints an array of objects instead
 (times as numbers: createdMs and ageMs in milliseconds, a process's startTime
 in clock ticks since boot, and its startedAt as an ISO date).
@@ -38,7 +40,7 @@ Shows one segment's header: sizes, owner and reader (pid, start time, alive),
 side states, indices, counters. Reads with pread; never maps or changes it.
 NAME is the segment's name as "synaptic-shm ls" or "ls /dev/shm" show it.
 `,
-  sweep: `usage: synaptic-shm sweep [--dry-run] [--json]
+  sweep: `usage: synaptic-shm sweep [NAME...] [--dry-run] [--json]
 
 Removes the segments of this package whose owner process is dead (its liveness
 lock is gone; for segments without locks, its pid is gone or now belongs to a
@@ -46,7 +48,9 @@ process with another start time). Never removes live segments, other users'
 segments, or files this package did not make. Also removes the doorbell
 sockets in your /dev/shm/.smsh-<uid>/ that nobody listens on (left by
 processes killed with -9). --dry-run lists what it would remove. Processes
-that still have a removed segment mapped keep using it.
+that still have a removed segment mapped keep using it. With NAMEs (or
+/dev/shm/NAME paths), only those segments are considered, and doorbell
+sockets are left for a full sweep.
 --json prints {"dryRun": false, "removed": [...]}, or with --dry-run
 {"dryRun": true, "wouldRemove": [...]}; each entry has name, kind, reason.
 `,
@@ -80,7 +84,9 @@ function started(p: ProcessInfo): string {
 
 const messages = (n: number): string => `${n.toLocaleString("en-US")} message${n === 1 ? "" : "s"}`;
 
-const who = (p: ProcessInfo | null): string => (p ? `${p.pid} ${p.alive ? "alive" : "dead"}` : "-");
+/** "PID alive", "PID dead", or "PID closed" for a side that closed cleanly (its process may live on). */
+const who = (p: ProcessInfo | null, state: SideState): string =>
+  p ? `${p.pid} ${p.alive ? "alive" : state === "closed" ? "closed" : "dead"}` : "-";
 
 /** The status with each process's start time also as an ISO date (UTC), for --json. */
 function withDates(s: SegmentStatus): object {
@@ -109,8 +115,8 @@ function ls(values: Record<string, unknown>): number {
     rows.push([
       s.name,
       s.kind,
-      who(s.owner),
-      who(s.reader),
+      who(s.owner, s.writerState),
+      who(s.reader, s.readerState),
       formatBytes(cap),
       s.kind === "ring" ? `${Math.round((s.used / cap) * 100)}%` : "-",
       s.messagesWritten.toLocaleString("en-US"),
@@ -134,14 +140,14 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
     console.log(JSON.stringify(withDates(s), null, 2));
     return 0;
   }
-  const proc = (p: ProcessInfo): string => `pid ${p.pid}, ${started(p)}, ${p.alive ? "alive" : "dead"}`;
+  const proc = (p: ProcessInfo, state: SideState): string => `pid ${p.pid}, ${started(p)}, ${who(p, state).split(" ")[1]}`;
   const lines: [string, string][] = [
     ["name", s.name],
     ["kind", s.kind],
     ["size", `${formatBytes(s.size)} data (${s.size} bytes)`],
     ["capacity", s.kind === "ring" ? `${formatBytes(s.capacity)}, ${formatBytes(s.used)} used (${Math.round((s.used / s.capacity) * 100)}%)` : "-"],
-    ["owner", proc(s.owner)],
-    ["reader", s.reader ? proc(s.reader) : "none"],
+    ["owner", proc(s.owner, s.writerState)],
+    ["reader", s.reader ? proc(s.reader, s.readerState) : "none"],
     ["writer state", s.writerState],
     ["reader state", s.readerState],
     ["written", `${messages(s.messagesWritten)}, ${formatBytes(s.bytesWritten)}`],
@@ -156,9 +162,9 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
   return 0;
 }
 
-function sweepCmd(values: Record<string, unknown>): number {
+function sweepCmd(values: Record<string, unknown>, positionals: string[]): number {
   const dryRun = values["dry-run"] === true;
-  const found = sweep({ dryRun });
+  const found = sweep(positionals.length > 0 ? { dryRun, names: positionals.map(segmentName) } : { dryRun });
   if (values.json) {
     const entries = found.map((r) => ({ name: r.name, kind: r.kind, reason: r.reason }));
     // A dry run removed nothing: its list is what a real run would remove.
@@ -179,7 +185,7 @@ function sweepCmd(values: Record<string, unknown>): number {
 const COMMANDS: Record<string, { positionals: number; run(values: Record<string, unknown>, positionals: string[]): number }> = {
   ls: { positionals: 0, run: ls },
   stat: { positionals: 1, run: stat },
-  sweep: { positionals: 0, run: sweepCmd },
+  sweep: { positionals: Infinity, run: sweepCmd },
 };
 
 async function main(argv: string[]): Promise<number> {

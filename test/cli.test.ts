@@ -38,6 +38,26 @@ afterEach(killStrays);
 /** "2026-11-23T12:09:25+00:00": a local ISO date with its offset. */
 const LOCAL_DATE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d/;
 
+describe("synaptic-shm ls", () => {
+  it("tells a reader that closed its end (closed) from one that went away without closing (dead)", async () => {
+    const name = randomName();
+    const writer = await owner(name);
+    try {
+      const rx = Channel.attach(name);
+      rx.close(); // this process lives on: its reader side is closed, not dead
+      const r = await cli(["ls"]);
+      expect(r.code, r.stderr).toBe(0);
+      const row = r.stdout.split("\n").find((l) => l.startsWith(name));
+      expect(row).toMatch(new RegExp(`${writer.pid} alive\\s+${process.pid} closed\\s`));
+      const st = await cli(["stat", name]);
+      expect(st.stdout).toMatch(new RegExp(`^reader\\s+pid ${process.pid}, started .*, closed$`, "m"));
+    } finally {
+      writer.kill("SIGTERM");
+      await exited(writer);
+    }
+  });
+});
+
 describe("synaptic-shm stat", () => {
   it("takes a segment's name or its /dev/shm path, and shows start times as dates and ages", async () => {
     const name = randomName();

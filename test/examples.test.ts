@@ -134,10 +134,10 @@ const EXAMPLES: Record<string, Example> = {
         "child killed (SIGKILL); our recv() rejects with EPEERDEAD",
         `/dev/shm/${name} still exists: true`,
         new RegExp(`synaptic-shm ls --json: ${name} is listed, owner pid \\d+ dead`),
-        `synaptic-shm sweep --dry-run --json: would remove ${name}: true`,
+        `synaptic-shm sweep NAME --dry-run --json: would remove ${name}: true`,
         // Between the dry run and the sweep, another process's sweep may have
         // removed it: either way it must be gone afterwards.
-        new RegExp(`synaptic-shm sweep --json: removed ${name}: (true|false \\(another sweep was faster\\))`),
+        new RegExp(`synaptic-shm sweep NAME --json: removed ${name}: (true|false \\(another sweep was faster\\))`),
         `afterwards: listed by listSegments(): false; /dev/shm/${name} exists: false`,
       ]);
     },

@@ -231,6 +231,27 @@ describe("sweep", () => {
     }
   });
 
+  it("synaptic-shm sweep NAME removes only that dead segment; a path outside /dev/shm is a usage error", async () => {
+    const [a, b] = [randomName(), randomName()];
+    for (const n of [a, b]) {
+      const owner = await started(["own", n, "wait"]);
+      owner.kill("SIGKILL");
+      await exited(owner);
+    }
+    const dry = await cli(["sweep", a, "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({ dryRun: true, wouldRemove: [expect.objectContaining({ name: a, kind: "segment" })] });
+    const real = await cli(["sweep", "--json", shm(a)]);
+    expect(real.code, real.stderr).toBe(0);
+    expect(JSON.parse(real.stdout)).toEqual({ dryRun: false, removed: [expect.objectContaining({ name: a, kind: "segment" })] });
+    expect(existsSync(shm(a))).toBe(false);
+    expect(existsSync(shm(b))).toBe(true);
+    const bad = await cli(["sweep", "/etc/passwd"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not in \/dev\/shm/);
+    expect(sweep({ names: [b] }).map((e) => e.name)).toEqual([b]);
+  });
+
   it("leaves alone live segments, other users' segments and files it did not make", async () => {
     const live = Segment.create({ size: 4096 });
     const foreignName = `smsh-${"x".repeat(16)}`;
