@@ -42,6 +42,7 @@ class Child {
   readonly #queue: ChildMsg[] = [];
   readonly #waiters: ((m: ChildMsg) => void)[] = [];
   readonly exited: Promise<number | null>;
+  #signal: NodeJS.Signals | null = null;
   stderr = "";
 
   constructor(cpu: number | null, onProgress: (m: ChildMsg) => void) {
@@ -51,7 +52,12 @@ class Child {
     live.add(this.proc);
     this.proc.once("exit", () => live.delete(this.proc));
     this.proc.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => this.proc.once("exit", (code) => r(code)));
+    this.exited = new Promise((r) =>
+      this.proc.once("exit", (code, signal) => {
+        this.#signal = signal;
+        r(code);
+      }),
+    );
     this.proc.on("message", (m: ChildMsg) => {
       if (m.type === "progress") return onProgress(m);
       const w = this.#waiters.shift();
@@ -73,7 +79,8 @@ class Child {
       this.exited.then((code) => {
         const q2 = this.#queue.shift();
         if (q2) return q2;
-        throw new Error(`process exited (${code}) ${this.stderr.trim().split("\n").slice(-3).join(" | ")}`.trim());
+        const how = this.#signal ? `killed by ${this.#signal}` : `exited with code ${code}`;
+        throw new Error(`row process ${this.proc.pid} ${how} ${this.stderr.trim().split("\n").slice(-3).join(" | ")}`.trim());
       }),
     ]);
   }
