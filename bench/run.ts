@@ -20,6 +20,7 @@ import { printReport } from "./report/terminal.js";
 import { machineWarnings, wrap } from "./report/warnings.js";
 import type { Report, Row } from "./results.js";
 import { jobFor, live, runRow } from "./row.js";
+import { runScratch } from "./scratch.js";
 import type { Job } from "./scenarios.js";
 
 export type { Report, Row };
@@ -31,10 +32,11 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  * exit) kill the busy loops and the row processes, then die of the signal as
  * we would have without the handler.
  */
-function killOnStop(busy: () => BusyLoops | null): () => void {
+function killOnStop(busy: () => BusyLoops | null, removeScratch: () => void): () => void {
   const killAll = (): void => {
     busy()?.killNow();
     for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+    removeScratch();
   };
   const onSignal = (sig: NodeJS.Signals): void => {
     killAll();
@@ -82,7 +84,8 @@ export async function runBench(o: Options, progress?: Progress): Promise<Report>
   for (const w of machineWarnings(machine)) progress.note(wrap(w, 100, "  "));
   const results: Row[] = [];
   let busy: BusyLoops | null = null;
-  const removeHandlers = killOnStop(() => busy);
+  const removeScratch = runScratch();
+  const removeHandlers = killOnStop(() => busy, removeScratch);
   try {
     if (o.load > 0) {
       progress.note(`bench: starting ${o.load} busy loop${o.load === 1 ? "" : "s"} (--load: the machine is loaded on purpose)`);
@@ -107,6 +110,7 @@ export async function runBench(o: Options, progress?: Progress): Promise<Report>
   } finally {
     await busy?.stop();
     removeHandlers();
+    removeScratch();
   }
   machine.warnings = machineWarnings(machine);
   return {
@@ -142,7 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   const plan = planOf(o);
   const progress = new Progress(plan);
   progress.note(
-    `synaptic-shm bench: ${plan.length} rows (${o.scenarios.join(", ")}; ${o.transports.length} transports), ` +
+    `synaptic-shm bench: ${plan.length} row${plan.length === 1 ? "" : "s"} (${o.scenarios.join(", ")}; ` +
+      `${o.transports.length} transport${o.transports.length === 1 ? "" : "s"}), ` +
       `about ${formatDuration(progress.estimateLeftMs() + SAMPLE_MS)}${o.quick ? " (--quick)" : ""}. Checking that the machine is idle first...`,
   );
   const report = await runBench(o, progress);

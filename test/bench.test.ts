@@ -2,13 +2,13 @@
 // the documented JSON schema, explains itself (legend, directions, ratios in
 // words, conclusions), shows progress and saves its results; a transport
 // that loses messages fails its rows.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { ROOT } from "./helpers.js";
+import { ROOT, collect, track } from "./helpers.js";
 
 const CLI = path.join(ROOT, "dist", "lib", "cli.js");
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-bench-test-"));
@@ -137,6 +137,33 @@ describe("the benchmark", () => {
     expect(lossy.find((x) => x.scenario === "stream")!.error).toMatch(/lost or reordered/);
     for (const row of report.results.filter((x) => x.transport === "tcp")) expect(row.error).toBeUndefined();
   }, 120_000);
+
+  it("leaves no socket directory behind: after a run, and when stopped by SIGTERM in the middle of a row", async () => {
+    // TMPDIR is where the benchmark makes its scratch directory (os.tmpdir()):
+    // one of our own, so other runs in parallel do not count.
+    const scratch = mkdtempSync(path.join(dir, "tmp-"));
+    const env = { ...process.env, TMPDIR: scratch };
+    const args = [CLI, "bench", ...TINY, "--sizes", "64", "--scenarios", "rtt,stream", "--transports", "uds,zmq-ipc", "--no-save"];
+    const done = await collect(track(spawn(process.execPath, args, { cwd: scratch, env })), 120_000);
+    expect(done.code, done.stderr).toBe(0);
+    expect(readdirSync(scratch)).toEqual([]);
+
+    const long = [CLI, "bench", ...TINY, "--sizes", "64", "--scenarios", "rtt", "--transports", "zmq-ipc", "--rounds", "10000000", "--no-save"];
+    const stopped = track(spawn(process.execPath, long, { cwd: scratch, env }));
+    const ended = collect(stopped, 120_000);
+    // Progress goes to stderr: wait for a row whose host made a directory.
+    await new Promise<void>((resolve) => {
+      let err = "";
+      stopped.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (/rtt 64 B zmq-ipc \.\.\./.test(err)) resolve();
+      });
+    });
+    stopped.kill("SIGTERM");
+    const r = await ended;
+    expect(r.signal).toBe("SIGTERM");
+    expect(readdirSync(scratch)).toEqual([]);
+  }, 180_000);
 
   it("rejects unknown options with a usage error (exit 2)", async () => {
     const r = await bench(["--transports", "carrier-pigeon"]);

@@ -5,12 +5,12 @@
 // writes corked per tick (flushed before waiting for input) so a burst goes
 // out as one writev. Bulk transfers are raw: one write of the whole buffer,
 // and the receiver consumes the chunks as they arrive.
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import type { Endpoint, Transport } from "./types.js";
+import { scratchDir } from "../scratch.js";
 
 function endpoint(socket: net.Socket, cork: boolean, cleanup: () => void): Endpoint {
   socket.setNoDelay(true);
@@ -146,7 +146,7 @@ function socketTransport(kind: "tcp" | "uds", cork: boolean): Transport {
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         offer = String((server.address() as net.AddressInfo).port);
       } else {
-        dir = mkdtempSync(path.join(tmpdir(), "smsh-bench-"));
+        dir = scratchDir("smsh-bench-");
         offer = path.join(dir, "s.sock");
         await new Promise<void>((r) => server.listen(offer, r));
       }

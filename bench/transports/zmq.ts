@@ -2,11 +2,11 @@
 // by the host and a Dealer connected by the peer, over ipc:// or tcp://.
 // One ZeroMQ message per message; a bulk transfer is one message too.
 // zeromq is an optional dependency: without it these transports are skipped.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import * as path from "node:path";
 
 import type { Endpoint, Transport } from "./types.js";
+import { scratchDir } from "../scratch.js";
 
 type Zmq = typeof import("zeromq");
 type Dealer = InstanceType<Zmq["Dealer"]>;
@@ -68,7 +68,7 @@ function zmqTransport(kind: "ipc" | "tcp"): Transport {
       const sock = newDealer(z);
       let dir = "";
       if (kind === "ipc") {
-        dir = mkdtempSync(path.join(tmpdir(), "smsh-zmq-"));
+        dir = scratchDir("smsh-zmq-");
         await sock.bind(`ipc://${path.join(dir, "s.ipc")}`);
       } else {
         await sock.bind("tcp://127.0.0.1:*");
