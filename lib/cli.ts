@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 error (or a benchmark row failed), 2 usage.
 import * as path from "node:path";
 
+import { validateName } from "./core/segment.js";
 import { SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus, type SideState } from "./core/sweep.js";
 import { UsageError, parseCommandLine, type OptionSpecs } from "./util/args.js";
 import { formatAge, formatBytes, formatDuration, formatLocalTime } from "./util/format.js";
@@ -68,12 +69,19 @@ const OPTIONS: Record<string, OptionSpecs> = {
  * current directory). Any other path is a usage error.
  */
 export function segmentName(arg: string): string {
-  if (!arg.includes("/")) return arg;
-  const abs = path.posix.resolve(arg);
-  if (path.posix.dirname(abs) !== SHM_DIR || path.posix.basename(abs) === "") {
-    throw new UsageError(`"${arg}" is not in ${SHM_DIR}: give a segment's name (smsh-...) or its path ${SHM_DIR}/NAME`);
+  let name = arg;
+  if (arg.includes("/")) {
+    const abs = path.posix.resolve(arg);
+    if (path.posix.dirname(abs) !== SHM_DIR || path.posix.basename(abs) === "") {
+      throw new UsageError(`"${arg}" is not in ${SHM_DIR}: give a segment's name (smsh-...) or its path ${SHM_DIR}/NAME`);
+    }
+    name = path.posix.basename(abs);
   }
-  return path.posix.basename(abs);
+  try {
+    return validateName(name);
+  } catch (e) {
+    throw new UsageError(`"${arg}" cannot be a segment's name: ${(e as Error).message}`);
+  }
 }
 
 /** "2026-11-22T14:03:05+01:00 (3 min 05 s ago)", or "unknown" without a start time. */

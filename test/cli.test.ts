@@ -94,11 +94,17 @@ describe("synaptic-shm stat", () => {
     }
   });
 
-  it("rejects other paths clearly, with exit 2", async () => {
+  it("rejects other paths and impossible names clearly, with exit 2", async () => {
     for (const arg of ["/tmp/smsh-aaaaaaaaaaaaaaaa", "/dev/shm/.smsh-0/sock", "dev/shm/smsh-aaaaaaaaaaaaaaaa", "/dev/shm/"]) {
       const r = await cli(["stat", arg]);
       expect(r.code, arg).toBe(2);
       expect(r.stderr, arg).toMatch(/is not in \/dev\/shm: give a segment's name \(smsh-\.\.\.\) or its path \/dev\/shm\/NAME/);
+    }
+    // A name this package could never have made is a usage error too, for stat and sweep.
+    for (const args of [["stat", "a b"], ["stat", "/dev/shm/sem.x"], ["sweep", "--dry-run", "sem.x"], ["sweep", "--dry-run", "--", "-x"]]) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/cannot be a segment's name/);
     }
     const missing = await cli(["stat", "/dev/shm/smsh-aaaaaaaaaaaaaaaa"]);
     expect(missing.code).toBe(1);
