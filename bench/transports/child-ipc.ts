@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 
 import type { Job } from "../scenarios.js";
-import { Queue, expectControl, type Control } from "./queue.js";
+import { Queue, bulkOverMessages, expectControl, type Control } from "./queue.js";
 import type { Endpoint, LinkedTransport, PeerReport } from "./types.js";
 
 export const LINKED_PEER = path.join(__dirname, "linked-peer.js");
@@ -44,15 +44,7 @@ export function ipcEndpoint(send: IpcSend, inbox: Queue<Uint8Array>, close: () =
       if (pending >= HIGH_WATER) return new Promise<void>((r) => (resume = r));
     },
     recv: () => inbox.next(),
-    async sendBulk(data) {
-      await ep.send(data);
-    },
-    async recvBulk(size, onChunk) {
-      let m = inbox.next();
-      if (m instanceof Promise) m = await m;
-      if (m.length !== size) throw new Error(`bulk: got ${m.length} bytes, expected ${size}`);
-      onChunk(m);
-    },
+    ...bulkOverMessages((data) => ep.send(data), inbox),
     close,
   };
   return ep;

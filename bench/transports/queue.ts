@@ -55,3 +55,24 @@ export async function expectControl(q: Queue<Control>, ctl: Control["ctl"]): Pro
   if (m.ctl !== ctl) throw new Error(`expected ${ctl}, got ${m.ctl}`);
   return m;
 }
+
+/**
+ * Bulk over a message transport: one buffer is one message (sent through the
+ * endpoint's own send, so its flow control applies), checked for its size.
+ */
+export function bulkOverMessages(
+  send: (data: Uint8Array) => Promise<void> | void,
+  inbox: Queue<Uint8Array>,
+): Pick<import("./types.js").Endpoint, "sendBulk" | "recvBulk"> {
+  return {
+    async sendBulk(data) {
+      await send(data);
+    },
+    async recvBulk(size, onChunk) {
+      let m = inbox.next();
+      if (m instanceof Promise) m = await m;
+      if (m.length !== size) throw new Error(`bulk: got ${m.length} bytes, expected ${size}`);
+      onChunk(m);
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 
 import type { Job } from "../scenarios.js";
 import { LINKED_PEER } from "./child-ipc.js";
-import { Queue, expectControl, type Control } from "./queue.js";
+import { Queue, bulkOverMessages, expectControl, type Control } from "./queue.js";
 import type { Endpoint, LinkedTransport, PeerReport } from "./types.js";
 
 const WINDOW = 8192;
@@ -46,15 +46,7 @@ export function portEndpoint(port: MessagePort): Endpoint {
       if (++sent - credited >= WINDOW) return new Promise<void>((r) => (resume = r));
     },
     recv: () => inbox.next(),
-    async sendBulk(data) {
-      await ep.send(data);
-    },
-    async recvBulk(size, onChunk) {
-      let m = inbox.next();
-      if (m instanceof Promise) m = await m;
-      if (m.length !== size) throw new Error(`bulk: got ${m.length} bytes, expected ${size}`);
-      onChunk(m);
-    },
+    ...bulkOverMessages((data) => ep.send(data), inbox),
     close() {
       port.close();
     },
