@@ -63,6 +63,10 @@ Napi::Object Layout(Napi::Env env) {
   o.Set("waitDoorbell", Napi::Number::New(env, kWaitDoorbell));
   o.Set("kindPlain", Napi::Number::New(env, kKindPlain));
   o.Set("kindRing", Napi::Number::New(env, kKindRing));
+  o.Set("kindPool", Napi::Number::New(env, kKindPool));
+  o.Set("lastWaitLine", Napi::Number::New(env, kLastWaitLineOffset));
+  o.Set("maxSlots", Napi::Number::New(env, kMaxSlots));
+  o.Set("frameLoanSize", Napi::Number::New(env, sizeof(LoanDescriptor)));
   o.Set("sideAbsent", Napi::Number::New(env, kSideAbsent));
   o.Set("sideOpen", Napi::Number::New(env, kSideOpen));
   o.Set("sideClosed", Napi::Number::New(env, kSideClosed));

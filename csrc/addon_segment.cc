@@ -135,6 +135,8 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
                          InstanceMethod<&SegmentHandle::Probe>("probe"),
                          InstanceMethod<&SegmentHandle::Info>("info"),
                          InstanceMethod<&SegmentHandle::Buffer>("buffer"),
+                         InstanceMethod<&SegmentHandle::View>("view"),
+                         InstanceMethod<&SegmentHandle::DetachView>("detachView"),
                          InstanceMethod<&SegmentHandle::Close>("close"),
                          InstanceMethod<&SegmentHandle::Unlink>("unlink"),
                          InstanceMethod<&SegmentHandle::SetUnlinkOnClose>("setUnlinkOnClose"),
@@ -304,15 +306,14 @@ Napi::Value SegmentHandle::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// An external ArrayBuffer over `length` bytes of the mapping at `offset`,
+// holding the mapping (through the table) until its finalizer runs.
+Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64_t length) {
   Segment& seg = Open(env);
-  if (!buffer_.IsEmpty()) return buffer_.Value();
   static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit builds only: sizes are passed as size_t");
-  const uint64_t size = seg.size();
   napi_value ab = nullptr;
   const uint64_t id = BufferTable::Get().Add(seg_);
-  napi_status st = napi_create_external_arraybuffer(env, seg.base(), static_cast<size_t>(size), FinalizeBuffer,
+  napi_status st = napi_create_external_arraybuffer(env, seg.base() + offset, static_cast<size_t>(length), FinalizeBuffer,
                                                     reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
   if (st != napi_ok) {
     // The finalizer may have run already, may run later, or never: the
@@ -327,13 +328,62 @@ Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
     // Node refuses lengths above buffer.constants.MAX_LENGTH
     // (ERR_BUFFER_TOO_LARGE); anything else is the runtime's failure too.
     ThrowCode(env, "ENOTSUP",
-              "this runtime cannot expose the " + std::to_string(size) + "-byte mapping of " + seg.name() +
+              "this runtime cannot expose " + std::to_string(length) + " bytes of the mapping of " + seg.name() +
                   " as one ArrayBuffer (" + (why.empty() ? "napi status " + std::to_string(st) : why) +
                   (code.empty() ? "" : ", " + code) + ")");
   }
-  Napi::ArrayBuffer buffer(env, ab);
+  return Napi::ArrayBuffer(env, ab);
+}
+
+Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  if (!buffer_.IsEmpty()) return buffer_.Value();
+  Napi::ArrayBuffer buffer = External(env, 0, seg.size());
   buffer_ = Napi::Persistent(buffer);
   return buffer;
+}
+
+Napi::Value SegmentHandle::View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Segment& seg = Open(env);
+  const uint64_t offset = SizeArg(info, 0, "offset");
+  const uint64_t length = SizeArg(info, 1, "length");
+  if (offset > seg.size() || length > seg.size() - offset)
+    ThrowOutOfRange(env, "view [" + std::to_string(offset) + ", +" + std::to_string(length) + ") is not within the " +
+                             std::to_string(seg.size()) + "-byte mapping");
+  Napi::ArrayBuffer ab = External(env, offset, length);
+  // Weak: the view is the user's; close() detaches it if it is still alive.
+  if (views_.size() >= prune_views_at_) {
+    std::vector<Napi::Reference<Napi::ArrayBuffer>> live;
+    for (auto& r : views_) {
+      Napi::ArrayBuffer v = r.Value();
+      if (!v.IsEmpty() && !v.IsDetached()) live.push_back(std::move(r));
+    }
+    views_ = std::move(live);
+    prune_views_at_ = std::max<size_t>(64, views_.size() * 2);
+  }
+  views_.push_back(Napi::Weak(ab));
+  return ab;
+}
+
+Napi::Value SegmentHandle::DetachView(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) ThrowArgType(env, "view must be an ArrayBuffer made by view()");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  // Only views of this handle: never a buffer the user made (it may not be
+  // detachable, and detaching it would be our bug reaching into theirs).
+  for (auto& r : views_) {
+    if (r.IsEmpty()) continue;
+    Napi::Value v = r.Value();
+    if (!v.IsEmpty() && v.StrictEquals(ab)) {
+      if (!ab.IsDetached()) ab.Detach();
+      r.Reset();
+      return env.Undefined();
+    }
+  }
+  ThrowArgType(env, "view is not a live view of this segment");
+  return env.Undefined();
 }
 
 void SegmentHandle::CloseNow(bool detach) {
@@ -348,6 +398,15 @@ void SegmentHandle::CloseNow(bool detach) {
     }
     buffer_.Reset();
   }
+  for (auto& r : views_) {
+    if (detach && !r.IsEmpty()) {
+      Napi::HandleScope scope(Env());
+      Napi::ArrayBuffer v = r.Value();
+      if (!v.IsEmpty() && !v.IsDetached()) v.Detach();
+    }
+    r.Reset();
+  }
+  views_.clear();
   if (seg_) {
     if (unlink_on_close_) seg_->Unlink();
     seg_->Unmap();
@@ -417,11 +476,10 @@ uint32_t* SegmentHandle::WordAt(Napi::Env env, const Napi::Value& offset) {
   Segment& seg = Open(env);
   if (!offset.IsNumber()) ThrowArgType(env, "offset must be a number");
   double v = offset.As<Napi::Number>().DoubleValue();
-  if (!(v >= kFirstWaitLineOffset && v <= kHeaderSize - kLineSize) || std::floor(v) != v ||
+  if (!(v >= kFirstWaitLineOffset && v <= kLastWaitLineOffset) || std::floor(v) != v ||
       !IsWaitLineOffset(static_cast<uint64_t>(v)))
-    ThrowOutOfRange(env, "offset must be the offset of a wait line in the header (a multiple of " +
-                                         std::to_string(kLineSize) + " from " + std::to_string(kFirstWaitLineOffset) +
-                                         " to " + std::to_string(kHeaderSize - kLineSize) + ")");
+    ThrowOutOfRange(env, "offset must be the offset of a wait line in the header (" +
+                             std::to_string(kFirstWaitLineOffset) + " or " + std::to_string(kLastWaitLineOffset) + ")");
   return reinterpret_cast<uint32_t*>(seg.base() + static_cast<uint64_t>(v));
 }
 

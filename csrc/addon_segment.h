@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <set>
+#include <vector>
 
 #include "doorbell.h"
 #include "segment.h"
@@ -55,6 +56,11 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   Napi::Value Probe(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Buffer(const Napi::CallbackInfo& info);
+  // view(offset, length): an ArrayBuffer of its own over part of the
+  // mapping (a loan); detachView(ab) detaches one now; close() detaches all.
+  Napi::Value View(const Napi::CallbackInfo& info);
+  Napi::Value DetachView(const Napi::CallbackInfo& info);
+  Napi::ArrayBuffer External(Napi::Env env, uint64_t offset, uint64_t length);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Unlink(const Napi::CallbackInfo& info);
   Napi::Value SetUnlinkOnClose(const Napi::CallbackInfo& info);
@@ -74,6 +80,8 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   std::shared_ptr<Segment> seg_;
   AddonData* data_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> views_;  // weak
+  size_t prune_views_at_ = 64;
   std::set<WaiterHandle*> waiters_;
   int doorbell_fd_ = -1;
   DoorbellDir doorbells_;

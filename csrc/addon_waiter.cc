@@ -57,7 +57,7 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
   segment_ = SegmentHandle::FromValue(env, info[0]);
   Segment& seg = segment_->Open(env);
   double off = info[1].As<Napi::Number>().DoubleValue();
-  if (!(off >= kFirstWaitLineOffset) || off + sizeof(WaitLine) > kHeaderSize || static_cast<uint32_t>(off) % kLineSize != 0 ||
+  if (!(off >= kFirstWaitLineOffset) || off > kLastWaitLineOffset || static_cast<uint32_t>(off) % kLineSize != 0 ||
       static_cast<double>(static_cast<uint32_t>(off)) != off)
     ThrowOutOfRange(env, "lineOffset must be the offset of a wait line in the header");
   line_offset_ = static_cast<uint32_t>(off);

@@ -24,6 +24,7 @@ constexpr uint32_t kTokenSize = 16;
 // Segment kinds (header.kind).
 constexpr uint32_t kKindPlain = 0;  // a plain data region (bulk buffers)
 constexpr uint32_t kKindRing = 1;   // data region is a SPSC byte ring
+constexpr uint32_t kKindPool = 2;   // a loan pool slab: equal slots lent by a ring's writer
 
 // Side states (header.writer_state / header.reader_state).
 constexpr uint32_t kSideAbsent = 0;
@@ -146,15 +147,68 @@ static_assert(offsetof(Header, writer_wait) % kLineSize == 0, "own line");
 #error "layout v1 is little-endian; a big-endian port needs byte swaps"
 #endif
 
-// Where wait lines may be: reader_wait is the first; it and every line after
-// it in the header page (writer_wait, then reserved lines) can serve as one.
-// Nothing else can: the `waiting` word of a "line" at offset 0 would
-// overwrite the magic, one at 256 the write index.
+// Where wait lines may be: reader_wait and writer_wait, nothing else. The
+// `waiting` word of a "line" at offset 0 would overwrite the magic, one at
+// 256 the write index, one at 768 the loan line.
 constexpr uint32_t kFirstWaitLineOffset = offsetof(Header, reader_wait);
+constexpr uint32_t kLastWaitLineOffset = offsetof(Header, writer_wait);
 constexpr bool IsWaitLineOffset(uint64_t offset) {
-  return offset >= kFirstWaitLineOffset && offset <= kHeaderSize - kLineSize && offset % kLineSize == 0;
+  return offset >= kFirstWaitLineOffset && offset <= kLastWaitLineOffset && offset % kLineSize == 0;
 }
 static_assert(IsWaitLineOffset(offsetof(Header, writer_wait)), "writer_wait is a wait line");
+
+// ---- Loans (PROTOCOL.md section 3) ----
+// The header's line 6 (offset 768) has a meaning per kind: in a ring, the
+// writer's loan line; in a pool slab, the slab's geometry. The rest of the
+// page after it is reserved in a ring; in a slab it holds the slot table.
+constexpr uint32_t kLoanLineOffset = 768;
+
+// A ring's loan line: written by the ring's writer only.
+struct LoanLine {
+  uint32_t loan_epoch;       // 768 descriptors of another epoch were revoked (reader death)
+  uint32_t pool_slabs;       // 772 statistic: slabs the pool holds
+  uint64_t pool_bytes;       // 776 statistic: bytes of slot memory the pool holds
+  uint64_t loans_sent;       // 784 statistic: loan descriptors published
+  uint64_t bytes_loaned;     // 792 statistic: bytes lent to the writer's user, not yet sent
+  uint64_t bytes_in_flight;  // 800 statistic: bytes sent and not yet seen released
+  uint32_t pool_slots;       // 808 statistic: slots the pool holds
+  uint32_t reserved;         // 812
+};
+static_assert(sizeof(LoanLine) == 48, "loan line");
+
+// A pool slab's geometry: written by its creator right after creation and
+// before any descriptor naming the slab is published; never changed.
+struct PoolLine {
+  uint64_t slot_size;            // 768 bytes per slot, a multiple of 4096
+  uint32_t slot_count;           // 776 1..kMaxSlots
+  uint32_t slab_index;           // 780 the index its name carries
+  uint8_t ring_token[kTokenSize];  // 784 the token of the ring whose writer lends it
+  uint32_t retired;              // 800 set to 1 by the writer before it closes the slab
+  uint32_t reserved;             // 804
+};
+static_assert(sizeof(PoolLine) == 40, "pool line");
+
+// A slab's slot table: one entry per slot. sent_gen is stored by the
+// writer before it publishes a descriptor of that generation; released_gen
+// by the reader when it releases it.
+constexpr uint32_t kSlotTableOffset = 1024;
+constexpr uint32_t kMaxSlots = 64;
+struct SlotEntry {
+  uint32_t sent_gen;
+  uint32_t released_gen;
+};
+static_assert(kSlotTableOffset + kMaxSlots * sizeof(SlotEntry) <= kHeaderSize, "slot table fits the header page");
+
+// The descriptor a LOAN frame (type 3) carries.
+struct LoanDescriptor {
+  uint32_t slab;     // +0
+  uint32_t slot;     // +4
+  uint32_t gen;      // +8
+  uint32_t epoch;    // +12
+  uint64_t offset;   // +16 in the slab's data region
+  uint64_t size;     // +24
+};
+static_assert(sizeof(LoanDescriptor) == 32, "loan descriptor");
 
 // Largest ring capacity: indices are u32 and `used` must fit in 31 bits.
 constexpr uint64_t kMaxCapacity = 1ull << 31;
@@ -182,6 +236,19 @@ constexpr LayoutEntry kLayoutEntries[] = {
     SMSH_LAYOUT_ENTRY(wakeups_sent),   SMSH_LAYOUT_ENTRY(read_index),
     SMSH_LAYOUT_ENTRY(messages_read),  SMSH_LAYOUT_ENTRY(bytes_read),
     SMSH_LAYOUT_ENTRY(reader_wait),    SMSH_LAYOUT_ENTRY(writer_wait),
+    {"loan_epoch", kLoanLineOffset + offsetof(LoanLine, loan_epoch)},
+    {"pool_slabs", kLoanLineOffset + offsetof(LoanLine, pool_slabs)},
+    {"pool_bytes", kLoanLineOffset + offsetof(LoanLine, pool_bytes)},
+    {"loans_sent", kLoanLineOffset + offsetof(LoanLine, loans_sent)},
+    {"bytes_loaned", kLoanLineOffset + offsetof(LoanLine, bytes_loaned)},
+    {"bytes_in_flight", kLoanLineOffset + offsetof(LoanLine, bytes_in_flight)},
+    {"pool_slots", kLoanLineOffset + offsetof(LoanLine, pool_slots)},
+    {"slot_size", kLoanLineOffset + offsetof(PoolLine, slot_size)},
+    {"slot_count", kLoanLineOffset + offsetof(PoolLine, slot_count)},
+    {"slab_index", kLoanLineOffset + offsetof(PoolLine, slab_index)},
+    {"ring_token", kLoanLineOffset + offsetof(PoolLine, ring_token)},
+    {"slab_retired", kLoanLineOffset + offsetof(PoolLine, retired)},
+    {"slot_table", kSlotTableOffset},
 };
 #undef SMSH_LAYOUT_ENTRY
 

@@ -142,7 +142,8 @@ Status ValidateHeader(const Header& h, uint64_t object_size) {
     if (h.data_size != h.capacity)
       return Status::Own("ECORRUPT", "ring data size " + std::to_string(h.data_size) +
                                          " differs from its capacity " + std::to_string(h.capacity));
-  } else if (h.kind == kKindPlain) {
+  } else if (h.kind == kKindPlain || h.kind == kKindPool) {
+    // A slab's geometry (loan line) is checked by whoever uses it.
     if (h.capacity != 0) return Status::Own("ECORRUPT", "plain segment with a ring capacity");
   } else {
     return Status::Own("ECORRUPT", "unknown segment kind " + std::to_string(h.kind));
@@ -154,7 +155,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (!IsValidName(opts.name)) return Status::FromErrno(EINVAL, "shm_open", "invalid name");
   if (opts.data_size == 0 || opts.data_size > kMaxSegmentSize - kHeaderSize)
     return Status::FromErrno(EINVAL, "ftruncate", "size out of range");
-  if (opts.kind != kKindPlain && opts.kind != kKindRing)
+  if (opts.kind != kKindPlain && opts.kind != kKindRing && opts.kind != kKindPool)
     return Status::FromErrno(EINVAL, "shm_open", "unknown segment kind " + std::to_string(opts.kind));
   if (opts.kind == kKindRing &&
       (!IsPowerOfTwo(opts.capacity) || opts.capacity != opts.data_size || opts.capacity > kMaxCapacity))

@@ -302,7 +302,7 @@ describe("wait lines only at wait-line offsets", () => {
     const seg = Segment.create({ size: 4096 });
     try {
       const before = Buffer.from(new Uint8Array(seg.buffer, 0, layout.HEADER_SIZE));
-      for (const off of [0, 128, 256, 384, 4096, -128, 2 ** 32 + 512]) {
+      for (const off of [0, 128, 256, 384, 768, 3968, 4096, -128, 2 ** 32 + 512]) {
         const e = errorOf(() => new WaitLine(seg, off));
         expect(e).toBeInstanceOf(RangeError);
         expect(e.code).toBe("ERR_OUT_OF_RANGE");
@@ -313,8 +313,8 @@ describe("wait lines only at wait-line offsets", () => {
         expect(e.code).toBe("ERR_INVALID_ARG_VALUE");
       }
       expect(errorOf(() => new WaitLine(seg, "512" as unknown as number)).code).toBe("ERR_INVALID_ARG_TYPE");
-      // Real lines: reader_wait, writer_wait, and the reserved ones to the end of the page.
-      for (const off of [layout.OFFSETS.reader_wait, layout.OFFSETS.writer_wait, 768, layout.HEADER_SIZE - layout.LINE_SIZE]) {
+      // Real lines: reader_wait and writer_wait (768 is a ring's loan line).
+      for (const off of [layout.OFFSETS.reader_wait, layout.OFFSETS.writer_wait]) {
         const line = new WaitLine(seg, off);
         line.prepare("sync");
         line.finish();

@@ -18,6 +18,10 @@ describe("layout v1", () => {
     expect(layout.HEADER_SIZE).toBe(n.sizeofHeader);
     expect(layout.LINE_SIZE).toBe(n.lineSize);
     expect(layout.FIRST_WAIT_LINE).toBe(n.firstWaitLine);
+    expect(layout.LAST_WAIT_LINE).toBe(n.lastWaitLine);
+    expect(layout.KIND_POOL).toBe(n.kindPool);
+    expect(layout.MAX_SLOTS).toBe(n.maxSlots);
+    expect(layout.LOAN_DESCRIPTOR_SIZE).toBe(n.frameLoanSize);
     expect(layout.TOKEN_SIZE).toBe(n.tokenSize);
     expect(layout.WAIT_LINE).toEqual({ seq: n.waitLineSeq, waiting: n.waitLineWaiting });
     expect([layout.WAIT_FUTEX, layout.WAIT_DOORBELL]).toEqual([n.waitFutex, n.waitDoorbell]);

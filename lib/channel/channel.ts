@@ -10,12 +10,15 @@ import { native } from "../core/native.js";
 import { Segment } from "../core/segment.js";
 import { MIN_CAPACITY } from "./ring.js";
 import { sweepOpportunistically } from "../core/sweep.js";
+import { validatePoolOptions, type PoolOptions } from "../loan/pool.js";
 
 export interface ChannelCreateOptions extends ChannelEndOptions {
   /** Ring size in bytes: a power of two from 1 KiB to 2 GiB. */
   capacity: number;
   /** Segment name; default a random "smsh-..." name. */
   name?: string;
+  /** The writer's loan pool (tx.loan(), and send() of buffers above maxMessageSize). */
+  pool?: PoolOptions;
 }
 
 export type ChannelAttachOptions = ReaderOptions;
@@ -26,11 +29,12 @@ export const Channel = {
     if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
     const capacity = validateCapacity(options.capacity);
     const end = validateEndOptions(options);
+    const pool = validatePoolOptions(options.pool);
     sweepOpportunistically(); // segments of crashed processes, at most every 30 s
     // Rings are touched over and over: map them prefaulted.
     const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
-      return new ChannelWriter(seg, end);
+      return new ChannelWriter(seg, { ...end, poolMaxBytes: pool.maxBytes });
     } catch (e) {
       seg.close();
       throw e;

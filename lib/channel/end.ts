@@ -5,6 +5,9 @@ import { MAX_CAPACITY, OFFSETS, OWNER_LOCK_BYTE, READER_LOCK_BYTE, SIDE_CLOSED, 
 import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, WaitLine, validateWaitMode, type WaitMode } from "../core/notify.js";
 import { Parker } from "./parker.js";
+import { loadU64, storeU64 } from "../core/u64.js";
+
+export { loadU64, storeU64 };
 import { spinPolicy } from "./spin.js";
 import { MIN_CAPACITY, isPowerOfTwo, maxMessageSize } from "./ring.js";
 import type { Segment } from "../core/segment.js";
@@ -73,16 +76,6 @@ export function checkSyncTimeout(timeoutMs: unknown): number {
     throw invalidArgValue("timeoutMs", "must be a non-negative number of milliseconds or Infinity", timeoutMs);
   }
   return timeoutMs;
-}
-
-/** Writes a u64 statistic (JS number, exact below 2^53) as two u32 halves. */
-export function storeU64(hdr: Int32Array, index: number, value: number): void {
-  hdr[index] = value % 0x1_0000_0000 | 0;
-  hdr[index + 1] = Math.floor(value / 0x1_0000_0000) | 0;
-}
-
-export function loadU64(hdr: Int32Array, index: number): number {
-  return (hdr[index]! >>> 0) + (hdr[index + 1]! >>> 0) * 0x1_0000_0000;
 }
 
 /** Normalises a message argument to a Uint8Array over the same bytes (no copy). */
@@ -181,10 +174,14 @@ export abstract class ChannelEnd {
   /** @internal */
   protected abstract get isWriter(): boolean;
 
+  /** @internal gives up this end's loans (writer: its pool; reader: what it holds), before the side is marked closed */
+  protected abstract closeLoans(): void;
+
   /** @internal marks this side closed in the header, wakes the peer, unmaps. */
   protected closeEnd(stateIndex: number): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.closeLoans();
     if (!this.segment.closed) {
       Atomics.store(this.hdr, stateIndex, SIDE_CLOSED);
       this.peerLine.notify();

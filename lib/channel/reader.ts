@@ -20,7 +20,9 @@ import {
   type WaitOptions,
 } from "../core/errors.js";
 import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
-import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
+import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
+import { LOAN_DESCRIPTOR_SIZE, readDescriptor } from "../loan/descriptor.js";
+import { LoanReceiver, type HeldLoan } from "../loan/receiver.js";
 import type { Segment } from "../core/segment.js";
 
 /** Messages a reader may keep at once when no maxKept option is given. */
@@ -106,6 +108,8 @@ export class ChannelReader extends ChannelEnd {
   #cachedWrite = 0; // write index last seen (u32)
   #current: Uint8Array | null = null; // the view handed out and not yet released
   #currentStart = 0; // its frame's read index (u32); two fields, no allocation per message
+  #currentLoan: HeldLoan | null = null; // set when the view handed out is a loan
+  readonly #loans: LoanReceiver;
   readonly #kept: Kept[] = []; // kept frames, oldest first (released ones wait behind an older unreleased one)
   #keptLive = 0; // kept and not yet released: what maxKept bounds
   #receiving = false; // a recv() is waiting
@@ -119,8 +123,14 @@ export class ChannelReader extends ChannelEnd {
     super(segment, OFFSETS.reader_wait, OFFSETS.writer_wait, opts);
     this.#batch = this.capacity / 4;
     this.maxKept = opts.maxKept;
-    const r = Atomics.load(this.hdr, H.readIndex) >>> 0;
+    const hdr = this.hdr;
+    const r = Atomics.load(hdr, H.readIndex) >>> 0;
     this.#r = this.#published = this.#cachedWrite = r;
+    // The loan epoch cannot change while this reader holds the reader lock.
+    const ring = { token: segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! };
+    this.#loans = new LoanReceiver(ring, Atomics.load(hdr, OFFSETS.loan_epoch >> 2) >>> 0, () => {
+      if (!this.closed && Atomics.load(hdr, H.writerWaiting) !== 0) this.peerLine.notify();
+    });
   }
 
   /** @internal */
@@ -175,6 +185,7 @@ export class ChannelReader extends ChannelEnd {
    */
   release(): void {
     if (this.closed) return;
+    this.#dropLoan();
     this.#current = null;
     if (this.#horizon() !== this.#published) this.#publish();
   }
@@ -185,8 +196,17 @@ export class ChannelReader extends ChannelEnd {
    * to make progress; #publish wakes it.
    */
   #releaseCurrent(): void {
+    this.#dropLoan();
     this.#current = null;
     if (((this.#horizon() - this.#published) >>> 0) >= this.#batch) this.#publish();
+  }
+
+  /** Releases the loan handed out as the current message, if it is one: its view reads as length 0. */
+  #dropLoan(): void {
+    const l = this.#currentLoan;
+    if (l === null) return;
+    this.#currentLoan = null;
+    this.#loans.release(l);
   }
 
   /**
@@ -203,6 +223,17 @@ export class ChannelReader extends ChannelEnd {
       throw this.error("EMAXKEPT", `${this.maxKept} messages are kept already (maxKept); release one first`);
     }
     this.#current = null;
+    const loan = this.#currentLoan;
+    if (loan !== null) {
+      // A loan holds no ring space: only its slot, until this handle's release().
+      this.#currentLoan = null;
+      this.#keptLive++;
+      return KeptMessage.of(c, () => {
+        if (this.closed || loan.released) return;
+        this.#keptLive--;
+        this.#loans.release(loan);
+      });
+    }
     const entry: Kept = { start: this.#currentStart, released: false };
     this.#kept.push(entry); // the newest frame received: the list stays in ring order
     this.#keptLive++;
@@ -262,6 +293,32 @@ export class ChannelReader extends ChannelEnd {
         this.#current = view;
         this.#currentStart = r;
         return view;
+      }
+      if (type === FRAME_LOAN) {
+        const frame = frameSize(len);
+        if (len !== LOAN_DESCRIPTOR_SIZE || frame > avail || pos + frame > cap) {
+          this.corrupt(`bad loan frame at ${pos}: length ${len}, ${avail} bytes published`);
+        }
+        const v = this.#loans.accept(readDescriptor(this.frames, p + 2));
+        if ("corrupt" in v) this.corrupt(v.corrupt);
+        if ("attachError" in v) {
+          // The frame stays unread: a later receive meets it again.
+          if (v.attachError.code === "ENOENT") {
+            if (this.peerDead()) throw this.error("EPEERDEAD", "the writer's process died and its loan pool is gone");
+            this.corrupt(`a loan names a pool slab that does not exist (${v.attachError.message})`);
+          }
+          throw v.attachError;
+        }
+        r = (r + frame) >>> 0;
+        this.#r = r;
+        if ("revoked" in v) continue; // sent to a reader that died; the writer took it back
+        const s = this.#stats;
+        s.messages++;
+        s.bytes += v.view.byteLength;
+        this.#current = v.view;
+        this.#currentStart = r; // a loan holds no ring space
+        this.#currentLoan = v.loan;
+        return v.view;
       }
       if (type === FRAME_PAD) {
         const toEnd = cap - pos;
@@ -394,7 +451,8 @@ export class ChannelReader extends ChannelEnd {
           if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
           throw e;
         }
-        if (!copy) return { done: false, value: m };
+        // A loan is not copied either: its view is valid until the next step.
+        if (!copy || (this.#currentLoan !== null && this.#current === m)) return { done: false, value: m };
         const c = Buffer.from(m); // small copies come from Node's buffer pool
         if (this.#current === m) this.#releaseCurrent(); // nothing of the ring is out now
         return { done: false, value: c };
@@ -427,6 +485,12 @@ export class ChannelReader extends ChannelEnd {
       this.#publish();
     }
     this.closeEnd(H.readerState);
+  }
+
+  /** @internal every loan held goes back to the writer; its views read as length 0 */
+  protected closeLoans(): void {
+    this.#currentLoan = null;
+    this.#loans.close();
   }
 
   /** close(), for `using rx = Channel.attach(name)`. */

@@ -12,6 +12,8 @@ export const FRAME_ALIGN = 8;
 /** Frame types. 0 is never valid, so zeroed memory reads as corruption. */
 export const FRAME_DATA = 1;
 export const FRAME_PAD = 2;
+/** A loan: the payload is a 32-byte descriptor of bytes in a pool slab (lib/loan). */
+export const FRAME_LOAN = 3;
 
 /** Smallest ring capacity. */
 export const MIN_CAPACITY = 1024;

@@ -12,8 +12,10 @@ import {
   outOfRange,
   type WaitOptions,
 } from "../core/errors.js";
-import { OFFSETS, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
-import { FRAME_DATA, FRAME_PAD, frameSize } from "./ring.js";
+import { OFFSETS, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
+import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
+import { LOAN_DESCRIPTOR_SIZE, writeDescriptor } from "../loan/descriptor.js";
+import { LoanPool, type LoanRecord, type PoolStats } from "../loan/pool.js";
 import type { Segment } from "../core/segment.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
 
@@ -26,11 +28,22 @@ export interface WriterStats {
   writerWaits: number;
   /** Times the writer woke a sleeping reader (each one a syscall). */
   wakeups: number;
+  /** Messages sent as loans (tx.loan(), and send() of buffers above maxMessageSize). */
+  loans: number;
 }
 
-/** A send() that waits for room; it owns a copy of the caller's bytes. */
+export type { PoolStats };
+
+/**
+ * A send() that waits for room. It owns what it sends: a copy of the
+ * caller's bytes, or a loan the caller handed over (its buffer detached),
+ * sent `off` bytes into the loan and `len` long.
+ */
 interface QueuedSend {
-  bytes: Uint8Array;
+  bytes: Uint8Array | null;
+  loan: LoanRecord | null;
+  off: number;
+  len: number;
   resolve: () => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -56,11 +69,14 @@ export class ChannelWriter extends ChannelEnd {
   #pumped: Promise<void> = Promise.resolve(); // the last #pump(): settles once the queue is empty
   #corked = false; // cork(): hold back publishing
   #unpublished = false; // frames written but the write index not yet published
-  readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0 };
+  readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0, loans: 0 };
+  readonly #poolMaxBytes: number;
+  #pool: LoanPool | null = null; // made on the first loan
 
   /** @internal use Channel.create() */
-  constructor(segment: Segment, opts: EndConfig) {
+  constructor(segment: Segment, opts: EndConfig & { poolMaxBytes: number }) {
     super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
+    this.#poolMaxBytes = opts.poolMaxBytes;
   }
 
   /** @internal */
@@ -71,6 +87,17 @@ export class ChannelWriter extends ChannelEnd {
   /** Counters of this writer (also published in the segment header). */
   get stats(): Readonly<WriterStats> {
     return { ...this.#stats };
+  }
+
+  /** The loan pool: its slabs, slots and bytes, what is lent and what is in flight. */
+  get poolStats(): Readonly<PoolStats> {
+    if (this.#pool !== null && !this.closed) return this.#pool.stats;
+    return { slabs: 0, slots: 0, bytes: 0, loaned: 0, inFlight: 0, loansSent: 0, slabsCreated: 0 };
+  }
+
+  /** Largest loan (and largest send()) this writer's pool can make: options.pool.maxBytes, at most 4 GiB - 4 KiB. */
+  get maxLoanSize(): number {
+    return this.#loanPool().maxLoanSize;
   }
 
   /** Whether the reader closed its end (further sends fail with ECLOSED). */
@@ -179,7 +206,42 @@ export class ChannelWriter extends ChannelEnd {
     const src = asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
+    const loan = this.#pool?.recordOf(src);
+    if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.byteLength);
+    if (src.byteLength > this.maxMessageSize) return this.#copyIn(src);
     return this.#write(src);
+  }
+
+  /** Sends a buffer above maxMessageSize through a loan, copied once; false if the ring or the pool has no room now. */
+  #copyIn(src: Uint8Array): boolean {
+    const n = src.byteLength;
+    const pool = this.#loanPool();
+    pool.checkSize(n);
+    if (!this.#hasSpace(this.#need(LOAN_DESCRIPTOR_SIZE))) return false;
+    const view = this.#tryLoan(n);
+    if (view === null) return false;
+    view.set(src);
+    return this.#writeLoan(pool.recordOf(view)!, 0, n);
+  }
+
+  /**
+   * Publishes a loan's descriptor (no payload byte is copied). The user's
+   * buffer is detached once the descriptor is in the ring; false (and the
+   * loan still the user's) if the ring has no room now.
+   */
+  #writeLoan(loan: LoanRecord, off: number, len: number): boolean {
+    const pos = this.#claim(LOAN_DESCRIPTOR_SIZE);
+    if (pos < 0) return false;
+    const pool = this.#pool!;
+    if (loan.buffer !== null) pool.handOver(loan);
+    const p = pos >> 2;
+    writeDescriptor(this.frames, p + 2, pool.send(loan, off, len));
+    this.frames[p] = LOAN_DESCRIPTOR_SIZE;
+    this.frames[p + 1] = FRAME_LOAN;
+    this.#w = (this.#w + frameSize(LOAN_DESCRIPTOR_SIZE)) >>> 0;
+    this.#stats.loans++;
+    this.#committed(len);
+    return true;
   }
 
   #write(src: Uint8Array): boolean {
@@ -207,19 +269,41 @@ export class ChannelWriter extends ChannelEnd {
   send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
+    let loan: LoanRecord | undefined;
+    let off = 0;
     try {
       src = asBytes(bytes);
       wait = checkWaitOptions(options);
       this.#checkWritable();
-      if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
+      loan = this.#pool?.recordOf(src);
+      if (loan !== undefined) off = src.byteOffset;
+      const big = loan === undefined && src.byteLength > this.maxMessageSize;
+      if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
       if (wait.signal?.aborted) throw abortError(wait.signal);
-      if (this.#queue.length === 0 && this.#write(src)) return Promise.resolve();
+      if (this.#queue.length === 0) {
+        if (loan !== undefined ? this.#writeLoan(loan, src.byteOffset, src.byteLength) : big ? this.#copyIn(src) : this.#write(src)) {
+          return Promise.resolve();
+        }
+      }
+      if (big) {
+        // Copy into a loan now if the pool has one: queued, it is only a descriptor.
+        const view = this.#tryLoan(src.byteLength);
+        if (view !== null) {
+          view.set(src);
+          loan = this.#pool!.recordOf(view)!;
+        }
+      }
+      if (loan !== undefined) this.#pool!.handOver(loan); // the channel's now: the caller's buffer is detached
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
       const q: QueuedSend = {
-        bytes: new Uint8Array(src), // a copy (Buffer#slice would alias): never the caller's buffer
+        // A copy (Buffer#slice would alias): never the caller's buffer.
+        bytes: loan === undefined ? new Uint8Array(src) : null,
+        loan: loan ?? null,
+        off,
+        len: src.byteLength,
         resolve,
         reject,
         signal: wait.signal,
@@ -256,6 +340,8 @@ export class ChannelWriter extends ChannelEnd {
 
   #settle(q: QueuedSend, error: unknown): void {
     q.timer?.clear();
+    // A loan that was not sent goes back to the pool.
+    if (error !== null && q.loan !== null) this.#pool?.cancel(q.loan);
     if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
     if (error === null) q.resolve();
     else q.reject(error);
@@ -274,8 +360,20 @@ export class ChannelWriter extends ChannelEnd {
           if (q.signal?.aborted) throw abortError(q.signal);
           if (performance.now() >= q.deadline) throw this.#timedOut(q);
           this.#checkWritable();
-          if (!this.#write(q.bytes)) {
-            await this.#room(q.bytes.byteLength, q.deadline, q.timeout, q.signal, "send");
+          if (q.loan === null && q.len > this.maxMessageSize) {
+            // A large copy waiting for pool memory: copy it into a loan once there is one.
+            const view = this.#tryLoan(q.len);
+            if (view === null) {
+              await this.#poolRoom(q.len, q.deadline, q.timeout, q.signal, "send");
+              continue;
+            }
+            view.set(q.bytes!);
+            q.bytes = null;
+            q.loan = this.#pool!.recordOf(view)!;
+            this.#pool!.handOver(q.loan);
+          }
+          if (!(q.loan !== null ? this.#writeLoan(q.loan, q.off, q.len) : this.#write(q.bytes!))) {
+            await this.#room(q.loan !== null ? LOAN_DESCRIPTOR_SIZE : q.len, q.deadline, q.timeout, q.signal, "send");
             continue; // re-check: the head may have been settled meanwhile
           }
         } catch (e) {
@@ -305,16 +403,141 @@ export class ChannelWriter extends ChannelEnd {
     const src = asBytes(bytes);
     checkSyncTimeout(timeoutMs);
     this.#checkWritable();
-    if (src.byteLength > this.maxMessageSize) this.#claim(src.byteLength); // throws RangeError
+    let loan = this.#pool?.recordOf(src);
+    const big = loan === undefined && src.byteLength > this.maxMessageSize;
+    if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
     if (this.#queue.length > 0 || this.parker.busy) throw this.error("EBUSY", "async send()s or writable()s are pending on this writer");
     const deadline = performance.now() + timeoutMs;
-    const n = src.byteLength;
+    let off = src.byteOffset;
+    if (big) {
+      const view = this.loanSync(src.byteLength, timeoutMs);
+      if (view === null) return false;
+      view.set(src);
+      loan = this.#pool!.recordOf(view)!;
+      off = 0;
+    }
+    const n = loan !== undefined ? LOAN_DESCRIPTOR_SIZE : src.byteLength;
     for (;;) {
-      if (this.#write(src)) return true;
+      if (loan !== undefined ? this.#writeLoan(loan, off, src.byteLength) : this.#write(src)) return true;
       this.#countWait();
-      if (!this.parker.waitSync({ ready: this.#roomFor(n), recheck: this.#checkReader, deadline, op: "sendSync" })) return false;
+      if (!this.parker.waitSync({ ready: this.#roomFor(n), recheck: this.#checkReader, deadline, op: "sendSync" })) {
+        if (big) this.#pool!.cancel(loan!); // our copy: back to the pool; a caller's loan stays theirs
+        return false;
+      }
       this.#checkWritable();
     }
+  }
+
+  // ---- Loans ----
+
+  #loanPool(): LoanPool {
+    if (this.#pool === null) {
+      const hdr = this.hdr;
+      this.ensureOpen();
+      this.#pool = new LoanPool(
+        { token: this.segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! },
+        hdr,
+        this.#poolMaxBytes,
+      );
+    }
+    return this.#pool;
+  }
+
+  /** A loan from the pool now, taking back a dead reader's loans if that is what it takes; null if none. */
+  #tryLoan(size: number): Uint8Array | null {
+    const pool = this.#loanPool();
+    return pool.tryLoan(size) ?? (this.#revokeIfReaderDead() ? pool.tryLoan(size) : null);
+  }
+
+  /**
+   * When the reader died holding loans (or with descriptors still in the
+   * ring), takes every sent slot back. Holding the reader's lock meanwhile
+   * keeps a new reader from attaching halfway; the epoch the pool advances
+   * tells a later reader to skip what was sent before.
+   */
+  #revokeIfReaderDead(): boolean {
+    const pool = this.#pool;
+    if (pool === null || !pool.hasInFlight || Atomics.load(this.hdr, H.readerState) !== SIDE_OPEN || !this.peerDead()) return false;
+    const handle = this.segment.handle;
+    if (!handle.lock(READER_LOCK_BYTE)) return false; // a new reader attached meanwhile: it will release them
+    try {
+      pool.revokeSent();
+    } finally {
+      handle.unlock(READER_LOCK_BYTE);
+    }
+    return true;
+  }
+
+  #checkLoan(size: unknown): number {
+    this.#checkWritable();
+    return this.#loanPool().checkSize(size);
+  }
+
+  /**
+   * Lends `size` bytes of shared memory from this writer's pool, to fill in
+   * place and send with trySend/send/sendSync (no payload byte copied), or
+   * give back with cancelLoan(). Returns null when the pool is at its limit
+   * (options.pool.maxBytes) with nothing released. The view has an
+   * ArrayBuffer of its own (byteOffset 0, page-aligned memory); it is
+   * detached (length 0) once sent or cancelled. A loan nobody references
+   * goes back to the pool when collected.
+   */
+  tryLoan(size: number): Uint8Array | null {
+    return this.#tryLoan(this.#checkLoan(size));
+  }
+
+  /**
+   * As tryLoan(), waiting for the reader to release a loan while the pool is
+   * at its limit. Rejects with ECLOSED (either end closed), ETIMEDOUT,
+   * AbortError; a reader that died gives its loans back instead.
+   */
+  async loan(size: number, options?: WaitOptions): Promise<Uint8Array> {
+    const n = this.#checkLoan(size);
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      this.#checkWritable();
+      const view = this.#tryLoan(n);
+      if (view !== null) return view;
+      await this.#poolRoom(n, deadline, timeout, signal, "loan");
+    }
+  }
+
+  /** Blocking loan() for worker threads: null after timeoutMs with the pool still full. */
+  loanSync(size: number, timeoutMs = Infinity): Uint8Array | null {
+    const n = this.#checkLoan(size);
+    checkSyncTimeout(timeoutMs);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const view = this.#tryLoan(n);
+      if (view !== null) return view;
+      if (!this.parker.waitSync({ ready: this.#released(), recheck: this.#revokeCheck, deadline, op: "loanSync" })) return this.#tryLoan(n);
+      this.#checkWritable();
+    }
+  }
+
+  /** Returns a loan that was not sent to the pool; the view (any view over it) is detached. Unknown or sent views are ignored. */
+  cancelLoan(loan: ArrayBufferView): void {
+    if (!ArrayBuffer.isView(loan)) throw invalidArgType("loan", "a view returned by loan() or tryLoan()", loan);
+    const rec = this.#pool?.recordOf(loan);
+    if (rec !== undefined) this.#pool!.cancel(rec);
+  }
+
+  /** The condition a loan waits for: a slot came back (or either end closed). */
+  #released(): () => boolean {
+    const pool = this.#pool!;
+    const v0 = pool.version;
+    const hdr = this.hdr;
+    return () => this.closed || Atomics.load(hdr, H.readerState) === SIDE_CLOSED || (pool.reclaim(), pool.version !== v0);
+  }
+
+  /** On a wait's periodic re-check: a dead reader's loans come back (never EPEERDEAD: the pool is ours). */
+  #revokeCheck = (): void => {
+    this.#revokeIfReaderDead();
+  };
+
+  async #poolRoom(n: number, deadline: number, timeout: number, signal: AbortSignal | undefined, op: string): Promise<void> {
+    await this.parker.wait({ ready: this.#released(), recheck: this.#revokeCheck, watched: this.#watched, deadline, timeout, signal, op });
   }
 
   /** Counts a wait for space and makes sure the reader can see everything written. */
@@ -446,6 +669,11 @@ export class ChannelWriter extends ChannelEnd {
     this.#reserved = null;
     if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
+  }
+
+  /** @internal the user's loans are detached and the slabs removed; the reader keeps its mappings */
+  protected closeLoans(): void {
+    this.#pool?.close();
   }
 
   /** close() at once, for `using tx = Channel.create(...)`: queued send()s reject with ECLOSED. */

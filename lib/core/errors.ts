@@ -11,7 +11,8 @@ export type ShmErrorCode =
   | "EPEERDEAD" // the process on the other side died
   | "EBUSY" // the other end is already taken (a channel has one reader)
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
-  | "EMAXKEPT"; // a reader already keeps its maxKept messages
+  | "EMAXKEPT" // a reader already keeps its maxKept messages
+  | "ENOSPC"; // no room: /dev/shm is full, or a loan pool ran out of slab names
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

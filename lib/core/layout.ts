@@ -11,6 +11,8 @@ export const TOKEN_SIZE = 16;
 
 export const KIND_PLAIN = 0;
 export const KIND_RING = 1;
+/** A loan pool slab: equal slots lent by a ring's writer (PROTOCOL.md section 3). */
+export const KIND_POOL = 2;
 
 export const SIDE_ABSENT = 0;
 export const SIDE_OPEN = 1;
@@ -62,15 +64,33 @@ export const OFFSETS = {
   bytes_read: 400, // u64
   reader_wait: 512, // wait line
   writer_wait: 640, // wait line
+  // Line 6 (768) of a ring: the writer's loan line.
+  loan_epoch: 768,
+  pool_slabs: 772,
+  pool_bytes: 776, // u64
+  loans_sent: 784, // u64
+  bytes_loaned: 792, // u64
+  bytes_in_flight: 800, // u64
+  pool_slots: 808,
+  // Line 6 (768) of a pool slab: its geometry; then its slot table.
+  slot_size: 768, // u64
+  slot_count: 776,
+  slab_index: 780,
+  ring_token: 784, // 16 bytes
+  slab_retired: 800,
+  slot_table: 1024, // slot_count entries of { u32 sent_gen, u32 released_gen }
 } as const;
+
+/** Most slots one pool slab holds (its slot table's entries). */
+export const MAX_SLOTS = 64;
+/** Bytes of a LOAN frame's payload (the descriptor). */
+export const LOAN_DESCRIPTOR_SIZE = 32;
 
 export type HeaderField = keyof typeof OFFSETS;
 
-/**
- * Wait lines may be at offsets FIRST_WAIT_LINE (reader_wait), FIRST_WAIT_LINE
- * + LINE_SIZE (writer_wait), ... up to HEADER_SIZE - LINE_SIZE, and nowhere else.
- */
+/** Wait lines are reader_wait (FIRST_WAIT_LINE) and writer_wait (LAST_WAIT_LINE), nothing else. */
 export const FIRST_WAIT_LINE = 512;
+export const LAST_WAIT_LINE = 640;
 
 /** Offsets inside a wait line. */
 export const WAIT_LINE = { seq: 0, waiting: 4 } as const;

@@ -19,6 +19,14 @@ export interface SegmentHandle {
   info(): SegmentInfo;
   /** The one ArrayBuffer over the whole mapping (header page + data), created on first call. */
   buffer(): ArrayBuffer;
+  /**
+   * An ArrayBuffer of its own over `length` bytes of the mapping at `offset`
+   * (a loan's memory). It keeps the mapping alive until collected; close()
+   * detaches every view still alive.
+   */
+  view(offset: number, length: number): ArrayBuffer;
+  /** Detaches a view made by view() now (byteLength 0). TypeError for any other buffer. */
+  detachView(view: ArrayBuffer): void;
   /** Closes waiters, detaches the ArrayBuffer, unlinks if set to, unmaps. Safe twice. */
   close(): void;
   /** Removes the name if it still names this segment's object. Safe twice. */
@@ -31,7 +39,7 @@ export interface SegmentHandle {
   /** Wakes up to `count` (default all) futex sleepers on the u32 at `offset`. */
   wake(offset: number, count?: number): number;
   /** Eventcount waker for the wait line at `lineOffset`: no syscall unless someone waits. Offsets of
-   * wait, wake and notify must be those of wait lines (multiples of 128 from 512 to 3968). */
+   * wait, wake and notify must be those of wait lines (512 reader_wait, 640 writer_wait). */
   notify(lineOffset: number): boolean;
   /** Opens the socket notify() rings doorbells with, now: a waker must not find the descriptor limit later. */
   openWaker(): void;
@@ -111,6 +119,10 @@ export interface NativeLayout {
   waitDoorbell: number;
   kindPlain: number;
   kindRing: number;
+  kindPool: number;
+  lastWaitLine: number;
+  maxSlots: number;
+  frameLoanSize: number;
   sideAbsent: number;
   sideOpen: number;
   sideClosed: number;

@@ -4,7 +4,7 @@
 //   waker:   change the state; line.notify()
 // The waker's check is one Atomics.load: no syscall while the peer is awake.
 import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
-import { FIRST_WAIT_LINE, HEADER_SIZE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
+import { FIRST_WAIT_LINE, LAST_WAIT_LINE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { native, type WaitMode, type WaiterHandle } from "./native.js";
 import type { Segment } from "./segment.js";
 import { setLongTimeout, type LongTimer } from "./timers.js";
@@ -41,7 +41,7 @@ export class WaitLine {
   constructor(segment: Segment, offset: number) {
     // Only real wait lines: at another offset the `waiting` word would
     // overwrite the header's identity (magic at 0) or a ring index.
-    checkInteger("offset", offset, FIRST_WAIT_LINE, HEADER_SIZE - LINE_SIZE, "the offset of a wait line in the header");
+    checkInteger("offset", offset, FIRST_WAIT_LINE, LAST_WAIT_LINE, "the offset of a wait line in the header (reader_wait or writer_wait)");
     if (offset % LINE_SIZE !== 0) throw invalidArgValue("offset", `must be a multiple of ${LINE_SIZE}`, offset);
     this.segment = segment;
     this.offset = offset;

@@ -1,0 +1,153 @@
+// A pool slab: one segment (kind POOL) of equal slots that a ring's writer
+// lends. Its header page carries the geometry (line 6) and a slot table
+// (offset 1024): per slot, the generation last sent (written by the writer)
+// and the generation last released (written by the reader). Names derive
+// from the ring's token, so the reader finds a slab from a descriptor
+// alone: "smsh-<first 8 token bytes in hex>.<slab index>".
+import { shmError } from "../core/errors.js";
+import { HEADER_SIZE, KIND_POOL, MAX_SLOTS, OFFSETS } from "../core/layout.js";
+import { Segment } from "../core/segment.js";
+import { PAGE } from "./classes.js";
+
+/** Slab indices stay below this, so that names stay within 30 characters. */
+export const MAX_SLAB_INDEX = 99_999_999;
+
+export function slabName(ringToken: string, index: number): string {
+  return `smsh-${ringToken.slice(0, 16)}.${index}`;
+}
+
+const W = {
+  slotSizeLo: OFFSETS.slot_size >> 2,
+  slotSizeHi: (OFFSETS.slot_size + 4) >> 2,
+  slotCount: OFFSETS.slot_count >> 2,
+  slabIndex: OFFSETS.slab_index >> 2,
+  retired: OFFSETS.slab_retired >> 2,
+  table: OFFSETS.slot_table >> 2,
+  ownerPid: OFFSETS.owner_pid >> 2,
+  ownerStart: OFFSETS.owner_start_time >> 2,
+} as const;
+
+/** The identity a slab must share with its ring: the ring's token and owner. */
+export interface RingIdentity {
+  token: string; // hex
+  ownerPid: number;
+  ownerStartLo: number;
+  ownerStartHi: number;
+}
+
+export class Slab {
+  readonly segment: Segment;
+  readonly index: number;
+  readonly slotSize: number;
+  readonly slotCount: number;
+  /** Int32 words of the header page. */
+  readonly #hdr: Int32Array;
+
+  private constructor(segment: Segment, index: number, slotSize: number, slotCount: number) {
+    this.segment = segment;
+    this.index = index;
+    this.slotSize = slotSize;
+    this.slotCount = slotCount;
+    this.#hdr = new Int32Array(segment.buffer, 0, HEADER_SIZE / 4);
+  }
+
+  /** The writer's side: a new slab, prefaulted, its geometry written before any descriptor names it. */
+  static create(ring: RingIdentity, index: number, slotSize: number, slotCount: number): Slab {
+    if (index > MAX_SLAB_INDEX) throw shmError("ENOSPC", `the pool has used up its ${MAX_SLAB_INDEX} slab names`);
+    const seg = Segment.create({ size: slotSize * slotCount, name: slabName(ring.token, index), prefault: true }, { kind: KIND_POOL, capacity: 0 });
+    try {
+      const slab = new Slab(seg, index, slotSize, slotCount);
+      const h = slab.#hdr;
+      h[W.slotSizeLo] = slotSize % 0x1_0000_0000 | 0;
+      h[W.slotSizeHi] = Math.floor(slotSize / 0x1_0000_0000);
+      h[W.slotCount] = slotCount;
+      h[W.slabIndex] = index;
+      new Uint8Array(seg.buffer, OFFSETS.ring_token, 16).set(Buffer.from(ring.token, "hex"));
+      return slab;
+    } catch (e) {
+      seg.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The reader's side: attaches slab `index` of the ring and checks every
+   * field it will rely on (ECORRUPT otherwise): kind, geometry against the
+   * mapped size, its index, the ring's token and owner.
+   */
+  static attach(ring: RingIdentity, index: number): Slab {
+    const name = slabName(ring.token, index);
+    const seg = Segment.attach(name, { prefault: true }, { kind: KIND_POOL });
+    try {
+      const h = new Int32Array(seg.buffer, 0, HEADER_SIZE / 4);
+      const bad = (what: string): never => {
+        throw shmError("ECORRUPT", `pool slab ${name}: ${what}`);
+      };
+      const hi = h[W.slotSizeHi]! >>> 0;
+      const slotSize = (h[W.slotSizeLo]! >>> 0) + hi * 0x1_0000_0000;
+      const slotCount = h[W.slotCount]! >>> 0;
+      if (hi > 0x10_0000 || slotSize === 0 || slotSize % PAGE !== 0) bad(`slot size ${slotSize} is not a multiple of ${PAGE}`);
+      if (slotCount < 1 || slotCount > MAX_SLOTS) bad(`slot count ${slotCount} is not within 1..${MAX_SLOTS}`);
+      if (slotSize * slotCount !== seg.size) bad(`${slotCount} slots of ${slotSize} bytes do not make its ${seg.size}-byte data region`);
+      if (h[W.slabIndex]! >>> 0 !== index) bad(`it says it is slab ${h[W.slabIndex]! >>> 0}`);
+      if (Buffer.from(seg.buffer, OFFSETS.ring_token, 16).toString("hex") !== ring.token) bad("it belongs to another ring");
+      if (h[W.ownerPid]! >>> 0 !== ring.ownerPid || h[W.ownerStart] !== ring.ownerStartLo || h[W.ownerStart + 1] !== ring.ownerStartHi) {
+        bad("its owner is not the ring's writer");
+      }
+      return new Slab(seg, index, slotSize, slotCount);
+    } catch (e) {
+      seg.close();
+      throw e;
+    }
+  }
+
+  sentGen(slot: number): number {
+    return Atomics.load(this.#hdr, W.table + 2 * slot) >>> 0;
+  }
+
+  setSentGen(slot: number, gen: number): void {
+    Atomics.store(this.#hdr, W.table + 2 * slot, gen | 0);
+  }
+
+  releasedGen(slot: number): number {
+    return Atomics.load(this.#hdr, W.table + 2 * slot + 1) >>> 0;
+  }
+
+  setReleasedGen(slot: number, gen: number): void {
+    Atomics.store(this.#hdr, W.table + 2 * slot + 1, gen | 0);
+  }
+
+  /** Whether the writer retired the slab (it lends nothing from it any more). */
+  get retired(): boolean {
+    return !this.segment.closed && Atomics.load(this.#hdr, W.retired) !== 0;
+  }
+
+  /** The writer's side: marks the slab retired, then closes (and unlinks) it. */
+  retire(): void {
+    if (!this.segment.closed) Atomics.store(this.#hdr, W.retired, 1);
+    this.segment.close();
+  }
+
+  /** An ArrayBuffer of its own over `size` bytes at `offset` of the data region. */
+  view(offset: number, size: number): ArrayBuffer {
+    return this.segment.handle.view(HEADER_SIZE + offset, size);
+  }
+
+  /** Detaches a view made by view(). */
+  detach(ab: ArrayBuffer): void {
+    if (ab.byteLength !== 0 || !isDetached(ab)) this.segment.handle.detachView(ab);
+  }
+
+  close(): void {
+    this.segment.close();
+  }
+}
+
+function isDetached(ab: ArrayBuffer): boolean {
+  try {
+    new Uint8Array(ab, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
