@@ -45,12 +45,20 @@ describe("Channel framing", () => {
     }
   });
 
-  it("rejects a message larger than maxMessageSize with a RangeError and leaves the ring intact", () => {
+  it("sends a message larger than maxMessageSize as a loan (copied once), and reserve() refuses one with a RangeError", () => {
     const { tx, rx } = pair(4096);
     try {
       expect(tx.maxMessageSize).toBe(4096 / 4 - 8);
-      expect(() => tx.trySend(new Uint8Array(tx.maxMessageSize + 1))).toThrow(RangeError);
+      expect(() => tx.reserve(tx.maxMessageSize + 1)).toThrow(RangeError);
+      const big = new Uint8Array(tx.maxMessageSize + 1).fill(7);
+      expect(tx.trySend(big)).toBe(true);
+      expect(big.length).toBe(tx.maxMessageSize + 1); // copied: the caller's buffer is untouched
       expect(tx.trySend(new Uint8Array(tx.maxMessageSize))).toBe(true);
+      const m = rx.tryRecv()!;
+      expect(m.length).toBe(tx.maxMessageSize + 1);
+      expect(m.every((b) => b === 7)).toBe(true);
+      expect(m.buffer).not.toBe(rx.segment.buffer); // pool memory, not the ring
+      expect(tx.poolStats.loansSent).toBe(1);
       expect(rx.tryRecv()!.length).toBe(tx.maxMessageSize);
     } finally {
       tx.close();

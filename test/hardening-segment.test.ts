@@ -330,14 +330,14 @@ describe("wait lines only at wait-line offsets", () => {
     const seg = Segment.create({ size: 4096 });
     try {
       const h = seg.handle;
-      for (const off of [0, 4, 256, 384, 516, 4096, 8192, layout.HEADER_SIZE + 64]) {
+      for (const off of [0, 4, 256, 384, 516, 768, 3968, 4096, 8192, layout.HEADER_SIZE + 64]) {
         expect(errorOf(() => h.wait(off, 12345, 0))).toBeInstanceOf(RangeError);
         expect(errorOf(() => h.wake(off))).toBeInstanceOf(RangeError);
         expect(errorOf(() => h.notify(off))).toBeInstanceOf(RangeError);
         expect(errorOf(() => new binding.WaiterHandle(h, off, "futex", () => {}))).toBeInstanceOf(RangeError);
       }
       expect(h.wait(layout.OFFSETS.writer_wait, 12345, 0)).toBe("not-equal");
-      expect(h.wake(layout.HEADER_SIZE - layout.LINE_SIZE)).toBe(0);
+      expect(h.wake(layout.OFFSETS.reader_wait)).toBe(0);
       const w = new binding.WaiterHandle(h, layout.OFFSETS.writer_wait, "futex", () => {});
       w.close();
       const v = new DataView(seg.buffer);
