@@ -184,7 +184,7 @@ struct PoolLine {
   uint32_t slab_index;           // 780 the index its name carries
   uint8_t ring_token[kTokenSize];  // 784 the token of the ring whose writer lends it
   uint32_t retired;              // 800 set to 1 by the writer before it closes the slab
-  uint32_t reserved;             // 804
+  uint32_t reader_attached;      // 804 set to 1 by the reader once it has mapped the slab
 };
 static_assert(sizeof(PoolLine) == 40, "pool line");
 
@@ -248,6 +248,7 @@ constexpr LayoutEntry kLayoutEntries[] = {
     {"slab_index", kLoanLineOffset + offsetof(PoolLine, slab_index)},
     {"ring_token", kLoanLineOffset + offsetof(PoolLine, ring_token)},
     {"slab_retired", kLoanLineOffset + offsetof(PoolLine, retired)},
+    {"slab_reader_attached", kLoanLineOffset + offsetof(PoolLine, reader_attached)},
     {"slot_table", kSlotTableOffset},
 };
 #undef SMSH_LAYOUT_ENTRY

@@ -34,7 +34,7 @@ export const Channel = {
     // Rings are touched over and over: map them prefaulted.
     const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
-      return new ChannelWriter(seg, { ...end, poolMaxBytes: pool.maxBytes });
+      return new ChannelWriter(seg, { ...end, pool });
     } catch (e) {
       seg.close();
       throw e;

@@ -15,7 +15,7 @@ import {
 import { OFFSETS, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
 import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
 import { LOAN_DESCRIPTOR_SIZE, writeDescriptor } from "../loan/descriptor.js";
-import { LoanPool, type LoanRecord, type PoolStats } from "../loan/pool.js";
+import { LoanPool, type LoanRecord, type PoolConfig, type PoolStats } from "../loan/pool.js";
 import type { Segment } from "../core/segment.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
 
@@ -70,13 +70,13 @@ export class ChannelWriter extends ChannelEnd {
   #corked = false; // cork(): hold back publishing
   #unpublished = false; // frames written but the write index not yet published
   readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0, loans: 0 };
-  readonly #poolMaxBytes: number;
+  readonly #poolConfig: PoolConfig;
   #pool: LoanPool | null = null; // made on the first loan
 
   /** @internal use Channel.create() */
-  constructor(segment: Segment, opts: EndConfig & { poolMaxBytes: number }) {
+  constructor(segment: Segment, opts: EndConfig & { pool: PoolConfig }) {
     super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
-    this.#poolMaxBytes = opts.poolMaxBytes;
+    this.#poolConfig = opts.pool;
   }
 
   /** @internal */
@@ -437,7 +437,7 @@ export class ChannelWriter extends ChannelEnd {
       this.#pool = new LoanPool(
         { token: this.segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! },
         hdr,
-        this.#poolMaxBytes,
+        this.#poolConfig,
       );
     }
     return this.#pool;

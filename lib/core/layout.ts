@@ -78,6 +78,7 @@ export const OFFSETS = {
   slab_index: 780,
   ring_token: 784, // 16 bytes
   slab_retired: 800,
+  slab_reader_attached: 804,
   slot_table: 1024, // slot_count entries of { u32 sent_gen, u32 released_gen }
 } as const;
 

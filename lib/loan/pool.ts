@@ -20,10 +20,22 @@ export interface PoolOptions {
    * and if that is not enough, loan() waits for the reader to release.
    */
   maxBytes?: number;
+  /**
+   * How long close() keeps the names of slabs holding loans the reader has
+   * not mapped yet (default 10,000 ms), so that a writer may send, close
+   * and exit, and the reader still gets what was sent. Like a socket's
+   * end(), this keeps the process alive until the reader has mapped them
+   * (or released them, closed or died), at most this long.
+   */
+  lingerMs?: number;
 }
 
 /** Default PoolOptions.maxBytes. */
 export const DEFAULT_POOL_MAX_BYTES = 4 * 2 ** 30;
+/** Default PoolOptions.lingerMs. */
+export const DEFAULT_POOL_LINGER_MS = 10_000;
+/** How often a closed pool checks whether its lingering slabs are still needed. */
+const LINGER_POLL_MS = 20;
 
 export interface PoolStats {
   /** Slabs (segments) the pool holds now. */
@@ -95,16 +107,24 @@ const L = {
   slots: OFFSETS.pool_slots >> 2,
 } as const;
 
-export function validatePoolOptions(o: unknown): { maxBytes: number } {
-  if (o === undefined) return { maxBytes: DEFAULT_POOL_MAX_BYTES };
+export interface PoolConfig {
+  maxBytes: number;
+  lingerMs: number;
+}
+
+export function validatePoolOptions(o: unknown): PoolConfig {
+  if (o === undefined) return { maxBytes: DEFAULT_POOL_MAX_BYTES, lingerMs: DEFAULT_POOL_LINGER_MS };
   if (o === null || typeof o !== "object") throw invalidArgType("options.pool", "an object", o);
-  const m = (o as PoolOptions).maxBytes;
-  if (m === undefined) return { maxBytes: DEFAULT_POOL_MAX_BYTES };
-  return { maxBytes: checkInteger("options.pool.maxBytes", m, 4096, Number.MAX_SAFE_INTEGER) };
+  const { maxBytes, lingerMs } = o as PoolOptions;
+  return {
+    maxBytes: maxBytes === undefined ? DEFAULT_POOL_MAX_BYTES : checkInteger("options.pool.maxBytes", maxBytes, 4096, Number.MAX_SAFE_INTEGER),
+    lingerMs: lingerMs === undefined ? DEFAULT_POOL_LINGER_MS : checkInteger("options.pool.lingerMs", lingerMs, 0, 2 ** 31 - 1),
+  };
 }
 
 export class LoanPool {
   readonly maxBytes: number;
+  readonly #lingerMs: number;
   readonly #ring: RingIdentity;
   readonly #hdr: Int32Array; // the ring's header words (loan line)
   readonly #classes = new Map<number, PoolSlab[]>();
@@ -118,10 +138,11 @@ export class LoanPool {
   #closed = false;
   readonly #stats = { slabs: 0, slots: 0, bytes: 0, loaned: 0, inFlight: 0, loansSent: 0, slabsCreated: 0 };
 
-  constructor(ring: RingIdentity, ringHeader: Int32Array, maxBytes: number) {
+  constructor(ring: RingIdentity, ringHeader: Int32Array, config: PoolConfig) {
     this.#ring = ring;
     this.#hdr = ringHeader;
-    this.maxBytes = maxBytes;
+    this.maxBytes = config.maxBytes;
+    this.#lingerMs = config.lingerMs;
   }
 
   /** Largest loan this pool can make. */
@@ -354,13 +375,44 @@ export class LoanPool {
     storeU64(h, L.inFlight, s.inFlight);
   }
 
-  /** Detaches every loan the user still has and removes every slab (the reader keeps its mappings). */
+  /**
+   * Detaches every loan the user still has and removes the slabs (the
+   * reader keeps its mappings). A slab with a loan in flight that the reader
+   * has not mapped yet keeps its name until it has (or released it), for at
+   * most lingerMs: the reader must still be able to attach it.
+   */
   close(): void {
     if (this.#closed) return;
     for (const rec of this.#out) this.#detach(rec);
     this.#out.clear();
     this.#closed = true;
-    for (const slabs of this.#classes.values()) for (const ps of slabs) ps.slab.retire();
+    let lingering: PoolSlab[] = [];
+    for (const slabs of this.#classes.values()) {
+      for (const ps of slabs) {
+        if (needsName(ps)) lingering.push(ps);
+        else ps.slab.retire();
+      }
+    }
     this.#classes.clear();
+    if (lingering.length === 0) return;
+    const until = performance.now() + this.#lingerMs;
+    const timer = setInterval(() => {
+      const over = performance.now() >= until;
+      lingering = lingering.filter((ps) => {
+        if (!over && needsName(ps)) return true;
+        ps.slab.retire();
+        return false;
+      });
+      if (lingering.length === 0) clearInterval(timer);
+    }, LINGER_POLL_MS);
   }
+}
+
+/** Whether a closed pool must keep a slab's name: a loan in it was sent, not released, and the reader has not mapped it. */
+function needsName(ps: PoolSlab): boolean {
+  if (ps.slab.readerAttached) return false;
+  for (let i = 0; i < ps.slab.slotCount; i++) {
+    if (ps.state[i] === SENT && ps.slab.releasedGen(i) !== ps.gen[i]) return true;
+  }
+  return false;
 }

@@ -62,6 +62,7 @@ export class LoanReceiver {
         return { attachError: err };
       }
       this.#slabs.set(d.slab, slab);
+      slab.markAttached();
       this.#closeRetired();
     }
     if (d.slot >= slab.slotCount) return bad(`slot ${d.slot} is beyond the slab's ${slab.slotCount}`);

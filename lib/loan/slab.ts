@@ -22,6 +22,7 @@ const W = {
   slotCount: OFFSETS.slot_count >> 2,
   slabIndex: OFFSETS.slab_index >> 2,
   retired: OFFSETS.slab_retired >> 2,
+  readerAttached: OFFSETS.slab_reader_attached >> 2,
   table: OFFSETS.slot_table >> 2,
   ownerPid: OFFSETS.owner_pid >> 2,
   ownerStart: OFFSETS.owner_start_time >> 2,
@@ -120,6 +121,16 @@ export class Slab {
   /** Whether the writer retired the slab (it lends nothing from it any more). */
   get retired(): boolean {
     return !this.segment.closed && Atomics.load(this.#hdr, W.retired) !== 0;
+  }
+
+  /** Whether the reader has mapped the slab (then its name is no longer needed). */
+  get readerAttached(): boolean {
+    return !this.segment.closed && Atomics.load(this.#hdr, W.readerAttached) !== 0;
+  }
+
+  /** The reader's side: tells the writer this slab is mapped here. */
+  markAttached(): void {
+    Atomics.store(this.#hdr, W.readerAttached, 1);
   }
 
   /** The writer's side: marks the slab retired, then closes (and unlinks) it. */

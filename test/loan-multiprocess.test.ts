@@ -1,0 +1,146 @@
+// Loans across processes: the memory a writer lends is read in place by a
+// reader in another process, comes back to the writer's pool and is reused;
+// a reader or writer killed with SIGKILL neither loses the other's data nor
+// leaves the pool stuck.
+import { existsSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+
+import { Channel, sweep } from "../dist/lib/index.js";
+import { slabName } from "../dist/lib/loan/slab.js";
+import { checkPattern, fillPattern, randomSize } from "../dist/test/fixtures/loan-pattern.js";
+import { collect, killStrays, spawnFixture, waitForLine } from "./helpers.js";
+
+afterEach(killStrays);
+
+const MiB = 1 << 20;
+
+/** Slab names of a ring that exist in /dev/shm now (indices below `upTo`). */
+function slabsOnDisk(token: string, upTo = 64): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < upTo; i++) if (existsSync(`/dev/shm/${slabName(token, i)}`)) out.push(slabName(token, i));
+  return out;
+}
+
+describe("loans across processes", () => {
+  // 1,000 loans of log-uniform sizes (1 B .. 64 MiB, about 4 GB in all) and
+  // one of 1 GiB: generous timeout for a loaded 2-core machine, which
+  // fills and checks every byte on both sides.
+  it("1,000 random-size loans and a 1 GiB loan arrive intact, checked byte by byte, from a pool that is reused", async () => {
+    const COUNT = 1000;
+    const SEED = 12345;
+    const BIG = 1 << 30;
+    const tx = Channel.create({ capacity: MiB, pool: { maxBytes: 1.5 * 2 ** 30 } });
+    const child = spawnFixture("loan-peer", ["reader", tx.name, String(COUNT), String(SEED), String(BIG)]);
+    const done = collect(child, 280_000);
+    try {
+      let bytes = 0;
+      for (let i = 0; i <= COUNT; i++) {
+        const size = i < COUNT ? randomSize(i, SEED) : BIG;
+        const loan = await tx.loan(size, { timeout: 120_000 });
+        expect(loan.byteLength).toBe(size);
+        expect(loan.byteOffset % 64).toBe(0);
+        fillPattern(loan, i);
+        await tx.send(loan, { timeout: 120_000 });
+        expect(loan.byteLength).toBe(0); // the writer's view is detached once sent
+        bytes += size;
+      }
+      const r = await done;
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe(`ok ${COUNT + 1} ${bytes}`);
+      const s = tx.poolStats;
+      expect(s.loansSent).toBe(COUNT + 1);
+      // Reused: a few slabs per size class, not one per loan.
+      expect(s.slabsCreated).toBeLessThan(COUNT / 5);
+      console.log(`loans: ${s.loansSent} sent, ${s.slabsCreated} slabs created, ${(bytes / 1e9).toFixed(2)} GB`);
+    } finally {
+      tx.close();
+    }
+  }, 300_000);
+
+  it("send() of an ordinary 300 MB buffer on a 1 MiB ring arrives intact (copied once into a loan)", async () => {
+    const SIZE = 300e6;
+    const child = spawnFixture("loan-peer", ["copy-writer", String(SIZE)]);
+    const done = collect(child, 120_000);
+    const name = (await waitForLine(child, /^name /, 20_000)).slice(5);
+    const rx = Channel.attach(name);
+    try {
+      const m = await rx.recv({ timeout: 60_000 });
+      expect(m.byteLength).toBe(SIZE);
+      expect(checkPattern(m, 7)).toBe(true);
+      rx.release();
+      expect(m.byteLength).toBe(0);
+      await expect(rx.recv({ timeout: 30_000 })).rejects.toMatchObject({ code: "ECLOSED" });
+      const r = await done;
+      expect(r.stdout).toContain("sent 1");
+      expect(r.code).toBe(0);
+    } finally {
+      rx.close();
+    }
+  }, 150_000);
+
+  it("a reader killed holding loans gives them back: the writer loans the full pool again; a new reader skips what the dead one was sent", async () => {
+    const SLOT = MiB;
+    const tx = Channel.create({ capacity: 1 << 16, pool: { maxBytes: 8 * MiB } });
+    const child = spawnFixture("loan-peer", ["holder", tx.name, "8"]);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const loan = await tx.loan(SLOT, { timeout: 20_000 });
+        fillPattern(loan, i);
+        await tx.send(loan);
+      }
+      await waitForLine(child, /^held 8/, 30_000);
+      expect(tx.tryLoan(SLOT)).toBeNull(); // all 8 slots are held by the live reader
+      expect(tx.poolStats.inFlight).toBe(8 * SLOT);
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      const again: Uint8Array[] = [];
+      for (let i = 0; i < 8; i++) again.push(await tx.loan(SLOT, { timeout: 10_000 }));
+      expect(again.every((l) => l.byteLength === SLOT)).toBe(true);
+      expect(tx.poolStats).toMatchObject({ inFlight: 0, loaned: 8 * SLOT, slots: 8 });
+      // A new reader: what the dead one was sent (and never released) is not delivered again.
+      const rx = Channel.attach(tx.name);
+      try {
+        fillPattern(again[0]!, 100);
+        expect(tx.trySend(again[0]!)).toBe(true);
+        const m = rx.tryRecv()!;
+        expect(m.byteLength).toBe(SLOT);
+        expect(checkPattern(m, 100)).toBe(true);
+        expect(rx.tryRecv()).toBeNull();
+      } finally {
+        rx.close();
+      }
+      for (const l of again.slice(1)) tx.cancelLoan(l);
+    } finally {
+      tx.close();
+    }
+  }, 60_000);
+
+  it("a writer killed: the reader's held view still reads correctly, then EPEERDEAD; sweep removes the dead writer's pool", async () => {
+    const child = spawnFixture("loan-peer", ["loaner", String(2 * MiB), "2"]);
+    const name = (await waitForLine(child, /^name /, 20_000)).slice(5);
+    const rx = Channel.attach(name);
+    try {
+      await waitForLine(child, /^sent/, 30_000);
+      const first = await rx.recv({ timeout: 10_000 });
+      const kept = rx.keep();
+      const token = rx.segment.token;
+      expect(slabsOnDisk(token).length).toBe(2);
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      expect(first.byteLength).toBe(2 * MiB);
+      expect(checkPattern(first, 0)).toBe(true); // the mapping lives on in the reader
+      const second = await rx.recv({ timeout: 10_000 }); // published before the death
+      expect(checkPattern(second, 1)).toBe(true);
+      await expect(rx.recv({ timeout: 10_000 })).rejects.toMatchObject({ code: "EPEERDEAD" });
+      expect(checkPattern(first, 0)).toBe(true);
+      const removed = sweep({ names: [name, ...slabsOnDisk(token)] });
+      expect(removed.map((s) => s.name).sort()).toEqual([name, slabName(token, 0), slabName(token, 1)].sort());
+      expect(slabsOnDisk(token)).toEqual([]);
+      expect(checkPattern(first, 0)).toBe(true); // unlinked, still mapped here
+      kept.release();
+      expect(first.byteLength).toBe(0);
+    } finally {
+      rx.close();
+    }
+  }, 60_000);
+});
