@@ -271,8 +271,10 @@ export class ChannelWriter extends ChannelEnd {
     let wait: ReturnType<typeof checkWaitOptions>;
     let loan: LoanRecord | undefined;
     let off = 0;
+    let len = 0; // taken before a handed-over loan's buffer is detached
     try {
       src = asBytes(bytes);
+      len = src.byteLength;
       wait = checkWaitOptions(options);
       this.#checkWritable();
       loan = this.#pool?.recordOf(src);
@@ -303,7 +305,7 @@ export class ChannelWriter extends ChannelEnd {
         bytes: loan === undefined ? new Uint8Array(src) : null,
         loan: loan ?? null,
         off,
-        len: src.byteLength,
+        len,
         resolve,
         reject,
         signal: wait.signal,
