@@ -12,10 +12,9 @@
 //   parent --- jobs: {segment, points} ---> child
 //   parent <--- answers: 11 float64s ------ child
 //
-// This version has no pool of reusable buffers: one segment per cloud, and
-// the parent must not touch (or free) the cloud while the child reads it.
-// Bulk loans (reusable shared buffers lent through a channel) come in a
-// later version.
+// One segment per cloud: the parent must not touch (or free) the cloud while
+// the child reads it. For a stream of clouds, point-cloud-loan.ts lends
+// reusable shared memory through the channel itself (tx.loan()).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 

@@ -121,6 +121,20 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  "point-cloud-loan": {
+    what: "point clouds filled in place in loans, handed to another process, the centroid back; the pool's memory reused",
+    check(out) {
+      expectLinesInOrder(out, [
+        "scanner: cloud 0 sent; our view of it now has 0 bytes (handed over)",
+        /scanner: cloud 0 centroid \(0\.\d{3}, 1\.\d{3}, 1\.000\) matches/,
+        /scanner: cloud 4 centroid \(40\.\d{3}, 1\.\d{3}, 1\.000\) matches/,
+        // The worker holds a cloud until its next step: at most two in use at once.
+        /scanner: 5 clouds sent from [12] pool slab\(s\) of (12|25)\.\d MB: the memory was reused/,
+        "scanner: worker exited with 0",
+      ]);
+    },
+  },
+
   "crash-cleanup": {
     what: "a SIGKILLed writer's segment: EPEERDEAD for its reader, listed by synaptic-shm ls, removed by sweep",
     // Sweeps by other processes of this user (other test files sweep too,
