@@ -1,9 +1,10 @@
-// Point clouds handed to another process with loans: the scanner fills a
-// Float32Array in place in shared memory lent by its channel's pool, hands
-// it over (a 32-byte descriptor goes through the ring, no point is copied),
-// and the worker computes the centroid on the same memory and answers.
-// The pool lends the same memory again for the next cloud.
+// Point clouds handed to another process with loans, no point copied.
 //   npm run build:ts && node dist/examples/point-cloud-loan.js
+//
+// The scanner fills a Float32Array in place in shared memory lent by its
+// channel's pool and hands it over (a 32-byte descriptor goes through the
+// ring); the worker computes the centroid on the same memory and answers.
+// The pool lends the same memory again for the next cloud.
 //
 //   scanner --- clouds: loans of 12 MB (1,000,000 points) ---> worker
 //   scanner <--- answers: centroid (3 float64s) ------------- worker
