@@ -146,6 +146,21 @@ describe("loan lifetimes", () => {
     rx.close();
   });
 
+  it("loans sent before the writer's close are all received, from slabs the reader had mapped or not", async () => {
+    const { tx, rx } = pair();
+    for (let i = 0; i < 3; i++) tx.trySend(tx.tryLoan(4 * KiB)!.fill(i + 1)); // one slab of 64 small slots
+    tx.trySend(tx.tryLoan(2 * MiB)!.fill(9)); // a slab of its own, not mapped by the reader yet
+    expect(rx.tryRecv()![0]).toBe(1); // maps the small slab
+    tx.close();
+    expect(rx.tryRecv()![0]).toBe(2); // releases the first: the slab must stay mapped for the third
+    expect(rx.tryRecv()![0]).toBe(3);
+    const big = rx.tryRecv()!;
+    expect(big.byteLength).toBe(2 * MiB);
+    expect(big[2 * MiB - 1]).toBe(9);
+    await expect(rx.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+    rx.close();
+  });
+
   it("for await hands a loan over in place (no copy), valid until the next step", async () => {
     const { tx, rx } = pair();
     try {

@@ -390,6 +390,7 @@ export class LoanPool {
     for (const slabs of this.#classes.values()) {
       for (const ps of slabs) {
         if (needsName(ps)) lingering.push(ps);
+        else if (inFlight(ps)) ps.slab.close(); // not "retired": descriptors of it may still be unread
         else ps.slab.retire();
       }
     }
@@ -400,7 +401,7 @@ export class LoanPool {
       const over = performance.now() >= until;
       lingering = lingering.filter((ps) => {
         if (!over && needsName(ps)) return true;
-        ps.slab.retire();
+        ps.slab.close();
         return false;
       });
       if (lingering.length === 0) clearInterval(timer);
@@ -408,11 +409,15 @@ export class LoanPool {
   }
 }
 
-/** Whether a closed pool must keep a slab's name: a loan in it was sent, not released, and the reader has not mapped it. */
-function needsName(ps: PoolSlab): boolean {
-  if (ps.slab.readerAttached) return false;
+/** Whether a loan in the slab was sent and not yet released. */
+function inFlight(ps: PoolSlab): boolean {
   for (let i = 0; i < ps.slab.slotCount; i++) {
     if (ps.state[i] === SENT && ps.slab.releasedGen(i) !== ps.gen[i]) return true;
   }
   return false;
+}
+
+/** Whether a closed pool must keep a slab's name: a loan in it is in flight and the reader has not mapped the slab. */
+function needsName(ps: PoolSlab): boolean {
+  return !ps.slab.readerAttached && inFlight(ps);
 }

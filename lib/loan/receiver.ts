@@ -61,9 +61,13 @@ export class LoanReceiver {
         if (err.code === "ECORRUPT" || err.code === "EVERSION") return bad(err.message);
         return { attachError: err };
       }
+      if (slab.retired) {
+        // Retired slabs hold no loan in flight: no valid descriptor names one.
+        slab.close();
+        return bad("its slab was retired by the writer");
+      }
       this.#slabs.set(d.slab, slab);
       slab.markAttached();
-      this.#closeRetired();
     }
     if (d.slot >= slab.slotCount) return bad(`slot ${d.slot} is beyond the slab's ${slab.slotCount}`);
     const start = d.slot * slab.slotSize;
@@ -97,7 +101,11 @@ export class LoanReceiver {
     if (loan.slab.retired) this.#closeRetired();
   }
 
-  /** Unmaps slabs the writer retired once nothing of them is held. */
+  /**
+   * Unmaps slabs the writer retired once nothing of them is held. The writer
+   * retires only slabs with every slot free (released or never sent), so no
+   * descriptor in the ring can name one.
+   */
   #closeRetired(): void {
     for (const [i, slab] of this.#slabs) {
       if (!slab.retired) continue;
