@@ -2,7 +2,8 @@
 // views, the pool's limits, waits and reuse, and the argument errors.
 import { describe, expect, it } from "vitest";
 
-import { Channel, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, Segment, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { slabName } from "../dist/lib/loan/slab.js";
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -159,6 +160,34 @@ describe("loan lifetimes", () => {
     expect(big[2 * MiB - 1]).toBe(9);
     await expect(rx.recv()).rejects.toMatchObject({ code: "ECLOSED" });
     rx.close();
+  });
+
+  it("a loan whose memory the closed writer removed before the reader mapped it is ENOENT; what follows it still arrives", async () => {
+    const tx = Channel.create({ capacity: 1 << 16, pool: { lingerMs: 0 } });
+    const rx = Channel.attach(tx.name);
+    tx.trySend(tx.tryLoan(100)!);
+    tx.trySend(Buffer.from("after"));
+    tx.close(); // lingerMs 0: the slab goes now, unmapped by the reader
+    expect(errorOf(() => rx.tryRecv()).code).toBe("ENOENT");
+    expect(rx.closed).toBe(false);
+    expect(Buffer.from(rx.tryRecv()!).toString()).toBe("after");
+    await expect(rx.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+    rx.close();
+  });
+
+  it("a slab name taken by another segment is skipped: the pool uses the next index", () => {
+    const { tx, rx } = pair();
+    const squat = Segment.create({ size: 4096, name: slabName(tx.segment.token, 0) });
+    try {
+      const l = tx.tryLoan(100)!;
+      expect(l.byteLength).toBe(100);
+      tx.trySend(l.fill(3));
+      expect(rx.tryRecv()![99]).toBe(3);
+    } finally {
+      squat.close();
+      tx.close();
+      rx.close();
+    }
   });
 
   it("for await hands a loan over in place (no copy), valid until the next step", async () => {

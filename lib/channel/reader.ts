@@ -302,12 +302,19 @@ export class ChannelReader extends ChannelEnd {
         const v = this.#loans.accept(readDescriptor(this.frames, p + 2));
         if ("corrupt" in v) this.corrupt(v.corrupt);
         if ("attachError" in v) {
-          // The frame stays unread: a later receive meets it again.
-          if (v.attachError.code === "ENOENT") {
-            if (this.peerDead()) throw this.error("EPEERDEAD", "the writer's process died and its loan pool is gone");
-            this.corrupt(`a loan names a pool slab that does not exist (${v.attachError.message})`);
-          }
-          throw v.attachError;
+          const e = v.attachError;
+          if (e.code !== "ENOENT") throw e; // EMFILE, ENOMEM...: the frame stays; a later receive meets it again
+          const ws = Atomics.load(this.hdr, H.writerState);
+          if (ws !== SIDE_CLOSED && !this.peerDead()) this.corrupt(`a loan names a pool slab that does not exist (${e.message})`);
+          // The writer is gone (closed, then removed the slab after pool.lingerMs; or died and was swept):
+          // this loan is lost, the frames after it are not.
+          this.#r = (r + frame) >>> 0;
+          throw this.error(
+            ws === SIDE_CLOSED ? "ENOENT" : "EPEERDEAD",
+            ws === SIDE_CLOSED
+              ? "a loan's memory was removed before this reader mapped it: the writer closed and waited pool.lingerMs for it"
+              : "the writer's process died and its loan pool is gone",
+          );
         }
         r = (r + frame) >>> 0;
         this.#r = r;

@@ -12,6 +12,7 @@ export type ShmErrorCode =
   | "EBUSY" // the other end is already taken (a channel has one reader)
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
+  | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC"; // no room: /dev/shm is full, or a loan pool ran out of slab names
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */

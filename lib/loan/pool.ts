@@ -317,13 +317,19 @@ export class LoanPool {
       n = Math.min(n, Math.floor((this.maxBytes - s.bytes) / cls));
       if (n < 1) return null;
     }
-    let slab: Slab;
-    try {
-      slab = Slab.create(this.#ring, this.#nextIndex++, cls, n);
-    } catch (e) {
-      // /dev/shm is full: give back every free slab and try once more.
-      if ((e as { code?: string }).code !== "ENOSPC" || this.#retireFree(-1, Infinity) === 0) throw e;
-      slab = Slab.create(this.#ring, this.#nextIndex++, cls, n);
+    let slab: Slab | null = null;
+    for (let attempt = 0; slab === null; attempt++) {
+      try {
+        slab = Slab.create(this.#ring, this.#nextIndex++, cls, n);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        // A name taken by someone else (names derive from the ring's token, which
+        // anyone who can read the ring sees): the next index. /dev/shm full:
+        // give back every free slab and try once more.
+        if (code === "EEXIST" && attempt < 64) continue;
+        if (code === "ENOSPC" && attempt === 0 && this.#retireFree(-1, Infinity) > 0) continue;
+        throw e;
+      }
     }
     const ps = new PoolSlab(slab);
     let list = this.#classes.get(cls);
@@ -389,7 +395,7 @@ export class LoanPool {
     let lingering: PoolSlab[] = [];
     for (const slabs of this.#classes.values()) {
       for (const ps of slabs) {
-        if (needsName(ps)) lingering.push(ps);
+        if (needsName(ps) && this.#lingerMs > 0) lingering.push(ps);
         else if (inFlight(ps)) ps.slab.close(); // not "retired": descriptors of it may still be unread
         else ps.slab.retire();
       }
