@@ -34,13 +34,17 @@ describe("loans across processes", () => {
     const done = collect(child, 280_000);
     try {
       let bytes = 0;
+      // If the reader fails, the writer's next call says ECLOSED: show the reader's own error.
+      const readerError = async (e: unknown): Promise<never> => {
+        throw new Error(`${String(e)}; reader: ${JSON.stringify(await done)}`);
+      };
       for (let i = 0; i <= COUNT; i++) {
         const size = i < COUNT ? randomSize(i, SEED) : BIG;
-        const loan = await tx.loan(size, { timeout: 120_000 });
+        const loan = await tx.loan(size, { timeout: 120_000 }).catch(readerError);
         expect(loan.byteLength).toBe(size);
         expect(loan.byteOffset % 64).toBe(0);
         fillPattern(loan, i);
-        await tx.send(loan, { timeout: 120_000 });
+        await tx.send(loan, { timeout: 120_000 }).catch(readerError);
         expect(loan.byteLength).toBe(0); // the writer's view is detached once sent
         bytes += size;
       }
