@@ -2,6 +2,7 @@
 // which slab, its generation, the ring's loan epoch, and where the message's
 // bytes are. Eight little-endian u32 words; offset and size are u64.
 import { LOAN_DESCRIPTOR_SIZE } from "../core/layout.js";
+import { loadU64, storeU64 } from "../core/u64.js";
 
 export { LOAN_DESCRIPTOR_SIZE };
 
@@ -13,11 +14,9 @@ export interface Descriptor {
   /** Byte offset of the message in the slab's data region. */
   offset: number;
   size: number;
-  /** High words of offset and size exceed 2^20 (beyond 2^52): never valid, kept to be refused. */
+  /** Offset or size is 2^52 or more (beyond exact doubles' comfort, and any slab): never valid, kept to be refused. */
   huge: boolean;
 }
-
-const TWO32 = 0x1_0000_0000;
 
 /** Writes a descriptor as the payload at int32 index `p` of `words`. */
 export function writeDescriptor(words: Int32Array, p: number, d: Omit<Descriptor, "huge">): void {
@@ -25,23 +24,21 @@ export function writeDescriptor(words: Int32Array, p: number, d: Omit<Descriptor
   words[p + 1] = d.slot;
   words[p + 2] = d.gen | 0;
   words[p + 3] = d.epoch | 0;
-  words[p + 4] = d.offset % TWO32 | 0;
-  words[p + 5] = Math.floor(d.offset / TWO32);
-  words[p + 6] = d.size % TWO32 | 0;
-  words[p + 7] = Math.floor(d.size / TWO32);
+  storeU64(words, p + 4, d.offset);
+  storeU64(words, p + 6, d.size);
 }
 
 /** Reads each word once (they are in shared memory); the caller validates the copy. */
 export function readDescriptor(words: Int32Array, p: number): Descriptor {
-  const offHi = words[p + 5]! >>> 0;
-  const sizeHi = words[p + 7]! >>> 0;
+  const offset = loadU64(words, p + 4);
+  const size = loadU64(words, p + 6);
   return {
     slab: words[p]! >>> 0,
     slot: words[p + 1]! >>> 0,
     gen: words[p + 2]! >>> 0,
     epoch: words[p + 3]! >>> 0,
-    offset: (words[p + 4]! >>> 0) + offHi * TWO32,
-    size: (words[p + 6]! >>> 0) + sizeHi * TWO32,
-    huge: offHi > 0x10_0000 || sizeHi > 0x10_0000,
+    offset,
+    size,
+    huge: offset >= 2 ** 52 || size >= 2 ** 52,
   };
 }

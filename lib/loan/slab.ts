@@ -7,6 +7,7 @@
 import { shmError } from "../core/errors.js";
 import { HEADER_SIZE, KIND_POOL, MAX_SLOTS, OFFSETS } from "../core/layout.js";
 import { Segment } from "../core/segment.js";
+import { loadU64, storeU64 } from "../core/u64.js";
 import { PAGE } from "./classes.js";
 
 /** Slab indices stay below this, so that names stay within 30 characters. */
@@ -17,8 +18,7 @@ export function slabName(ringToken: string, index: number): string {
 }
 
 const W = {
-  slotSizeLo: OFFSETS.slot_size >> 2,
-  slotSizeHi: (OFFSETS.slot_size + 4) >> 2,
+  slotSize: OFFSETS.slot_size >> 2,
   slotCount: OFFSETS.slot_count >> 2,
   slabIndex: OFFSETS.slab_index >> 2,
   retired: OFFSETS.slab_retired >> 2,
@@ -59,8 +59,7 @@ export class Slab {
     try {
       const slab = new Slab(seg, index, slotSize, slotCount);
       const h = slab.#hdr;
-      h[W.slotSizeLo] = slotSize % 0x1_0000_0000 | 0;
-      h[W.slotSizeHi] = Math.floor(slotSize / 0x1_0000_0000);
+      storeU64(h, W.slotSize, slotSize);
       h[W.slotCount] = slotCount;
       h[W.slabIndex] = index;
       new Uint8Array(seg.buffer, OFFSETS.ring_token, 16).set(Buffer.from(ring.token, "hex"));
@@ -84,10 +83,9 @@ export class Slab {
       const bad = (what: string): never => {
         throw shmError("ECORRUPT", `pool slab ${name}: ${what}`);
       };
-      const hi = h[W.slotSizeHi]! >>> 0;
-      const slotSize = (h[W.slotSizeLo]! >>> 0) + hi * 0x1_0000_0000;
+      const slotSize = loadU64(h, W.slotSize);
       const slotCount = h[W.slotCount]! >>> 0;
-      if (hi > 0x10_0000 || slotSize === 0 || slotSize % PAGE !== 0) bad(`slot size ${slotSize} is not a multiple of ${PAGE}`);
+      if (slotSize >= 2 ** 52 || slotSize === 0 || slotSize % PAGE !== 0) bad(`slot size ${slotSize} is not a multiple of ${PAGE}`);
       if (slotCount < 1 || slotCount > MAX_SLOTS) bad(`slot count ${slotCount} is not within 1..${MAX_SLOTS}`);
       if (slotSize * slotCount !== seg.size) bad(`${slotCount} slots of ${slotSize} bytes do not make its ${seg.size}-byte data region`);
       if (h[W.slabIndex]! >>> 0 !== index) bad(`it says it is slab ${h[W.slabIndex]! >>> 0}`);
