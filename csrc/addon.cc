@@ -49,6 +49,7 @@ Napi::Value ProcessStartTimeJs(const Napi::CallbackInfo& info) {
 Napi::Object Layout(Napi::Env env) {
   Napi::Object offsets = Napi::Object::New(env);
   for (const LayoutEntry& e : kLayoutEntries) offsets.Set(e.name, Napi::Number::New(env, e.offset));
+  for (const LayoutEntry& e : kPoolLayoutEntries) offsets.Set(e.name, Napi::Number::New(env, e.offset));
   Napi::Object o = Napi::Object::New(env);
   o.Set("offsets", offsets);
   o.Set("magic", Napi::Number::New(env, kMagic));

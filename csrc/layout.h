@@ -243,6 +243,11 @@ constexpr LayoutEntry kLayoutEntries[] = {
     {"bytes_loaned", kLoanLineOffset + offsetof(LoanLine, bytes_loaned)},
     {"bytes_in_flight", kLoanLineOffset + offsetof(LoanLine, bytes_in_flight)},
     {"pool_slots", kLoanLineOffset + offsetof(LoanLine, pool_slots)},
+};
+
+// A pool slab's own fields (line 6 and the slot table), at offsets a ring
+// uses for its loan line: a table of their own, in offset order too.
+constexpr LayoutEntry kPoolLayoutEntries[] = {
     {"slot_size", kLoanLineOffset + offsetof(PoolLine, slot_size)},
     {"slot_count", kLoanLineOffset + offsetof(PoolLine, slot_count)},
     {"slab_index", kLoanLineOffset + offsetof(PoolLine, slab_index)},

@@ -1,29 +1,38 @@
 // Layout v1: the sizes and offsets are static_asserted in layout.h; this
-// checks the exported table (kLayoutEntries) that the addon hands to
-// JavaScript and lib/core/layout.ts is compared against.
+// checks the exported tables (kLayoutEntries: the header and a ring's loan
+// line; kPoolLayoutEntries: a pool slab's own fields, which reuse the loan
+// line's offsets) that the addon hands to JavaScript and lib/core/layout.ts
+// is compared against.
 #include <cstddef>
 #include <cstring>
 #include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "check.h"
 #include "layout.h"
 
 using smsh::kLayoutEntries;
+using smsh::kPoolLayoutEntries;
 
 SMSH_TEST(entries_have_unique_names) {
+  // One namespace for both tables: JavaScript gets them as one object.
   std::set<std::string> names;
-  for (const smsh::LayoutEntry& e : kLayoutEntries) {
+  auto add = [&](const smsh::LayoutEntry& e) {
     CHECK(e.name != nullptr && e.name[0] != '\0');
     if (!names.insert(e.name).second)
       smsh_test::Fail(__FILE__, __LINE__, std::string("duplicate entry ") + e.name);
-  }
-  CHECK_EQ(names.size(), std::size(kLayoutEntries));
+  };
+  for (const smsh::LayoutEntry& e : kLayoutEntries) add(e);
+  for (const smsh::LayoutEntry& e : kPoolLayoutEntries) add(e);
+  CHECK_EQ(names.size(), std::size(kLayoutEntries) + std::size(kPoolLayoutEntries));
 }
 
 SMSH_TEST(entries_are_inside_the_header_and_aligned) {
-  for (const smsh::LayoutEntry& e : kLayoutEntries) {
+  std::vector<smsh::LayoutEntry> all(std::begin(kLayoutEntries), std::end(kLayoutEntries));
+  all.insert(all.end(), std::begin(kPoolLayoutEntries), std::end(kPoolLayoutEntries));
+  for (const smsh::LayoutEntry& e : all) {
     if (e.offset >= smsh::kHeaderSize)
       smsh_test::Fail(__FILE__, __LINE__, std::string(e.name) + " at " + std::to_string(e.offset) +
                                               " is outside the header page");
@@ -33,14 +42,19 @@ SMSH_TEST(entries_are_inside_the_header_and_aligned) {
   }
 }
 
-SMSH_TEST(entries_are_in_layout_order_and_distinct) {
-  // Declaration order is offset order; two names at one offset would make
-  // the JavaScript mirror ambiguous.
-  for (size_t i = 1; i < std::size(kLayoutEntries); i++) {
-    if (kLayoutEntries[i].offset <= kLayoutEntries[i - 1].offset)
-      smsh_test::Fail(__FILE__, __LINE__, std::string(kLayoutEntries[i].name) + " does not follow " +
-                                              kLayoutEntries[i - 1].name);
+template <size_t N>
+static void CheckOrdered(const smsh::LayoutEntry (&table)[N]) {
+  for (size_t i = 1; i < N; i++) {
+    if (table[i].offset <= table[i - 1].offset)
+      smsh_test::Fail(__FILE__, __LINE__, std::string(table[i].name) + " does not follow " + table[i - 1].name);
   }
+}
+
+SMSH_TEST(entries_are_in_layout_order_and_distinct) {
+  // Declaration order is offset order within each table; two names at one
+  // offset of one kind of segment would make the JavaScript mirror ambiguous.
+  CheckOrdered(kLayoutEntries);
+  CheckOrdered(kPoolLayoutEntries);
 }
 
 SMSH_TEST(table_matches_the_struct) {
@@ -65,8 +79,11 @@ SMSH_TEST(table_matches_the_struct) {
     CHECK(off >= 0);
     if (off % 8 != 0) smsh_test::Fail(__FILE__, __LINE__, std::string(name) + " is not 8-byte aligned");
   }
-  // Every field of the struct is in the table: 26 fields in layout v1.
-  CHECK_EQ(std::size(kLayoutEntries), size_t{26});
+  // Every field of the struct is in the table: 26 fields in layout v1, and
+  // the 7 fields of a ring's loan line; a slab's 6 pool-line fields and its slot table.
+  CHECK_EQ(std::size(kLayoutEntries), size_t{33});
+  CHECK_EQ(std::size(kPoolLayoutEntries), size_t{7});
+  CHECK_EQ(find("loan_epoch"), long{smsh::kLoanLineOffset});
   // Wait-line words are 4-byte words at the start of their own line.
   CHECK_EQ(offsetof(smsh::WaitLine, seq), size_t{0});
   CHECK_EQ(offsetof(smsh::WaitLine, waiting), size_t{4});

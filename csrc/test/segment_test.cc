@@ -307,6 +307,9 @@ SMSH_TEST(validate_header_rejects_inconsistent_headers) {
   CHECK_OK(smsh::ValidateHeader(plain, size));
   CHECK_OK(smsh::ValidateHeader(plain, size + 4096));  // a longer object is fine
   CHECK_OK(smsh::ValidateHeader(ring, ring.segment_size));
+  Header pool = plain;
+  pool.kind = smsh::kKindPool;  // a loan slab: checked like a plain segment here, its pool line by its user
+  CHECK_OK(smsh::ValidateHeader(pool, size));
 
   auto expect = [&](const Header& base, uint64_t object_size, const char* code, const char* what,
                     auto mutate) {
@@ -339,7 +342,7 @@ SMSH_TEST(validate_header_rejects_inconsistent_headers) {
   });
   expect(plain, size - 1, "ECORRUPT", "object shorter than segment_size", [](Header&) {});
   expect(plain, size, "ECORRUPT", "plain with a capacity", [](Header& h) { h.capacity = 4096; });
-  expect(plain, size, "ECORRUPT", "unknown kind 2", [](Header& h) { h.kind = 2; });
+  expect(plain, size, "ECORRUPT", "unknown kind 3", [](Header& h) { h.kind = 3; });
   expect(plain, size, "ECORRUPT", "unknown kind ~0", [](Header& h) { h.kind = ~0u; });
   const uint64_t rsize = ring.segment_size;
   expect(ring, rsize, "ECORRUPT", "ring capacity 0", [](Header& h) { h.capacity = 0; });
@@ -568,7 +571,7 @@ SMSH_TEST(create_rejects_bad_options) {
   plain_cap.capacity = 4096;
   einval(plain_cap, "plain with capacity");
   CreateOptions unknown = Plain(name);
-  unknown.kind = 2;
+  unknown.kind = 3;
   einval(unknown, "unknown kind");
   // A power-of-two ring as large as the data region is fine.
   CHECK_OK(Segment::Create(Ring(name, 8192, 8192), &seg));
