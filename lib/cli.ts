@@ -12,8 +12,9 @@ import { startDate } from "./util/start-time.js";
 const USAGE = `usage: synaptic-shm <command> [options]
 
 commands:
-  ls [--json]                 list this package's segments in /dev/shm: owner and reader
-                              (alive or dead), capacity, fill, messages and bytes, age
+  ls [--all] [--json]         list this package's segments in /dev/shm: owner and reader
+                              (alive or dead), capacity, fill, messages and bytes, loan
+                              pool (slots, bytes loaned, bytes in flight), age
   stat NAME [--json]          one segment's header and counters (NAME or /dev/shm/NAME)
   sweep [NAME...] [--dry-run] [--json]
                               remove segments whose owner died (never live ones, other
@@ -25,20 +26,29 @@ Run "synaptic-shm <command> --help" for a command's help.
 `;
 
 const HELP: Record<string, string> = {
-  ls: `usage: synaptic-shm ls [--json]
+  ls: `usage: synaptic-shm ls [--all] [--json]
 
 Lists the segments of this package in /dev/shm that you can read, live or dead:
 name, kind, owner pid and reader pid (alive, closed: it closed its end, or dead:
 it went away without closing), capacity, fill,
-messages and bytes written, age. --json prints an array of objects instead
+messages and bytes written, the loan pool of a ring's writer (POOL: its slots
+and bytes; LOANED: bytes lent to the writer's user, not yet sent; IN FLIGHT:
+bytes sent, not yet released by the reader), age. A pool's slabs (kind pool,
+named smsh-<16 hex digits>.<index>) are segments of their own: ls counts them
+in their ring's row; --all also lists each one, indented under its ring (its
+slots, and how many are in flight). Slabs whose ring is not there are always
+listed. --json prints an array of objects instead, every segment and slab
 (times as numbers: createdMs and ageMs in milliseconds, a process's startTime
-in clock ticks since boot, and its startedAt as an ISO date).
+in clock ticks since boot, and its startedAt as an ISO date; a ring's loan
+pool under "pool", a slab's geometry and its ring's name under "slab").
 `,
   stat: `usage: synaptic-shm stat NAME [--json]
        synaptic-shm stat /dev/shm/NAME [--json]
 
 Shows one segment's header: sizes, owner and reader (pid, start time, alive),
-side states, indices, counters. Reads with pread; never maps or changes it.
+side states, indices, counters, and a ring's loan pool (slabs, slots, bytes,
+bytes loaned and in flight, loans sent). For a pool slab: its ring, its
+slots, and how many are in flight. Reads with pread; never maps or changes it.
 NAME is the segment's name as "synaptic-shm ls" or "ls /dev/shm" show it.
 `,
   sweep: `usage: synaptic-shm sweep [NAME...] [--dry-run] [--json]
@@ -46,19 +56,21 @@ NAME is the segment's name as "synaptic-shm ls" or "ls /dev/shm" show it.
 Removes the segments of this package whose owner process is dead (its liveness
 lock is gone; for segments without locks, its pid is gone or now belongs to a
 process with another start time). Never removes live segments, other users'
-segments, or files this package did not make. Also removes the doorbell
-sockets in your /dev/shm/.smsh-<uid>/ that nobody listens on (left by
-processes killed with -9). --dry-run lists what it would remove. Processes
-that still have a removed segment mapped keep using it. With NAMEs (or
-/dev/shm/NAME paths), only those segments are considered, and doorbell
-sockets are left for a full sweep.
+segments, or files this package did not make. A dead writer's loan pool
+slabs (kind pool) are segments it owned, and go with its ring. Also removes
+the doorbell sockets in your /dev/shm/.smsh-<uid>/ that nobody listens on
+(left by processes killed with -9). --dry-run lists what it would remove.
+Processes that still have a removed segment mapped keep using it. With
+NAMEs (or /dev/shm/NAME paths), only those segments are considered, and the
+pool slabs of the rings among them; doorbell sockets are left for a full
+sweep.
 --json prints {"dryRun": false, "removed": [...]}, or with --dry-run
 {"dryRun": true, "wouldRemove": [...]}; each entry has name, kind, reason.
 `,
 };
 
 const OPTIONS: Record<string, OptionSpecs> = {
-  ls: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  ls: { all: { type: "boolean", short: "a" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   stat: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   sweep: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
 };
@@ -90,7 +102,8 @@ function started(p: ProcessInfo): string {
   return d ? `started ${formatLocalTime(d)} (${formatAge(Date.now() - d.getTime())})` : "start time unknown";
 }
 
-const messages = (n: number): string => `${n.toLocaleString("en-US")} message${n === 1 ? "" : "s"}`;
+const plural = (n: number, what: string): string => `${n.toLocaleString("en-US")} ${what}${n === 1 ? "" : "s"}`;
+const messages = (n: number): string => plural(n, "message");
 
 /** "PID alive", "PID dead", or "PID closed" for a side that closed cleanly (its process may live on). */
 const who = (p: ProcessInfo | null, state: SideState): string =>
@@ -107,6 +120,31 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
+/** The POOL, LOANED and IN FLIGHT columns: a ring's pool in sum, a slab's slots. */
+function poolColumns(s: SegmentStatus): [string, string, string] {
+  if (s.pool && (s.pool.slabs > 0 || s.pool.loansSent > 0)) {
+    return [`${plural(s.pool.slots, "slot")}, ${formatBytes(s.pool.bytes)}`, formatBytes(s.pool.loaned), formatBytes(s.pool.inFlight)];
+  }
+  if (s.slab) return [`${plural(s.slab.slotCount, "slot")} of ${formatBytes(s.slab.slotSize)}`, "-", plural(s.slab.slotsInFlight, "slot")];
+  return ["-", "-", "-"];
+}
+
+function lsRow(s: SegmentStatus, indent: string): string[] {
+  const cap = s.kind === "ring" ? s.capacity : s.size;
+  return [
+    indent + s.name,
+    s.kind,
+    who(s.owner, s.writerState),
+    who(s.reader, s.readerState),
+    formatBytes(cap),
+    s.kind === "ring" ? `${Math.round((s.used / cap) * 100)}%` : "-",
+    s.kind === "pool" ? "-" : s.messagesWritten.toLocaleString("en-US"),
+    s.kind === "pool" ? "-" : formatBytes(s.bytesWritten),
+    ...poolColumns(s),
+    formatDuration(s.ageMs),
+  ];
+}
+
 function ls(values: Record<string, unknown>): number {
   const segs = list();
   if (values.json) {
@@ -117,20 +155,19 @@ function ls(values: Record<string, unknown>): number {
     console.log("no segments of @synaptic-mesh/shm in /dev/shm");
     return 0;
   }
-  const rows = [["NAME", "KIND", "OWNER", "READER", "CAPACITY", "FILL", "MESSAGES", "BYTES", "AGE"]];
+  // A slab whose ring is listed goes with its ring: in its row's POOL columns, and with --all in rows under it.
+  const slabsOf = new Map<string, SegmentStatus[]>();
   for (const s of segs) {
-    const cap = s.kind === "ring" ? s.capacity : s.size;
-    rows.push([
-      s.name,
-      s.kind,
-      who(s.owner, s.writerState),
-      who(s.reader, s.readerState),
-      formatBytes(cap),
-      s.kind === "ring" ? `${Math.round((s.used / cap) * 100)}%` : "-",
-      s.messagesWritten.toLocaleString("en-US"),
-      formatBytes(s.bytesWritten),
-      formatDuration(s.ageMs),
-    ]);
+    if (!s.slab?.ring) continue;
+    let slabs = slabsOf.get(s.slab.ring);
+    if (slabs === undefined) slabsOf.set(s.slab.ring, (slabs = []));
+    slabs.push(s);
+  }
+  const rows = [["NAME", "KIND", "OWNER", "READER", "CAPACITY", "FILL", "MESSAGES", "BYTES", "POOL", "LOANED", "IN FLIGHT", "AGE"]];
+  for (const s of segs) {
+    if (s.slab?.ring) continue;
+    rows.push(lsRow(s, ""));
+    if (values.all) for (const slab of (slabsOf.get(s.name) ?? []).sort((x, y) => x.slab!.index - y.slab!.index)) rows.push(lsRow(slab, "  "));
   }
   console.log(table(rows));
   return 0;
@@ -149,6 +186,35 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
     return 0;
   }
   const proc = (p: ProcessInfo, state: SideState): string => `pid ${p.pid}, ${started(p)}, ${who(p, state).split(" ")[1]}`;
+  const tail: [string, string][] = [
+    ["created", `${formatLocalTime(new Date(s.createdMs))} (${formatAge(s.ageMs)})`],
+    ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
+    ["liveness", s.liveness === "lock" ? "kernel-held locks" : "pid and start time"],
+  ];
+  if (s.slab) {
+    const b = s.slab;
+    const slab: [string, string][] = [
+      ["name", s.name],
+      ["kind", "pool (a slab of a ring's loan pool)"],
+      ["size", `${formatBytes(s.size)} data (${s.size} bytes)`],
+      ["ring", b.ring ?? `not in ${SHM_DIR} (its token begins ${b.ringToken.slice(0, 16)})`],
+      ["slots", `${plural(b.slotCount, "slot")} of ${formatBytes(b.slotSize)}, slab ${b.index}`],
+      ["in flight", `${plural(b.slotsInFlight, "slot")} (sent, not yet released by the reader)`],
+      ["retired", b.retired ? "yes (its writer is removing it)" : "no"],
+      ["owner", proc(s.owner, s.writerState)],
+      ...tail,
+    ];
+    console.log(slab.map(([k, v]) => `${k.padEnd(13)} ${v}`).join("\n"));
+    return 0;
+  }
+  const pool: [string, string][] = s.pool
+    ? [
+        ["pool", s.pool.slabs === 0 ? "none" : `${plural(s.pool.slabs, "slab")} (${s.pool.slabNames}), ${plural(s.pool.slots, "slot")}, ${formatBytes(s.pool.bytes)}`],
+        ["loaned", `${formatBytes(s.pool.loaned)} (lent to the writer's user, not yet sent)`],
+        ["in flight", `${formatBytes(s.pool.inFlight)} (sent, not yet released by the reader)`],
+        ["loans sent", s.pool.loansSent.toLocaleString("en-US") + (s.pool.epoch > 0 ? ` (a dead reader's loans taken back ${plural(s.pool.epoch, "time")})` : "")],
+      ]
+    : [];
   const lines: [string, string][] = [
     ["name", s.name],
     ["kind", s.kind],
@@ -162,9 +228,8 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
     ["read", `${messages(s.messagesRead)}, ${formatBytes(s.bytesRead)}`],
     ["writer waits", String(s.writerWaits)],
     ["wakeups sent", String(s.wakeupsSent)],
-    ["created", `${formatLocalTime(new Date(s.createdMs))} (${formatAge(s.ageMs)})`],
-    ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
-    ["liveness", s.liveness === "lock" ? "kernel-held locks" : "pid and start time"],
+    ...pool,
+    ...tail,
   ];
   console.log(lines.map(([k, v]) => `${k.padEnd(13)} ${v}`).join("\n"));
   return 0;

@@ -207,6 +207,39 @@ describe("liveness", () => {
   });
 });
 
+/** A segment as `synaptic-shm ls --json` lists it (the fields these tests look at). */
+interface Listed {
+  name: string;
+  kind: string;
+  token: string;
+  owner: { pid: number; alive: boolean };
+  slab: { index: number; ringToken: string; ring: string | null } | null;
+}
+
+async function listed(): Promise<Listed[]> {
+  const r = await cli(["ls", "--json"]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Listed[];
+}
+
+/**
+ * A writer with loans out (test/fixtures/loan-writer.ts: two sent, one not,
+ * in three slabs), its ring's token and its slabs' names as ls lists them.
+ */
+async function loanWriter(name: string): Promise<{ child: ChildProcess; token: string; slabs: string[] }> {
+  const child = spawnFixture("loan-writer", [name]);
+  const stats = JSON.parse((await waitForLine(child, /^ready /)).slice("ready ".length)) as { slabs: number };
+  const all = await listed();
+  const token = all.find((s) => s.name === name)!.token;
+  const slabs = all.filter((s) => s.slab?.ringToken === token);
+  expect(slabs).toHaveLength(stats.slabs);
+  expect(stats.slabs).toBeGreaterThan(1);
+  for (const s of slabs) expect(s).toMatchObject({ kind: "pool", owner: { pid: child.pid, alive: true }, slab: { ring: name } });
+  return { child, token, slabs: slabs.map((s) => s.name) };
+}
+
+const re = (name: string): string => name.replace(/\./g, "\\.");
+
 describe("sweep", () => {
   it("sweep({ names }) removes only the named dead segments, and takes /dev/shm/NAME too", async () => {
     const [a, b] = [randomName(), randomName()];
@@ -250,6 +283,79 @@ describe("sweep", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not in \/dev\/shm/);
     expect(sweep({ names: [b] }).map((e) => e.name)).toEqual([b]);
+  });
+
+  it("synaptic-shm sweep NAME of a kill -9'd writer's ring removes its loan pool slabs too; ls shows nothing of it after", async () => {
+    const name = randomName();
+    const { child, token, slabs } = await loanWriter(name);
+    child.kill("SIGKILL");
+    await exited(child);
+    try {
+      for (const n of [name, ...slabs]) expect(existsSync(shm(n)), n).toBe(true); // a crash cannot clean up
+      const dead = (await listed()).filter((s) => s.slab?.ringToken === token);
+      expect(dead.map((s) => [s.name, s.kind, s.owner.alive]).sort()).toEqual(slabs.map((n) => [n, "pool", false]).sort());
+      const table = (await cli(["ls", "--all"])).stdout;
+      expect(table).toMatch(new RegExp(`^${name}\\s+ring\\s+${child.pid} dead\\s`, "m"));
+      for (const n of slabs) expect(table).toMatch(new RegExp(`^  ${re(n)}\\s+pool\\s+${child.pid} dead\\s`, "m"));
+
+      // A dry run by the ring's name lists the ring and its slabs, and removes nothing.
+      const dry = await cli(["sweep", "--dry-run", "--json", name]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect((JSON.parse(dry.stdout) as { wouldRemove: { name: string }[] }).wouldRemove.map((e) => e.name).sort()).toEqual([name, ...slabs].sort());
+      for (const n of [name, ...slabs]) expect(existsSync(shm(n)), n).toBe(true);
+
+      const r = await cli(["sweep", name]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^removed ${name}: owner pid ${child.pid} is dead$`, "m"));
+      for (const n of slabs) expect(r.stdout).toMatch(new RegExp(`^removed ${re(n)}: owner pid ${child.pid} is dead \\(slab \\d+ of ${name}'s loan pool\\)$`, "m"));
+      expect(r.stdout).toMatch(new RegExp(`^${slabs.length + 1} segments removed$`, "m"));
+      for (const n of [name, ...slabs]) expect(existsSync(shm(n)), n).toBe(false);
+      expect((await listed()).filter((s) => s.name === name || s.token === token || s.slab?.ringToken === token)).toEqual([]);
+      const after = (await cli(["ls", "--all"])).stdout;
+      for (const n of [name, ...slabs]) expect(after).not.toContain(n);
+    } finally {
+      sweep({ names: [name, ...slabs] });
+    }
+  });
+
+  it("synaptic-shm sweep removes a kill -9'd writer's loan pool slabs with its ring, never a live writer's", async () => {
+    const deadName = randomName();
+    const liveName = randomName();
+    const dead = await loanWriter(deadName);
+    const live = await loanWriter(liveName);
+    try {
+      dead.child.kill("SIGKILL");
+      await exited(dead.child);
+      for (const n of [deadName, ...dead.slabs]) expect(existsSync(shm(n)), n).toBe(true);
+
+      const dry = await cli(["sweep", "--dry-run"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      for (const n of dead.slabs) expect(dry.stdout).toMatch(new RegExp(`^would remove ${re(n)}: owner pid ${dead.child.pid} is dead \\(slab \\d+ of ${deadName}'s loan pool\\)$`, "m"));
+      for (const n of [liveName, ...live.slabs]) expect(dry.stdout).not.toContain(n);
+
+      const r = await cli(["sweep", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const removed = (JSON.parse(r.stdout) as { removed: { name: string; kind: string }[] }).removed.map((e) => e.name);
+      for (const n of [deadName, ...dead.slabs]) {
+        expect(removed).toContain(n);
+        expect(existsSync(shm(n)), n).toBe(false);
+      }
+      for (const n of [liveName, ...live.slabs]) {
+        expect(removed).not.toContain(n);
+        expect(existsSync(shm(n)), n).toBe(true);
+      }
+      const after = await listed();
+      expect(after.filter((s) => s.name === deadName || s.slab?.ringToken === dead.token)).toEqual([]);
+      expect(after.filter((s) => s.slab?.ringToken === live.token).map((s) => [s.name, s.kind]).sort()).toEqual(live.slabs.map((n) => [n, "pool"]).sort());
+      const table = (await cli(["ls", "--all"])).stdout;
+      for (const n of [deadName, ...dead.slabs]) expect(table).not.toContain(n);
+      for (const n of live.slabs) expect(table).toMatch(new RegExp(`^  ${re(n)}\\s+pool\\s+${live.child.pid} alive\\s`, "m"));
+    } finally {
+      live.child.kill("SIGTERM"); // its own cleanup removes its ring and slabs
+      await exited(live.child);
+      sweep({ names: [deadName, ...dead.slabs] });
+    }
+    for (const n of [liveName, ...live.slabs]) expect(existsSync(shm(n)), n).toBe(false);
   });
 
   it("leaves alone live segments, other users' segments and files it did not make", async () => {

@@ -7,7 +7,9 @@ import { readdirSync, statSync } from "node:fs";
 
 import {
   FLAG_LOCKS,
+  KIND_POOL,
   KIND_RING,
+  MAX_SLOTS,
   OFFSETS,
   SIDE_ABSENT,
   SIDE_CLOSED,
@@ -30,10 +32,51 @@ export interface ProcessInfo {
   alive: boolean;
 }
 
+/**
+ * A ring's loan pool, from the writer's loan line (display statistics the
+ * writer stores plainly: a reading may be torn, so `loaned` and `inFlight`
+ * are clamped to `bytes`).
+ */
+export interface PoolUsage {
+  /** Slabs (segments) the pool holds; they are named `slabNames` with the index for "*". */
+  slabs: number;
+  /** Slots in them. */
+  slots: number;
+  /** Bytes of slot memory the pool holds. */
+  bytes: number;
+  /** Bytes lent to the writer's user and not yet sent. */
+  loaned: number;
+  /** Bytes sent and not yet seen released by the reader. */
+  inFlight: number;
+  /** Loans sent since the channel was created. */
+  loansSent: number;
+  /** How many times the writer took back a dead reader's loans. */
+  epoch: number;
+  /** "smsh-<16 hex digits>.*": the names of its slabs. */
+  slabNames: string;
+}
+
+/** A loan pool slab (kind "pool"): equal slots that a ring's writer lends. */
+export interface SlabInfo {
+  /** The index its name carries. */
+  index: number;
+  slotSize: number;
+  slotCount: number;
+  /** Slots sent and not yet released by the reader (from the slot table). */
+  slotsInFlight: number;
+  /** The writer marked it retired (it is about to remove it). */
+  retired: boolean;
+  /** The token of the ring it belongs to (hex): that ring's `token`. */
+  ringToken: string;
+  /** That ring's name, when it is in /dev/shm and readable (null otherwise). */
+  ring: string | null;
+}
+
 /** One segment of this package, as `synaptic-shm ls/stat` show it. */
 export interface SegmentStatus {
   name: string;
-  kind: "ring" | "plain";
+  /** "ring" (a channel), "pool" (a slab of a ring's loan pool) or "plain". */
+  kind: "ring" | "plain" | "pool";
   /** Bytes in the data region. */
   size: number;
   /** Ring capacity, 0 for plain segments. */
@@ -57,6 +100,12 @@ export interface SegmentStatus {
   wakeupsSent: number;
   /** How liveness was decided: "lock" (kernel-held marks) or "pid" (pid + start time). */
   liveness: "lock" | "pid";
+  /** The header's random token (hex); a pool slab's `slab.ringToken` is its ring's. */
+  token: string;
+  /** A ring's loan pool (zeros if it never lent); null for other kinds. */
+  pool: PoolUsage | null;
+  /** A pool slab's geometry and slot table; null for other kinds. */
+  slab: SlabInfo | null;
   /** @internal identity for a safe unlink */
   id: string;
 }
@@ -76,6 +125,44 @@ function side(v: number): SideState {
   return v === SIDE_ABSENT ? "absent" : v === SIDE_OPEN ? "open" : v === SIDE_CLOSED ? "closed" : "unknown";
 }
 
+/** The names of a ring's pool slabs start with this (lib/loan/slab.ts slabName: the token's first 8 bytes). */
+function slabNamePrefix(ringToken: string): string {
+  return `${NAME_PREFIX}${ringToken.slice(0, 16)}.`;
+}
+
+function poolUsage(v: DataView, token: string): PoolUsage {
+  const bytes = u64(v, OFFSETS.pool_bytes);
+  return {
+    slabs: v.getUint32(OFFSETS.pool_slabs, true),
+    slots: v.getUint32(OFFSETS.pool_slots, true),
+    bytes,
+    loaned: Math.min(u64(v, OFFSETS.bytes_loaned), bytes),
+    inFlight: Math.min(u64(v, OFFSETS.bytes_in_flight), bytes),
+    loansSent: u64(v, OFFSETS.loans_sent),
+    epoch: v.getUint32(OFFSETS.loan_epoch, true),
+    slabNames: `${slabNamePrefix(token)}*`,
+  };
+}
+
+function slabInfo(v: DataView): SlabInfo {
+  const slotCount = v.getUint32(OFFSETS.slot_count, true);
+  let slotsInFlight = 0;
+  // The table has MAX_SLOTS entries at most; a bigger count is not a slab of ours (read no further).
+  for (let i = 0; i < Math.min(slotCount, MAX_SLOTS); i++) {
+    const sent = v.getUint32(OFFSETS.slot_table + 8 * i, true);
+    if (sent !== 0 && sent !== v.getUint32(OFFSETS.slot_table + 8 * i + 4, true)) slotsInFlight++;
+  }
+  return {
+    index: v.getUint32(OFFSETS.slab_index, true),
+    slotSize: u64(v, OFFSETS.slot_size),
+    slotCount,
+    slotsInFlight,
+    retired: v.getUint32(OFFSETS.slab_retired, true) !== 0,
+    ringToken: Buffer.from(v.buffer, OFFSETS.ring_token, TOKEN_SIZE).toString("hex"),
+    ring: null,
+  };
+}
+
 function statusOf(name: string, ins: Inspection): SegmentStatus {
   const v = new DataView(ins.header);
   const locks = (v.getUint32(OFFSETS.flags, true) & FLAG_LOCKS) !== 0;
@@ -83,7 +170,9 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
   const ownerStart = u64(v, OFFSETS.owner_start_time);
   const readerPid = v.getUint32(OFFSETS.reader_pid, true);
   const readerStart = u64(v, OFFSETS.reader_start_time);
-  const kind = v.getUint32(OFFSETS.kind, true) === KIND_RING ? "ring" : "plain";
+  const kindWord = v.getUint32(OFFSETS.kind, true);
+  const kind = kindWord === KIND_RING ? "ring" : kindWord === KIND_POOL ? "pool" : "plain";
+  const token = tokenOf(ins);
   const createdMs = u64(v, OFFSETS.created_ns) / 1e6;
   const used = (v.getUint32(OFFSETS.write_index, true) - v.getUint32(OFFSETS.read_index, true)) >>> 0;
   const readerState = side(v.getUint32(OFFSETS.reader_state, true));
@@ -111,6 +200,9 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
     writerWaits: u64(v, OFFSETS.writer_waits),
     wakeupsSent: u64(v, OFFSETS.wakeups_sent),
     liveness: locks ? "lock" : "pid",
+    token,
+    pool: kind === "ring" ? poolUsage(v, token) : null,
+    slab: kind === "pool" ? slabInfo(v) : null,
     id: ins.id,
   };
 }
@@ -118,11 +210,39 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
 /**
  * The status of segment `name`, or null if the object is not a segment of
  * this package (foreign, garbage, or still being created). Throws ENOENT or
- * EACCES if it cannot be opened.
+ * EACCES if it cannot be opened. For a pool slab, `slab.ring` names its ring
+ * (found by its token among the segments in /dev/shm).
  */
 export function inspect(name: string): SegmentStatus | null {
+  const s = inspectOne(name);
+  if (s?.slab) s.slab.ring = findRing(s.slab.ringToken);
+  return s;
+}
+
+function inspectOne(name: string): SegmentStatus | null {
   const ins = native().SegmentHandle.inspect(validateName(name));
   return ins.invalid ? null : statusOf(name, ins);
+}
+
+function isRing(ins: Inspection): boolean {
+  return !ins.invalid && new DataView(ins.header).getUint32(OFFSETS.kind, true) === KIND_RING;
+}
+
+function isPool(ins: Inspection): boolean {
+  return !ins.invalid && new DataView(ins.header).getUint32(OFFSETS.kind, true) === KIND_POOL;
+}
+
+/** The name of the ring in /dev/shm whose token is `token`, or null. */
+function findRing(token: string): string | null {
+  for (const name of candidates(false)) {
+    try {
+      const ins = native().SegmentHandle.inspect(name);
+      if (isRing(ins) && tokenOf(ins) === token) return name;
+    } catch {
+      /* vanished or unreadable */
+    }
+  }
+  return null;
 }
 
 function candidates(prefixOnly: boolean): string[] {
@@ -149,12 +269,14 @@ export function list(): SegmentStatus[] {
   const out: SegmentStatus[] = [];
   for (const name of candidates(false)) {
     try {
-      const s = inspect(name);
+      const s = inspectOne(name);
       if (s) out.push(s);
     } catch {
       /* vanished, or not readable by us: not ours to list */
     }
   }
+  const rings = new Map(out.filter((s) => s.kind === "ring").map((s) => [s.token, s.name]));
+  for (const s of out) if (s.slab) s.slab.ring = rings.get(s.slab.ringToken) ?? null;
   return out.sort((a, b) => a.createdMs - b.createdMs);
 }
 
@@ -165,9 +287,11 @@ export interface SweepOptions {
   prefixOnly?: boolean;
   /**
    * Only consider these segments (names as in /dev/shm; a leading "/dev/shm/"
-   * is accepted). Names that do not exist are skipped. Other processes'
-   * leftovers stay, and so do doorbell files (only a full sweep removes those:
-   * they are harmless, the next sleeper of the line binds over them).
+   * is accepted), and the loan pool slabs of the rings among them (a dead
+   * writer's slabs go with its ring). Names that do not exist are skipped.
+   * Other processes' leftovers stay, and so do doorbell files (only a full
+   * sweep removes those: they are harmless, the next sleeper of the line
+   * binds over them).
    */
   names?: readonly string[];
 }
@@ -190,7 +314,8 @@ const ABANDONED_AFTER_MS = 1_000;
  * Removes the segments of this package whose owner is dead: its liveness
  * lock is gone (or, for a segment without locks, its pid is gone or belongs
  * to a process with another start time). Never touches live segments,
- * segments of other users, or objects that are not this package's.
+ * segments of other users, or objects that are not this package's. A dead
+ * writer's loan pool slabs are segments it owned, and go the same way.
  * Returns what it removed (with dryRun: what it would remove).
  */
 export function sweep(options: SweepOptions = {}): SweepEntry[] {
@@ -199,19 +324,42 @@ export function sweep(options: SweepOptions = {}): SweepEntry[] {
   const removed: SweepEntry[] = [];
   const removedTokens = new Map<string, string>(); // token hex -> segment name
   const names = options.names !== undefined ? onlyNames(options.names) : candidates(options.prefixOnly === true);
+  const found: [string, Inspection][] = [];
   for (const name of names) {
-    let ins: Inspection;
     try {
-      ins = SegmentHandle.inspect(name);
+      found.push([name, SegmentHandle.inspect(name)]);
     } catch {
-      continue; // vanished or unreadable
+      /* vanished or unreadable */
     }
+  }
+  const rings = new Map<string, string>(); // token hex -> ring name, to say whose slab a slab is
+  for (const [name, ins] of found) if (isRing(ins)) rings.set(tokenOf(ins), name);
+  if (options.names !== undefined && rings.size > 0) {
+    // A named ring's pool slabs are considered with it (each judged by its own owner, as any segment).
+    const given = new Set(names);
+    const prefixes = new Map([...rings.keys()].map((token) => [slabNamePrefix(token), token]));
+    for (const name of candidates(true)) {
+      const token = prefixes.get(name.slice(0, name.lastIndexOf(".") + 1));
+      if (token === undefined || given.has(name)) continue;
+      let ins: Inspection;
+      try {
+        ins = SegmentHandle.inspect(name);
+      } catch {
+        continue;
+      }
+      // Its own slabs only (the whole token matches), or one whose creation never finished (no header to tell).
+      if (ins.invalid ? ins.invalid === "EAGAIN" : isPool(ins) && slabInfo(new DataView(ins.header)).ringToken === token) found.push([name, ins]);
+    }
+  }
+  for (const [name, ins] of found) {
     if (ins.uid !== euid) continue; // other users' segments are theirs to sweep
     let entry: SweepEntry | null = null;
     if (!ins.invalid) {
       const s = statusOf(name, ins);
       if (!s.owner.alive) {
-        entry = { name, kind: "segment", status: s, reason: `owner pid ${s.owner.pid} is dead${s.liveness === "pid" ? " (by pid and start time)" : ""}` };
+        const ring = s.slab ? rings.get(s.slab.ringToken) : undefined;
+        const whose = s.slab ? ` (slab ${s.slab.index} of ${ring ?? "a ring"}'s loan pool)` : "";
+        entry = { name, kind: "segment", status: s, reason: `owner pid ${s.owner.pid} is dead${s.liveness === "pid" ? " (by pid and start time)" : ""}${whose}` };
       }
     } else if (ins.invalid === "EAGAIN" && name.startsWith(NAME_PREFIX) && !ins.ownerLocked) {
       let age = 0;
