@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   if (role === "host") {
     const h = await transport.host(opts);
     const answer = nextMessage<{ answer: string }>();
-    await post({ type: "offer", offer: h.offer });
+    await post({ type: "offer", offer: h.offer, leftovers: h.leftovers });
     const ep = await h.complete((await answer).answer);
     const t0 = process.cpuUsage();
     const r = await runHost(ep, job, reporter());

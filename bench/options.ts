@@ -16,6 +16,8 @@ export interface Options {
   rounds: number;
   messages: number;
   iterations: number;
+  /** pointcloud: timed transfers per row; null: by size (pointcloud.ts defaultTransfers). */
+  transfers: number | null;
   pin: boolean;
   /** Busy-loop processes to run while measuring (--load); 0: none. */
   load: number;
@@ -38,23 +40,34 @@ otherwise use between local processes: TCP loopback, Unix domain sockets,
 ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), and, between
 threads, worker_threads MessagePorts. Every row runs in fresh processes. The
 results print with a legend and are saved to bench-results/<timestamp>.json
-and .md. About 1 min 20 s on 2 cores; --quick about 25 s.
+and .md. About 1 min 40 s on 2 cores; --quick about 25 s.
 
-  --quick              reduced run (under a minute on 2 cores)
-  --full               adds 1 GiB to the bulk sizes
+Scenarios: rtt (round trip), stream (one way at saturation), bulk (one large
+buffer), pointcloud (10 MB and 100 MB buffers in steady state: loans
+(shm-loan: filled in place, no copy) and copy-in (shm-copy) against tcp, uds
+and ZeroMQ; the time until the reader has the buffer, and the full transfer;
+1 GB with --full). shm-loan and shm-copy run in pointcloud only.
+
+  --quick              reduced run (under a minute on 2 cores; pointcloud 1 MB only)
+  --full               adds 1 GiB to the bulk sizes and 1 GB to the pointcloud sizes
+                       (the 1 GB point clouds: about 30 s more, 2-3 GiB of memory per row)
   --transports LIST    ${TRANSPORTS.join(",")}
                        (default: all)
-  --scenarios LIST     rtt,stream,bulk (default: all)
+  --scenarios LIST     rtt,stream,bulk,pointcloud (default: all)
   --sizes LIST         message/buffer sizes for every chosen scenario, e.g. 64,1k,64k,1m
+                       (binary units; 10000000 is 10 MB)
   --rounds N           rtt: timed round trips per row (default 20000; quick 1000)
   --messages N         stream: messages per row (default 500000 or 256 MiB; quick 100000)
   --iterations N       bulk: timed transfers per row (default 5; quick 3)
+  --transfers N        pointcloud: timed transfers per row (default by size: 200 of
+                       10 MB, 20 of 100 MB, 5 of 1 GB; quick 50 of 1 MB), after a
+                       tenth as many warm-up ones (at least 2)
   --pin                pin the two processes to different cores (taskset)
   --load [N]           measure on a loaded machine, on purpose: N busy-loop processes
                        (default: one per core, ${availableParallelism()} here), each pinned to a core
                        with taskset, running from before the first row to after the last
   --no-cork            publish/write every message on its own (no batching per tick)
-  --spin S             shm-event/shm-futex: "adaptive" (default), microseconds, or inf
+  --spin S             shm-event/futex/loan/copy: "adaptive" (default), microseconds, or inf
   --json FILE          also write the results as JSON to FILE
   --markdown FILE      also write a Markdown report to FILE, an SVG latency chart beside it
   --no-save            do not save to bench-results/
@@ -79,12 +92,13 @@ const SPECS: OptionSpecs = {
   rounds: { type: "string" },
   messages: { type: "string" },
   iterations: { type: "string" },
+  transfers: { type: "string" },
   "row-timeout": { type: "string" },
   json: { type: "string" },
   markdown: { type: "string" },
 };
 
-const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk"];
+const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk", "pointcloud"];
 
 /** Parses "64", "1k", "64KiB", "10m", "1g" (binary units). */
 export function parseSize(s: string): number {
@@ -141,10 +155,14 @@ export function parseOptions(argv: string[]): Options | null {
   const rounds = count("rounds");
   const messages = count("messages");
   const iterations = count("iterations");
+  const transfers = count("transfers");
   const rowTimeout = count("row-timeout");
 
   const bulk = quick ? [1 << 20, 10 << 20] : [1 << 20, 10 << 20, 100 << 20];
   if (full) bulk.push(1 << 30);
+  // Point clouds in decimal sizes; 1 GB only with --full (it alone takes about a minute).
+  const cloud = quick ? [1e6] : [10e6, 100e6];
+  if (full) cloud.push(1e9);
   return {
     transports,
     scenarios,
@@ -152,10 +170,12 @@ export function parseOptions(argv: string[]): Options | null {
       rtt: sizes ?? [64, 1024, 65536],
       stream: sizes ?? [64, 4096],
       bulk: sizes ?? bulk,
+      pointcloud: sizes ?? cloud,
     },
     rounds: rounds ?? (quick ? 1000 : 20000),
     messages: messages ?? (quick ? 100000 : 500000),
     iterations: iterations ?? (quick ? 3 : 5),
+    transfers,
     pin: v.pin === true,
     load,
     cork: v["no-cork"] !== true,

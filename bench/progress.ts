@@ -4,8 +4,8 @@
 // figure and duration; elsewhere (a pipe, a log) the line is finished when
 // the row is.
 //   [ 3/53, 12 s in, about 1 min 40 s left] rtt 64 B tcp: p50 70.1 µs (1.2 s)
-import { formatBytes, formatDuration, formatNumber } from "../lib/util/format.js";
-import type { Row } from "./results.js";
+import { formatDuration, formatNumber } from "../lib/util/format.js";
+import { sizeLabel, type Row } from "./results.js";
 import type { Job } from "./scenarios.js";
 
 /** Rough wall time of a row on a 2-core VM (ms), before any row has run; the run corrects it by what it measures. */
@@ -25,6 +25,12 @@ export function estimateMs(job: Job): number {
     const us = shm ? 0.35 + kib * 0.25 : zmq ? 4.5 + kib * 3 : t === "worker-port" ? 2.5 + kib * 1 : t === "child-ipc" ? 4 + kib * 2 : 0.8 + kib * 1.5;
     return start + (n * us) / 1000;
   }
+  if (job.scenario === "pointcloud") {
+    // Loans: a fill and a read of one byte per page and two wakeups; memory made and prefaulted once on each side.
+    if (t === "shm-loan") return start + job.size / 1e6 + n * (0.2 + job.size / 4e7);
+    const cloudMbPerS = t === "shm-copy" ? 5000 : zmq ? 1000 : 1500;
+    return start + job.size / 1e6 + (n * job.size) / 1e3 / cloudMbPerS;
+  }
   const mbPerS = shm ? 4000 : t === "child-ipc" ? 150 : zmq ? 1000 : t === "worker-port" ? 800 : 1500;
   return start + job.size / 2e6 + (n * job.size) / 1e3 / mbPerS;
 }
@@ -35,6 +41,7 @@ export function rowSummary(r: Row): string {
   if (r.error) return `FAILED: ${r.error}`;
   if (r.scenario === "rtt") return `p50 ${formatNumber(r.p50_us)} µs`;
   if (r.scenario === "stream") return `${formatNumber(r.msgs_per_s)} msgs/s`;
+  if (r.scenario === "pointcloud" && r.handoff_p50_us !== undefined) return `handoff ${formatNumber(r.handoff_p50_us)} µs, full ${formatNumber(r.ms)} ms`;
   return `${formatNumber(r.ms)} ms`;
 }
 
@@ -75,7 +82,7 @@ export class Progress {
     const pos = `${String(index + 1).padStart(String(n).length)}/${n}`;
     const elapsed = formatDuration(Date.now() - this.#t0);
     const left = formatDuration(Math.max(1000, this.estimateLeftMs()));
-    this.#head = `[${pos}, ${elapsed} in, about ${left} left] ${job.scenario} ${formatBytes(job.size)} ${job.transport}`;
+    this.#head = `[${pos}, ${elapsed} in, about ${left} left] ${job.scenario} ${sizeLabel(job.scenario, job.size)} ${job.transport}`;
     this.#out.write(this.#tty ? `\r\x1b[K${this.#head} ...` : `${this.#head} ... `);
   }
 

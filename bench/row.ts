@@ -2,12 +2,13 @@
 // transport, a host that starts its own peer), connected through the
 // orchestrator, their figures and operating-system costs collected.
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import type { ChildStart } from "./child.js";
 import type { Options } from "./options.js";
+import { defaultTransfers } from "./pointcloud.js";
 import type { Row } from "./results.js";
 import type { Job, Scenario } from "./scenarios.js";
 import { makeTransport, unavailable } from "./transports/index.js";
@@ -16,6 +17,8 @@ import type { PeerReport } from "./transports/types.js";
 interface ChildMsg {
   type: "offer" | "answer" | "progress" | "result" | "error";
   offer?: string;
+  /** The host's other /dev/shm names start with this (a loan pool's slabs). */
+  leftovers?: string;
   answer?: string;
   done?: number;
   total?: number;
@@ -26,6 +29,11 @@ interface ChildMsg {
   p99_us?: number;
   p999_us?: number;
   ms?: number;
+  ms_p99?: number;
+  handoff_p50_us?: number;
+  handoff_p99_us?: number;
+  loans?: number;
+  slabs_created_timed?: number;
   elapsedMs?: number;
   /** Linked transports: what the peer the host started measured. */
   peer?: PeerReport;
@@ -106,6 +114,11 @@ export function jobFor(o: Options, transport: string, scenario: Scenario, size: 
       return { scenario, transport, size, count: streamCount, warmup: 0, cork: o.cork, spin: String(o.spin) };
     case "bulk":
       return { scenario, transport, size, count: o.iterations, warmup: 1, cork: o.cork, spin: String(o.spin) };
+    case "pointcloud": {
+      // Steady state: a tenth more transfers first, at least 2 (the first makes the loan slab, the second reuses it).
+      const count = o.transfers ?? defaultTransfers(size, o.quick);
+      return { scenario, transport, size, count, warmup: Math.max(2, Math.ceil(count / 10)), cork: o.cork, spin: String(o.spin) };
+    }
   }
 }
 
@@ -139,7 +152,25 @@ function figures(row: Row, job: Job, h: ChildMsg, p: { cpuUs?: number; maxRssKb?
     Object.assign(out, { msgs_per_s: rate, mb_per_s: (rate * job.size) / 1e6 });
   }
   if (job.scenario === "bulk") Object.assign(out, { ms: h.ms, mb_per_s: job.size / 1e6 / ((h.ms ?? NaN) / 1000) });
+  if (job.scenario === "pointcloud") {
+    const { ms, ms_p99, handoff_p50_us, handoff_p99_us, slabs_created_timed } = h;
+    Object.assign(out, { handoff_p50_us, handoff_p99_us, ms, ms_p99, mb_per_s: job.size / 1e6 / ((ms ?? NaN) / 1000), slabs_created_timed });
+    // An ordinary buffer up to maxMessageSize goes through the ring, not as a loan.
+    if (out.method === "copy-in" && h.loans === 0) out.method = "ring";
+  }
   return out;
+}
+
+/** Names in /dev/shm starting with `prefix`, a loan pool's slabs ("smsh-<16 hex>."): removed after a row. */
+function removeLeftovers(prefix: string): void {
+  if (!/^smsh-[0-9a-f]{16}\.$/.test(prefix)) return;
+  let names: string[];
+  try {
+    names = readdirSync("/dev/shm");
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))) rmSync(`/dev/shm/${n}`, { force: true });
 }
 
 /** Runs one row; never throws: a failure is the row's `error`. `within` gets the row's progress (0..1). */
@@ -152,12 +183,15 @@ export async function runRow(o: Options, job: Job, within: (fraction: number) =>
     size: job.size,
     count: job.count,
   };
-  if (job.scenario === "bulk") row.method = job.transport === "memcpy" ? "memcpy" : t?.transport === "shm" ? "copy-in" : "send";
+  if (job.scenario === "bulk" || job.scenario === "pointcloud") {
+    row.method = job.transport === "memcpy" ? "memcpy" : t?.mode === "loan" ? "loan" : t?.transport === "shm" ? "copy-in" : "send";
+  }
   const why = job.transport === "memcpy" ? null : unavailable(job.transport);
   if (why) return { ...row, skipped: true, error: why };
   const onProgress = (m: ChildMsg): void => within((m.done ?? 0) / (m.total ?? 1));
   const children: Child[] = [];
   const segments: string[] = []; // shm offers/answers are segment names
+  const leftovers: string[] = []; // name prefixes of loan slabs
   let ok = false;
   try {
     if (job.transport === "memcpy") {
@@ -166,7 +200,7 @@ export async function runRow(o: Options, job: Job, within: (fraction: number) =>
       solo.send({ job, role: "memcpy" } satisfies ChildStart);
       const r = await withTimeout(solo.expect("result"), o.rowTimeoutMs, "row");
       ok = true;
-      return { ...row, ms: r.ms, rss_mb: mb(r.maxRssKb) };
+      return { ...row, ms: r.ms, ...(r.ms_p99 !== undefined && { ms_p99: r.ms_p99 }), rss_mb: mb(r.maxRssKb) };
     }
     if (t?.linked) {
       // The host starts its own peer: pin that to core 1 (a worker thread cannot be: it shares the host's process).
@@ -182,8 +216,9 @@ export async function runRow(o: Options, job: Job, within: (fraction: number) =>
     children.push(host);
     host.send({ job, role: "host" } satisfies ChildStart);
     const run = async (): Promise<Row> => {
-      const { offer } = await host.expect("offer");
+      const { offer, leftovers: prefix } = await host.expect("offer");
       if (row.transport === "shm") segments.push(offer!);
+      if (prefix) leftovers.push(prefix);
       const peer = new Child(pinned ? 1 : null, onProgress);
       children.push(peer);
       peer.send({ job, role: "peer", offer } satisfies ChildStart);
@@ -207,5 +242,6 @@ export async function runRow(o: Options, job: Job, within: (fraction: number) =>
     await Promise.all(children.map((c) => c.exited));
     // A killed child cannot unlink its ring: remove what it left.
     for (const name of segments) if (/^smsh-[a-z2-7]{16}$/.test(name)) rmSync(`/dev/shm/${name}`, { force: true });
+    for (const prefix of leftovers) removeLeftovers(prefix);
   }
 }

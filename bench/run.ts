@@ -22,6 +22,7 @@ import type { Report, Row } from "./results.js";
 import { jobFor, live, runRow } from "./row.js";
 import { runScratch } from "./scratch.js";
 import type { Job } from "./scenarios.js";
+import { runsIn } from "./transports/index.js";
 
 export type { Report, Row };
 
@@ -52,13 +53,15 @@ function killOnStop(busy: () => BusyLoops | null, removeScratch: () => void): ()
   return remove;
 }
 
-/** Every row of the run, in order: scenario, size, then transport (memcpy first in bulk). */
+/** Every row of the run, in order: scenario, size, then transport (memcpy first in bulk and pointcloud). */
 export function planOf(o: Options): Job[] {
   const plan: Job[] = [];
   for (const scenario of o.scenarios) {
+    const transports = o.transports.filter((t) => runsIn(t, scenario));
+    if (transports.length === 0) continue;
     for (const size of o.sizes[scenario]) {
-      if (scenario === "bulk") plan.push(jobFor(o, "memcpy", scenario, size));
-      for (const t of o.transports) plan.push(jobFor(o, t, scenario, size));
+      if (scenario === "bulk" || scenario === "pointcloud") plan.push(jobFor(o, "memcpy", scenario, size));
+      for (const t of transports) plan.push(jobFor(o, t, scenario, size));
     }
   }
   return plan;
@@ -116,7 +119,17 @@ export async function runBench(o: Options, progress?: Progress): Promise<Report>
   return {
     version: 1,
     machine,
-    options: { quick: o.quick, full: o.full, cork: o.cork, spin: String(o.spin), load: o.load, rounds: o.rounds, messages: o.messages, iterations: o.iterations },
+    options: {
+      quick: o.quick,
+      full: o.full,
+      cork: o.cork,
+      spin: String(o.spin),
+      load: o.load,
+      rounds: o.rounds,
+      messages: o.messages,
+      iterations: o.iterations,
+      transfers: o.transfers,
+    },
     results,
     duration_s: Math.round((Date.now() - t0) / 100) / 10,
   };
@@ -144,6 +157,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const plan = planOf(o);
+  if (plan.length === 0) {
+    console.error(`synaptic-shm bench: no rows: ${o.transports.join(", ")} run in none of ${o.scenarios.join(", ")} (shm-loan and shm-copy run in pointcloud only)\n\n${USAGE}`);
+    return 2;
+  }
   const progress = new Progress(plan);
   progress.note(
     `synaptic-shm bench: ${plan.length} row${plan.length === 1 ? "" : "s"} (${o.scenarios.join(", ")}; ` +

@@ -8,18 +8,22 @@
 //   bulk    host: send one buffer of `size` bytes; peer: receive it, read one
 //           byte of every 4 KiB page, check the byte count, acknowledge.
 //           Time from the start of the send to the acknowledgement.
+//   pointcloud  bulk in steady state, the writer filling (on a loan
+//           transport: filling a loan in place); handoff and full transfer
+//           times (pointcloud.ts).
+import { P99_MIN, runCloudHost, runCloudPeer } from "./pointcloud.js";
 import { summarize } from "./stats.js";
 import type { Endpoint } from "./transports/types.js";
 
-export type Scenario = "rtt" | "stream" | "bulk";
+export type Scenario = "rtt" | "stream" | "bulk" | "pointcloud";
 
 export interface Job {
   scenario: Scenario;
   transport: string;
   size: number;
-  /** rtt: timed round trips; stream: messages; bulk: timed transfers. */
+  /** rtt: timed round trips; stream: messages; bulk, pointcloud: timed transfers. */
   count: number;
-  /** Untimed repetitions first (rtt round trips, bulk transfers). */
+  /** Untimed repetitions first (rtt round trips, bulk and pointcloud transfers). */
   warmup: number;
   cork: boolean;
   /** shm transports: the spin option as text ("adaptive", "20", "inf"): jobs travel as JSON. */
@@ -57,6 +61,12 @@ export interface HostResult {
   p99_us?: number;
   p999_us?: number;
   ms?: number;
+  ms_p99?: number;
+  handoff_p50_us?: number;
+  handoff_p99_us?: number;
+  /** Loan transports: loans sent, and slabs the pool created, during the timed transfers. */
+  loans?: number;
+  slabs_created_timed?: number;
 }
 
 export interface PeerResult {
@@ -64,6 +74,7 @@ export interface PeerResult {
 }
 
 export async function runHost(ep: Endpoint, job: Job, progress: Progress): Promise<HostResult> {
+  if (job.scenario === "pointcloud") return runCloudHost(ep, job, progress);
   const { size, count, warmup } = job;
   const step = Math.max(1, Math.floor((count + warmup) / 20));
   if (job.scenario === "rtt") {
@@ -114,6 +125,7 @@ export async function runHost(ep: Endpoint, job: Job, progress: Progress): Promi
 }
 
 export async function runPeer(ep: Endpoint, job: Job): Promise<PeerResult> {
+  if (job.scenario === "pointcloud") return runCloudPeer(ep, job);
   const { size, count, warmup } = job;
   if (job.scenario === "rtt") {
     for (let i = 0; i < warmup + count; i++) {
@@ -155,7 +167,7 @@ export async function runPeer(ep: Endpoint, job: Job): Promise<PeerResult> {
   return {};
 }
 
-/** The in-process floor for bulk: one memcpy of `size` bytes into touched memory. */
+/** The in-process floor for bulk and pointcloud: one memcpy of `size` bytes into touched memory. */
 export function runMemcpy(job: Job): HostResult {
   const src = Buffer.alloc(job.size, 1);
   const dst = Buffer.alloc(job.size);
@@ -166,5 +178,6 @@ export function runMemcpy(job: Job): HostResult {
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (i >= job.warmup) times.push(ms);
   }
-  return { ms: summarize(times).p50 };
+  const s = summarize(times);
+  return job.count >= P99_MIN ? { ms: s.p50, ms_p99: s.p99 } : { ms: s.p50 };
 }

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 
 import { parseOptions } from "../dist/bench/options.js";
+import { defaultTransfers } from "../dist/bench/pointcloud.js";
+import { planOf } from "../dist/bench/run.js";
 import { machineWarnings } from "../dist/bench/report/warnings.js";
 import { compare, tablesOf } from "../dist/bench/report/tables.js";
 import { renderReport } from "../dist/bench/report/terminal.js";
@@ -33,6 +35,16 @@ const machine = (over: Partial<Machine> = {}): Machine => ({
 });
 
 const rtt = (transport: string, mode: string | null, p50: number): Row => ({ transport, mode, scenario: "rtt", size: 64, p50_us: p50, p99_us: p50 * 2, p999_us: p50 * 3, cpu_us_per_msg: 1, rss_mb: 50 });
+const cloud = (transport: string, mode: string | null, handoff: number | undefined, ms: number): Row => ({
+  transport,
+  mode,
+  scenario: "pointcloud",
+  size: 100e6,
+  handoff_p50_us: handoff,
+  ms,
+  cpu_us_per_msg: 1,
+  rss_mb: 50,
+});
 const stream = (transport: string, mode: string | null, rate: number): Row => ({ transport, mode, scenario: "stream", size: 64, msgs_per_s: rate, mb_per_s: (rate * 64) / 1e6, cpu_us_per_msg: 1, rss_mb: 50 });
 
 function report(results: Row[], m: Machine = machine()): Report {
@@ -50,6 +62,35 @@ describe("bench options", () => {
     expect(parseOptions(["--no-save"])!.save).toBe(false);
     expect(parseOptions(["--no-cork"])!.cork).toBe(false);
     expect(parseOptions(["--rounds=5", "--help"])).toBeNull();
+  });
+
+  it("pointcloud: 10 MB and 100 MB by default, 1 GB with --full, 1 MB with --quick; --transfers or by size", () => {
+    expect(parseOptions([])!.scenarios).toContain("pointcloud");
+    expect(parseOptions([])!.sizes.pointcloud).toEqual([10e6, 100e6]);
+    expect(parseOptions(["--full"])!.sizes.pointcloud).toEqual([10e6, 100e6, 1e9]);
+    expect(parseOptions(["--quick"])!.sizes.pointcloud).toEqual([1e6]);
+    expect(parseOptions(["--sizes", "64k"])!.sizes.pointcloud).toEqual([65536]);
+    expect(parseOptions([])!.transfers).toBeNull();
+    expect(parseOptions(["--transfers=7"])!.transfers).toBe(7);
+    expect(defaultTransfers(10e6, false)).toBe(200);
+    expect(defaultTransfers(100e6, false)).toBe(20);
+    expect(defaultTransfers(1e9, false)).toBe(5);
+    expect(defaultTransfers(1e6, true)).toBe(50);
+  });
+
+  it("the loan transports run in pointcloud only, and pointcloud runs the loans, the sockets and ZeroMQ, memcpy first", () => {
+    const names = (o: string[], scenario: string): string[] =>
+      planOf(parseOptions([...o, "--scenarios", scenario])!).map((j) => `${j.transport} ${j.size}`);
+    expect(names(["--quick"], "pointcloud")).toEqual(["memcpy", "shm-loan", "shm-copy", "tcp", "uds", "zmq-ipc", "zmq-tcp"].map((t) => `${t} 1000000`));
+    expect(names(["--sizes", "64"], "rtt")).not.toContain("shm-loan 64");
+    expect(names(["--transports", "shm-loan"], "rtt")).toEqual([]);
+    const jobs = planOf(parseOptions(["--scenarios", "pointcloud", "--transports", "tcp"])!);
+    expect(jobs.map((j) => [j.transport, j.size, j.count, j.warmup])).toEqual([
+      ["memcpy", 10e6, 200, 20],
+      ["tcp", 10e6, 200, 20],
+      ["memcpy", 100e6, 20, 2],
+      ["tcp", 100e6, 20, 2],
+    ]);
   });
 });
 
@@ -70,6 +111,22 @@ describe("ratios in words", () => {
     expect(t[0]!.rows.find((r) => r[0] === "tcp")).toContain("baseline");
     expect(t[0]!.columns.map((c) => c.better)).toEqual([null, "lower", "lower", "lower", "faster", "lower", "lower"]);
     expect(t[1]!.columns.map((c) => c.better)).toEqual([null, "higher", "higher", "faster", "lower", "lower"]);
+  });
+});
+
+describe("the pointcloud table", () => {
+  it("handoff and full transfer, p50 and p99, each against tcp; memcpy has no handoff; sizes in decimal units", () => {
+    const [t] = tablesOf(report([cloud("memcpy", null, undefined, 8), cloud("shm", "loan", 20, 10), cloud("shm", "copy", 9000, 18), cloud("tcp", null, 40000, 41)]));
+    expect(t!.title).toBe("pointcloud 100 MB: writer fills, reader has the view and reads every page, steady state");
+    expect(t!.columns.map((c) => c.head)).toEqual(["transport", "handoff p50 µs", "handoff p99 µs", "full p50 ms", "full p99 ms", "handoff vs tcp", "full vs tcp"]);
+    expect(t!.columns.map((c) => c.better)).toEqual([null, "lower", "lower", "lower", "lower", "faster", "faster"]);
+    expect(t!.rows).toEqual([
+      ["memcpy", "-", "-", "8", "-", "-", "5.1× faster"],
+      ["shm-loan", "20", "-", "10", "-", "2000× faster", "4.1× faster"],
+      ["shm-copy", "9,000", "-", "18", "-", "4.4× faster", "2.3× faster"],
+      ["tcp", "40,000", "-", "41", "-", "baseline", "baseline"],
+    ]);
+    expect(t!.conclusion).toBe("Fastest: shm-loan, 2000× faster than tcp to hand over a 100 MB point cloud (p50 20 µs vs 40,000 µs); its full transfer 10 ms, 4.1× faster than tcp.");
   });
 });
 

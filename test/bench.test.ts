@@ -49,6 +49,7 @@ describe("the benchmark", () => {
     expect(r.stderr).toMatch(/^\[ ?1\/\d+, .* in, about .* left\] rtt 64 B shm-event \.\.\. p50 [\d.]+ µs \(.+\)$/m);
     expect(r.stderr).toMatch(/\] stream 4 KiB child-ipc \.\.\. [\d,.]+( M)? msgs\/s/);
     expect(r.stderr).toMatch(/\] bulk 4 KiB worker-port \.\.\. [\d.]+ ms/);
+    expect(r.stderr).toMatch(/\] pointcloud 4 KiB shm-loan \.\.\. handoff [\d.,]+ µs, full [\d.,]+ ms/);
     expect(r.stderr).not.toMatch(/FAILED|Error/);
     const report = JSON.parse(readFileSync(json, "utf8")) as { version: number; machine: Record<string, unknown>; results: Row[] };
     expect(report.version).toBe(1);
@@ -82,6 +83,18 @@ describe("the benchmark", () => {
         }
       }
     }
+    // pointcloud (--sizes applies to it too): the loan transports beside the sockets and ZeroMQ, memcpy first.
+    for (const size of [64, 4096]) {
+      const rows = report.results.filter((x) => x.scenario === "pointcloud" && x.size === size);
+      expect(rows.map((x) => (x.mode ? `${x.transport}-${x.mode}` : x.transport))).toEqual(["memcpy", "shm-loan", "shm-copy", "tcp", "uds", "zmq-ipc", "zmq-tcp"]);
+      for (const row of rows) {
+        expect(row.error, `pointcloud ${size} ${row.transport}`).toBeUndefined();
+        expect(positive(row.ms), `pointcloud ${size} ${row.transport} ms`).toBe(true);
+        if (row.transport !== "memcpy") expect(positive(row.handoff_p50_us), `pointcloud ${size} ${row.transport} handoff`).toBe(true);
+      }
+      // A buffer that fits the ring (4 KiB: messages up to 1016 bytes) is not copied into a loan: the row says so.
+      expect(rows.find((x) => x.mode === "copy")!.method).toBe(size === 64 ? "ring" : "copy-in");
+    }
     expect(existsSync(md)).toBe(true);
     expect(readFileSync(md, "utf8")).toMatch(/!\[round-trip latency\]\(quick-latency\.svg\)/);
     expect(readFileSync(path.join(dir, "quick-latency.svg"), "utf8")).toMatch(/^<svg[^>]*xmlns/);
@@ -95,12 +108,12 @@ describe("the benchmark", () => {
     expect(r.stdout).toMatch(/shm-futex\s+.*futex/s);
     expect(r.stdout).toMatch(/shm-spin\s+.*spin: Infinity/s);
     const directions = r.stdout.split("\n").filter((l) => /^\s+(lower|higher|faster)=better/.test(l));
-    expect(directions.length).toBe(6); // one per table
+    expect(directions.length).toBe(8); // one per table
     for (const d of directions) expect(d.trim().split(/\s+/).every((c) => /^(lower|higher|faster)=better$/.test(c))).toBe(true);
     expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s/m);
     expect(r.stdout).toMatch(/\d× (faster|slower)/);
     expect(r.stdout).not.toMatch(/\d(\.\d+)?x\b/); // no bare "0.0127x" ratios
-    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(6);
+    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(8);
     const md2 = readFileSync(md, "utf8");
     expect(md2).toMatch(/\| transport \| p50 µs \(lower is better\) \|/);
     expect(md2).toMatch(/\*\*worker-port\*\*: worker_threads/);
@@ -113,6 +126,37 @@ describe("the benchmark", () => {
     expect(r.stdout).toContain(`Results saved to bench-results/${stem}.json, bench-results/${stem}.md, ${json}, ${md}`);
     expect(JSON.parse(readFileSync(path.join(r.cwd, "bench-results", `${stem}.json`), "utf8")).results).toHaveLength(report.results.length);
   }, 240_000);
+
+  it("pointcloud in --quick mode: 1 MB, every transport, steady state, handoff and full transfer with p99 from 100 transfers", async () => {
+    const json = path.join(dir, "pointcloud.json");
+    const r = await bench(["--quick", "--scenarios", "pointcloud", "--transfers", "100", "--json", json, "--no-save"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^pointcloud 1 MB: writer fills, reader has the view and reads every page, steady state$/m);
+    expect(r.stdout).toMatch(/^transport\s+handoff p50 µs\s+handoff p99 µs\s+full p50 ms\s+full p99 ms\s+handoff vs tcp\s+full vs tcp$/m);
+    expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s+baseline$/m);
+    expect(r.stdout).toMatch(/^=> Fastest: \S+, .* to hand over a 1 MB point cloud \(p50 [\d.,]+ µs/m);
+    expect(r.stdout).toMatch(/^  shm-loan\s+pointcloud only: the channel's bulk loans/m);
+    const report = JSON.parse(readFileSync(json, "utf8")) as { options: Record<string, unknown>; results: Row[] };
+    expect(report.options.transfers).toBe(100);
+    const rows = report.results;
+    expect(rows.every((x) => x.scenario === "pointcloud" && x.size === 1e6 && x.count === 100)).toBe(true);
+    const byName = new Map(rows.map((x) => [x.mode ? `${x.transport}-${x.mode}` : x.transport, x]));
+    expect([...byName.keys()]).toEqual(["memcpy", "shm-loan", "shm-copy", "tcp", "uds", "zmq-ipc", "zmq-tcp"]);
+    expect(byName.get("memcpy")!.method).toBe("memcpy");
+    expect(byName.get("shm-loan")!.method).toBe("loan");
+    expect(byName.get("shm-copy")!.method).toBe("copy-in");
+    expect(byName.get("tcp")!.method).toBe("send");
+    for (const [name, row] of byName) {
+      expect(row.error, name).toBeUndefined();
+      const fields = name === "memcpy" ? ["ms", "ms_p99"] : ["handoff_p50_us", "handoff_p99_us", "ms", "ms_p99", "mb_per_s", "cpu_us_per_msg", "rss_mb"];
+      for (const f of fields) expect(positive(row[f]), `${name} ${f}=${row[f]}`).toBe(true);
+      expect(row.ms as number, name).toBeLessThanOrEqual(row.ms_p99 as number);
+      if (name !== "memcpy") expect(row.handoff_p50_us as number, name).toBeLessThanOrEqual(row.handoff_p99_us as number);
+    }
+    // Steady state: the warm-up made the loan slabs; the timed transfers made none.
+    expect(byName.get("shm-loan")!.slabs_created_timed).toBe(0);
+    expect(byName.get("shm-copy")!.slabs_created_timed).toBe(0);
+  }, 120_000);
 
   it("--no-save saves nothing; --opt=value works like --opt value", async () => {
     const r = await bench(["--quick", "--transports=tcp", "--scenarios=rtt", "--sizes=64", "--rounds=50", "--no-save"]);
@@ -174,6 +218,7 @@ describe("the benchmark", () => {
       [["--frobnicate"], /unknown option "--frobnicate"/],
       [["--quick=yes"], /--quick takes no value/],
       [["--json"], /--json needs a value/],
+      [["--transports", "shm-loan", "--scenarios", "rtt"], /no rows: shm-loan run in none of rtt/],
     ] as const) {
       const e = await bench([...args]);
       expect(e.code, args.join(" ")).toBe(2);

@@ -13,6 +13,13 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
   "shm-spin":
     "the same channel with spin: Infinity: never sleeps, keeps polling shared memory. Lowest latency, but each waiting " +
     "side burns a whole core, busy or idle. Pick it only with cores to spare (ideally pinned, --pin).",
+  "shm-loan":
+    "pointcloud only: the channel's bulk loans. The writer takes a loan (tx.loan(size): shared memory of its pool), " +
+    "fills it in place and sends it: a 32-byte descriptor goes through the ring, no payload byte is copied; the reader " +
+    "gets a view of the same memory and release()s it. Pick it for large buffers you can produce in place.",
+  "shm-copy":
+    "pointcloud only: send() of an ordinary Buffer larger than the ring's maxMessageSize: copied once into a loan " +
+    "(copy-in), then handed over as shm-loan. For large buffers made elsewhere.",
   tcp: "Node net over 127.0.0.1 loopback (noDelay, length-prefixed frames, writes corked per tick): the baseline every ratio is against. Works across machines.",
   uds: "the same code over a Unix domain socket (local only).",
   "zmq-ipc": "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package.",
@@ -25,7 +32,7 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
     "worker_threads: a MessagePort between the main thread and a worker thread of the SAME process: threads, not " +
     "processes (one crash ends both; no isolation). Every message is copied (structured clone). CPU and RSS are the " +
     "whole process's; not pinned with --pin.",
-  memcpy: "bulk only: one Buffer.set() of the same size inside one process: the floor for copying the bytes once.",
+  memcpy: "bulk and pointcloud: one Buffer.set() of the same size inside one process: the floor for copying the bytes once.",
   lossy: "a deliberately broken TCP transport for the benchmark's own tests: it must fail its rows.",
 };
 
@@ -33,6 +40,10 @@ export const HOW_TO_READ = [
   "rtt: one message in flight, echoed back; p50/p99/p99.9 are percentiles of the round-trip time in µs (lower is better).",
   "stream: messages one way as fast as the transport takes them; msgs/s and MB/s at the receiver (higher is better).",
   "bulk: one buffer sent, the receiver reads every page and acknowledges; ms is the median time per transfer (lower is better).",
+  "pointcloud: the same in steady state (warm-up transfers first), the writer filling the buffer (one byte per 4 KiB page) " +
+    "before each send; handoff: from just before the send to the moment the reader has the whole buffer (a socket: its " +
+    "last chunk), stamped by both processes on one clock (CLOCK_MONOTONIC); full: from the start of the fill until the " +
+    "acknowledgement is back, the reader having read every page; p99 only with 100 transfers or more (lower is better).",
   "cpu: user+system CPU time of both ends per round trip, message or transfer, in µs, spinning included (lower is better). " +
     "rss: the larger peak resident memory of the two ends, MB (lower is better).",
   '"vs tcp": each row against tcp in the same run, always as "N× faster" or "N× slower", so faster is always better ' +

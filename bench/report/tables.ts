@@ -2,8 +2,8 @@
 // is better" or "higher is better", ratios to tcp always in words ("14×
 // faster", "2.1× slower": faster is better either way), and a one-line
 // conclusion under each.
-import { formatBytes, formatNumber } from "../../lib/util/format.js";
-import { label, type Report, type Row } from "../results.js";
+import { formatNumber } from "../../lib/util/format.js";
+import { label, sizeLabel, type Report, type Row } from "../results.js";
 
 /** Which way a column is better; "faster" for the ratio columns (their cells say faster or slower). */
 export type Better = "lower" | "higher" | "faster" | null;
@@ -60,7 +60,7 @@ interface Spec {
 }
 
 function specFor(scenario: Row["scenario"], size: number): Spec {
-  const s = formatBytes(size);
+  const s = sizeLabel(scenario, size);
   const cost = (r: Row): string[] => [num(r.cpu_us_per_msg), num(r.rss_mb)];
   const vsTcp = (r: Row, tcp: Row | undefined, key: keyof Row, better: "lower" | "higher"): string =>
     r.transport === "tcp" ? "baseline" : compare(r[key] as number | undefined, tcp?.[key] as number | undefined, better);
@@ -97,6 +97,35 @@ function specFor(scenario: Row["scenario"], size: number): Spec {
       key: "msgs_per_s",
       keyBetter: "higher",
       what: (b, tcp) => `for a one-way stream of ${s} messages (${num(b.msgs_per_s)}${tcp && b !== tcp ? ` vs ${num(tcp.msgs_per_s)}` : ""} msgs/s)`,
+    };
+  }
+  if (scenario === "pointcloud") {
+    return {
+      title: `pointcloud ${s}: writer fills, reader has the view and reads every page, steady state`,
+      columns: [
+        { head: "transport", better: null },
+        { head: "handoff p50 µs", better: "lower" },
+        { head: "handoff p99 µs", better: "lower" },
+        { head: "full p50 ms", better: "lower" },
+        { head: "full p99 ms", better: "lower" },
+        { head: "handoff vs tcp", better: "faster" },
+        { head: "full vs tcp", better: "faster" },
+      ],
+      // CPU and RSS are in the JSON (cpu_us_per_msg, rss_mb): the table stays within 100 columns.
+      cells: (r, tcp) => [
+        label(r),
+        num(r.handoff_p50_us),
+        num(r.handoff_p99_us),
+        num(r.ms),
+        num(r.ms_p99),
+        r.transport === "memcpy" ? "-" : vsTcp(r, tcp, "handoff_p50_us", "lower"),
+        vsTcp(r, tcp, "ms", "lower"),
+      ],
+      key: "handoff_p50_us",
+      keyBetter: "lower",
+      what: (b, tcp) =>
+        `to hand over a ${s} point cloud (p50 ${num(b.handoff_p50_us)} µs${tcp && b !== tcp ? ` vs ${num(tcp.handoff_p50_us)} µs` : ""})` +
+        `; its full transfer ${num(b.ms)} ms${tcp && b !== tcp ? `, ${thanTcp(compare(b.ms, tcp.ms, "lower"))}` : ""}`,
     };
   }
   return {

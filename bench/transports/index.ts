@@ -2,14 +2,25 @@
 import { childIpcTransport } from "./child-ipc.js";
 import { lossyTransport } from "./lossy.js";
 import { shmTransport } from "./shm.js";
+import { shmLoanTransport } from "./shm-loan.js";
 import { tcpTransport, udsTransport } from "./socket.js";
 import type { AnyTransport } from "./types.js";
 import { workerPortTransport } from "./worker-port.js";
+import type { Scenario } from "../scenarios.js";
 import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
 
 /** In report order. "lossy" is for the benchmark's tests and not run by default. */
-export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
+export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "shm-loan", "shm-copy", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
+
+/** The loan transports run only in pointcloud; pointcloud compares them with the sockets and ZeroMQ. */
+const LOANS = ["shm-loan", "shm-copy"];
+const CLOUD = [...LOANS, "tcp", "uds", "zmq-ipc", "zmq-tcp"];
+
+/** Whether `transport` has a row in `scenario` (when both are chosen). */
+export function runsIn(transport: string, scenario: Scenario): boolean {
+  return scenario === "pointcloud" ? CLOUD.includes(transport) : !LOANS.includes(transport);
+}
 
 export function makeTransport(name: string, cork = true, spinText = "adaptive"): AnyTransport {
   const spin = spinText === "adaptive" ? "adaptive" : spinText === "Infinity" || spinText === "inf" ? Infinity : Number(spinText);
@@ -20,6 +31,10 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
       return shmTransport("futex", cork, spin);
     case "shm-spin":
       return shmTransport("spin", cork);
+    case "shm-loan":
+      return shmLoanTransport("loan", spin);
+    case "shm-copy":
+      return shmLoanTransport("copy", spin);
     case "tcp":
       return tcpTransport(cork);
     case "uds":

@@ -17,6 +17,13 @@ export interface Endpoint {
   sendBulk(data: Uint8Array): Promise<void>;
   /** Receives a bulk transfer of `size` bytes, handing each piece to onChunk as it arrives. */
   recvBulk(size: number, onChunk: (chunk: Uint8Array) => void): Promise<void>;
+  /**
+   * Loan transports only: `size` bytes of shared memory to fill in place and
+   * pass to sendBulk (which then copies nothing). Others fill their own buffer.
+   */
+  lend?(size: number): Promise<Uint8Array>;
+  /** Loan transports only: what the writer's pool did so far (loans sent, slabs created). */
+  loanStats?(): { loans: number; slabsCreated: number };
   close(): Promise<void> | void;
 }
 
@@ -24,9 +31,14 @@ export interface Transport {
   /** Name in reports: "shm", "tcp", "uds", "zmq-ipc", "zmq-tcp". */
   linked?: undefined;
   transport: string;
-  /** shm: "event" | "futex" | "spin"; null otherwise. */
+  /** shm: "event" | "futex" | "spin", or "loan" | "copy" (pointcloud); null otherwise. */
   mode: string | null;
-  host(opts: ConnectOptions): Promise<{ offer: string; complete(answer: string): Promise<Endpoint> }>;
+  /**
+   * `leftovers`: the prefix of the /dev/shm names the host makes beside its
+   * offer (a loan pool's slabs), for the orchestrator to remove if the host
+   * is killed before it can.
+   */
+  host(opts: ConnectOptions): Promise<{ offer: string; leftovers?: string; complete(answer: string): Promise<Endpoint> }>;
   peer(offer: string, opts: ConnectOptions): Promise<{ answer: string; endpoint: Endpoint }>;
 }
 
@@ -61,7 +73,7 @@ export type AnyTransport = Transport | LinkedTransport;
 export interface ConnectOptions {
   /** The scenario's message or bulk size, so a transport can size its buffers. */
   size: number;
-  scenario: "rtt" | "stream" | "bulk";
+  scenario: Job["scenario"];
 }
 
 /** Bulk over a message transport: chunks of at most `chunk` bytes, in order. */
