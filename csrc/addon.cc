@@ -13,6 +13,7 @@
 #include "layout.h"
 #include "proc.h"
 #include "segment.h"
+#include "uncounted_buffer.h"
 
 namespace smsh {
 
@@ -99,6 +100,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTimeJs, "processStartTime"));
   exports.Set("selfStartTime", Napi::Number::New(env, static_cast<double>(SelfStartTime())));
   exports.Set("armSignalCleanup", Napi::Function::New(env, ArmSignalCleanupJs, "armSignalCleanup"));
+  // How views are made here (uncounted_buffer.h): "uncounted" (V8 does not
+  // count them against its external-memory limit) or "counted" (Node-API).
+  exports.Set("viewKind", Napi::String::New(env, UncountedBuffersAvailable(env) ? "uncounted" : "counted"));
   exports.Set("unlinkOwned", Napi::Function::New(env, UnlinkOwnedJs, "unlinkOwned"));
   return exports;
 }

@@ -15,10 +15,12 @@
 #include "addon_error.h"
 #include "addon_signals.h"
 #include "addon_waiter.h"
+#include "buffer_table.h"
 #include "doorbell.h"
 #include "futex.h"
 #include "notify.h"
 #include "signal_cleanup.h"
+#include "uncounted_buffer.h"
 
 namespace smsh {
 
@@ -48,46 +50,6 @@ uint64_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
     ThrowOutOfRange(info.Env(), std::string(what) + " must be a non-negative integer");
   return static_cast<uint64_t>(v);
 }
-
-// The ArrayBuffer over a mapping keeps the Segment alive (and mapped) until
-// its finalizer runs. The finalizer's hint is an id in this table rather than
-// a pointer we allocate, because runtimes disagree on who owns the hint when
-// napi_create_external_arraybuffer fails: Node 20 refuses a length above
-// buffer.constants.MAX_LENGTH inside node::Buffer::New and calls the
-// finalizer itself, at once (older releases from a SetImmediate, later);
-// Electron returns napi_no_external_buffers_allowed and never calls it. With
-// ids, whoever removes the entry first drops the reference and the other
-// finds nothing: no double free and no leak, whatever the status and
-// whenever (or whether) the finalizer runs.
-// One table for the process (worker threads too), deliberately never
-// destroyed: finalizers may run while an environment is being torn down.
-class BufferTable {
- public:
-  static BufferTable& Get() {
-    static BufferTable* table = new BufferTable();
-    return *table;
-  }
-  uint64_t Add(std::shared_ptr<Segment> seg) {
-    std::lock_guard<std::mutex> lock(mu_);
-    uint64_t id = next_++;
-    live_.emplace(id, std::move(seg));
-    return id;
-  }
-  // Idempotent: an id that is gone (or was never there) is ignored.
-  void Release(uint64_t id) {
-    std::shared_ptr<Segment> dropped;  // released outside the lock (may munmap)
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(id);
-    if (it == live_.end()) return;
-    dropped = std::move(it->second);
-    live_.erase(it);
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_map<uint64_t, std::shared_ptr<Segment>> live_;
-  uint64_t next_ = 1;
-};
 
 void FinalizeBuffer(napi_env, void*, void* hint) {
   BufferTable::Get().Release(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(hint)));
@@ -136,6 +98,8 @@ Napi::Function SegmentHandle::Define(Napi::Env env) {
                          InstanceMethod<&SegmentHandle::Info>("info"),
                          InstanceMethod<&SegmentHandle::Buffer>("buffer"),
                          InstanceMethod<&SegmentHandle::View>("view"),
+                         InstanceMethod<&SegmentHandle::ViewInUse>("viewInUse"),
+                         InstanceMethod<&SegmentHandle::ViewToken>("viewToken"),
                          InstanceMethod<&SegmentHandle::DetachView>("detachView"),
                          InstanceMethod<&SegmentHandle::Close>("close"),
                          InstanceMethod<&SegmentHandle::Unlink>("unlink"),
@@ -306,19 +270,34 @@ Napi::Value SegmentHandle::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// An external ArrayBuffer over `length` bytes of the mapping at `offset`,
-// holding the mapping (through the table) until its finalizer runs.
-Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64_t length) {
+// An ArrayBuffer over `length` bytes of the mapping at `offset`, holding the
+// mapping (through the table) while it can be reached; *id names its entry.
+// Uncounted where the runtime allows it (uncounted_buffer.h: a view of a
+// large loan must not cost a garbage collection), else a Node-API external
+// buffer whose finalizer releases the entry.
+Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64_t length, uint64_t* id) {
   Segment& seg = Open(env);
   static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit builds only: sizes are passed as size_t");
   napi_value ab = nullptr;
-  const uint64_t id = BufferTable::Get().Add(seg_);
+  // Up to Node 20's buffer.constants.MAX_LENGTH (4 GiB): V8 aborts the
+  // process on a length above its own limit, and Node-API below decides,
+  // with a catchable error, what this runtime takes beyond that.
+  constexpr uint64_t kUncountedMax = uint64_t{1} << 32;
+  if (length <= kUncountedMax && UncountedBuffersAvailable(env)) {
+    BufferTable::Get().Sweep(true);
+    std::shared_ptr<void> store;
+    if (NewUncountedBuffer(env, seg.base() + offset, static_cast<size_t>(length), &ab, &store)) {
+      *id = BufferTable::Get().AddUncounted(seg_, std::move(store));
+      return Napi::ArrayBuffer(env, ab);
+    }
+  }
+  *id = BufferTable::Get().AddCounted(seg_);
   napi_status st = napi_create_external_arraybuffer(env, seg.base() + offset, static_cast<size_t>(length), FinalizeBuffer,
-                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(id)), &ab);
+                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(*id)), &ab);
   if (st != napi_ok) {
     // The finalizer may have run already, may run later, or never: the
     // table entry is dropped exactly once either way.
-    BufferTable::Get().Release(id);
+    BufferTable::Get().Release(*id);
     std::string code;
     std::string why = TakePendingException(env, &code);
     if (st == napi_no_external_buffers_allowed)
@@ -339,7 +318,8 @@ Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Segment& seg = Open(env);
   if (!buffer_.IsEmpty()) return buffer_.Value();
-  Napi::ArrayBuffer buffer = External(env, 0, seg.size());
+  uint64_t id = 0;  // released by its finalizer or a sweep, not by id
+  Napi::ArrayBuffer buffer = External(env, 0, seg.size(), &id);
   buffer_ = Napi::Persistent(buffer);
   return buffer;
 }
@@ -352,18 +332,22 @@ Napi::Value SegmentHandle::View(const Napi::CallbackInfo& info) {
   if (offset > seg.size() || length > seg.size() - offset)
     ThrowOutOfRange(env, "view [" + std::to_string(offset) + ", +" + std::to_string(length) + ") is not within the " +
                              std::to_string(seg.size()) + "-byte mapping");
-  Napi::ArrayBuffer ab = External(env, offset, length);
+  uint64_t id = 0;
+  Napi::ArrayBuffer ab = External(env, offset, length, &id);
   // Weak: the view is the user's; close() detaches it if it is still alive.
   if (views_.size() >= prune_views_at_) {
-    std::vector<Napi::Reference<Napi::ArrayBuffer>> live;
-    for (auto& r : views_) {
-      Napi::ArrayBuffer v = r.Value();
-      if (!v.IsEmpty() && !v.IsDetached()) live.push_back(std::move(r));
+    std::vector<ViewRef> live;
+    for (auto& v : views_) {
+      if (v.ref.IsEmpty()) continue;
+      Napi::ArrayBuffer b = v.ref.Value();
+      // A view detached by a transfer stays known while its memory is in
+      // use elsewhere: detachView() must still answer for it.
+      if (!b.IsEmpty() && (!b.IsDetached() || !BufferTable::Get().ReleaseIfUnused(v.id))) live.push_back(std::move(v));
     }
     views_ = std::move(live);
     prune_views_at_ = std::max<size_t>(64, views_.size() * 2);
   }
-  views_.push_back(Napi::Weak(ab));
+  views_.push_back(ViewRef{Napi::Weak(ab), id});
   return ab;
 }
 
@@ -373,17 +357,44 @@ Napi::Value SegmentHandle::DetachView(const Napi::CallbackInfo& info) {
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   // Only views of this handle: never a buffer the user made (it may not be
   // detachable, and detaching it would be our bug reaching into theirs).
-  for (auto& r : views_) {
-    if (r.IsEmpty()) continue;
-    Napi::Value v = r.Value();
+  for (auto& view : views_) {
+    if (view.ref.IsEmpty()) continue;
+    Napi::Value v = view.ref.Value();
     if (!v.IsEmpty() && v.StrictEquals(ab)) {
       if (!ab.IsDetached()) ab.Detach();
-      r.Reset();
-      return env.Undefined();
+      view.ref.Reset();
+      // Detached, it no longer holds the memory; but if it was detached
+      // before (transferred to a worker, or by transfer()), the buffer that
+      // took the memory over may still read it: then a token to ask later.
+      if (BufferTable::Get().ReleaseIfUnused(view.id)) return Napi::Number::New(env, 0);
+      return Napi::Number::New(env, static_cast<double>(view.id));
     }
+  }
+  // A view forgotten once detached and unused (pruned), or any buffer
+  // detached already: nothing to do, nothing reads through it.
+  if (ab.IsDetached()) return Napi::Number::New(env, 0);
+  ThrowArgType(env, "view is not a live view of this segment");
+  return env.Undefined();
+}
+
+Napi::Value SegmentHandle::ViewToken(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) ThrowArgType(env, "view must be an ArrayBuffer made by view()");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  // Newest first: a caller asks right after view().
+  for (auto it = views_.rbegin(); it != views_.rend(); ++it) {
+    if (it->ref.IsEmpty()) continue;
+    Napi::Value v = it->ref.Value();
+    if (!v.IsEmpty() && v.StrictEquals(ab)) return Napi::Number::New(env, static_cast<double>(it->id));
   }
   ThrowArgType(env, "view is not a live view of this segment");
   return env.Undefined();
+}
+
+Napi::Value SegmentHandle::ViewInUse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t token = SizeArg(info, 0, "token");
+  return Napi::Boolean::New(env, token != 0 && !BufferTable::Get().ReleaseIfUnused(token));
 }
 
 void SegmentHandle::CloseNow(bool detach) {
@@ -398,18 +409,28 @@ void SegmentHandle::CloseNow(bool detach) {
     }
     buffer_.Reset();
   }
-  for (auto& r : views_) {
-    if (detach && !r.IsEmpty()) {
+  for (auto& view : views_) {
+    if (detach && !view.ref.IsEmpty()) {
       Napi::HandleScope scope(Env());
-      Napi::ArrayBuffer v = r.Value();
+      Napi::ArrayBuffer v = view.ref.Value();
       if (!v.IsEmpty() && !v.IsDetached()) v.Detach();
     }
-    r.Reset();
+    view.ref.Reset();
   }
   views_.clear();
   if (seg_) {
     if (unlink_on_close_) seg_->Unlink();
-    seg_->Unmap();
+    // An uncounted buffer that escaped detaching (collected but not yet
+    // swept, not detached at environment teardown, or its memory moved to
+    // another buffer or thread by a transfer, which Node allows for these
+    // buffers) may still point into the mapping: then it stays mapped until
+    // the last one lets go (a later sweep); the descriptor and its locks go
+    // now.
+    BufferTable::Get().Sweep(false);
+    if (BufferTable::Get().Reachable(seg_.get()))
+      seg_->CloseKeepingMapping();
+    else
+      seg_->Unmap();
   }
   SyncOwnedName();
   if (doorbell_fd_ >= 0) {

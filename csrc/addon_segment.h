@@ -59,8 +59,13 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   // view(offset, length): an ArrayBuffer of its own over part of the
   // mapping (a loan); detachView(ab) detaches one now; close() detaches all.
   Napi::Value View(const Napi::CallbackInfo& info);
+  // detachView(ab) returns 0, or a token while a buffer that took the
+  // memory over by a transfer may still read it; viewInUse(token) says
+  // whether one still may.
   Napi::Value DetachView(const Napi::CallbackInfo& info);
-  Napi::ArrayBuffer External(Napi::Env env, uint64_t offset, uint64_t length);
+  Napi::Value ViewInUse(const Napi::CallbackInfo& info);
+  Napi::Value ViewToken(const Napi::CallbackInfo& info);
+  Napi::ArrayBuffer External(Napi::Env env, uint64_t offset, uint64_t length, uint64_t* id);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Unlink(const Napi::CallbackInfo& info);
   Napi::Value SetUnlinkOnClose(const Napi::CallbackInfo& info);
@@ -80,7 +85,11 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   std::shared_ptr<Segment> seg_;
   AddonData* data_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> views_;  // weak
+  struct ViewRef {
+    Napi::Reference<Napi::ArrayBuffer> ref;  // weak
+    uint64_t id;                             // its BufferTable entry
+  };
+  std::vector<ViewRef> views_;
   size_t prune_views_at_ = 64;
   std::set<WaiterHandle*> waiters_;
   int doorbell_fd_ = -1;

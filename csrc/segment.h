@@ -59,6 +59,10 @@ class Segment {
   Status Unlink();
   // munmap and close; afterwards base() is nullptr. Safe to call twice.
   void Unmap();
+  // Closes the descriptor (releasing its locks) and reports the segment
+  // unmapped, but leaves the memory mapped until the destructor: for a
+  // mapping some buffer may still point into (buffer_table.h).
+  void CloseKeepingMapping();
 
   // OFD write lock on one byte of the object (liveness.h); *acquired =
   // false if someone else holds it. Released by Unlock, Unmap or death.
@@ -67,7 +71,7 @@ class Segment {
   // Whether another open file description (a live process) holds `byte`.
   Status Probe(uint32_t byte, bool* held);
 
-  bool mapped() const { return base_ != nullptr; }
+  bool mapped() const { return base_ != nullptr && !kept_; }
   uint8_t* base() const { return base_; }
   Header* header() const { return reinterpret_cast<Header*>(base_); }
   // Sizes as validated at create/attach; never re-read from shared memory.
@@ -91,6 +95,7 @@ class Segment {
   std::string name_;
   int fd_ = -1;
   uint8_t* base_ = nullptr;
+  bool kept_ = false;  // CloseKeepingMapping: base_ is unmapped by the destructor
   uint64_t size_ = 0;
   uint32_t kind_ = kKindPlain;
   uint32_t capacity_ = 0;

@@ -370,7 +370,7 @@ Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino) {
 }
 
 void Segment::Unmap() {
-  if (base_ != nullptr) {
+  if (base_ != nullptr && !kept_) {
     munmap(base_, size_);
     base_ = nullptr;
   }
@@ -380,6 +380,17 @@ void Segment::Unmap() {
   }
 }
 
-Segment::~Segment() { Unmap(); }
+void Segment::CloseKeepingMapping() {
+  if (fd_ >= 0) {
+    CloseNoIntr(fd_);
+    fd_ = -1;
+  }
+  if (base_ != nullptr) kept_ = true;
+}
+
+Segment::~Segment() {
+  kept_ = false;
+  Unmap();
+}
 
 }  // namespace smsh

@@ -89,7 +89,9 @@ afterEach(killStrays);
 
 describe("synaptic-shm ls and stat show a writer's loan pool", () => {
   it("with loans loaned, in flight and released: the ring's pool as tx.poolStats says, its slabs under it", async () => {
-    const tx = Channel.create({ capacity: 65536 });
+    // lingerMs 0: the second loan is still in flight, in a slab the reader never mapped, when the
+    // writer closes; by default that slab keeps its name for 10 s so a slow reader can still map it.
+    const tx = Channel.create({ capacity: 65536, pool: { lingerMs: 0 } });
     const rx = Channel.attach(tx.name);
     const mine = new Set<string>();
     try {
@@ -175,7 +177,7 @@ describe("synaptic-shm ls and stat show a writer's loan pool", () => {
       rx.close();
       tx.close();
     }
-    // Closing the writer removed its slabs with its ring.
+    // Closing the writer (with no linger) removed its slabs with its ring.
     expect(existsSync(`/dev/shm/${tx.name}`)).toBe(false);
     expect(mine.size).toBe(3);
     for (const n of mine) expect(existsSync(`/dev/shm/${n}`)).toBe(false);

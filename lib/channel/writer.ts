@@ -203,13 +203,26 @@ export class ChannelWriter extends ChannelEnd {
    * either end is closed.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    const src = asBytes(bytes);
+    const src = this.#asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
     const loan = this.#pool?.recordOf(src);
     if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.byteLength);
     if (src.byteLength > this.maxMessageSize) return this.#copyIn(src);
     return this.#write(src);
+  }
+
+  /**
+   * asBytes, but a loan whose memory a transfer moved to a buffer that still
+   * holds it is EBUSY (and cancelled) rather than "detached": the clearer
+   * error, and the slot then returns to the pool once that buffer is gone.
+   */
+  #asBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {
+    if (this.#pool !== null && ArrayBuffer.isView(bytes)) {
+      const loan = this.#pool.recordOf(bytes);
+      if (loan !== undefined) this.#pool.checkSendable(loan);
+    }
+    return asBytes(bytes);
   }
 
   /** Sends a buffer above maxMessageSize through a loan, copied once; false if the ring or the pool has no room now. */
@@ -230,9 +243,10 @@ export class ChannelWriter extends ChannelEnd {
    * loan still the user's) if the ring has no room now.
    */
   #writeLoan(loan: LoanRecord, off: number, len: number): boolean {
+    const pool = this.#pool!;
+    if (loan.buffer !== null) pool.checkSendable(loan);
     const pos = this.#claim(LOAN_DESCRIPTOR_SIZE);
     if (pos < 0) return false;
-    const pool = this.#pool!;
     if (loan.buffer !== null) pool.handOver(loan);
     const p = pos >> 2;
     writeDescriptor(this.frames, p + 2, pool.send(loan, off, len));
@@ -273,12 +287,15 @@ export class ChannelWriter extends ChannelEnd {
     let off = 0;
     let len = 0; // taken before a handed-over loan's buffer is detached
     try {
-      src = asBytes(bytes);
+      src = this.#asBytes(bytes);
       len = src.byteLength;
       wait = checkWaitOptions(options);
       this.#checkWritable();
       loan = this.#pool?.recordOf(src);
-      if (loan !== undefined) off = src.byteOffset;
+      if (loan !== undefined) {
+        this.#pool!.checkSendable(loan);
+        off = src.byteOffset;
+      }
       const big = loan === undefined && src.byteLength > this.maxMessageSize;
       if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
       if (wait.signal?.aborted) throw abortError(wait.signal);
@@ -402,7 +419,7 @@ export class ChannelWriter extends ChannelEnd {
    * EBUSY while async send()s or writable()s are pending.
    */
   sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
-    const src = asBytes(bytes);
+    const src = this.#asBytes(bytes);
     checkSyncTimeout(timeoutMs);
     this.#checkWritable();
     let loan = this.#pool?.recordOf(src);

@@ -9,7 +9,7 @@ export type ShmErrorCode =
   | "ECLOSED" // the segment, waiter or channel was closed
   | "ETIMEDOUT" // a wait ran out of time
   | "EPEERDEAD" // the process on the other side died
-  | "EBUSY" // the other end is already taken (a channel has one reader)
+  | "EBUSY" // the other end is already taken (a channel has one reader); a loan's memory is held by a buffer a transfer moved it to
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it

@@ -25,8 +25,20 @@ export interface SegmentHandle {
    * detaches every view still alive.
    */
   view(offset: number, length: number): ArrayBuffer;
-  /** Detaches a view made by view() now (byteLength 0). TypeError for any other buffer. */
-  detachView(view: ArrayBuffer): void;
+  /**
+   * Detaches a view made by view() now (byteLength 0). TypeError for any
+   * other buffer. Returns 0, or a token (for viewInUse) while a buffer that
+   * took the memory over by a transfer may still read it.
+   */
+  detachView(view: ArrayBuffer): number;
+  /**
+   * Whether the memory behind a token from detachView() or viewToken() may
+   * still be read by some buffer (one that took it over by a transfer, or a
+   * collected view not yet swept).
+   */
+  viewInUse(token: number): boolean;
+  /** The token of a live view made by view(): its entry in the native buffer table. */
+  viewToken(view: ArrayBuffer): number;
   /** Closes waiters, detaches the ArrayBuffer, unlinks if set to, unmaps. Safe twice. */
   close(): void;
   /** Removes the name if it still names this segment's object. Safe twice. */
@@ -157,6 +169,13 @@ export interface Binding {
   processStartTime(pid: number): number | null;
   /** This process's start time, as processStartTime(process.pid). */
   selfStartTime: number;
+  /**
+   * How views over shared memory are made (csrc/uncounted_buffer.h):
+   * "uncounted", V8 leaves them out of its external-memory count, so a view
+   * of a large loan costs no garbage collection; "counted", plain Node-API
+   * external buffers (other runtimes, or SMSH_COUNTED_VIEWS=1).
+   */
+  viewKind: "uncounted" | "counted";
   /**
    * Installs the native cleanup handler for SIGINT, SIGTERM and SIGHUP where
    * the disposition is the default action or Node's own exit handler (never

@@ -5,9 +5,10 @@
 // it until it releases, by storing the generation in the slot table).
 // Nothing here makes a syscall in steady state: loans come from free slots
 // and releases are found by reading the slot tables.
-import { checkInteger, invalidArgType, outOfRange } from "../core/errors.js";
+import { checkInteger, invalidArgType, outOfRange, shmError } from "../core/errors.js";
 import { OFFSETS } from "../core/layout.js";
 import { storeU64 } from "../core/u64.js";
+import { whenUnused } from "./away.js";
 import { MAX_SLOT, slotSizeFor, slotsPerSlab } from "./classes.js";
 import type { Descriptor } from "./descriptor.js";
 import { Slab, type RingIdentity } from "./slab.js";
@@ -83,6 +84,8 @@ export class LoanRecord {
   readonly gen: number;
   readonly size: number;
   buffer: WeakRef<ArrayBuffer> | null;
+  /** The view's entry in the binding's buffer table (away.ts). */
+  readonly token: number;
 
   constructor(ps: PoolSlab, slot: number, gen: number, size: number, buffer: ArrayBuffer) {
     this.ps = ps;
@@ -90,6 +93,7 @@ export class LoanRecord {
     this.gen = gen;
     this.size = size;
     this.buffer = new WeakRef(buffer);
+    this.token = ps.slab.token(buffer);
   }
 
   get state(): number {
@@ -130,7 +134,8 @@ export class LoanPool {
   readonly #classes = new Map<number, PoolSlab[]>();
   readonly #byBuffer = new WeakMap<ArrayBuffer, LoanRecord>();
   readonly #out = new Set<LoanRecord>(); // loaned or queued: detached at close
-  readonly #collected = new FinalizationRegistry<LoanRecord>((r) => this.#free(r));
+  // A collected loan's memory may live on in a buffer a transfer moved it to.
+  readonly #collected = new FinalizationRegistry<LoanRecord>((r) => this.#freeWhenUnused(r, r.token));
   /** Changes whenever a slot becomes free: what a waiting loan() watches. */
   version = 0;
   #nextIndex = 0;
@@ -197,7 +202,24 @@ export class LoanPool {
     return rec !== undefined && rec.state === LOANED ? rec : undefined;
   }
 
-  /** The user gives the loan to the channel: their buffer is detached now. */
+  /**
+   * EBUSY if a transfer moved the memory of this (not yet handed-over) loan
+   * to another buffer (a worker's) that still holds it: sending it would let
+   * the reader see bytes that buffer may still change. The loan is then
+   * cancelled; its slot returns to the pool once that buffer is gone. Call
+   * before anything else of a send, so a refused loan changes nothing else.
+   */
+  checkSendable(rec: LoanRecord): void {
+    const ab = rec.buffer?.deref();
+    if (ab === undefined || ab.byteLength !== 0 || !rec.ps.slab.segment.handle.viewInUse(rec.token)) return;
+    this.#freeWhenUnused(rec, this.#detach(rec) || rec.token);
+    throw shmError(
+      "EBUSY",
+      "this loan's memory was moved to another buffer (a transfer: postMessage to a worker, or transfer()) that still holds it; it was not sent, and its slot returns to the pool once that buffer is gone. Send from the thread that took the loan, or copy",
+    );
+  }
+
+  /** The user gives the loan to the channel (checkSendable first): their buffer is detached now. */
   handOver(rec: LoanRecord): void {
     this.#detach(rec);
     rec.ps.state[rec.slot] = QUEUED;
@@ -221,19 +243,28 @@ export class LoanPool {
     return { slab: ps.slab.index, slot: rec.slot, gen: rec.gen, epoch: this.epoch, offset: rec.slot * ps.slab.slotSize + offset, size };
   }
 
-  /** Returns an unsent loan (loaned or queued) to the pool; its buffer is detached. Idempotent. */
+  /**
+   * Returns an unsent loan (loaned or queued) to the pool; its buffer is
+   * detached (and if a transfer moved the memory elsewhere, the slot returns
+   * once that buffer is gone). Idempotent.
+   */
   cancel(rec: LoanRecord): void {
     const st = rec.state;
     if (rec.ps.gen[rec.slot] !== rec.gen || (st !== LOANED && st !== QUEUED)) return;
-    this.#detach(rec);
-    this.#free(rec);
+    this.#freeWhenUnused(rec, this.#detach(rec));
   }
 
-  #detach(rec: LoanRecord): void {
+  /** Detaches the user's buffer of `rec`; returns away.ts's token (0: nothing else holds the memory). */
+  #detach(rec: LoanRecord): number {
     const ab = rec.buffer?.deref();
     rec.buffer = null;
     this.#collected.unregister(rec);
-    if (ab !== undefined && !this.#closed) rec.ps.slab.detach(ab);
+    return ab !== undefined && !this.#closed ? rec.ps.slab.detach(ab) : 0;
+  }
+
+  #freeWhenUnused(rec: LoanRecord, token: number): void {
+    if (this.#closed) return;
+    whenUnused(rec.ps.slab.segment.handle, token, () => this.#free(rec));
   }
 
   #free(rec: LoanRecord): void {

@@ -2,8 +2,10 @@
 // validates every descriptor against what it attached and what it holds
 // (a forged, stale or out-of-range descriptor is ECORRUPT, never a view of
 // other memory), hands out a view with an ArrayBuffer of its own, and on
-// release detaches it and gives the slot back by storing its generation.
+// release detaches it and gives the slot back by storing its generation
+// (once no buffer a transfer moved the memory to holds it: away.ts).
 import type { ShmError } from "../core/errors.js";
+import { whenUnused } from "./away.js";
 import type { Descriptor } from "./descriptor.js";
 import { MAX_SLAB_INDEX, Slab, type RingIdentity } from "./slab.js";
 
@@ -89,11 +91,18 @@ export class LoanReceiver {
     return { view: new Uint8Array(buffer), loan };
   }
 
-  /** Detaches the view and returns the slot to the writer. Idempotent. */
+  /**
+   * Detaches the view and returns the slot to the writer; if a transfer moved
+   * the memory to another buffer (a worker's), only once that one is gone
+   * too (away.ts). Idempotent.
+   */
   release(loan: HeldLoan): void {
     if (loan.released) return;
     loan.released = true;
-    loan.slab.detach(loan.buffer);
+    whenUnused(loan.slab.segment.handle, loan.slab.detach(loan.buffer), () => this.#giveBack(loan));
+  }
+
+  #giveBack(loan: HeldLoan): void {
     this.#held.delete(loan.slab.index * 64 + loan.slot);
     if (loan.slab.segment.closed) return;
     loan.slab.setReleasedGen(loan.slot, loan.gen);

@@ -142,21 +142,22 @@ export class Slab {
     return this.segment.handle.view(HEADER_SIZE + offset, size);
   }
 
-  /** Detaches a view made by view(). */
-  detach(ab: ArrayBuffer): void {
-    if (ab.byteLength !== 0 || !isDetached(ab)) this.segment.handle.detachView(ab);
+  /** The token of a view made by view() (for away.ts). */
+  token(ab: ArrayBuffer): number {
+    return this.segment.handle.viewToken(ab);
+  }
+
+  /**
+   * Detaches a view made by view(). Returns 0, or a token while a buffer that
+   * took its memory over by a transfer may still use it (away.ts). Once the
+   * slab is closed its views are detached and nothing is given back: 0.
+   */
+  detach(ab: ArrayBuffer): number {
+    if (this.segment.closed) return 0;
+    return this.segment.handle.detachView(ab);
   }
 
   close(): void {
     this.segment.close();
-  }
-}
-
-function isDetached(ab: ArrayBuffer): boolean {
-  try {
-    new Uint8Array(ab, 0, 0);
-    return false;
-  } catch {
-    return true;
   }
 }

@@ -1,0 +1,63 @@
+// Which mappings JavaScript can still reach: one entry per ArrayBuffer made
+// over a segment, holding the Segment (and so its mapping) alive.
+//
+// Two kinds of entry, for the two ways a buffer is made (addon_segment.cc):
+// - counted (Node-API external buffers): the buffer's finalizer releases its
+//   entry. The finalizer's hint is the entry's id rather than a pointer we
+//   allocate, because runtimes disagree on who owns the hint when
+//   napi_create_external_arraybuffer fails: Node 20 refuses a length above
+//   buffer.constants.MAX_LENGTH inside node::Buffer::New and calls the
+//   finalizer itself, at once (older releases from a SetImmediate, later);
+//   Electron returns napi_no_external_buffers_allowed and never calls it.
+//   With ids, whoever removes the entry first drops the reference and the
+//   other finds nothing: no double free and no leak.
+// - uncounted (uncounted_buffer.h): no finalizer; the entry holds a
+//   reference to the buffer's backing store and is released once that is
+//   the last one (the buffer was detached, collected or torn down with its
+//   isolate): on a detach, on Sweep(), which view creation runs amortized,
+//   and on close.
+// One table for the process (worker threads too), deliberately never
+// destroyed: finalizers may run while an environment is being torn down.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "segment.h"
+
+namespace smsh {
+
+class BufferTable {
+ public:
+  static BufferTable& Get();
+  uint64_t AddCounted(std::shared_ptr<Segment> seg);
+  uint64_t AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store);
+  // Counted: drops the entry. Idempotent: an id that is gone is ignored.
+  void Release(uint64_t id);
+  // Uncounted: drops the entry if no buffer holds its store any more.
+  // Returns false while one still does (true: gone now or before, or a
+  // counted entry, whose memory no other buffer can share).
+  bool ReleaseIfUnused(uint64_t id);
+  // Drops every uncounted entry no buffer holds; amortized when `lazy`
+  // (only once the uncounted entries have doubled since the last sweep).
+  void Sweep(bool lazy);
+  // Whether a buffer over `seg` made the uncounted way may still be alive
+  // (its mapping must then outlive close()).
+  bool Reachable(const Segment* seg);
+
+ private:
+  struct Entry {
+    std::shared_ptr<Segment> seg;
+    std::shared_ptr<void> store;  // uncounted entries only
+  };
+  static bool Unused(const Entry& e);
+  std::mutex mu_;
+  std::unordered_map<uint64_t, Entry> live_;
+  size_t uncounted_ = 0;
+  size_t sweep_at_ = 64;
+  uint64_t next_ = 1;
+};
+
+}  // namespace smsh

@@ -1,0 +1,53 @@
+// Loan memory that a transfer moved to another buffer. A view made by the
+// binding can be posted to a worker in a transfer list (or moved by
+// ArrayBuffer.prototype.transfer where the runtime has it): our buffer is
+// detached, and the buffer that took the memory over still reads and writes
+// the slot. Detaching ours then says so (a nonzero token,
+// csrc/addon_segment.h), and the slot must not go back (to the writer's pool,
+// or to the writer from the reader) until that buffer is gone too: otherwise
+// the next loan's bytes would change under whoever holds it. whenUnused()
+// runs `then` once nothing holds the memory, checking every POLL_MS; rare,
+// so one unref'd timer for the process is enough.
+import type { SegmentHandle } from "../core/native.js";
+
+/** How often memory still held elsewhere is checked, in ms: the delay before its slot is given back. */
+export const POLL_MS = 10;
+
+interface Away {
+  readonly handle: SegmentHandle;
+  readonly token: number;
+  readonly then: () => void;
+}
+
+const away = new Set<Away>();
+let timer: NodeJS.Timeout | null = null;
+
+function check(): void {
+  for (const a of away) {
+    if (a.handle.viewInUse(a.token)) continue;
+    away.delete(a);
+    a.then();
+  }
+  if (away.size === 0 && timer !== null) {
+    clearInterval(timer);
+    timer = null;
+  }
+}
+
+/** Runs `then` once the memory behind `token` (from detachView) is no longer held by any buffer; at once for token 0. */
+export function whenUnused(handle: SegmentHandle, token: number, then: () => void): void {
+  if (token === 0 || !handle.viewInUse(token)) {
+    then();
+    return;
+  }
+  away.add({ handle, token, then });
+  if (timer === null) {
+    timer = setInterval(check, POLL_MS);
+    timer.unref();
+  }
+}
+
+/** Slots waiting for memory held elsewhere (tests and stats). */
+export function awayCount(): number {
+  return away.size;
+}
