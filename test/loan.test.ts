@@ -226,6 +226,39 @@ describe("the pool", () => {
     }
   });
 
+  it("a loan takes a free slot of a larger class (up to twice its own; any at the limit) before it makes a slab", () => {
+    const { tx, rx } = pair(15.5 * MiB);
+    try {
+      const cycle = (size: number): void => {
+        const loan = tx.tryLoan(size)!;
+        expect(loan.byteLength).toBe(size);
+        tx.trySend(loan);
+        expect(rx.tryRecv()!.byteLength).toBe(size);
+        rx.release();
+      };
+      cycle(6 * MiB); // class 6 MiB: the first slab
+      cycle(5 * MiB); // class 5 MiB: the 6 MiB slot is free and < 2x
+      cycle(3.5 * MiB); // class 3.5 MiB: 6 MiB is < 2x too
+      expect(tx.poolStats).toMatchObject({ slabsCreated: 1, slabs: 1 });
+      cycle(2 * MiB); // class 2 MiB: 6 MiB is more than twice, and the pool is far from its limit: a slab of its own
+      expect(tx.poolStats).toMatchObject({ slabsCreated: 2, slabs: 2 });
+      // 6 + 2 + 7 = 15 of 15.5 MiB in use: a 1 MiB loan takes the free 2 MiB slot (twice its class)...
+      const big = tx.tryLoan(7 * MiB)!;
+      cycle(MiB);
+      expect(tx.poolStats).toMatchObject({ slabsCreated: 3, slabs: 3 });
+      // ...and with that one held, a 0.6 MiB loan (class 640 KiB, one slot a slab: 15.625 MiB would
+      // pass the limit) the free 6 MiB slot, ten times its size, rather than retiring a slab.
+      const held = tx.tryLoan(2 * MiB)!;
+      cycle(600 * 1024);
+      expect(tx.poolStats).toMatchObject({ slabsCreated: 3, slabs: 3 });
+      tx.cancelLoan(big);
+      tx.cancelLoan(held);
+    } finally {
+      tx.close();
+      rx.close();
+    }
+  });
+
   it("at its limit tryLoan() returns null, cancelLoan() gives a slot back, and loan() waits for the reader's release", async () => {
     const { tx, rx } = pair(4 * MiB);
     try {

@@ -176,7 +176,12 @@ export class LoanPool {
   /** A loan of `size` bytes (validated) from a free slot, growing the pool if it may; null if it is full. */
   tryLoan(size: number): Uint8Array | null {
     const cls = slotSizeFor(size);
-    const ps = this.#findFree(cls) ?? (this.reclaim(), this.#findFree(cls)) ?? this.#grow(cls);
+    const ps =
+      this.#findFree(cls) ??
+      (this.reclaim(), this.#findFree(cls)) ??
+      this.#findLarger(cls, 2 * cls) ??
+      (this.#stats.bytes + cls * slotsPerSlab(cls) > this.maxBytes ? this.#findLarger(cls, Infinity) : null) ??
+      this.#grow(cls);
     if (ps === null) return null;
     let slot = 0;
     while (ps.state[slot] !== FREE) slot++;
@@ -283,6 +288,28 @@ export class LoanPool {
     if (slabs === undefined) return null;
     for (const ps of slabs) if (ps.free > 0) return ps;
     return null;
+  }
+
+  /**
+   * A free slot of the smallest larger class up to `max` bytes. Up to twice
+   * `cls` always (a loan then wastes at most half its slot, where a new slab
+   * costs a segment and its prefault: with four classes per power of two,
+   * sizes that vary a little would otherwise make a slab per class); any
+   * larger one at the pool's limit, where a new slab would first cost the
+   * retirement of free ones (made again when their sizes come back).
+   */
+  #findLarger(cls: number, max: number): PoolSlab | null {
+    let best: PoolSlab | null = null;
+    for (const [c, slabs] of this.#classes) {
+      if (c <= cls || c > max || (best !== null && c >= best.slab.slotSize)) continue;
+      for (const ps of slabs) {
+        if (ps.free > 0) {
+          best = ps;
+          break;
+        }
+      }
+    }
+    return best;
   }
 
   /** Takes back the slots the reader released (it stored their generation); returns how many. */
