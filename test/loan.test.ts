@@ -1,5 +1,6 @@
 // Loans in one process: the lifetime of the writer's and the reader's
 // views, the pool's limits, waits and reuse, and the argument errors.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { Channel, Segment, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
@@ -257,6 +258,43 @@ describe("the pool", () => {
       tx.close();
       rx.close();
     }
+  });
+
+  it("trimPool() gives back free slabs (least recently used first, down to keepBytes), never one with a loan out or in flight", () => {
+    const { tx, rx } = pair();
+    try {
+      expect(tx.trimPool()).toBe(0); // no pool yet
+      for (const size of [MiB, 2 * MiB, 4 * MiB]) {
+        tx.trySend(tx.tryLoan(size)!);
+        rx.tryRecv();
+        rx.release();
+      }
+      const held = tx.tryLoan(8 * MiB)!; // loaned, not sent
+      tx.trySend(tx.tryLoan(16 * MiB)!); // in flight
+      expect(tx.poolStats.bytes).toBe(31 * MiB);
+      expect(tx.trimPool(28 * MiB)).toBe(MiB + 2 * MiB); // the oldest first, until 28 MiB remain
+      expect(tx.poolStats).toMatchObject({ bytes: 28 * MiB, slabs: 3 });
+      expect(tx.trimPool()).toBe(4 * MiB);
+      expect(tx.poolStats).toMatchObject({ bytes: 24 * MiB, slabs: 2, loaned: 8 * MiB, inFlight: 16 * MiB });
+      expect(held.byteLength).toBe(8 * MiB); // still the user's
+      expect(rx.tryRecv()!.byteLength).toBe(16 * MiB); // still readable
+      rx.release();
+      tx.cancelLoan(held);
+      expect(tx.trimPool()).toBe(24 * MiB);
+      expect(tx.poolStats).toMatchObject({ bytes: 0, slabs: 0 });
+      // It grows again on demand; the reader unmaps the retired slabs at its next release.
+      tx.trySend(tx.tryLoan(MiB)!);
+      expect(rx.tryRecv()!.byteLength).toBe(MiB);
+      rx.release();
+      const prefix = `/dev/shm/${slabName(tx.segment.token, 0).slice(0, -1)}`;
+      const mapped = new Set(readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(prefix)).map((l) => l.slice(l.indexOf(prefix))));
+      expect([...mapped]).toEqual([`${prefix}5`]);
+      expect(errorOf(() => tx.trimPool(-1)).code).toBe("ERR_OUT_OF_RANGE");
+    } finally {
+      tx.close();
+      rx.close();
+    }
+    expect(errorOf(() => tx.trimPool()).code).toBe("ECLOSED");
   });
 
   it("at its limit tryLoan() returns null, cancelLoan() gives a slot back, and loan() waits for the reader's release", async () => {

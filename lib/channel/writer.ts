@@ -535,6 +535,20 @@ export class ChannelWriter extends ChannelEnd {
     }
   }
 
+  /**
+   * Gives back pool memory nobody uses: removes free slabs (every slot free,
+   * after taking back what the reader released), least recently used first,
+   * until the pool holds at most `keepBytes` (default 0: every free slab).
+   * The pool grows again on demand. Returns the bytes given back. For a
+   * writer that sent a burst of large loans and then only small messages:
+   * the pool otherwise keeps its slabs until close.
+   */
+  trimPool(keepBytes = 0): number {
+    checkInteger("keepBytes", keepBytes, 0, Number.MAX_SAFE_INTEGER);
+    this.ensureOpen();
+    return this.#pool?.trim(keepBytes) ?? 0;
+  }
+
   /** Returns a loan that was not sent to the pool; the view (any view over it) is detached. Unknown or sent views are ignored. */
   cancelLoan(loan: ArrayBufferView): void {
     if (!ArrayBuffer.isView(loan)) throw invalidArgType("loan", "a view returned by loan() or tryLoan()", loan);

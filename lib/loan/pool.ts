@@ -401,6 +401,12 @@ export class LoanPool {
     return ps;
   }
 
+  /** Retires free slabs, least recently used first, until at most `keepBytes` remain; returns bytes given back. */
+  trim(keepBytes: number): number {
+    this.reclaim();
+    return this.#retireFree(-1, this.#stats.bytes - keepBytes);
+  }
+
   /** Retires slabs with every slot free (not of class `keep`), least recently used first, until `need` bytes are freed; returns bytes freed. */
   #retireFree(keep: number, need: number): number {
     const idle: PoolSlab[] = [];

@@ -107,7 +107,9 @@ export class LoanReceiver {
     if (loan.slab.segment.closed) return;
     loan.slab.setReleasedGen(loan.slot, loan.gen);
     this.#notifyWriter();
-    if (loan.slab.retired) this.#closeRetired();
+    // Any slab the writer retired meanwhile (at its limit, or trimPool()),
+    // not only this one's: its memory is freed only once we unmap it too.
+    this.#closeRetired();
   }
 
   /**
