@@ -2,7 +2,10 @@
 // constants, the signal-cleanup functions (addon_signals.h), and registers
 // the environment cleanup hook. Context-aware: each worker thread gets its
 // own AddonData.
+#include <dlfcn.h>
 #include <napi.h>
+
+#include <mutex>
 
 #include "addon_data.h"
 #include "addon_error.h"
@@ -10,6 +13,7 @@
 #include "addon_segment.h"
 #include "addon_signals.h"
 #include "addon_waiter.h"
+#include "buffer_table.h"
 #include "layout.h"
 #include "proc.h"
 #include "segment.h"
@@ -82,9 +86,41 @@ Napi::Object Layout(Napi::Env env) {
   return o;
 }
 
+// detachShared(ab): detaches an ArrayBuffer over memory of ours, made in
+// any thread (a loan's view a transfer moved to this one); TypeError for any
+// other buffer. Its memory is then free of it at once, not when this
+// thread's garbage collector gets to it (lib/loan/away.ts waits for that).
+Napi::Value DetachSharedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) ThrowArgType(env, "buffer must be an ArrayBuffer");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  if (ab.IsDetached()) return env.Undefined();
+  if (!BufferTable::Get().Covers(ab.Data(), ab.ByteLength()))
+    ThrowArgType(env, "buffer is not a view of this package's shared memory");
+  ab.Detach();
+  return env.Undefined();
+}
+
+// Keeps this library loaded until the process exits. Node unloads an addon
+// when the environment that loaded it first (a worker thread) ends, even
+// while other threads still use memory it tracks: the process-wide buffer
+// table (buffer_table.h), whose entries keep mappings alive, and the
+// deleters of backing stores other isolates hold (uncounted_buffer.h) would
+// be gone with it, the mappings leaked for good and a deleter's call a jump
+// into unmapped code. RTLD_NOLOAD | RTLD_NODELETE marks the loaded copy.
+void PinLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) != 0 && info.dli_fname != nullptr)
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  });
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   Napi::Function segment = SegmentHandle::Define(env);
@@ -103,6 +139,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // How views are made here (uncounted_buffer.h): "uncounted" (V8 does not
   // count them against its external-memory limit) or "counted" (Node-API).
   exports.Set("viewKind", Napi::String::New(env, UncountedBuffersAvailable(env) ? "uncounted" : "counted"));
+  exports.Set("detachShared", Napi::Function::New(env, DetachSharedJs, "detachShared"));
   exports.Set("unlinkOwned", Napi::Function::New(env, UnlinkOwnedJs, "unlinkOwned"));
   return exports;
 }

@@ -82,4 +82,14 @@ bool BufferTable::Reachable(const Segment* seg) {
   return false;
 }
 
+bool BufferTable::Covers(const void* p, size_t len) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, e] : live_) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(e.seg->base());
+    if (base != 0 && a >= base && len <= e.seg->size() && a - base <= e.seg->size() - len) return true;
+  }
+  return false;
+}
+
 }  // namespace smsh

@@ -46,6 +46,9 @@ class BufferTable {
   // Whether a buffer over `seg` made the uncounted way may still be alive
   // (its mapping must then outlive close()).
   bool Reachable(const Segment* seg);
+  // Whether [p, p + len) lies within a mapping some entry holds: memory of
+  // ours, whichever thread's buffer points into it.
+  bool Covers(const void* p, size_t len);
 
  private:
   struct Entry {

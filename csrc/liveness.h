@@ -19,6 +19,11 @@ Status LockByte(int fd, off_t byte, bool* acquired);
 // Releases our lock on `byte` (nothing if we hold none).
 void UnlockByte(int fd, off_t byte);
 
+// Releases every lock of fd's open file description. Closing the last
+// descriptor is not enough while a mapping of the file lives: the mapping
+// holds the open file description, and with it the locks.
+void UnlockAll(int fd);
+
 // *held = true if an open file description other than fd's holds a lock
 // on `byte`.
 Status ProbeByte(int fd, off_t byte, bool* held);

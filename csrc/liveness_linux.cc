@@ -42,6 +42,13 @@ void UnlockByte(int fd, off_t byte) {
   }
 }
 
+void UnlockAll(int fd) {
+  struct flock fl = ByteLock(F_UNLCK, 0);
+  fl.l_len = 0;  // to the end of the file, however it grows
+  while (fcntl(fd, F_OFD_SETLK, &fl) != 0 && errno == EINTR) {
+  }
+}
+
 Status ProbeByte(int fd, off_t byte, bool* held) {
   struct flock fl = ByteLock(F_WRLCK, byte);
   for (;;) {

@@ -59,7 +59,7 @@ class Segment {
   Status Unlink();
   // munmap and close; afterwards base() is nullptr. Safe to call twice.
   void Unmap();
-  // Closes the descriptor (releasing its locks) and reports the segment
+  // Releases every lock and closes the descriptor, and reports the segment
   // unmapped, but leaves the memory mapped until the destructor: for a
   // mapping some buffer may still point into (buffer_table.h).
   void CloseKeepingMapping();

@@ -382,6 +382,9 @@ void Segment::Unmap() {
 
 void Segment::CloseKeepingMapping() {
   if (fd_ >= 0) {
+    // The mapping keeps this open file description alive, locks included:
+    // a peer would go on seeing us alive (liveness.h).
+    UnlockAll(fd_);
     CloseNoIntr(fd_);
     fd_ = -1;
   }

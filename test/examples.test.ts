@@ -121,6 +121,17 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  "point-cloud-threads": {
+    what: "received loans moved to worker threads by transfer, computed there, detachLoan(); slots back only then",
+    check(out) {
+      for (let n = 0; n < 6; n++) {
+        expect(out).toMatch(new RegExp(`^main: cloud ${n} centroid \\(${n}\\.000, 1\\.\\d{3}, 1\\.000\\) intact; the worker's view now 0 bytes$`, "m"));
+      }
+      expect(out).not.toContain("CHANGED");
+      expect(out).toMatch(/^main: 6 clouds computed in 2 threads, none copied; in flight now 0 bytes, [1-4] slab\(s\) made for 6 clouds$/m);
+    },
+  },
+
   "point-cloud-loan": {
     what: "point clouds filled in place in loans, handed to another process, the centroid back; the pool's memory reused",
     check(out) {

@@ -69,6 +69,14 @@ describe("views over shared memory", () => {
     expect(lines(r, "in-flight-after-drop")).toEqual(["0"]);
   });
 
+  it("detachLoan() in the worker that holds a received loan gives its slot back at once, the worker idle and alive", async () => {
+    const r = await run(["away-detach"]);
+    expect(lines(r, "in-flight-while-held")).toEqual([String(1024 * 1024)]);
+    expect(lines(r, "worker-bytes-intact")).toEqual(["yes"]);
+    expect(lines(r, "worker-length")).toEqual(["0 foreign ERR_INVALID_ARG_TYPE"]);
+    expect(lines(r, "in-flight-after-drop")).toEqual(["0"]);
+  });
+
   it("a loan a worker took over before it was sent: send is EBUSY, nothing is sent, the slot returns once the worker lets go", async () => {
     const r = await run(["away-writer"]);
     expect(lines(r, "send")).toEqual(["EBUSY"]);

@@ -99,6 +99,39 @@ SMSH_TEST(sweep_releases_what_another_thread_let_go) {
   CHECK(!Mapped(base));
 }
 
+SMSH_TEST(closing_but_keeping_the_mapping_releases_the_liveness_locks) {
+  const std::string name = TestName();
+  CreateOptions o;
+  o.name = name;
+  o.data_size = 8192;
+  std::unique_ptr<Segment> a, b;
+  REQUIRE_OK(Segment::Create(o, &a));
+  REQUIRE_OK(Segment::Attach(name, &b));
+  bool got = false, held = false;
+  REQUIRE_OK(a->Lock(0, &got));
+  REQUIRE(got);
+  REQUIRE_OK(b->Lock(1, &got));
+  REQUIRE(got);
+  // b closes while a buffer may still point into its mapping: the mapping
+  // stays (readable), but a peer must see b's lock gone, as after a munmap.
+  uint8_t* base = b->base();
+  b->CloseKeepingMapping();
+  CHECK_OK(a->Probe(1, &held));
+  CHECK(!held);
+  base[smsh::kHeaderSize] = 7;
+  CHECK_EQ(a->base()[smsh::kHeaderSize], uint8_t{7});
+  // And the other way: the owner's lock goes with its descriptor too.
+  std::unique_ptr<Segment> c;
+  REQUIRE_OK(Segment::Attach(name, &c));
+  CHECK_OK(c->Probe(0, &held));
+  CHECK(held);
+  a->CloseKeepingMapping();
+  CHECK_OK(c->Probe(0, &held));
+  CHECK(!held);
+  CHECK_OK(c->Unlink());
+  b.reset();  // the destructor unmaps
+}
+
 SMSH_TEST(concurrent_adds_releases_and_sweeps) {
   std::shared_ptr<Segment> seg = Make(TestName());
   REQUIRE(seg != nullptr);

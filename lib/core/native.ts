@@ -176,6 +176,8 @@ export interface Binding {
    * external buffers (other runtimes, or SMSH_COUNTED_VIEWS=1).
    */
   viewKind: "uncounted" | "counted";
+  /** Detaches an ArrayBuffer over this package's shared memory, made in any thread; TypeError for any other. */
+  detachShared(buffer: ArrayBuffer): void;
   /**
    * Installs the native cleanup handler for SIGINT, SIGTERM and SIGHUP where
    * the disposition is the default action or Node's own exit handler (never

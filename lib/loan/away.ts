@@ -8,7 +8,8 @@
 // the next loan's bytes would change under whoever holds it. whenUnused()
 // runs `then` once nothing holds the memory, checking every POLL_MS; rare,
 // so one unref'd timer for the process is enough.
-import type { SegmentHandle } from "../core/native.js";
+import { invalidArgType } from "../core/errors.js";
+import { native, type SegmentHandle } from "../core/native.js";
 
 /** How often memory still held elsewhere is checked, in ms: the delay before its slot is given back. */
 export const POLL_MS = 10;
@@ -50,4 +51,20 @@ export function whenUnused(handle: SegmentHandle, token: number, then: () => voi
 /** Slots waiting for memory held elsewhere (tests and stats). */
 export function awayCount(): number {
   return away.size;
+}
+
+/**
+ * Detaches a loan's view in this thread: one a transfer moved here (a worker
+ * that took a received loan, or a loan before it was sent). It reads as
+ * length 0 from now, and its slot goes back (to the writer's pool, or from
+ * the reader to the writer) within POLL_MS, rather than once this thread's
+ * garbage collector collects it, which an idle thread may never do. For a
+ * view in the thread that made it, release()/cancelLoan() are the calls.
+ * TypeError for a buffer that is not over this package's shared memory;
+ * an already detached one is ignored.
+ */
+export function detachLoan(view: ArrayBuffer | ArrayBufferView): void {
+  const ab = ArrayBuffer.isView(view) ? view.buffer : view;
+  if (!(ab instanceof ArrayBuffer)) throw invalidArgType("view", "an ArrayBuffer or a view of one", view);
+  native().detachShared(ab);
 }
