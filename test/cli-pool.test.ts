@@ -97,14 +97,14 @@ describe("synaptic-shm ls and stat show a writer's loan pool", () => {
     try {
       const small = tx.tryLoan(5000)!;
       const big = tx.tryLoan(1024 * 1024 + 1)!;
-      const unsent = tx.tryLoan(100)!;
+      const unsent = tx.tryLoan(20_000)!; // class 20 KiB: no free slot of a class up to twice it, so a slab of its own
       expect(tx.trySend(small)).toBe(true);
       expect(tx.trySend(big)).toBe(true);
       const got = rx.tryRecv(); // the reader holds the first loan: not released
       expect(got?.byteLength).toBe(5000);
 
       const stats = tx.poolStats;
-      expect(stats).toMatchObject({ slabs: 3, loaned: 100, inFlight: 5000 + 1024 * 1024 + 1, loansSent: 2 });
+      expect(stats).toMatchObject({ slabs: 3, loaned: 20_000, inFlight: 5000 + 1024 * 1024 + 1, loansSent: 2 });
       const { ring, slabs } = await ringAndSlabs(tx.name);
       expect(ring?.kind).toBe("ring");
       expect(ring?.pool).toEqual({ ...poolFields(stats), epoch: 0, slabNames: expect.stringMatching(/^smsh-[0-9a-f]{16}\.\*$/) });
@@ -121,11 +121,11 @@ describe("synaptic-shm ls and stat show a writer's loan pool", () => {
       }
       expect(slabs.reduce((n, s) => n + s.slab!.slotCount, 0)).toBe(stats.slots);
       expect(slabs.reduce((n, s) => n + s.size, 0)).toBe(stats.bytes);
-      // Sent and not released: one slot of the 8 KiB slab (5000 B), the one slot of the big one; the 100 B loan is unsent.
+      // Sent and not released: one slot of the 8 KiB slab (5000 B), the one slot of the big one; the 20,000 B loan is unsent.
       expect(slabs.map((s) => [s.slab!.slotSize, s.slab!.slotsInFlight])).toEqual([
         [8192, 1],
         [slabs[1]!.slab!.slotSize, 1],
-        [4096, 0],
+        [20480, 0],
       ]);
 
       // The table: the ring's row sums the pool up; the slabs are rows of their own only with --all, indented under it.
