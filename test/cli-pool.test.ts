@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Channel, Segment, randomName, sweep } from "../dist/lib/index.js";
+import type { PoolCounts } from "../dist/lib/core/sweep.js";
 import { formatBytes } from "../dist/lib/util/format.js";
 import { ROOT, killStrays, spawnFixture, waitForLine } from "./helpers.js";
 
@@ -30,14 +31,6 @@ async function cliOk(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-interface PoolStats {
-  slabs: number;
-  slots: number;
-  bytes: number;
-  loaned: number;
-  inFlight: number;
-  loansSent: number;
-}
 
 interface Listed {
   name: string;
@@ -45,7 +38,7 @@ interface Listed {
   token: string;
   size: number;
   owner: { pid: number; alive: boolean };
-  pool: (PoolStats & { epoch: number; slabNames: string }) | null;
+  pool: (PoolCounts & { epoch: number; slabNames: string }) | null;
   slab: { index: number; slotSize: number; slotCount: number; slotsInFlight: number; retired: boolean; ringToken: string; ring: string | null } | null;
 }
 
@@ -63,8 +56,8 @@ async function ringAndSlabs(name: string): Promise<{ ring: Listed | undefined; s
 
 const shmNames = (): string[] => readdirSync("/dev/shm").filter((n) => n.startsWith("smsh-"));
 
-/** The pool fields ls/stat show, from a PoolStats. */
-const poolFields = (s: PoolStats): PoolStats => ({
+/** The pool fields ls/stat show, from a PoolCounts. */
+const poolFields = (s: PoolCounts): PoolCounts => ({
   slabs: s.slabs,
   slots: s.slots,
   bytes: s.bytes,
@@ -79,10 +72,10 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** A process whose writer has loans out (test/fixtures/loan-writer.ts), and its tx.poolStats once ready. */
-async function loanWriter(name: string): Promise<{ child: ChildProcess; stats: PoolStats }> {
+async function loanWriter(name: string): Promise<{ child: ChildProcess; stats: PoolCounts }> {
   const child = spawnFixture("loan-writer", [name]);
   const line = await waitForLine(child, /^ready /);
-  return { child, stats: JSON.parse(line.slice("ready ".length)) as PoolStats };
+  return { child, stats: JSON.parse(line.slice("ready ".length)) as PoolCounts };
 }
 
 afterEach(killStrays);

@@ -37,19 +37,23 @@ export interface ProcessInfo {
  * writer stores plainly: a reading may be torn, so `loaned` and `inFlight`
  * are clamped to `bytes`).
  */
-export interface PoolUsage {
-  /** Slabs (segments) the pool holds; they are named `slabNames` with the index for "*". */
+/** A loan pool's counters, as its writer publishes them in the ring's loan line (docs/PROTOCOL.md §3). */
+export interface PoolCounts {
+  /** Slabs (segments) the pool holds now. */
   slabs: number;
   /** Slots in them. */
   slots: number;
   /** Bytes of slot memory the pool holds. */
   bytes: number;
-  /** Bytes lent to the writer's user and not yet sent. */
+  /** Bytes lent to the writer's user and not yet sent (or cancelled). */
   loaned: number;
   /** Bytes sent and not yet seen released by the reader. */
   inFlight: number;
   /** Loans sent since the channel was created. */
   loansSent: number;
+}
+
+export interface PoolUsage extends PoolCounts {
   /** How many times the writer took back a dead reader's loans. */
   epoch: number;
   /** "smsh-<16 hex digits>.*": the names of its slabs. */

@@ -7,6 +7,7 @@
 // and releases are found by reading the slot tables.
 import { checkInteger, invalidArgType, outOfRange, shmError } from "../core/errors.js";
 import { OFFSETS } from "../core/layout.js";
+import type { PoolCounts } from "../core/sweep.js";
 import { storeU64 } from "../core/u64.js";
 import { whenUnused } from "./away.js";
 import { MAX_SLOT, slotSizeFor, slotsPerSlab } from "./classes.js";
@@ -38,19 +39,8 @@ export const DEFAULT_POOL_LINGER_MS = 10_000;
 /** How often a closed pool checks whether its lingering slabs are still needed. */
 const LINGER_POLL_MS = 20;
 
-export interface PoolStats {
-  /** Slabs (segments) the pool holds now. */
-  slabs: number;
-  /** Slots in them. */
-  slots: number;
-  /** Bytes of slot memory the pool holds. */
-  bytes: number;
-  /** Bytes lent to the user and not yet sent (or cancelled). */
-  loaned: number;
-  /** Bytes sent and not yet seen released by the reader. */
-  inFlight: number;
-  /** Loans sent since the channel was created. */
-  loansSent: number;
+/** The pool's counters (PoolCounts, also in the ring's loan line), and what only the writer knows. */
+export interface PoolStats extends PoolCounts {
   /** Slabs created since the channel was created (≪ loansSent when memory is reused). */
   slabsCreated: number;
 }
