@@ -86,17 +86,18 @@ Napi::Object Layout(Napi::Env env) {
   return o;
 }
 
-// detachShared(ab): detaches an ArrayBuffer over memory of ours, made in
-// any thread (a loan's view a transfer moved to this one); TypeError for any
-// other buffer. Its memory is then free of it at once, not when this
+// detachShared(ab): detaches a loan's view, made in any thread (one a
+// transfer moved to this one): exactly the bytes of a live view of a pool
+// slab, never a ring's or a segment's buffer, nor a part of one; TypeError
+// for any other buffer. Its memory is then free of it at once, not when this
 // thread's garbage collector gets to it (lib/loan/away.ts waits for that).
 Napi::Value DetachSharedJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArrayBuffer()) ThrowArgType(env, "buffer must be an ArrayBuffer");
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   if (ab.IsDetached()) return env.Undefined();
-  if (!BufferTable::Get().Covers(ab.Data(), ab.ByteLength()))
-    ThrowArgType(env, "buffer is not a view of this package's shared memory");
+  if (!BufferTable::Get().IsLoanView(ab.Data(), ab.ByteLength()))
+    ThrowArgType(env, "buffer is not a loan's view (a loan, or a received loan)");
   ab.Detach();
   return env.Undefined();
 }

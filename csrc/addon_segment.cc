@@ -275,7 +275,7 @@ Napi::Value SegmentHandle::Info(const Napi::CallbackInfo& info) {
 // Uncounted where the runtime allows it (uncounted_buffer.h: a view of a
 // large loan must not cost a garbage collection), else a Node-API external
 // buffer whose finalizer releases the entry.
-Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64_t length, uint64_t* id) {
+Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64_t length, bool uncounted, uint64_t* id) {
   Segment& seg = Open(env);
   static_assert(sizeof(size_t) >= sizeof(uint64_t), "64-bit builds only: sizes are passed as size_t");
   napi_value ab = nullptr;
@@ -283,11 +283,11 @@ Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64
   // process on a length above its own limit, and Node-API below decides,
   // with a catchable error, what this runtime takes beyond that.
   constexpr uint64_t kUncountedMax = uint64_t{1} << 32;
-  if (length <= kUncountedMax && UncountedBuffersAvailable(env)) {
+  if (uncounted && length <= kUncountedMax && UncountedBuffersAvailable(env)) {
     BufferTable::Get().Sweep(true);
     std::shared_ptr<void> store;
     if (NewUncountedBuffer(env, seg.base() + offset, static_cast<size_t>(length), &ab, &store)) {
-      *id = BufferTable::Get().AddUncounted(seg_, std::move(store));
+      *id = BufferTable::Get().AddUncounted(seg_, std::move(store), seg.base() + offset, static_cast<size_t>(length));
       return Napi::ArrayBuffer(env, ab);
     }
   }
@@ -318,8 +318,13 @@ Napi::Value SegmentHandle::Buffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Segment& seg = Open(env);
   if (!buffer_.IsEmpty()) return buffer_.Value();
-  uint64_t id = 0;  // released by its finalizer or a sweep, not by id
-  Napi::ArrayBuffer buffer = External(env, 0, seg.size(), &id);
+  // Counted: made once per segment, so V8's accounting costs at most one
+  // collection here; and Node copies, rather than moves, a counted buffer
+  // posted to another thread, so a transfer can never take the ring or the
+  // segment away from this handle (a received ring message's .buffer is
+  // this buffer).
+  uint64_t id = 0;  // released by its finalizer
+  Napi::ArrayBuffer buffer = External(env, 0, seg.size(), false, &id);
   buffer_ = Napi::Persistent(buffer);
   return buffer;
 }
@@ -333,7 +338,7 @@ Napi::Value SegmentHandle::View(const Napi::CallbackInfo& info) {
     ThrowOutOfRange(env, "view [" + std::to_string(offset) + ", +" + std::to_string(length) + ") is not within the " +
                              std::to_string(seg.size()) + "-byte mapping");
   uint64_t id = 0;
-  Napi::ArrayBuffer ab = External(env, offset, length, &id);
+  Napi::ArrayBuffer ab = External(env, offset, length, true, &id);
   // Weak: the view is the user's; close() detaches it if it is still alive.
   if (views_.size() >= prune_views_at_) {
     std::vector<ViewRef> live;
@@ -427,10 +432,16 @@ void SegmentHandle::CloseNow(bool detach) {
     // the last one lets go (a later sweep); the descriptor and its locks go
     // now.
     BufferTable::Get().Sweep(false);
-    if (BufferTable::Get().Reachable(seg_.get()))
+    if (BufferTable::Get().Reachable(seg_.get())) {
       seg_->CloseKeepingMapping();
-    else
+      // The table's entries alone hold the mapping now: the last to go
+      // unmaps it, not this handle's collection. What a later unlink()
+      // needs is kept by value.
+      if (!seg_->unlinked()) closed_name_ = std::make_unique<ClosedName>(ClosedName{seg_->name(), seg_->dev(), seg_->ino()});
+      seg_.reset();
+    } else {
       seg_->Unmap();
+    }
   }
   SyncOwnedName();
   if (doorbell_fd_ >= 0) {
@@ -474,7 +485,15 @@ Napi::Value SegmentHandle::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value SegmentHandle::Unlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!seg_) return env.Undefined();
+  if (!seg_) {
+    if (closed_name_) {
+      // Closed while a buffer kept its mapping: the name, if still ours.
+      Status s = smsh::UnlinkIfSame(closed_name_->name, static_cast<uint64_t>(closed_name_->dev), static_cast<uint64_t>(closed_name_->ino));
+      closed_name_.reset();
+      if (!s.ok()) ThrowStatus(env, s);
+    }
+    return env.Undefined();
+  }
   Status s = seg_->Unlink();
   SyncOwnedName();
   if (!s.ok()) ThrowStatus(env, s);

@@ -65,7 +65,7 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   Napi::Value DetachView(const Napi::CallbackInfo& info);
   Napi::Value ViewInUse(const Napi::CallbackInfo& info);
   Napi::Value ViewToken(const Napi::CallbackInfo& info);
-  Napi::ArrayBuffer External(Napi::Env env, uint64_t offset, uint64_t length, uint64_t* id);
+  Napi::ArrayBuffer External(Napi::Env env, uint64_t offset, uint64_t length, bool uncounted, uint64_t* id);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Unlink(const Napi::CallbackInfo& info);
   Napi::Value SetUnlinkOnClose(const Napi::CallbackInfo& info);
@@ -90,6 +90,14 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
     uint64_t id;                             // its BufferTable entry
   };
   std::vector<ViewRef> views_;
+  // Closed with its mapping kept for buffers (seg_ dropped): the object's
+  // identity, for unlink() after close.
+  struct ClosedName {
+    std::string name;
+    dev_t dev;
+    ino_t ino;
+  };
+  std::unique_ptr<ClosedName> closed_name_;
   size_t prune_views_at_ = 64;
   std::set<WaiterHandle*> waiters_;
   int doorbell_fd_ = -1;

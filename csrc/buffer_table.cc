@@ -14,14 +14,14 @@ BufferTable& BufferTable::Get() {
 uint64_t BufferTable::AddCounted(std::shared_ptr<Segment> seg) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = next_++;
-  live_.emplace(id, Entry{std::move(seg), nullptr});
+  live_.emplace(id, Entry{std::move(seg), nullptr, nullptr, 0});
   return id;
 }
 
-uint64_t BufferTable::AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store) {
+uint64_t BufferTable::AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store, const void* data, size_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = next_++;
-  live_.emplace(id, Entry{std::move(seg), std::move(store)});
+  live_.emplace(id, Entry{std::move(seg), std::move(store), data, length});
   uncounted_++;
   return id;
 }
@@ -82,13 +82,10 @@ bool BufferTable::Reachable(const Segment* seg) {
   return false;
 }
 
-bool BufferTable::Covers(const void* p, size_t len) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+bool BufferTable::IsLoanView(const void* p, size_t len) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, e] : live_) {
-    const uintptr_t base = reinterpret_cast<uintptr_t>(e.seg->base());
-    if (base != 0 && a >= base && len <= e.seg->size() && a - base <= e.seg->size() - len) return true;
-  }
+  for (const auto& [id, e] : live_)
+    if (e.store && e.data == p && e.length == len && e.seg->kind() == kKindPool) return true;
   return false;
 }
 

@@ -33,7 +33,8 @@ class BufferTable {
  public:
   static BufferTable& Get();
   uint64_t AddCounted(std::shared_ptr<Segment> seg);
-  uint64_t AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store);
+  // `data`/`length`: the view's bytes (IsView matches them exactly).
+  uint64_t AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store, const void* data, size_t length);
   // Counted: drops the entry. Idempotent: an id that is gone is ignored.
   void Release(uint64_t id);
   // Uncounted: drops the entry if no buffer holds its store any more.
@@ -46,14 +47,15 @@ class BufferTable {
   // Whether a buffer over `seg` made the uncounted way may still be alive
   // (its mapping must then outlive close()).
   bool Reachable(const Segment* seg);
-  // Whether [p, p + len) lies within a mapping some entry holds: memory of
-  // ours, whichever thread's buffer points into it.
-  bool Covers(const void* p, size_t len);
-
+  // Whether [p, p + len) is exactly a live view made the uncounted way (a
+  // loan's, whichever thread's buffer now holds it) over a pool slab.
+  bool IsLoanView(const void* p, size_t len);
  private:
   struct Entry {
     std::shared_ptr<Segment> seg;
     std::shared_ptr<void> store;  // uncounted entries only
+    const void* data = nullptr;   // uncounted entries: the view's bytes
+    size_t length = 0;
   };
   static bool Unused(const Entry& e);
   std::mutex mu_;

@@ -1,9 +1,9 @@
 // Loans in one process: the lifetime of the writer's and the reader's
 // views, the pool's limits, waits and reuse, and the argument errors.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-import { Channel, Segment, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, Segment, detachLoan, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
 import { slabName } from "../dist/lib/loan/slab.js";
 
 const KiB = 1024;
@@ -174,6 +174,51 @@ describe("loan lifetimes", () => {
     expect(Buffer.from(rx.tryRecv()!).toString()).toBe("after");
     await expect(rx.recv()).rejects.toMatchObject({ code: "ECLOSED" });
     rx.close();
+  });
+
+  it("detachLoan() takes only a loan's own view: a ring message or a segment's memory is a TypeError and nothing breaks", async () => {
+    const { tx, rx } = pair();
+    const seg = Segment.create({ size: 4096 });
+    try {
+      tx.trySend(Buffer.from("ring"));
+      const m = rx.tryRecv()!;
+      expect(errorOf(() => detachLoan(m)).code).toBe("ERR_INVALID_ARG_TYPE");
+      expect(errorOf(() => detachLoan(m.buffer)).code).toBe("ERR_INVALID_ARG_TYPE");
+      expect(errorOf(() => detachLoan(seg.data)).code).toBe("ERR_INVALID_ARG_TYPE");
+      expect(errorOf(() => detachLoan(new Uint8Array(8))).code).toBe("ERR_INVALID_ARG_TYPE");
+      expect(Buffer.from(m).toString()).toBe("ring");
+      tx.trySend(Buffer.from("next"));
+      expect(Buffer.from(rx.tryRecv()!).toString()).toBe("next");
+      // A loan, detached by its owner before sending: it cannot be sent, and cancelLoan() gives the slot back once.
+      const loan = tx.tryLoan(MiB)!;
+      detachLoan(loan.subarray(10, 20)); // any view of the loan's buffer names the loan
+      expect(loan.byteLength).toBe(0);
+      expect(errorOf(() => tx.trySend(loan)).code).toBe("ERR_INVALID_ARG_VALUE"); // detached: nothing to send
+      expect(tx.poolStats.loaned).toBe(MiB);
+      tx.cancelLoan(loan);
+      tx.cancelLoan(loan);
+      expect(tx.poolStats.loaned).toBe(0);
+      const again = tx.tryLoan(MiB)!;
+      tx.trySend(again.fill(5));
+      expect(rx.tryRecv()![MiB - 1]).toBe(5);
+      rx.release();
+      expect(tx.poolStats).toMatchObject({ loaned: 0, inFlight: 0 });
+    } finally {
+      seg.close();
+      tx.close();
+      rx.close();
+    }
+  });
+
+  it("no linger when the reader already closed: the writer's close removes the unmapped slab at once", () => {
+    const tx = Channel.create({ capacity: 1 << 16 }); // default lingerMs (10 s)
+    const rx = Channel.attach(tx.name);
+    tx.trySend(tx.tryLoan(100)!); // in flight, in a slab the reader never mapped
+    const slab = `/dev/shm/${slabName(tx.segment.token, 0)}`;
+    expect(existsSync(slab)).toBe(true);
+    rx.close();
+    tx.close();
+    expect(existsSync(slab)).toBe(false); // nobody will map it: no reason to keep its name (or the process alive)
   });
 
   it("a slab name taken by another segment is skipped: the pool uses the next index", () => {

@@ -85,4 +85,10 @@ describe("views over shared memory", () => {
     expect(lines(r, "then-received")).toEqual(["3"]);
     expect(lines(r, "loaned-after-drop")).toEqual(["0"]);
   });
+
+  it("a ring message's buffer (the ring's own) posted to a worker is copied, never moved: the channel goes on", async () => {
+    const r = await run(["ring-transfer"]);
+    expect(lines(r, "after-post")).toEqual(["hello"]);
+    expect(lines(r, "next")).toEqual(["world"]);
+  });
 });

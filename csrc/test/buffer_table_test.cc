@@ -22,10 +22,11 @@ using smsh_test::TestName;
 
 namespace {
 
-std::shared_ptr<Segment> Make(const std::string& name) {
+std::shared_ptr<Segment> Make(const std::string& name, uint32_t kind = smsh::kKindPlain) {
   CreateOptions o;
   o.name = name;
   o.data_size = 8192;
+  o.kind = kind;
   std::unique_ptr<Segment> seg;
   if (!Segment::Create(o, &seg).ok()) return nullptr;
   seg->Unlink();
@@ -57,7 +58,7 @@ SMSH_TEST(uncounted_entry_goes_once_its_store_is_the_last_reference) {
   std::weak_ptr<Segment> weak = seg;
   auto store = std::make_shared<int>(0);
   std::shared_ptr<void> buffer = store;  // a buffer still holds it
-  const uint64_t id = BufferTable::Get().AddUncounted(seg, store);
+  const uint64_t id = BufferTable::Get().AddUncounted(seg, store, seg->base(), 4096);
   store.reset();
   seg.reset();
   BufferTable::Get().Release(id);  // the counted release does not apply
@@ -78,7 +79,7 @@ SMSH_TEST(sweep_releases_what_another_thread_let_go) {
   for (int i = 0; i < 100; i++) {
     auto store = std::make_shared<int>(i);
     held.push_back(store);
-    BufferTable::Get().AddUncounted(seg, store);
+    BufferTable::Get().AddUncounted(seg, store, seg->base(), 4096);
   }
   // Close: the descriptor goes, the mapping stays while buffers may reach it.
   CHECK(BufferTable::Get().Reachable(seg.get()));
@@ -132,6 +133,35 @@ SMSH_TEST(closing_but_keeping_the_mapping_releases_the_liveness_locks) {
   b.reset();  // the destructor unmaps
 }
 
+SMSH_TEST(is_loan_view_matches_exactly_a_live_view_of_a_pool_slab) {
+  std::shared_ptr<Segment> pool = Make(TestName(), smsh::kKindPool);
+  std::shared_ptr<Segment> plain = Make(TestName());
+  REQUIRE(pool != nullptr && plain != nullptr);
+  uint8_t* view = pool->base() + smsh::kHeaderSize + 4096;
+  auto store = std::make_shared<int>(0);
+  std::shared_ptr<void> buffer = store;
+  const uint64_t id = BufferTable::Get().AddUncounted(pool, store, view, 4096);
+  store.reset();
+  CHECK(BufferTable::Get().IsLoanView(view, 4096));
+  CHECK(!BufferTable::Get().IsLoanView(view, 4095));      // a part of it
+  CHECK(!BufferTable::Get().IsLoanView(view + 1, 4095));  // another start
+  CHECK(!BufferTable::Get().IsLoanView(pool->base(), pool->size()));  // the whole mapping
+  // Not a pool slab: a ring's or a plain segment's bytes are never a loan.
+  auto other = std::make_shared<int>(1);
+  std::shared_ptr<void> other_buffer = other;
+  const uint64_t plain_id = BufferTable::Get().AddUncounted(plain, other, plain->base() + smsh::kHeaderSize, 4096);
+  other.reset();
+  CHECK(!BufferTable::Get().IsLoanView(plain->base() + smsh::kHeaderSize, 4096));
+  // Counted entries never match.
+  const uint64_t counted = BufferTable::Get().AddCounted(pool);
+  buffer.reset();
+  CHECK(BufferTable::Get().ReleaseIfUnused(id));
+  CHECK(!BufferTable::Get().IsLoanView(view, 4096));  // gone with its last buffer
+  BufferTable::Get().Release(counted);
+  other_buffer.reset();
+  CHECK(BufferTable::Get().ReleaseIfUnused(plain_id));
+}
+
 SMSH_TEST(concurrent_adds_releases_and_sweeps) {
   std::shared_ptr<Segment> seg = Make(TestName());
   REQUIRE(seg != nullptr);
@@ -142,7 +172,7 @@ SMSH_TEST(concurrent_adds_releases_and_sweeps) {
       for (int i = 0; i < 2000; i++) {
         auto store = std::make_shared<int>(i);
         std::shared_ptr<void> buffer = store;
-        const uint64_t id = BufferTable::Get().AddUncounted(seg, std::move(store));
+        const uint64_t id = BufferTable::Get().AddUncounted(seg, std::move(store), seg->base(), 4096);
         if (i % 3 == 0) BufferTable::Get().Sweep(true);
         buffer.reset();
         if (i % 2 == 0) BufferTable::Get().ReleaseIfUnused(id);

@@ -706,7 +706,12 @@ export class ChannelWriter extends ChannelEnd {
 
   /** @internal the user's loans are detached and the slabs removed; the reader keeps its mappings */
   protected closeLoans(): void {
-    this.#pool?.close();
+    if (this.#pool === null) return;
+    // A reader that closed or died maps nothing more: no slab needs its name
+    // kept for it (a reader yet to come, "absent", still does).
+    const st = Atomics.load(this.hdr, H.readerState);
+    const gone = st === SIDE_CLOSED || (st === SIDE_OPEN && !this.segment.closed && !this.segment.handle.probe(READER_LOCK_BYTE));
+    this.#pool.close(gone);
   }
 
   /** close() at once, for `using tx = Channel.create(...)`: queued send()s reject with ECLOSED. */

@@ -27,7 +27,8 @@ export interface PoolOptions {
    * not mapped yet (default 10,000 ms), so that a writer may send, close
    * and exit, and the reader still gets what was sent. Like a socket's
    * end(), this keeps the process alive until the reader has mapped them
-   * (or released them, closed or died), at most this long.
+   * or released them, at most this long; not at all if the reader had
+   * already closed or died when the writer closed.
    */
   lingerMs?: number;
 }
@@ -76,6 +77,8 @@ export class LoanRecord {
   buffer: WeakRef<ArrayBuffer> | null;
   /** The view's entry in the binding's buffer table (away.ts). */
   readonly token: number;
+  /** The slot waits for a buffer a transfer moved the memory to (away.ts): nothing else may free it. */
+  away = false;
 
   constructor(ps: PoolSlab, slot: number, gen: number, size: number, buffer: ArrayBuffer) {
     this.ps = ps;
@@ -205,9 +208,11 @@ export class LoanPool {
    * before anything else of a send, so a refused loan changes nothing else.
    */
   checkSendable(rec: LoanRecord): void {
-    const ab = rec.buffer?.deref();
-    if (ab === undefined || ab.byteLength !== 0 || !rec.ps.slab.segment.handle.viewInUse(rec.token)) return;
-    this.#freeWhenUnused(rec, this.#detach(rec) || rec.token);
+    if (!rec.away) {
+      const ab = rec.buffer?.deref();
+      if (ab === undefined || ab.byteLength !== 0 || !rec.ps.slab.segment.handle.viewInUse(rec.token)) return;
+      this.#freeWhenUnused(rec, this.#detach(rec) || rec.token);
+    }
     throw shmError(
       "EBUSY",
       "this loan's memory was moved to another buffer (a transfer: postMessage to a worker, or transfer()) that still holds it; it was not sent, and its slot returns to the pool once that buffer is gone. Send from the thread that took the loan, or copy",
@@ -245,7 +250,7 @@ export class LoanPool {
    */
   cancel(rec: LoanRecord): void {
     const st = rec.state;
-    if (rec.ps.gen[rec.slot] !== rec.gen || (st !== LOANED && st !== QUEUED)) return;
+    if (rec.away || rec.ps.gen[rec.slot] !== rec.gen || (st !== LOANED && st !== QUEUED)) return;
     this.#freeWhenUnused(rec, this.#detach(rec));
   }
 
@@ -257,9 +262,14 @@ export class LoanPool {
     return ab !== undefined && !this.#closed ? rec.ps.slab.detach(ab) : 0;
   }
 
+  /** Frees the slot now, or once no buffer holds the memory behind `token`: exactly once (rec.away). */
   #freeWhenUnused(rec: LoanRecord, token: number): void {
-    if (this.#closed) return;
-    whenUnused(rec.ps.slab.segment.handle, token, () => this.#free(rec));
+    if (this.#closed || rec.away) return;
+    rec.away = true;
+    whenUnused(rec.ps.slab.segment.handle, token, () => {
+      rec.away = false;
+      this.#free(rec);
+    });
   }
 
   #free(rec: LoanRecord): void {
@@ -441,7 +451,7 @@ export class LoanPool {
    * has not mapped yet keeps its name until it has (or released it), for at
    * most lingerMs: the reader must still be able to attach it.
    */
-  close(): void {
+  close(readerGone = false): void {
     if (this.#closed) return;
     for (const rec of this.#out) this.#detach(rec);
     this.#out.clear();
@@ -449,7 +459,7 @@ export class LoanPool {
     let lingering: PoolSlab[] = [];
     for (const slabs of this.#classes.values()) {
       for (const ps of slabs) {
-        if (needsName(ps) && this.#lingerMs > 0) lingering.push(ps);
+        if (needsName(ps) && this.#lingerMs > 0 && !readerGone) lingering.push(ps);
         else if (inFlight(ps)) ps.slab.close(); // not "retired": descriptors of it may still be unread
         else ps.slab.retire();
       }
