@@ -14,15 +14,14 @@ BufferTable& BufferTable::Get() {
 uint64_t BufferTable::AddCounted(std::shared_ptr<Segment> seg) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = next_++;
-  live_.emplace(id, Entry{std::move(seg), nullptr, nullptr, 0});
+  counted_.emplace(id, std::move(seg));
   return id;
 }
 
 uint64_t BufferTable::AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store, const void* data, size_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = next_++;
-  live_.emplace(id, Entry{std::move(seg), std::move(store), data, length});
-  uncounted_++;
+  uncounted_.emplace(id, Entry{std::move(seg), std::move(store), data, length});
   return id;
 }
 
@@ -39,53 +38,51 @@ bool BufferTable::Unused(const Entry& e) {
 }
 
 void BufferTable::Release(uint64_t id) {
-  Entry dropped;  // destroyed outside the lock (may munmap)
+  std::shared_ptr<Segment> dropped;  // destroyed outside the lock (may munmap)
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(id);
-  if (it == live_.end() || it->second.store) return;
+  auto it = counted_.find(id);
+  if (it == counted_.end()) return;
   dropped = std::move(it->second);
-  live_.erase(it);
+  counted_.erase(it);
 }
 
 bool BufferTable::ReleaseIfUnused(uint64_t id) {
   Entry dropped;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(id);
-  if (it == live_.end() || !it->second.store) return true;
+  auto it = uncounted_.find(id);
+  if (it == uncounted_.end()) return true;
   if (!Unused(it->second)) return false;
   dropped = std::move(it->second);
-  live_.erase(it);
-  uncounted_--;
+  uncounted_.erase(it);
   return true;
 }
 
 void BufferTable::Sweep(bool lazy) {
   std::vector<Entry> dropped;
   std::lock_guard<std::mutex> lock(mu_);
-  if (lazy && uncounted_ < sweep_at_) return;
-  for (auto it = live_.begin(); it != live_.end();) {
-    if (it->second.store && Unused(it->second)) {
+  if (lazy && uncounted_.size() < sweep_at_) return;
+  for (auto it = uncounted_.begin(); it != uncounted_.end();) {
+    if (Unused(it->second)) {
       dropped.push_back(std::move(it->second));
-      it = live_.erase(it);
-      uncounted_--;
+      it = uncounted_.erase(it);
     } else {
       ++it;
     }
   }
-  sweep_at_ = std::max<size_t>(64, uncounted_ * 2);
+  sweep_at_ = std::max<size_t>(64, uncounted_.size() * 2);
 }
 
 bool BufferTable::Reachable(const Segment* seg) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, e] : live_)
-    if (e.store && e.seg.get() == seg) return true;
+  for (const auto& [id, e] : uncounted_)
+    if (e.seg.get() == seg) return true;
   return false;
 }
 
 bool BufferTable::IsLoanView(const void* p, size_t len) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, e] : live_)
-    if (e.store && e.data == p && e.length == len && e.seg->kind() == kKindPool) return true;
+  for (const auto& [id, e] : uncounted_)
+    if (e.data == p && e.length == len && e.seg->kind() == kKindPool) return true;
   return false;
 }
 

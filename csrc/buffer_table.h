@@ -53,14 +53,17 @@ class BufferTable {
  private:
   struct Entry {
     std::shared_ptr<Segment> seg;
-    std::shared_ptr<void> store;  // uncounted entries only
-    const void* data = nullptr;   // uncounted entries: the view's bytes
+    std::shared_ptr<void> store;
+    const void* data = nullptr;  // the view's bytes
     size_t length = 0;
   };
   static bool Unused(const Entry& e);
   std::mutex mu_;
-  std::unordered_map<uint64_t, Entry> live_;
-  size_t uncounted_ = 0;
+  // Two maps: close() and view creation scan only the uncounted entries
+  // (live loan views, a few), never the counted ones, which wait for
+  // finalizers and pile up under create/close churn.
+  std::unordered_map<uint64_t, std::shared_ptr<Segment>> counted_;
+  std::unordered_map<uint64_t, Entry> uncounted_;
   size_t sweep_at_ = 64;
   uint64_t next_ = 1;
 };
