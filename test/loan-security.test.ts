@@ -1,6 +1,8 @@
 // Another user cannot reach a writer's loans: a process of uid 65534 (via
 // setpriv, so this needs root) can map neither the ring nor its pool slabs,
 // nor open them for reading. Slabs are created 0600 / O_EXCL like rings.
+// And a full /dev/shm (a 48 MiB tmpfs in a mount namespace of its own, via
+// unshare, root too) is ENOSPC for a loan, never a SIGBUS later.
 import { execFileSync, spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import * as path from "node:path";
@@ -46,5 +48,41 @@ describe.skipIf(!ready)("loans and other users", () => {
     } finally {
       tx.close();
     }
+  });
+
+  it("a full /dev/shm: a loan is ENOSPC (memory is reserved when a slab is made), cancelled loans lend again, copy-in rejects", () => {
+    const script = `
+      const { Channel } = require(${JSON.stringify(LIB)});
+      const tx = Channel.create({ capacity: 4096 });
+      const rx = Channel.attach(tx.name);
+      const held = [];
+      let code = "none";
+      try {
+        for (let i = 0; i < 100; i++) { const l = tx.tryLoan(8 << 20); if (l === null) break; l.fill(1); held.push(l); }
+      } catch (e) { code = e.code; }
+      console.log("loans " + held.length + " " + code);
+      for (const l of held) tx.cancelLoan(l);
+      const l = tx.tryLoan(8 << 20);
+      tx.trySend(l.fill(3));
+      const m = rx.tryRecv();
+      console.log("again " + m.length + " " + m[m.length - 1]);
+      rx.release();
+      tx.send(Buffer.alloc(100 << 20)).then(() => console.log("copy-in sent"), (e) => {
+        console.log("copy-in " + e.code);
+        rx.close(); tx.close();
+        console.log("left " + require("node:fs").readdirSync("/dev/shm").length);
+      });`;
+    // 30 s: a child Node process on a loaded machine.
+    const r = spawnSync("unshare", ["-m", "sh", "-c", 'mount -t tmpfs -o size=48m tmpfs /dev/shm && exec "$0" -e "$1"', process.execPath, script], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, SYNAPTIC_SHM_NO_AUTOSWEEP: "1" },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.signal).toBe(null);
+    expect(r.stdout).toMatch(/^loans [1-5] ENOSPC$/m); // 48 MiB: the ring and a few 8 MiB slabs, then no room
+    expect(r.stdout).toMatch(/^again 8388608 3$/m);
+    expect(r.stdout).toMatch(/^copy-in ENOSPC$/m);
+    expect(r.stdout).toMatch(/^left 0$/m);
   });
 });
