@@ -13,7 +13,8 @@ export type ShmErrorCode =
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
-  | "ENOSPC"; // no room: /dev/shm is full, or a loan pool ran out of slab names
+  | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
+  | "ECONNREFUSED"; // a listener refused the connection (its REFUSE message says why)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

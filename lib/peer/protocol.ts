@@ -1,0 +1,157 @@
+// The control plane's messages over ZeroMQ (docs/PROTOCOL.md §4): how two
+// processes agree on a transport and exchange ring names, and how messages
+// travel when they use ZeroMQ itself. Every message is two frames after the
+// ROUTER's routing id:
+//   header  8 bytes: "SMSH", u8 version (1), u8 type, u16 zero
+//   body    HELLO/WELCOME/READY/REFUSE/BYE: a UTF-8 JSON object (at most
+//           MAX_CONTROL_BODY bytes); DATA: the message bytes
+// Everything received is untrusted: decode() checks the header, the size and
+// every field's type and range, and returns an error string instead of
+// throwing for anything a peer sent.
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_SIZE = 8;
+const MAGIC = [0x53, 0x4d, 0x53, 0x48]; // "SMSH"
+/** Largest control body accepted (a HELLO is about 300 bytes). */
+export const MAX_CONTROL_BODY = 64 * 1024;
+
+/** Message types on the wire (header byte 5). */
+export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6 } as const;
+export type MsgType = (typeof MsgType)[keyof typeof MsgType];
+
+export type Transport = "shm" | "zmq";
+
+/** Who a side is: sent in HELLO and WELCOME. */
+export interface Identity {
+  /** The user's name for this side (listen/connect option). */
+  name: string;
+  pid: number;
+  uid: number;
+  /** Process start time in clock ticks since boot (decimal string: a u64). */
+  startTime: string;
+  /** This host's boot id (/proc/sys/kernel/random/boot_id), or "" where there is none. */
+  host: string;
+}
+
+export interface Hello extends Identity {
+  type: typeof MsgType.Hello;
+  /** The connector's ring (connector -> listener), or null when it offers ZeroMQ only. */
+  ring: string | null;
+}
+
+export interface Welcome extends Identity {
+  type: typeof MsgType.Welcome;
+  /** The listener's ring (listener -> connector), or null. */
+  ring: string | null;
+  /** The token read from the connector's ring header (hex), proving the listener mapped it; null if it could not. */
+  proof: string | null;
+}
+
+export interface Ready {
+  type: typeof MsgType.Ready;
+  /** The token read from the listener's ring header (hex), or null. */
+  proof: string | null;
+  /** The transport both sides now use: "shm" only if both proofs hold. */
+  transport: Transport;
+  /** Why ZeroMQ, when it is. */
+  reason: string;
+}
+
+export interface Refuse {
+  type: typeof MsgType.Refuse;
+  reason: string;
+}
+
+export interface Bye {
+  type: typeof MsgType.Bye;
+}
+
+export type Control = Hello | Welcome | Ready | Refuse | Bye;
+export type Decoded = Control | { type: typeof MsgType.Data; data: Uint8Array } | { error: string };
+
+export function header(type: MsgType): Buffer {
+  const h = Buffer.alloc(HEADER_SIZE);
+  h.set(MAGIC, 0);
+  h[4] = PROTOCOL_VERSION;
+  h[5] = type;
+  return h;
+}
+
+/** The two frames of a control message. */
+export function encodeControl(m: Control): [Buffer, Buffer] {
+  const { type, ...body } = m;
+  return [header(type), Buffer.from(JSON.stringify(body), "utf8")];
+}
+
+/** The two frames of a DATA message (the bytes are copied: zeromq may send after the caller reuses them). */
+export function encodeData(bytes: Uint8Array): [Buffer, Buffer] {
+  return [header(MsgType.Data), Buffer.from(bytes)];
+}
+
+const NAME_MAX = 256;
+const RING_RE = /^smsh-[a-z2-7]{16}$/;
+const HEX32_RE = /^[0-9a-f]{32}$/;
+
+/** Decodes the frames of one message (after the routing id); never throws for what a peer sent. */
+export function decode(frames: readonly Uint8Array[]): Decoded {
+  if (frames.length !== 2) return { error: `${frames.length} frames, expected 2` };
+  const [h, body] = frames as [Uint8Array, Uint8Array];
+  if (h.length !== HEADER_SIZE || MAGIC.some((b, i) => h[i] !== b)) return { error: "not a synaptic-shm message (bad header)" };
+  if (h[4] !== PROTOCOL_VERSION) return { error: `protocol version ${h[4]}, this side speaks ${PROTOCOL_VERSION}` };
+  const type = h[5]!;
+  if (type === MsgType.Data) return { type: MsgType.Data, data: body };
+  if (type < MsgType.Hello || type > MsgType.Bye) return { error: `unknown message type ${type}` };
+  if (body.length > MAX_CONTROL_BODY) return { error: `control body of ${body.length} bytes (> ${MAX_CONTROL_BODY})` };
+  let o: unknown;
+  try {
+    o = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+  } catch {
+    return { error: "control body is not JSON" };
+  }
+  if (o === null || typeof o !== "object" || Array.isArray(o)) return { error: "control body is not a JSON object" };
+  const b = o as Record<string, unknown>;
+  const str = (k: string, max: number): string | null => (typeof b[k] === "string" && (b[k] as string).length <= max ? (b[k] as string) : null);
+  const int = (k: string): number | null => (Number.isSafeInteger(b[k]) && (b[k] as number) >= 0 ? (b[k] as number) : null);
+  const ringOf = (k: string): string | null | undefined => (b[k] === null ? null : typeof b[k] === "string" && RING_RE.test(b[k] as string) ? (b[k] as string) : undefined);
+  const proofOf = (k: string): string | null | undefined => (b[k] === null ? null : typeof b[k] === "string" && HEX32_RE.test(b[k] as string) ? (b[k] as string) : undefined);
+  const identity = (): Identity | string => {
+    const name = str("name", NAME_MAX);
+    const pid = int("pid");
+    const uid = int("uid");
+    const startTime = str("startTime", 20);
+    const host = str("host", 64);
+    if (name === null) return "name";
+    if (pid === null) return "pid";
+    if (uid === null) return "uid";
+    if (startTime === null || !/^\d{1,20}$/.test(startTime)) return "startTime";
+    if (host === null) return "host";
+    return { name, pid, uid, startTime, host };
+  };
+  switch (type) {
+    case MsgType.Hello:
+    case MsgType.Welcome: {
+      const id = identity();
+      if (typeof id === "string") return { error: `${type === MsgType.Hello ? "HELLO" : "WELCOME"}: bad or missing ${id}` };
+      const ring = ringOf("ring");
+      if (ring === undefined) return { error: "bad ring name" };
+      if (type === MsgType.Hello) return { type: MsgType.Hello, ...id, ring };
+      const proof = proofOf("proof");
+      if (proof === undefined) return { error: "WELCOME: bad proof" };
+      return { type: MsgType.Welcome, ...id, ring, proof };
+    }
+    case MsgType.Ready: {
+      const proof = proofOf("proof");
+      const transport = b.transport;
+      const reason = str("reason", 1024);
+      if (proof === undefined || (transport !== "shm" && transport !== "zmq") || reason === null) return { error: "READY: bad fields" };
+      if (transport === "shm" && proof === null) return { error: "READY: shm without a proof" };
+      return { type: MsgType.Ready, proof, transport, reason };
+    }
+    case MsgType.Refuse: {
+      const reason = str("reason", 1024);
+      return reason === null ? { error: "REFUSE: bad reason" } : { type: MsgType.Refuse, reason };
+    }
+    default:
+      return { type: MsgType.Bye };
+  }
+}

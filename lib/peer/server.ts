@@ -1,0 +1,212 @@
+// listen(): a ROUTER that serves any number of connectors (docs/PROTOCOL.md
+// §4): a handshake per routing id, a Peer per connected process, yielded by
+// iterating the server; DATA and BYE routed to their Peer.
+import { chmodSync } from "node:fs";
+
+import type { ChannelReader } from "../channel/reader.js";
+import type { ChannelWriter } from "../channel/writer.js";
+import { invalidArgValue, shmError } from "../core/errors.js";
+import { validateEndpoint, validatePeerOptions, type PeerOptions } from "./connect.js";
+import { attachRing, localIdentity, makeRing } from "./handshake.js";
+import { Peer } from "./peer.js";
+import { MsgType, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
+import { RoutedQueue, loadZmq } from "./zmq.js";
+
+export interface ListenOptions extends PeerOptions {
+  /** Allow binding tcp:// on an address other than loopback (peers on other hosts; default false). */
+  allowRemote?: boolean;
+}
+
+type Router = InstanceType<ReturnType<typeof loadZmq>["Router"]>;
+
+interface Pending {
+  hello: Hello;
+  tx: ChannelWriter | null;
+  rx: ChannelReader | null;
+  why: string;
+}
+
+const LOOPBACK = /^tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):/;
+
+export class Server implements AsyncIterable<Peer> {
+  /** The endpoint bound (with the port chosen for "tcp://host:*"). */
+  readonly endpoint: string;
+  readonly #router: Router;
+  readonly #queue: RoutedQueue;
+  readonly #local: Identity;
+  readonly #options: ReturnType<typeof validatePeerOptions>;
+  readonly #pending = new Map<string, Pending>();
+  readonly #peers = new Map<string, Peer>();
+  readonly #accepted: Peer[] = [];
+  readonly #waiting = new Set<() => void>();
+  #closed = false;
+
+  /** @internal made by listen() */
+  constructor(router: Router, endpoint: string, options: ReturnType<typeof validatePeerOptions>) {
+    this.#router = router;
+    this.endpoint = endpoint;
+    this.#queue = new RoutedQueue(router);
+    this.#local = localIdentity(options.name);
+    this.#options = options;
+    void this.#receiveLoop();
+  }
+
+  /** Peers whose handshake completed and that are still connected. */
+  get peers(): readonly Peer[] {
+    return [...this.#peers.values()];
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Peer> {
+    for (;;) {
+      const p = this.#accepted.shift();
+      if (p !== undefined) {
+        yield p;
+        continue;
+      }
+      if (this.#closed) return;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.#waiting.delete(done);
+          resolve();
+        };
+        this.#waiting.add(done);
+      });
+    }
+  }
+
+  async #receiveLoop(): Promise<void> {
+    try {
+      for await (const [id, ...frames] of this.#router) {
+        const key = id!.toString("hex");
+        const m = decode(frames);
+        if ("error" in m) continue; // nonsense from a connection: dropped (it gets no WELCOME)
+        try {
+          if (m.type === MsgType.Data) this.#peers.get(key)?.deliver(m.data);
+          else if (m.type === MsgType.Hello) await this.#hello(id!, key, m);
+          else if (m.type === MsgType.Ready) this.#ready(id!, key, m.transport, m.proof, m.reason);
+          else if (m.type === MsgType.Bye) this.#bye(key);
+        } catch {
+          // one connection's failure is not the server's
+        }
+      }
+    } catch {
+      // the socket closed
+    }
+    this.#closed = true;
+    for (const w of [...this.#waiting]) w();
+  }
+
+  async #hello(id: Buffer, key: string, hello: Hello): Promise<void> {
+    this.#dropPending(key); // a HELLO again (the connector restarted): start over
+    let tx: ChannelWriter | null = null;
+    let rx: ChannelReader | null = null;
+    let proof: string | null = null;
+    let why = "";
+    if (this.#options.transport === "zmq") why = "the listener uses transport \"zmq\"";
+    else if (hello.ring === null) why = `${hello.name} offered no ring`;
+    else {
+      ({ tx, why } = makeRing(this.#options));
+      if (tx !== null) ({ rx, proof, why } = attachRing(hello.ring, hello));
+    }
+    this.#pending.set(key, { hello, tx, rx, why });
+    await this.#queue.to(id).send(encodeControl({ type: MsgType.Welcome, ...this.#local, ring: tx?.name ?? null, proof }));
+  }
+
+  #ready(id: Buffer, key: string, transport: Transport, proof: string | null, reason: string): void {
+    const p = this.#pending.get(key);
+    if (p === undefined) return;
+    this.#pending.delete(key);
+    const shm = transport === "shm";
+    if (shm && (p.tx === null || p.rx === null || proof !== p.tx.segment.token)) {
+      // The connector claims shared memory it did not prove: no peer.
+      p.rx?.close();
+      p.tx?.close();
+      void this.#queue.to(id).send(encodeControl({ type: MsgType.Refuse, reason: "the proof does not match this side's ring" })).catch(() => {});
+      return;
+    }
+    if (!shm) {
+      p.rx?.close();
+      p.tx?.close();
+    }
+    const peer = new Peer({
+      local: this.#local,
+      remote: p.hello,
+      transport,
+      reason: shm ? "" : reason || p.why,
+      link: {
+        outbox: this.#queue.to(id),
+        detach: () => {
+          if (this.#peers.get(key) !== peer) return;
+          this.#peers.delete(key);
+          this.#queue.drop(id, shmError("ECLOSED", "the peer is closed"));
+        },
+      },
+      tx: shm ? p.tx! : undefined,
+      rx: shm ? p.rx! : undefined,
+    });
+    this.#peers.get(key)?.remoteEnd(); // an earlier connection with this id is over
+    this.#peers.set(key, peer);
+    this.#accepted.push(peer);
+    for (const w of [...this.#waiting]) w();
+  }
+
+  #bye(key: string): void {
+    this.#dropPending(key);
+    const peer = this.#peers.get(key);
+    peer?.remoteEnd();
+  }
+
+  #dropPending(key: string): void {
+    const p = this.#pending.get(key);
+    if (p === undefined) return;
+    p.rx?.close();
+    p.tx?.close();
+    this.#pending.delete(key);
+  }
+
+  /** Closes every peer, then the socket. */
+  async close(): Promise<void> {
+    if (this.#closed && this.#router.closed) return;
+    this.#closed = true;
+    for (const key of [...this.#pending.keys()]) this.#dropPending(key);
+    await Promise.all([...this.#peers.values()].map((p) => p.close()));
+    this.#router.close();
+    for (const w of [...this.#waiting]) w();
+  }
+}
+
+/**
+ * Binds `endpoint` ("ipc://<path>": created owner-only; "tcp://127.0.0.1:<port>";
+ * another address only with allowRemote) and serves connectors.
+ */
+export async function listen(endpoint: string, options: ListenOptions): Promise<Server> {
+  validateEndpoint(endpoint);
+  const o = validatePeerOptions(options, "options");
+  if (endpoint.startsWith("tcp://") && !LOOPBACK.test(endpoint) && options.allowRemote !== true) {
+    throw invalidArgValue("endpoint", "is not a loopback address: pass allowRemote: true to accept peers from other hosts", endpoint);
+  }
+  const zmq = loadZmq();
+  // mandatory: a message for a connection whose queue is full waits (send()
+  // resolves later) instead of being dropped, as a ROUTER does by default.
+  const router = new zmq.Router({ linger: 0, mandatory: true });
+  try {
+    await router.bind(endpoint);
+  } catch (e) {
+    router.close();
+    const err = e as { code?: string; message?: string };
+    const out = new Error(`listen(${endpoint}): ${err.message ?? String(e)}`) as Error & { code: string };
+    out.code = err.code ?? "EINVAL";
+    throw out;
+  }
+  const bound = router.lastEndpoint ?? endpoint;
+  if (bound.startsWith("ipc://")) {
+    // Owner-only: another user must not even connect (and learn our ring names).
+    try {
+      chmodSync(bound.slice("ipc://".length), 0o600);
+    } catch (e) {
+      router.close();
+      throw e;
+    }
+  }
+  return new Server(router, bound, o);
+}

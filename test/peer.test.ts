@@ -1,0 +1,113 @@
+// listen()/connect() across two processes (test/fixtures/peer-agent.ts): the
+// handshake agrees on shared memory when both sides can map each other's
+// rings and on ZeroMQ when asked (or when they cannot); the same checked
+// traffic passes either way, both directions at once; either side's close is
+// the other's end of stream; a killed peer is EPEERDEAD.
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+
+import { listen, type Peer, type Server } from "../dist/lib/index.js";
+import { checkTraffic, sendTraffic } from "../dist/test/fixtures/peer-traffic.js";
+import type { ChildProcess } from "node:child_process";
+
+import { collect, killStrays, spawnFixture } from "./helpers.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "smsh-peer-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(killStrays);
+
+let n = 0;
+const endpoint = (): string => `ipc://${path.join(dir, `s${n++}.sock`)}`;
+
+/** Everything a child printed so far, and a way to wait for a line (never missing one printed before the wait). */
+function output(child: ChildProcess): { text(): string; line(re: RegExp, ms: number): Promise<string> } {
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  return {
+    text: () => out,
+    async line(re, ms) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const hit = out.split("\n").find((l) => re.test(l));
+        if (hit !== undefined) return hit;
+        if (Date.now() > end) throw new Error(`no line matching ${re} within ${ms} ms; got ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+async function firstPeer(server: Server): Promise<Peer> {
+  for await (const p of server) return p;
+  throw new Error("the server closed before a peer came");
+}
+
+const N = 10_000;
+const BIG = 100 * 1024 * 1024;
+
+describe("peers across two processes", () => {
+  for (const [transport, closer] of [
+    ["auto", "listener"],
+    ["zmq", "connector"],
+  ] as const) {
+    it(`transport ${transport === "auto" ? "shm (agreed)" : "zmq (forced)"}: ${N} checked messages each way at once, a 100 MB loan each way, the ${closer} closes`, async () => {
+      const ep = endpoint();
+      const server = await listen(ep, { name: "planner" });
+      expect(statSync(ep.slice("ipc://".length)).mode & 0o777).toBe(0o600);
+      const child = spawnFixture("peer-agent", [closer === "listener" ? "traffic" : "traffic-close", ep, transport, String(N), String(BIG)]);
+      const out = output(child);
+      const done = collect(child, 120_000);
+      try {
+        const peer = await firstPeer(server);
+        const want = transport === "auto" ? "shm" : "zmq";
+        expect(peer.transport).toBe(want);
+        expect(peer.remoteName).toBe("agent");
+        expect(peer.remotePid).toBe(child.pid);
+        expect(await out.line(/^transport /, 30_000)).toMatch(new RegExp(`^transport ${want}\\b`));
+        const [, received] = await Promise.all([sendTraffic(peer, N, BIG), checkTraffic(peer, N, BIG)]);
+        expect(received).toBe(N + 1);
+        await out.line(/^done /, 60_000);
+        if (closer === "listener") {
+          await peer.close();
+        } else {
+          // The connector closed: what it sent was all read above; now the end.
+          await expect(peer.recv({ timeout: 30_000 })).rejects.toMatchObject({ code: "ECLOSED" });
+          await peer.close();
+        }
+        const r = await done;
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain(`done ${N + 1} ${N + 1}`);
+        if (closer === "listener") expect(r.stdout).toContain("end ECLOSED");
+      } finally {
+        await server.close();
+      }
+    }, 180_000);
+  }
+
+  it("kill -9 of a connector on shared memory: the listener's receive is EPEERDEAD at once (liveness locks, pidfd)", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner" });
+    const child = spawnFixture("peer-agent", ["hold", ep]);
+    const out = output(child);
+    try {
+      const peer = await firstPeer(server);
+      expect(peer.transport).toBe("shm");
+      await out.line(/^transport shm/, 30_000);
+      const waiting = peer.recv({ timeout: 30_000 }).then(
+        () => "none",
+        (e: { code?: string }) => e.code,
+      );
+      const t0 = performance.now();
+      child.kill("SIGKILL");
+      expect(await waiting).toBe("EPEERDEAD");
+      // Printed, not asserted (a loaded machine): the issue's target is 250 ms.
+      console.log(`peer: EPEERDEAD ${(performance.now() - t0).toFixed(0)} ms after kill -9`);
+      await peer.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
