@@ -76,7 +76,8 @@ struct Header {
   uint64_t owner_start_time;  // 48  creator's start time, clock ticks since boot
   uint64_t created_ns;        // 56  CLOCK_REALTIME at creation, nanoseconds
   uint8_t token[kTokenSize];  // 64  random; names the doorbell sockets
-  uint8_t pad0[kLineSize - 80];
+  uint8_t peer_nonce[kTokenSize];  // 80  random, by a control-plane creator (PROTOCOL §4): never in a name or on a socket
+  uint8_t pad0[kLineSize - 96];
 
   // ---- line 1: the two sides' states ----
   uint32_t writer_state;      // 128 kSide*
@@ -122,6 +123,7 @@ static_assert(offsetof(Header, owner_pid) == 40, "layout v1");
 static_assert(offsetof(Header, owner_start_time) == 48, "layout v1");
 static_assert(offsetof(Header, created_ns) == 56, "layout v1");
 static_assert(offsetof(Header, token) == 64, "layout v1");
+static_assert(offsetof(Header, peer_nonce) == 80, "layout v1");
 static_assert(offsetof(Header, writer_state) == 128, "layout v1");
 static_assert(offsetof(Header, reader_state) == 132, "layout v1");
 static_assert(offsetof(Header, reader_pid) == 136, "layout v1");
@@ -229,6 +231,7 @@ constexpr LayoutEntry kLayoutEntries[] = {
     SMSH_LAYOUT_ENTRY(capacity),       SMSH_LAYOUT_ENTRY(flags),
     SMSH_LAYOUT_ENTRY(owner_pid),      SMSH_LAYOUT_ENTRY(owner_start_time),
     SMSH_LAYOUT_ENTRY(created_ns),     SMSH_LAYOUT_ENTRY(token),
+    SMSH_LAYOUT_ENTRY(peer_nonce),
     SMSH_LAYOUT_ENTRY(writer_state),   SMSH_LAYOUT_ENTRY(reader_state),
     SMSH_LAYOUT_ENTRY(reader_pid),     SMSH_LAYOUT_ENTRY(reader_start_time),
     SMSH_LAYOUT_ENTRY(write_index),    SMSH_LAYOUT_ENTRY(messages_written),

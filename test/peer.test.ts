@@ -39,9 +39,18 @@ function output(child: ChildProcess): { text(): string; line(re: RegExp, ms: num
   };
 }
 
+/** The server's first peer; rejects after 30 s (generous: a child Node process starting on a loaded machine). */
 async function firstPeer(server: Server): Promise<Peer> {
-  for await (const p of server) return p;
-  throw new Error("the server closed before a peer came");
+  let timer: NodeJS.Timeout | undefined;
+  const first = (async () => {
+    for await (const p of server) return p;
+    throw new Error("the server closed before a peer came");
+  })();
+  try {
+    return await Promise.race([first, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no peer within 30 s")), 30_000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const N = 10_000;

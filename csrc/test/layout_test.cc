@@ -81,7 +81,7 @@ SMSH_TEST(table_matches_the_struct) {
   }
   // Every field of the struct is in the table: 26 fields in layout v1, and
   // the 7 fields of a ring's loan line; a slab's 6 pool-line fields and its slot table.
-  CHECK_EQ(std::size(kLayoutEntries), size_t{33});
+  CHECK_EQ(std::size(kLayoutEntries), size_t{34});
   CHECK_EQ(std::size(kPoolLayoutEntries), size_t{7});
   CHECK_EQ(find("loan_epoch"), long{smsh::kLoanLineOffset});
   // Wait-line words are 4-byte words at the start of their own line.

@@ -50,6 +50,7 @@ export const OFFSETS = {
   owner_start_time: 48, // u64
   created_ns: 56, // u64
   token: 64, // 16 bytes
+  peer_nonce: 80, // 16 bytes
   writer_state: 128,
   reader_state: 132,
   reader_pid: 136,

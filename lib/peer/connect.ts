@@ -54,8 +54,9 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
   let rx: ChannelReader | null = null;
   try {
     let why = "";
+    let nonce = "";
     if (o.transport === "zmq") why = "transport \"zmq\" was asked for";
-    else ({ tx, why } = makeRing(o));
+    else ({ tx, nonce, why } = makeRing(o));
     await queue.send(encodeControl({ type: MsgType.Hello, ...local, ring: tx?.name ?? null }));
     const welcome = await nextControl(sock, timeout, endpoint);
     if (welcome.type === MsgType.Refuse) throw shmError("ECONNREFUSED", `${endpoint} refused: ${welcome.reason}`);
@@ -66,7 +67,7 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
       const a = attachRing(welcome.ring, welcome);
       rx = a.rx;
       proof = a.proof;
-      if (welcome.proof !== tx.segment.token) why = welcome.proof === null ? `${welcome.name} could not map this side's ring` : `${welcome.name}'s proof does not match this side's ring`;
+      if (welcome.proof !== nonce) why = welcome.proof === null ? `${welcome.name} could not map this side's ring` : `${welcome.name}'s proof does not match this side's ring`;
       else if (rx === null) why = a.why;
       else transport = "shm";
     }

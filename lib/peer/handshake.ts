@@ -1,14 +1,19 @@
 // What both sides of a handshake do with rings (docs/PROTOCOL.md §4): who
 // this side is, making its own ring, and proving it mapped the other side's
-// by reading the token the other side's ring holds in its header (16 random
-// bytes its creator wrote, never sent over ZeroMQ: only a process that can
-// map the segment can know them). Only those proofs decide transport "shm".
+// by reading the nonce the other side wrote into its ring's header
+// (`peer_nonce`: 16 random bytes never sent over a socket, never in a file
+// name, unlike the token, which doorbell socket names show in
+// /proc/net/unix: only a process that maps the segment can know them). Only
+// those proofs decide transport "shm".
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import { Channel } from "../channel/channel.js";
 import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
+import { OFFSETS, TOKEN_SIZE } from "../core/layout.js";
 import { addonPath, native } from "../core/native.js";
+import type { Segment } from "../core/segment.js";
 import type { PoolOptions } from "../loan/pool.js";
 import type { Identity } from "./protocol.js";
 
@@ -54,13 +59,23 @@ export function shmAvailable(): boolean {
   }
 }
 
-/** This side's ring for the other side to read, or null (and why) if none can be made. */
-export function makeRing(o: RingOptions): { tx: ChannelWriter | null; why: string } {
-  if (!shmAvailable()) return { tx: null, why: "no native addon on this side" };
+const nonceOf = (seg: Segment): Uint8Array => new Uint8Array(seg.buffer, OFFSETS.peer_nonce, TOKEN_SIZE);
+
+/**
+ * This side's ring for the other side to read, with a fresh nonce in its
+ * header (hex in `nonce`, kept to check the other side's proof), or null
+ * (and why) if none can be made.
+ */
+export function makeRing(o: RingOptions): { tx: ChannelWriter | null; nonce: string; why: string } {
+  if (!shmAvailable()) return { tx: null, nonce: "", why: "no native addon on this side" };
   try {
-    return { tx: Channel.create({ capacity: o.capacity ?? DEFAULT_PEER_CAPACITY, pool: o.pool }), why: "" };
+    const tx = Channel.create({ capacity: o.capacity ?? DEFAULT_PEER_CAPACITY, pool: o.pool });
+    const nonce = randomBytes(TOKEN_SIZE);
+    // Written before the message naming the ring is sent: the other side maps it after it got that message.
+    nonceOf(tx.segment).set(nonce);
+    return { tx, nonce: nonce.toString("hex"), why: "" };
   } catch (e) {
-    return { tx: null, why: `this side could not create a ring: ${(e as Error).message}` };
+    return { tx: null, nonce: "", why: `this side could not create a ring: ${(e as Error).message}` };
   }
 }
 
@@ -70,7 +85,7 @@ export function attachRing(name: string | null, remote: Identity): { rx: Channel
   if (!shmAvailable()) return { rx: null, proof: null, why: "no native addon on this side" };
   try {
     const rx = Channel.attach(name);
-    return { rx, proof: rx.segment.token, why: "" };
+    return { rx, proof: Buffer.from(nonceOf(rx.segment)).toString("hex"), why: "" };
   } catch (e) {
     const code = (e as { code?: string }).code;
     return { rx: null, proof: null, why: `could not map ${remote.name}'s ring ${name} (${code ?? (e as Error).message}): another host, user or /dev/shm` };

@@ -77,6 +77,11 @@ export class Peer {
     return this.#closed;
   }
 
+  /** Whether the other side ended the connection (BYE, or its socket is gone; on shm, its ring closing says it too). */
+  get remoteEnded(): boolean {
+    return this.#remoteEnded || (this.#rx !== null && this.#rx.writerState !== "open");
+  }
+
   get stats(): Readonly<PeerStats> {
     if (this.#tx !== null && this.#rx !== null) {
       const t = this.#tx.stats;

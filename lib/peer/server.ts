@@ -22,6 +22,8 @@ type Router = InstanceType<ReturnType<typeof loadZmq>["Router"]>;
 interface Pending {
   hello: Hello;
   tx: ChannelWriter | null;
+  /** The nonce in tx's header (hex): the connector's READY must prove it. */
+  nonce: string;
   rx: ChannelReader | null;
   why: string;
 }
@@ -51,9 +53,9 @@ export class Server implements AsyncIterable<Peer> {
     void this.#receiveLoop();
   }
 
-  /** Peers whose handshake completed and that are still connected. */
+  /** Peers whose handshake completed and whose other side has not ended. */
   get peers(): readonly Peer[] {
-    return [...this.#peers.values()];
+    return [...this.#peers.values()].filter((p) => !p.remoteEnded && !p.closed);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Peer> {
@@ -102,13 +104,14 @@ export class Server implements AsyncIterable<Peer> {
     let rx: ChannelReader | null = null;
     let proof: string | null = null;
     let why = "";
+    let nonce = "";
     if (this.#options.transport === "zmq") why = "the listener uses transport \"zmq\"";
     else if (hello.ring === null) why = `${hello.name} offered no ring`;
     else {
-      ({ tx, why } = makeRing(this.#options));
+      ({ tx, nonce, why } = makeRing(this.#options));
       if (tx !== null) ({ rx, proof, why } = attachRing(hello.ring, hello));
     }
-    this.#pending.set(key, { hello, tx, rx, why });
+    this.#pending.set(key, { hello, tx, nonce, rx, why });
     await this.#queue.to(id).send(encodeControl({ type: MsgType.Welcome, ...this.#local, ring: tx?.name ?? null, proof }));
   }
 
@@ -117,7 +120,7 @@ export class Server implements AsyncIterable<Peer> {
     if (p === undefined) return;
     this.#pending.delete(key);
     const shm = transport === "shm";
-    if (shm && (p.tx === null || p.rx === null || proof !== p.tx.segment.token)) {
+    if (shm && (p.tx === null || p.rx === null || proof !== p.nonce)) {
       // The connector claims shared memory it did not prove: no peer.
       p.rx?.close();
       p.tx?.close();
