@@ -121,6 +121,21 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  agents: {
+    what: "two agents find each other by an ipc:// endpoint (listen/connect), agree on shared memory, hand over point clouds as loans, answer with JSON",
+    check(out) {
+      // Two processes print: only each one's own lines are in a known order.
+      expect(out).toMatch(/^photogrammetry: scanner \(pid \d+\) connected over shm$/m);
+      expectLinesInOrder(out, [
+        "scanner: connected to photogrammetry over shm",
+        "scanner: cloud 0 centroid [0,2,0.5]",
+        "scanner: cloud 2 centroid [2,2,0.5]",
+        "photogrammetry: scanner closed after 3 clouds",
+        "photogrammetry: scanner exited with 0",
+      ]);
+    },
+  },
+
   "point-cloud-threads": {
     what: "received loans moved to worker threads by transfer, computed there, detachLoan(); slots back only then",
     check(out) {
