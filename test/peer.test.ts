@@ -10,9 +10,9 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { listen, type Peer, type Server } from "../dist/lib/index.js";
 import { checkTraffic, sendTraffic } from "../dist/test/fixtures/peer-traffic.js";
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
-import { collect, killStrays, spawnFixture } from "./helpers.js";
+import { collect, killStrays, spawnFixture, track } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-peer-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,6 +95,35 @@ describe("peers across two processes", () => {
       }
     }, 180_000);
   }
+
+  // Root only (unshare, mount): the connector sees a /dev/shm of its own, as in a container.
+  it.skipIf(process.geteuid?.() !== 0)("a connector with a private /dev/shm (unshare -m + tmpfs) over tcp://127.0.0.1 falls back to zmq by itself; the same traffic passes", async () => {
+    const server = await listen("tcp://127.0.0.1:*", { name: "planner" });
+    const agent = path.join(path.dirname(require.resolve("../dist/test/fixtures/peer-traffic.js")), "peer-agent.js");
+    const child = track(
+      spawn("unshare", ["-m", "sh", "-c", 'mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"', process.execPath, agent, "traffic", server.endpoint, "auto", String(1000), String(8 << 20)], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    const out = output(child);
+    const done = collect(child, 120_000);
+    try {
+      const peer = await firstPeer(server);
+      expect(peer.transport).toBe("zmq");
+      expect(peer.reason).toMatch(/could not map|ring/);
+      expect(await out.line(/^transport /, 30_000)).toMatch(/^transport zmq .*could not map this side's ring/);
+      const [, received] = await Promise.all([sendTraffic(peer, 1000, 8 << 20), checkTraffic(peer, 1000, 8 << 20)]);
+      expect(received).toBe(1001);
+      await out.line(/^done /, 60_000);
+      await peer.close();
+      const r = await done;
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("end ECLOSED");
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
 
   it("kill -9 of a connector on shared memory: the listener's receive is EPEERDEAD at once (liveness locks, pidfd)", async () => {
     const ep = endpoint();
