@@ -125,6 +125,64 @@ describe("peers across two processes", () => {
     }
   }, 180_000);
 
+  // Root only: the connector runs as uid 65534 (setpriv). It cannot open the listener's rings (0600, root's),
+  // so the handshake settles on ZeroMQ, with the reason.
+  it.skipIf(process.geteuid?.() !== 0)("a connector of another uid (65534) cannot map the listener's ring: transport zmq with the reason; traffic passes", async () => {
+    const server = await listen("tcp://127.0.0.1:*", { name: "planner" });
+    const agent = path.join(path.dirname(require.resolve("../dist/test/fixtures/peer-traffic.js")), "peer-agent.js");
+    const child = track(
+      spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, agent, "traffic", server.endpoint, "auto", "1000", String(1 << 20)], {
+        stdio: ["ignore", "pipe", "pipe"],
+        cwd: "/",
+      }),
+    );
+    const out = output(child);
+    const done = collect(child, 120_000);
+    try {
+      const peer = await firstPeer(server);
+      expect(peer.transport).toBe("zmq");
+      expect(await out.line(/^transport /, 30_000)).toMatch(/^transport zmq could not map planner's ring smsh-[a-z2-7]{16} \(EACCES\)/);
+      const [, received] = await Promise.all([sendTraffic(peer, 1000, 1 << 20), checkTraffic(peer, 1000, 1 << 20)]);
+      expect(received).toBe(1001);
+      await out.line(/^done /, 60_000);
+      await peer.close();
+      const r = await done;
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
+
+  // 8 processes of 8 connections each (64 Node processes would be 2.5 GB here): every connection has
+  // rings of its own, and the server serves them all at once with checked traffic.
+  it("64 connections from 8 processes against one listener: checked traffic on each, no cross-talk", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner", capacity: 64 * 1024 });
+    const children = Array.from({ length: 8 }, () => spawnFixture("peer-agent", ["many", ep, "8", "500"]));
+    const dones = children.map((c) => collect(c, 150_000));
+    const served: Promise<unknown>[] = [];
+    const names = new Set<string>();
+    try {
+      for await (const peer of server) {
+        expect(peer.transport).toBe("shm");
+        names.add(peer.remoteName);
+        served.push(Promise.all([sendTraffic(peer, 500, 64 * 1024), checkTraffic(peer, 500, 64 * 1024)]).then(() => peer.recv({ timeout: 60_000 }).catch((e: { code?: string }) => e.code)));
+        if (served.length === 64) break;
+      }
+      expect(names.size).toBe(64);
+      // Each peer ends with the other side's close (ECLOSED), after its own checked traffic.
+      expect(new Set(await Promise.all(served))).toEqual(new Set(["ECLOSED"]));
+      for (const r of await Promise.all(dones)) {
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/^done 8 shm(,shm){7}$/m);
+      }
+    } finally {
+      await server.close();
+    }
+  }, 200_000);
+
   it("kill -9 of a connector on shared memory: the listener's receive is EPEERDEAD at once (liveness locks, pidfd)", async () => {
     const ep = endpoint();
     const server = await listen(ep, { name: "planner" });
