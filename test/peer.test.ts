@@ -183,6 +183,37 @@ describe("peers across two processes", () => {
     }
   }, 200_000);
 
+  it("server.messages(): one loop serves every connection, each message with its peer, each peer's in order", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner" });
+    const children = Array.from({ length: 2 }, () => spawnFixture("peer-agent", ["many", ep, "3", "300"]));
+    const dones = children.map((c) => collect(c, 120_000));
+    try {
+      // The agents send 300 numbered messages and a 64 KiB loan per connection, then wait for ours.
+      const next = new Map<Peer, number>();
+      let complete = 0;
+      for await (const { peer, data } of server.messages()) {
+        const i = next.get(peer) ?? 0;
+        if (i < 300) {
+          expect(data.byteLength).toBe(16);
+          expect(Buffer.from(data.buffer, data.byteOffset, 16).readBigUInt64LE(0)).toBe(BigInt(i));
+        } else {
+          expect(data.byteLength).toBe(64 * 1024);
+          void sendTraffic(peer, 300, 64 * 1024); // our half: then the agent closes
+          if (++complete === 6) break;
+        }
+        next.set(peer, i + 1);
+      }
+      expect(next.size).toBe(6);
+      for (const r of await Promise.all(dones)) {
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+      }
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
+
   it("kill -9 of a connector on shared memory: the listener's receive is EPEERDEAD at once (liveness locks, pidfd)", async () => {
     const ep = endpoint();
     const server = await listen(ep, { name: "planner" });

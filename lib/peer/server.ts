@@ -76,6 +76,68 @@ export class Server implements AsyncIterable<Peer> {
     }
   }
 
+  /**
+   * Every peer's messages, merged, with the peer each came from, as a
+   * ROUTER's: one loop serves all connections, present and future (this
+   * takes over accepting: use it or the server's own iteration, not both).
+   * Arrival order across peers; a peer's own messages in its order. Each
+   * `data` follows the channel rule: valid until this iterator's next step
+   * (it then receives that peer's next message) unless kept with
+   * `peer.keep()` first. Ends when the server closes; a peer whose other
+   * side ended simply stops contributing.
+   */
+  async *messages(): AsyncIterableIterator<{ peer: Peer; data: Uint8Array }> {
+    type Item = { peer: Peer; data: Uint8Array; next: () => void };
+    const ready: Item[] = [];
+    let wake: (() => void) | null = null;
+    const notify = (): void => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    const pump = async (peer: Peer): Promise<void> => {
+      try {
+        for await (const data of peer.messages()) {
+          // Hand it over, and receive this peer's next one only once the consumer moved past it.
+          await new Promise<void>((next) => {
+            ready.push({ peer, data, next });
+            notify();
+          });
+        }
+      } catch {
+        // a dead or closed peer contributes nothing more
+      }
+    };
+    const accepting = (async () => {
+      for await (const peer of this) void pump(peer);
+    })();
+    let last: Item | null = null;
+    try {
+      for (;;) {
+        last?.next();
+        last = null;
+        while (ready.length === 0) {
+          if (this.#closed) return;
+          // Woken by a peer's message, or by the server (a close).
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              this.#waiting.delete(done);
+              if (wake === done) wake = null;
+              resolve();
+            };
+            wake = done;
+            this.#waiting.add(done);
+          });
+        }
+        last = ready.shift()!;
+        yield { peer: last.peer, data: last.data };
+      }
+    } finally {
+      last?.next();
+      void accepting;
+    }
+  }
+
   async #receiveLoop(): Promise<void> {
     try {
       for await (const [id, ...frames] of this.#router) {
