@@ -6,7 +6,7 @@ import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
 import { checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
 import { attachRing, localIdentity, makeRing, type RingOptions } from "./handshake.js";
-import { Peer } from "./peer.js";
+import { CLOSE_DRAIN_MS, Peer } from "./peer.js";
 import { MsgType, decode, encodeControl, type Control, type Transport } from "./protocol.js";
 import { SendQueue, loadZmq } from "./zmq.js";
 
@@ -83,7 +83,14 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
       remote: welcome,
       transport,
       reason: transport === "zmq" ? why : "",
-      link: { outbox: queue, detach: () => sock.close() },
+      link: {
+        outbox: queue,
+        detach: () => {
+          // What ZeroMQ holds (the last messages, the BYE) still goes out, for at most CLOSE_DRAIN_MS.
+          sock.linger = CLOSE_DRAIN_MS;
+          sock.close();
+        },
+      },
       tx: tx ?? undefined,
       rx: rx ?? undefined,
     });

@@ -32,8 +32,12 @@ export interface PeerInit {
   rx?: ChannelReader;
 }
 
-/** How long close() waits for ZeroMQ to take its BYE. */
-const BYE_WAIT_MS = 1000;
+/**
+ * How long close() waits for ZeroMQ to take its BYE, which queues behind
+ * every message sent before: what was sent is delivered first (a dead peer
+ * fails at once; a peer that stopped reading is given up after this).
+ */
+export const CLOSE_DRAIN_MS = 10_000;
 
 export interface PeerStats {
   messagesSent: number;
@@ -275,10 +279,10 @@ export class Peer {
     this.#rx?.close();
     if (deadRing !== null) sweep({ names: [deadRing] });
     this.#wake();
-    // BYE, waited for at most BYE_WAIT_MS: a dead or stuck peer must not hold up close().
+    // BYE, waited for at most CLOSE_DRAIN_MS: a stuck peer must not hold up close() for ever.
     const bye = this.#link.outbox.send(encodeControl({ type: MsgType.Bye })).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, BYE_WAIT_MS)))]);
+    await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
     clearTimeout(timer);
     this.#link.detach();
   }
