@@ -20,4 +20,4 @@ export type { ListenOptions } from "./peer/server.js";
 export { connect } from "./peer/connect.js";
 export type { ConnectOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
-export type { PeerStats } from "./peer/peer.js";
+export type { HeartbeatOptions, PeerStats } from "./peer/peer.js";

@@ -6,7 +6,7 @@ import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
 import { checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
 import { attachRing, localIdentity, makeRing, type RingOptions } from "./handshake.js";
-import { CLOSE_DRAIN_MS, Peer } from "./peer.js";
+import { CLOSE_DRAIN_MS, DEFAULT_HEARTBEAT, Peer, type HeartbeatOptions } from "./peer.js";
 import { MsgType, decode, encodeControl, type Control, type Transport } from "./protocol.js";
 import { SendQueue, loadZmq } from "./zmq.js";
 
@@ -15,6 +15,8 @@ export interface PeerOptions extends RingOptions {
   name: string;
   /** "auto" (default): shared memory when both sides prove they can map each other's rings, else ZeroMQ; "zmq": ZeroMQ always. */
   transport?: "auto" | "zmq";
+  /** Liveness of a peer on transport "zmq" (a remote or hung one): EPEERDEAD after timeoutMs of silence. */
+  heartbeat?: HeartbeatOptions;
 }
 
 export interface ConnectOptions extends PeerOptions {
@@ -24,12 +26,20 @@ export interface ConnectOptions extends PeerOptions {
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-export function validatePeerOptions(o: unknown, what: string): Required<Pick<PeerOptions, "name" | "transport">> & RingOptions {
+export function validatePeerOptions(
+  o: unknown,
+  what: string,
+): Required<Pick<PeerOptions, "name" | "transport">> & RingOptions & { heartbeat: Required<HeartbeatOptions> } {
   if (o === null || typeof o !== "object") throw invalidArgType(what, "an object with a name", o);
-  const { name, transport = "auto", capacity, pool } = o as PeerOptions;
+  const { name, transport = "auto", capacity, pool, heartbeat = {} } = o as PeerOptions;
   if (typeof name !== "string" || name.length === 0 || name.length > 256) throw invalidArgValue(`${what}.name`, "must be a string of 1 to 256 characters", name);
   if (transport !== "auto" && transport !== "zmq") throw invalidArgValue(`${what}.transport`, 'must be "auto" or "zmq"', transport);
-  return { name, transport, capacity, pool };
+  if (heartbeat === null || typeof heartbeat !== "object") throw invalidArgType(`${what}.heartbeat`, "an object", heartbeat);
+  const intervalMs = heartbeat.intervalMs ?? DEFAULT_HEARTBEAT.intervalMs;
+  const timeoutMs = heartbeat.timeoutMs ?? DEFAULT_HEARTBEAT.timeoutMs;
+  checkInteger(`${what}.heartbeat.intervalMs`, intervalMs, 10, 2 ** 31 - 1);
+  checkInteger(`${what}.heartbeat.timeoutMs`, timeoutMs, 2 * intervalMs, 2 ** 31 - 1, "at least twice intervalMs");
+  return { name, transport, capacity, pool, heartbeat: { intervalMs, timeoutMs } };
 }
 
 export function validateEndpoint(endpoint: unknown): string {
@@ -79,6 +89,7 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
     }
     await queue.send(encodeControl({ type: MsgType.Ready, proof, transport, reason: why }));
     const peer = new Peer({
+      heartbeat: o.heartbeat,
       local,
       remote: welcome,
       transport,
@@ -131,6 +142,7 @@ async function receiveLoop(sock: Dealer, peer: Peer): Promise<void> {
     for await (const frames of sock) {
       const m = decode(frames);
       if ("error" in m) continue; // a peer speaking nonsense: dropped
+      peer.heard();
       if (m.type === MsgType.Data) peer.deliver(m.data);
       else if (m.type === MsgType.Bye || m.type === MsgType.Refuse) peer.remoteEnd();
     }

@@ -21,7 +21,18 @@ export interface Link {
   detach(): void;
 }
 
+/** ZeroMQ peers' liveness (transport "zmq"): each side sends a HEARTBEAT when it sent nothing for intervalMs; a side that heard nothing for timeoutMs is dead. */
+export interface HeartbeatOptions {
+  /** Default 1,000 ms. */
+  intervalMs?: number;
+  /** Default 5,000 ms. */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_HEARTBEAT = { intervalMs: 1000, timeoutMs: 5000 };
+
 export interface PeerInit {
+  heartbeat: Required<HeartbeatOptions>;
   local: Identity;
   remote: Identity;
   transport: Transport;
@@ -62,6 +73,10 @@ export class Peer {
   readonly #inbox: Uint8Array[] = [];
   readonly #waiting = new Set<() => void>();
   #remoteEnded = false;
+  #dead = false;
+  #lastHeard = performance.now();
+  #lastSent = performance.now();
+  #beat: NodeJS.Timeout | null = null;
   #closed = false;
   readonly #stats: PeerStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 };
 
@@ -75,6 +90,35 @@ export class Peer {
     this.#tx = init.tx ?? null;
     this.#rx = init.rx ?? null;
     if (this.transport === "shm" && (this.#tx === null || this.#rx === null)) throw new Error("internal: shm peer without channels");
+    if (this.transport === "zmq") this.#startHeartbeat(init.heartbeat);
+  }
+
+  /** Heartbeats (transport "zmq"): on shm, liveness locks and pidfds tell a death at once. */
+  #startHeartbeat(h: Required<HeartbeatOptions>): void {
+    this.#beat = setInterval(() => {
+      const now = performance.now();
+      if (now - this.#lastHeard > h.timeoutMs) {
+        this.#dead = true;
+        this.#stopHeartbeat();
+        this.#wake();
+        return;
+      }
+      if (now - this.#lastSent >= h.intervalMs) {
+        this.#lastSent = now;
+        void this.#link.outbox.send(encodeControl({ type: MsgType.Heartbeat })).catch(() => {});
+      }
+    }, Math.max(10, Math.min(h.intervalMs, h.timeoutMs) / 2));
+    this.#beat.unref();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#beat !== null) clearInterval(this.#beat);
+    this.#beat = null;
+  }
+
+  /** @internal anything came from the other side (it lives) */
+  heard(): void {
+    this.#lastHeard = performance.now();
   }
 
   get closed(): boolean {
@@ -156,7 +200,9 @@ export class Peer {
   }
 
   async #sendZmq(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
+    if (this.#dead) throw this.#deadError();
     const b = toBytes(bytes);
+    this.#lastSent = performance.now();
     this.#stats.messagesSent++;
     this.#stats.bytesSent += b.byteLength;
     await this.#link.outbox.send(encodeData(b));
@@ -171,6 +217,7 @@ export class Peer {
     const m = this.#inbox.shift();
     if (m !== undefined) return m;
     if (this.#remoteEnded) throw shmError("ECLOSED", `${this.remoteName} closed the connection`);
+    if (this.#dead) throw this.#deadError();
     return null;
   }
 
@@ -259,7 +306,12 @@ export class Peer {
   /** @internal the other side said BYE, or its connection is gone */
   remoteEnd(): void {
     this.#remoteEnded = true;
+    this.#stopHeartbeat();
     this.#wake();
+  }
+
+  #deadError(): Error {
+    return shmError("EPEERDEAD", `${this.remoteName} sent nothing, not even a heartbeat, for longer than the heartbeat timeout: dead, hung or unreachable`);
   }
 
   #wake(): void {
@@ -273,6 +325,7 @@ export class Peer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopHeartbeat();
     // The other side died: its ring (and loan slabs) would stay in /dev/shm; remove them.
     const deadRing = this.#rx !== null && !this.#rx.closed && this.#rx.writerState === "dead" ? this.#rx.name : null;
     this.#tx?.close();

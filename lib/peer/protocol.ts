@@ -16,7 +16,7 @@ const MAGIC = [0x53, 0x4d, 0x53, 0x48]; // "SMSH"
 export const MAX_CONTROL_BODY = 64 * 1024;
 
 /** Message types on the wire (header byte 5). */
-export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6 } as const;
+export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6, Heartbeat: 7 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 export type Transport = "shm" | "zmq";
@@ -66,7 +66,11 @@ export interface Bye {
   type: typeof MsgType.Bye;
 }
 
-export type Control = Hello | Welcome | Ready | Refuse | Bye;
+export interface Heartbeat {
+  type: typeof MsgType.Heartbeat;
+}
+
+export type Control = Hello | Welcome | Ready | Refuse | Bye | Heartbeat;
 export type Decoded = Control | { type: typeof MsgType.Data; data: Uint8Array } | { error: string };
 
 export function header(type: MsgType): Buffer {
@@ -100,7 +104,7 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
   if (h[4] !== PROTOCOL_VERSION) return { error: `protocol version ${h[4]}, this side speaks ${PROTOCOL_VERSION}` };
   const type = h[5]!;
   if (type === MsgType.Data) return { type: MsgType.Data, data: body };
-  if (type < MsgType.Hello || type > MsgType.Bye) return { error: `unknown message type ${type}` };
+  if (type < MsgType.Hello || type > MsgType.Heartbeat) return { error: `unknown message type ${type}` };
   if (body.length > MAX_CONTROL_BODY) return { error: `control body of ${body.length} bytes (> ${MAX_CONTROL_BODY})` };
   let o: unknown;
   try {
@@ -151,6 +155,8 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
       const reason = str("reason", 1024);
       return reason === null ? { error: "REFUSE: bad reason" } : { type: MsgType.Refuse, reason };
     }
+    case MsgType.Heartbeat:
+      return { type: MsgType.Heartbeat };
     default:
       return { type: MsgType.Bye };
   }

@@ -145,6 +145,7 @@ export class Server implements AsyncIterable<Peer> {
         const m = decode(frames);
         if ("error" in m) continue; // nonsense from a connection: dropped (it gets no WELCOME)
         try {
+          this.#peers.get(key)?.heard();
           if (m.type === MsgType.Data) this.#peers.get(key)?.deliver(m.data);
           else if (m.type === MsgType.Hello) await this.#hello(id!, key, m);
           else if (m.type === MsgType.Ready) this.#ready(id!, key, m.transport, m.proof, m.reason);
@@ -194,6 +195,7 @@ export class Server implements AsyncIterable<Peer> {
       p.tx?.close();
     }
     const peer = new Peer({
+      heartbeat: this.#options.heartbeat,
       local: this.#local,
       remote: p.hello,
       transport,
