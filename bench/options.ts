@@ -46,7 +46,9 @@ Scenarios: rtt (round trip), stream (one way at saturation), bulk (one large
 buffer), pointcloud (10 MB and 100 MB buffers in steady state: loans
 (shm-loan: filled in place, no copy) and copy-in (shm-copy) against tcp, uds
 and ZeroMQ; the time until the reader has the buffer, and the full transfer;
-1 GB with --full). shm-loan and shm-copy run in pointcloud only.
+1 GB with --full). shm-loan and shm-copy run in pointcloud only. peer-shm and
+peer-zmq are a Peer from listen()/connect() on each transport (against
+shm-event and zmq-ipc: the Peer layer's cost).
 
   --quick              reduced run (under a minute on 2 cores; pointcloud 1 MB only)
   --full               adds 1 GiB to the bulk sizes and 1 GB to the pointcloud sizes

@@ -1,6 +1,7 @@
 // The transports the benchmark knows, by the names used on its command line.
 import { childIpcTransport } from "./child-ipc.js";
 import { lossyTransport } from "./lossy.js";
+import { peerTransport } from "./peer.js";
 import { shmTransport } from "./shm.js";
 import { shmLoanTransport } from "./shm-loan.js";
 import { tcpTransport, udsTransport } from "./socket.js";
@@ -10,7 +11,7 @@ import type { Scenario } from "../scenarios.js";
 import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
 
 /** In report order. "lossy" is for the benchmark's tests and not run by default. */
-export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "shm-loan", "shm-copy", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
+export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "shm-loan", "shm-copy", "peer-shm", "peer-zmq", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
 
 /** The loan transports run only in pointcloud; pointcloud compares them with the sockets and ZeroMQ. */
@@ -35,6 +36,10 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
       return shmLoanTransport("loan", spin);
     case "shm-copy":
       return shmLoanTransport("copy", spin);
+    case "peer-shm":
+      return peerTransport("shm");
+    case "peer-zmq":
+      return peerTransport("zmq");
     case "tcp":
       return tcpTransport(cork);
     case "uds":
@@ -56,6 +61,6 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
 
 /** Why a transport cannot run here, or null if it can. */
 export function unavailable(name: string): string | null {
-  if (name.startsWith("zmq-") && !loadZmq()) return "the zeromq package is not installed";
+  if ((name.startsWith("zmq-") || name.startsWith("peer-")) && !loadZmq()) return "the zeromq package is not installed";
   return null;
 }

@@ -50,6 +50,9 @@ export interface PeerInit {
  */
 export const CLOSE_DRAIN_MS = 10_000;
 
+/** Messages a "zmq" peer's trySend() queues ahead of ZeroMQ before it says "no room". */
+export const ZEROMQ_BACKLOG = 1024;
+
 export interface PeerStats {
   messagesSent: number;
   messagesReceived: number;
@@ -151,10 +154,15 @@ export class Peer {
 
   // ---- sending ----
 
-  /** Sends without waiting; false if there is no room now (shm). On "zmq" the message is queued: always true. */
+  /**
+   * Sends without waiting; false if there is no room now: the ring is full
+   * (shm), or ZEROMQ_BACKLOG messages wait for ZeroMQ already (zmq: then
+   * send() waits its turn, and memory stays bounded).
+   */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
     this.#checkOpen();
     if (this.#tx !== null) return this.#tx.trySend(bytes);
+    if (this.#link.outbox.pending >= ZEROMQ_BACKLOG) return false;
     void this.#sendZmq(bytes).catch(() => {}); // its failure shows as the peer's end
     return true;
   }

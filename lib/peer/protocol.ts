@@ -87,9 +87,11 @@ export function encodeControl(m: Control): [Buffer, Buffer] {
   return [header(type), Buffer.from(JSON.stringify(body), "utf8")];
 }
 
+const DATA_HEADER = header(MsgType.Data); // never written to: shared by every DATA message
+
 /** The two frames of a DATA message (the bytes are copied: zeromq may send after the caller reuses them). */
 export function encodeData(bytes: Uint8Array): [Buffer, Buffer] {
-  return [header(MsgType.Data), Buffer.from(bytes)];
+  return [DATA_HEADER, Buffer.from(bytes)];
 }
 
 const NAME_MAX = 256;

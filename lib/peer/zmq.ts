@@ -28,6 +28,8 @@ export function loadZmq(): Zmq {
 /** Where a Peer's messages go: in call order, resolved once ZeroMQ took each. */
 export interface Outbox {
   send(frames: Buffer[]): Promise<void>;
+  /** Messages accepted and not yet taken by ZeroMQ. */
+  readonly pending: number;
 }
 
 /** Sends multipart messages on one socket (a DEALER: one destination) in call order, one at a time. */
@@ -100,7 +102,11 @@ export class RoutedQueue {
   /** The outbox of one destination (a connection's routing id). */
   to(id: Buffer): Outbox {
     const key = id.toString("hex");
+    const dests = this.#dests;
     return {
+      get pending() {
+        return dests.get(key)?.queue.length ?? 0;
+      },
       send: (frames) =>
         new Promise<void>((resolve, reject) => {
           let d = this.#dests.get(key);
