@@ -1,10 +1,11 @@
 // The control plane's messages over ZeroMQ (docs/PROTOCOL.md §4): how two
 // processes agree on a transport and exchange ring names, and how messages
-// travel when they use ZeroMQ itself. Every message is two frames after the
+// travel when they use ZeroMQ itself. Every message is one frame after the
 // ROUTER's routing id:
 //   header  8 bytes: "SMSH", u8 version (1), u8 type, u16 zero
-//   body    HELLO/WELCOME/READY/REFUSE/BYE: a UTF-8 JSON object (at most
-//           MAX_CONTROL_BODY bytes); DATA: the message bytes
+//   body    the rest: HELLO/WELCOME/READY/REFUSE/BYE/HEARTBEAT: a UTF-8
+//           JSON object (at most MAX_CONTROL_BODY bytes); DATA: the bytes
+// (One frame, not two: a ZeroMQ frame costs as much as a small message.)
 // Everything received is untrusted: decode() checks the header, the size and
 // every field's type and range, and returns an error string instead of
 // throwing for anything a peer sent.
@@ -81,17 +82,20 @@ export function header(type: MsgType): Buffer {
   return h;
 }
 
-/** The two frames of a control message. */
-export function encodeControl(m: Control): [Buffer, Buffer] {
+/** The frame of a control message. */
+export function encodeControl(m: Control): [Buffer] {
   const { type, ...body } = m;
-  return [header(type), Buffer.from(JSON.stringify(body), "utf8")];
+  return [Buffer.concat([header(type), Buffer.from(JSON.stringify(body), "utf8")])];
 }
 
-const DATA_HEADER = header(MsgType.Data); // never written to: shared by every DATA message
+const DATA_HEADER = header(MsgType.Data);
 
-/** The two frames of a DATA message (the bytes are copied: zeromq may send after the caller reuses them). */
-export function encodeData(bytes: Uint8Array): [Buffer, Buffer] {
-  return [DATA_HEADER, Buffer.from(bytes)];
+/** The frame of a DATA message: the header, then a copy of the bytes (zeromq may send after the caller reuses them). */
+export function encodeData(bytes: Uint8Array): [Buffer] {
+  const f = Buffer.allocUnsafe(HEADER_SIZE + bytes.byteLength);
+  f.set(DATA_HEADER, 0);
+  f.set(bytes, HEADER_SIZE);
+  return [f];
 }
 
 const NAME_MAX = 256;
@@ -100,9 +104,11 @@ const HEX32_RE = /^[0-9a-f]{32}$/;
 
 /** Decodes the frames of one message (after the routing id); never throws for what a peer sent. */
 export function decode(frames: readonly Uint8Array[]): Decoded {
-  if (frames.length !== 2) return { error: `${frames.length} frames, expected 2` };
-  const [h, body] = frames as [Uint8Array, Uint8Array];
-  if (h.length !== HEADER_SIZE || MAGIC.some((b, i) => h[i] !== b)) return { error: "not a synaptic-shm message (bad header)" };
+  if (frames.length !== 1) return { error: `${frames.length} frames, expected 1` };
+  const f = frames[0]!;
+  if (f.length < HEADER_SIZE || MAGIC.some((b, i) => f[i] !== b)) return { error: "not a synaptic-shm message (bad header)" };
+  const h = f.subarray(0, HEADER_SIZE);
+  const body = f.subarray(HEADER_SIZE);
   if (h[4] !== PROTOCOL_VERSION) return { error: `protocol version ${h[4]}, this side speaks ${PROTOCOL_VERSION}` };
   const type = h[5]!;
   if (type === MsgType.Data) return { type: MsgType.Data, data: body };
