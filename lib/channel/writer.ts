@@ -213,16 +213,19 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /**
-   * asBytes, but a loan whose memory a transfer moved to a buffer that still
-   * holds it is EBUSY (and cancelled) rather than "detached": the clearer
-   * error, and the slot then returns to the pool once that buffer is gone.
+   * asBytes. A loan whose memory a transfer moved away is detached here, so
+   * asBytes refuses it; if the buffer that took the memory still holds it,
+   * the error is EBUSY instead (and the loan is cancelled: its slot returns
+   * to the pool once that buffer is gone). Only the failure path looks.
    */
   #asBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {
-    if (this.#pool !== null && ArrayBuffer.isView(bytes)) {
-      const loan = this.#pool.recordOf(bytes);
-      if (loan !== undefined) this.#pool.checkSendable(loan);
+    try {
+      return asBytes(bytes);
+    } catch (e) {
+      const loan = this.#pool !== null && ArrayBuffer.isView(bytes) ? this.#pool.recordOf(bytes) : undefined;
+      if (loan !== undefined) this.#pool!.checkSendable(loan);
+      throw e;
     }
-    return asBytes(bytes);
   }
 
   /** Sends a buffer above maxMessageSize through a loan, copied once; false if the ring or the pool has no room now. */
@@ -244,7 +247,6 @@ export class ChannelWriter extends ChannelEnd {
    */
   #writeLoan(loan: LoanRecord, off: number, len: number): boolean {
     const pool = this.#pool!;
-    if (loan.buffer !== null) pool.checkSendable(loan);
     const pos = this.#claim(LOAN_DESCRIPTOR_SIZE);
     if (pos < 0) return false;
     if (loan.buffer !== null) pool.handOver(loan);
@@ -292,10 +294,7 @@ export class ChannelWriter extends ChannelEnd {
       wait = checkWaitOptions(options);
       this.#checkWritable();
       loan = this.#pool?.recordOf(src);
-      if (loan !== undefined) {
-        this.#pool!.checkSendable(loan);
-        off = src.byteOffset;
-      }
+      if (loan !== undefined) off = src.byteOffset;
       const big = loan === undefined && src.byteLength > this.maxMessageSize;
       if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
       if (wait.signal?.aborted) throw abortError(wait.signal);

@@ -204,8 +204,9 @@ export class LoanPool {
    * EBUSY if a transfer moved the memory of this (not yet handed-over) loan
    * to another buffer (a worker's) that still holds it: sending it would let
    * the reader see bytes that buffer may still change. The loan is then
-   * cancelled; its slot returns to the pool once that buffer is gone. Call
-   * before anything else of a send, so a refused loan changes nothing else.
+   * cancelled; its slot returns to the pool once that buffer is gone. The
+   * writer asks only when a send refused a detached loan (nothing of the
+   * send happened yet).
    */
   checkSendable(rec: LoanRecord): void {
     if (!rec.away) {
@@ -219,7 +220,7 @@ export class LoanPool {
     );
   }
 
-  /** The user gives the loan to the channel (checkSendable first): their buffer is detached now. */
+  /** The user gives the loan to the channel: their buffer is detached now. */
   handOver(rec: LoanRecord): void {
     this.#detach(rec);
     rec.ps.state[rec.slot] = QUEUED;
