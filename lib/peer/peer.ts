@@ -10,6 +10,7 @@ import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
 import { abortError, checkWaitOptions, invalidArgType, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
+import { setLongTimeout, type LongTimer } from "../core/timers.js";
 import { MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
 import type { Outbox } from "./zmq.js";
 
@@ -238,25 +239,19 @@ export class Peer {
       const m = this.tryRecv();
       if (m !== null) return m;
       if (signal?.aborted) throw abortError(signal);
-      await new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
+      if (performance.now() >= deadline) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
+      // Until a message, the end, a death, the abort or the deadline; then look again.
+      await new Promise<void>((resolve) => {
+        let timer: LongTimer | undefined;
         const done = (): void => {
           this.#waiting.delete(done);
-          if (timer !== undefined) clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
+          timer?.clear();
+          signal?.removeEventListener("abort", done);
           resolve();
         };
-        const onAbort = (): void => {
-          done();
-          reject(abortError(signal));
-        };
-        if (Number.isFinite(deadline)) {
-          timer = setTimeout(() => {
-            done();
-            reject(shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`));
-          }, Math.max(0, deadline - performance.now()));
-        }
-        signal?.addEventListener("abort", onAbort, { once: true });
+        // Any timeout: setTimeout fires at once for 2^31 ms and more.
+        if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
+        signal?.addEventListener("abort", done, { once: true });
         this.#waiting.add(done);
       });
     }
