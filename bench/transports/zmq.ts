@@ -8,21 +8,11 @@ import * as path from "node:path";
 import type { Endpoint, Transport } from "./types.js";
 import { scratchDir } from "../scratch.js";
 
-type Zmq = typeof import("zeromq");
+import { zeromqOrNull as loadZmq, type Zmq } from "../../lib/peer/zmq.js";
+
 type Dealer = InstanceType<Zmq["Dealer"]>;
 
-let zmq: Zmq | null | undefined;
-/** The zeromq module, or null if it is not installed. */
-export function loadZmq(): Zmq | null {
-  if (zmq === undefined) {
-    try {
-      zmq = require("zeromq") as Zmq;
-    } catch {
-      zmq = null;
-    }
-  }
-  return zmq;
-}
+export { loadZmq };
 
 function endpoint(sock: Dealer, cleanup: () => void): Endpoint {
   return {
