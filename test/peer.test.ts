@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
-import { listen, type Peer, type Server } from "../dist/lib/index.js";
+import { connect, listen, type Peer, type Server } from "../dist/lib/index.js";
 import { checkTraffic, sendTraffic } from "../dist/test/fixtures/peer-traffic.js";
 import { spawn, type ChildProcess } from "node:child_process";
 
-import { collect, killStrays, spawnFixture, track } from "./helpers.js";
+import { collect, fixture, killStrays, spawnFixture, track } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-peer-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,23 +96,22 @@ describe("peers across two processes", () => {
     }, 180_000);
   }
 
-  // Root only (unshare, mount): the connector sees a /dev/shm of its own, as in a container.
-  it.skipIf(process.geteuid?.() !== 0)("a connector with a private /dev/shm (unshare -m + tmpfs) over tcp://127.0.0.1 falls back to zmq by itself; the same traffic passes", async () => {
+  /**
+   * A connector started by `cmd` before node (unshare, setpriv) against a tcp:// listener: it must
+   * settle on zmq, saying why (`line`), and checked traffic (1,000 messages and a `big` loan each way) passes.
+   */
+  async function fallsBackToZmq(cmd: string, before: string[], line: RegExp, big: number, o: { cwd?: string; reason?: RegExp } = {}): Promise<void> {
     const server = await listen("tcp://127.0.0.1:*", { name: "planner" });
-    const agent = path.join(path.dirname(require.resolve("../dist/test/fixtures/peer-traffic.js")), "peer-agent.js");
-    const child = track(
-      spawn("unshare", ["-m", "sh", "-c", 'mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"', process.execPath, agent, "traffic", server.endpoint, "auto", String(1000), String(8 << 20)], {
-        stdio: ["ignore", "pipe", "pipe"],
-      }),
-    );
+    const args = [...before, process.execPath, fixture("peer-agent"), "traffic", server.endpoint, "auto", "1000", String(big)];
+    const child = track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd }));
     const out = output(child);
     const done = collect(child, 120_000);
     try {
       const peer = await firstPeer(server);
       expect(peer.transport).toBe("zmq");
-      expect(peer.reason).toMatch(/could not map|ring/);
-      expect(await out.line(/^transport /, 30_000)).toMatch(/^transport zmq .*could not map this side's ring/);
-      const [, received] = await Promise.all([sendTraffic(peer, 1000, 8 << 20), checkTraffic(peer, 1000, 8 << 20)]);
+      if (o.reason) expect(peer.reason).toMatch(o.reason);
+      expect(await out.line(/^transport /, 30_000)).toMatch(line);
+      const [, received] = await Promise.all([sendTraffic(peer, 1000, big), checkTraffic(peer, 1000, big)]);
       expect(received).toBe(1001);
       await out.line(/^done /, 60_000);
       await peer.close();
@@ -123,36 +122,48 @@ describe("peers across two processes", () => {
     } finally {
       await server.close();
     }
+  }
+
+  // Root only (unshare, mount): the connector sees a /dev/shm of its own, as in a container.
+  it.skipIf(process.geteuid?.() !== 0)("a connector with a private /dev/shm (unshare -m + tmpfs) over tcp://127.0.0.1 falls back to zmq by itself; the same traffic passes", async () => {
+    // The listener cannot find the connector's ring, so the connector hears no proof of it.
+    await fallsBackToZmq("unshare", ["-m", "sh", "-c", 'mount -t tmpfs tmpfs /dev/shm && exec "$0" "$@"'], /^transport zmq .*could not map this side's ring/, 8 << 20, { reason: /could not map|ring/ });
   }, 180_000);
 
   // Root only: the connector runs as uid 65534 (setpriv). It cannot open the listener's rings (0600, root's),
   // so the handshake settles on ZeroMQ, with the reason.
   it.skipIf(process.geteuid?.() !== 0)("a connector of another uid (65534) cannot map the listener's ring: transport zmq with the reason; traffic passes", async () => {
-    const server = await listen("tcp://127.0.0.1:*", { name: "planner" });
-    const agent = path.join(path.dirname(require.resolve("../dist/test/fixtures/peer-traffic.js")), "peer-agent.js");
-    const child = track(
-      spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, agent, "traffic", server.endpoint, "auto", "1000", String(1 << 20)], {
-        stdio: ["ignore", "pipe", "pipe"],
-        cwd: "/",
-      }),
-    );
-    const out = output(child);
-    const done = collect(child, 120_000);
+    await fallsBackToZmq("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups"], /^transport zmq could not map planner's ring smsh-[a-z2-7]{16} \(EACCES\)/, 1 << 20, { cwd: "/" });
+  }, 180_000);
+
+  it("a zmq peer's recv(): a timeout above setTimeout's largest (2^31 ms) waits and takes a message; a short one is ETIMEDOUT; an abort ABORT_ERR", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner", transport: "zmq" });
     try {
-      const peer = await firstPeer(server);
-      expect(peer.transport).toBe("zmq");
-      expect(await out.line(/^transport /, 30_000)).toMatch(/^transport zmq could not map planner's ring smsh-[a-z2-7]{16} \(EACCES\)/);
-      const [, received] = await Promise.all([sendTraffic(peer, 1000, 1 << 20), checkTraffic(peer, 1000, 1 << 20)]);
-      expect(received).toBe(1001);
-      await out.line(/^done /, 60_000);
-      await peer.close();
-      const r = await done;
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
+      const accepted = firstPeer(server);
+      const client = await connect(ep, { name: "client" });
+      const peer = await accepted;
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w.name);
+      process.on("warning", onWarning);
+      let settled = false;
+      const got = peer.recv({ timeout: 2 ** 31 + 1000 }).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 200));
+      process.off("warning", onWarning);
+      expect(settled).toBe(false); // not ETIMEDOUT after 1 ms
+      expect(warnings).not.toContain("TimeoutOverflowWarning"); // nor a 1 ms timer spinning until the deadline
+      await client.send(Buffer.from("late"));
+      expect(Buffer.from(await got).toString()).toBe("late");
+      // And the ways out: a timeout is ETIMEDOUT, an abort ABORT_ERR (200 ms: nothing is sent meanwhile).
+      await expect(peer.recv({ timeout: 200 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 100);
+      await expect(peer.recv({ signal: ac.signal })).rejects.toMatchObject({ code: "ABORT_ERR" });
+      await client.close();
     } finally {
       await server.close();
     }
-  }, 180_000);
+  });
 
   // 8 processes of 8 connections each (64 Node processes would be 2.5 GB here): every connection has
   // rings of its own, and the server serves them all at once with checked traffic.
