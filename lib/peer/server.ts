@@ -108,7 +108,8 @@ export class Server implements AsyncIterable<Peer> {
         // a dead or closed peer contributes nothing more
       }
     };
-    const accepting = (async () => {
+    // Every peer, present and future, gets a pump; this loop ends with the server.
+    void (async () => {
       for await (const peer of this) void pump(peer);
     })();
     let last: Item | null = null;
@@ -134,7 +135,6 @@ export class Server implements AsyncIterable<Peer> {
       }
     } finally {
       last?.next();
-      void accepting;
     }
   }
 
