@@ -16,6 +16,7 @@ import {
   checkInteger,
   checkWaitOptions,
   invalidArgType,
+  anySignal,
   invalidState,
   type WaitOptions,
 } from "../core/errors.js";
@@ -427,6 +428,18 @@ export class ChannelReader extends ChannelEnd {
   }
 
   /**
+   * @internal What an iterator that copies hands out for `m`, the message
+   * just received: a copy, with the ring's space released at once; a loan
+   * itself (not copied: its view is valid until the next step).
+   */
+  iterationCopy(m: Uint8Array): Uint8Array {
+    if (this.#currentLoan !== null && this.#current === m) return m;
+    const c = Buffer.from(m); // small copies come from Node's buffer pool
+    if (this.#current === m) this.#releaseCurrent(); // nothing of the ring is out now
+    return c;
+  }
+
+  /**
    * Iterates the messages until the writer closes (then ends). Each message
    * is a copy that stays valid (safe with Readable.from, pipeline, arrays,
    * awaiting between messages); `{ copy: false }` yields zero-copy views
@@ -458,11 +471,7 @@ export class ChannelReader extends ChannelEnd {
           if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
           throw e;
         }
-        // A loan is not copied either: its view is valid until the next step.
-        if (!copy || (this.#currentLoan !== null && this.#current === m)) return { done: false, value: m };
-        const c = Buffer.from(m); // small copies come from Node's buffer pool
-        if (this.#current === m) this.#releaseCurrent(); // nothing of the ring is out now
-        return { done: false, value: c };
+        return { done: false, value: copy ? this.iterationCopy(m) : m };
       },
       return: async (): Promise<IteratorResult<Uint8Array>> => {
         done = true;
@@ -510,19 +519,4 @@ export class ChannelReader extends ChannelEnd {
 export function validateMaxKept(o: ReaderOptions | undefined): number {
   if (o?.maxKept === undefined) return DEFAULT_MAX_KEPT;
   return checkInteger("options.maxKept", o.maxKept, 0, 1 << 20);
-}
-
-/** A signal that aborts when either does (AbortSignal.any, which Node 20.0-20.2 lack). */
-function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
-  const c = new AbortController();
-  const onA = (): void => c.abort(a.reason);
-  const onB = (): void => c.abort(b.reason);
-  if (a.aborted) onA();
-  else if (b.aborted) onB();
-  else {
-    a.addEventListener("abort", onA, { once: true });
-    b.addEventListener("abort", onB, { once: true });
-  }
-  return c.signal;
 }

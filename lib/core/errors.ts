@@ -14,7 +14,8 @@ export type ShmErrorCode =
   | "EMAXKEPT" // a reader already keeps its maxKept messages
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
-  | "ECONNREFUSED"; // a listener refused the connection (its REFUSE message says why)
+  | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
+  | "ECONNRESET"; // the connection dropped during the handshake
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {
@@ -109,4 +110,19 @@ export function checkWaitOptions(o: WaitOptions | undefined): { signal: AbortSig
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType("options.signal", "an AbortSignal", signal);
   checkTimeout("options.timeout", timeout);
   return { signal, deadline: performance.now() + timeout, timeout };
+}
+
+/** A signal that aborts when either does (AbortSignal.any, which Node 20.0-20.2 lack). */
+export function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  const c = new AbortController();
+  const onA = (): void => c.abort(a.reason);
+  const onB = (): void => c.abort(b.reason);
+  if (a.aborted) onA();
+  else if (b.aborted) onB();
+  else {
+    a.addEventListener("abort", onA, { once: true });
+    b.addEventListener("abort", onB, { once: true });
+  }
+  return c.signal;
 }

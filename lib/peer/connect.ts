@@ -4,24 +4,44 @@
 // ring and the transport both sides then use.
 import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
-import { attachRing, localIdentity, makeRing, type RingOptions } from "./handshake.js";
-import { CLOSE_DRAIN_MS, DEFAULT_HEARTBEAT, Peer, type HeartbeatOptions } from "./peer.js";
-import { MsgType, decode, encodeControl, type Control, type Transport } from "./protocol.js";
-import { SendQueue, loadZmq } from "./zmq.js";
+import { abortError, checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
+import { attachRing, localIdentity, makeRing, proofHolds, type RingOptions } from "./handshake.js";
+import { CLOSE_DRAIN_MS, DEFAULT_HEARTBEAT, Peer, type Connection, type HeartbeatOptions } from "./peer.js";
+import { MsgType, decode, encodeControl, type Control, type Identity, type Transport } from "./protocol.js";
+import { SendQueue, loadZmq, type Zmq } from "./zmq.js";
 
 export interface PeerOptions extends RingOptions {
   /** This side's name, as the other side sees it (remoteName). */
   name: string;
   /** "auto" (default): shared memory when both sides prove they can map each other's rings, else ZeroMQ; "zmq": ZeroMQ always. */
   transport?: "auto" | "zmq";
-  /** Liveness of a peer on transport "zmq" (a remote or hung one): EPEERDEAD after timeoutMs of silence. */
+  /** Liveness (a remote or hung peer): the connection is lost after timeoutMs of silence. */
   heartbeat?: HeartbeatOptions;
+  /** ZeroMQ's CURVE encryption and authentication of the control socket (and of the messages on transport "zmq"); see curveKeyPair(). */
+  curve?: CurveOptions;
+}
+
+/** Z85 keys (40 characters), as curveKeyPair() makes them. */
+export interface CurveOptions {
+  /** listen(): the server's secret key. connect(): this client's (with publicKey; a fresh pair when both are left out). */
+  secretKey?: string;
+  /** connect(): this client's public key. */
+  publicKey?: string;
+  /** connect(): the listener's public key (required for a connector). */
+  serverKey?: string;
 }
 
 export interface ConnectOptions extends PeerOptions {
   /** How long the handshake may take, in ms (default 10,000): ETIMEDOUT after it. */
   timeout?: number;
+  /**
+   * true (default): when the connection is lost (the listener died, hung
+   * past the heartbeat timeout, closed or restarted) the Peer dials again by
+   * itself, state "reconnecting", and goes on over the new connection (at
+   * most once: what the lost connection had not delivered is lost, nothing
+   * is repeated or reordered). false: the loss ends the Peer (EPEERDEAD).
+   */
+  reconnect?: boolean;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -29,9 +49,9 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export function validatePeerOptions(
   o: unknown,
   what: string,
-): Required<Pick<PeerOptions, "name" | "transport">> & RingOptions & { heartbeat: Required<HeartbeatOptions> } {
+): Required<Pick<PeerOptions, "name" | "transport">> & RingOptions & { heartbeat: Required<HeartbeatOptions>; curve?: CurveOptions } {
   if (o === null || typeof o !== "object") throw invalidArgType(what, "an object with a name", o);
-  const { name, transport = "auto", capacity, pool, heartbeat = {} } = o as PeerOptions;
+  const { name, transport = "auto", capacity, pool, heartbeat = {}, curve } = o as PeerOptions;
   if (typeof name !== "string" || name.length === 0 || name.length > 256) throw invalidArgValue(`${what}.name`, "must be a string of 1 to 256 characters", name);
   if (transport !== "auto" && transport !== "zmq") throw invalidArgValue(`${what}.transport`, 'must be "auto" or "zmq"', transport);
   if (heartbeat === null || typeof heartbeat !== "object") throw invalidArgType(`${what}.heartbeat`, "an object", heartbeat);
@@ -39,7 +59,16 @@ export function validatePeerOptions(
   const timeoutMs = heartbeat.timeoutMs ?? DEFAULT_HEARTBEAT.timeoutMs;
   checkInteger(`${what}.heartbeat.intervalMs`, intervalMs, 10, 2 ** 31 - 1);
   checkInteger(`${what}.heartbeat.timeoutMs`, timeoutMs, 2 * intervalMs, 2 ** 31 - 1, "at least twice intervalMs");
-  return { name, transport, capacity, pool, heartbeat: { intervalMs, timeoutMs } };
+  if (curve !== undefined) {
+    if (curve === null || typeof curve !== "object") throw invalidArgType(`${what}.curve`, "an object", curve);
+    for (const k of ["secretKey", "publicKey", "serverKey"] as const) {
+      const v = curve[k];
+      if (v !== undefined && (typeof v !== "string" || !/^[0-9a-zA-Z.:+=^!/*?&<>()[\]{}@%$#-]{40}$/.test(v))) {
+        throw invalidArgValue(`${what}.curve.${k}`, "must be a Z85 key of 40 characters (curveKeyPair())", v);
+      }
+    }
+  }
+  return { name, transport, capacity, pool, heartbeat: { intervalMs, timeoutMs }, curve };
 }
 
 export function validateEndpoint(endpoint: unknown): string {
@@ -49,35 +78,79 @@ export function validateEndpoint(endpoint: unknown): string {
   return endpoint;
 }
 
-/** Connects to a listener and completes the handshake; the Peer's transport says what it agreed. */
+/**
+ * Connects to a listener and completes the handshake; the Peer's transport
+ * says what it agreed. With reconnect (the default) the Peer dials again
+ * whenever the connection is lost.
+ */
 export async function connect(endpoint: string, options: ConnectOptions): Promise<Peer> {
   validateEndpoint(endpoint);
   const o = validatePeerOptions(options, "options");
   const timeout = options.timeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT_MS : checkInteger("options.timeout", options.timeout, 1, 2 ** 31 - 1);
+  const reconnect = options.reconnect ?? true;
+  if (typeof reconnect !== "boolean") throw invalidArgType("options.reconnect", "of type boolean", reconnect);
   const zmq = loadZmq();
+  if (o.curve !== undefined && o.curve.serverKey === undefined) throw invalidArgValue("options.curve.serverKey", "is required to connect with CURVE (the listener's public key)", undefined);
+  if (o.curve !== undefined && (o.curve.secretKey === undefined) !== (o.curve.publicKey === undefined)) {
+    throw invalidArgValue("options.curve", "needs both publicKey and secretKey, or neither (a fresh pair)", "one of them");
+  }
+  const curve = o.curve === undefined ? undefined : ({ ...zmq.curveKeyPair(), ...o.curve } as Required<CurveOptions>);
+  const local = localIdentity(o.name);
+  const d: Dial = { zmq, endpoint, o, curve, local, timeout };
+  const first = await dial(d);
+  return new Peer({ heartbeat: o.heartbeat, local, connection: first, redial: reconnect ? (signal) => dial(d, signal) : undefined });
+}
+
+interface Dial {
+  zmq: Zmq;
+  endpoint: string;
+  o: ReturnType<typeof validatePeerOptions>;
+  curve: Required<CurveOptions> | undefined;
+  local: Identity;
+  timeout: number;
+}
+
+type Dealer = InstanceType<Zmq["Dealer"]>;
+
+/** One connection: a fresh DEALER (a new routing id, nothing queued from a lost one) and the handshake on it. */
+async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: AbortSignal): Promise<Connection> {
   // linger 0: close() drops what the listener never took (it is gone anyway).
-  const sock = new zmq.Dealer({ linger: 0 });
+  // Dial every 10 ms while the listener is away (a refused connect on
+  // loopback or ipc costs a syscall): it is back within 10 ms of listening.
+  const remote = endpoint.startsWith("tcp://") && !/^tcp:\/\/(127\.|localhost:|\[::1\]:)/.test(endpoint);
+  const sock = new zmq.Dealer({ linger: 0, reconnectInterval: remote ? 100 : 10, reconnectMaxInterval: remote ? 2000 : 0 });
+  if (curve !== undefined) {
+    sock.curveServerKey = curve.serverKey;
+    sock.curvePublicKey = curve.publicKey;
+    sock.curveSecretKey = curve.secretKey;
+  }
+  // The connection's end: during the handshake it fails the handshake; then the Peer's loss.
+  let dropped = (why: string): void => void why;
+  const droppedDuringHandshake = new Promise<never>((_, reject) => {
+    dropped = (why) => reject(shmError("ECONNRESET", why));
+  });
+  droppedDuringHandshake.catch(() => {});
+  sock.events.on("disconnect", () => dropped(`the connection to ${endpoint} dropped`));
   sock.connect(endpoint);
   const queue = new SendQueue(sock);
-  const local = localIdentity(o.name);
   let tx: ChannelWriter | null = null;
   let rx: ChannelReader | null = null;
   try {
     let why = "";
-    let nonce = "";
+    let nonce: Uint8Array = new Uint8Array(0);
     if (o.transport === "zmq") why = "transport \"zmq\" was asked for";
     else ({ tx, nonce, why } = makeRing(o));
     await queue.send(encodeControl({ type: MsgType.Hello, ...local, ring: tx?.name ?? null }));
-    const welcome = await nextControl(sock, timeout, endpoint);
+    const welcome = await nextControl(sock, timeout, endpoint, droppedDuringHandshake, signal);
     if (welcome.type === MsgType.Refuse) throw shmError("ECONNREFUSED", `${endpoint} refused: ${welcome.reason}`);
     if (welcome.type !== MsgType.Welcome) throw shmError("ECORRUPT", `${endpoint} answered HELLO with message type ${welcome.type}`);
     let transport: Transport = "zmq";
     let proof: string | null = null;
     if (tx !== null && o.transport === "auto") {
-      const a = attachRing(welcome.ring, welcome);
+      const a = attachRing(welcome.ring, welcome, "connector", tx.name);
       rx = a.rx;
       proof = a.proof;
-      if (welcome.proof !== nonce) why = welcome.proof === null ? `${welcome.name} could not map this side's ring` : `${welcome.name}'s proof does not match this side's ring`;
+      if (!proofHolds(welcome.proof, nonce, "listener", tx.name, welcome.ring)) why = welcome.proof === null ? `${welcome.name} could not map this side's ring` : `${welcome.name}'s proof does not match this side's ring`;
       else if (rx === null) why = a.why;
       else transport = "shm";
     }
@@ -88,12 +161,12 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
       proof = null;
     }
     await queue.send(encodeControl({ type: MsgType.Ready, proof, transport, reason: why }));
-    const peer = new Peer({
-      heartbeat: o.heartbeat,
-      local,
+    const c: Connection = {
       remote: welcome,
       transport,
       reason: transport === "zmq" ? why : "",
+      tx,
+      rx,
       link: {
         outbox: queue,
         detach: () => {
@@ -101,12 +174,13 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
           sock.linger = CLOSE_DRAIN_MS;
           sock.close();
         },
+        start: (peer) => {
+          dropped = (why) => peer.lost(c, why);
+          void receiveLoop(sock, peer, c);
+        },
       },
-      tx: tx ?? undefined,
-      rx: rx ?? undefined,
-    });
-    void receiveLoop(sock, peer);
-    return peer;
+    };
+    return c;
   } catch (e) {
     rx?.close();
     tx?.close();
@@ -115,17 +189,21 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
   }
 }
 
-type Dealer = InstanceType<ReturnType<typeof loadZmq>["Dealer"]>;
-
-/** The next control message from the listener, within `timeout` ms. */
-async function nextControl(sock: Dealer, timeout: number, endpoint: string): Promise<Control> {
+/** The next control message from the listener, within `timeout` ms, unless the connection drops or `signal` aborts. */
+async function nextControl(sock: Dealer, timeout: number, endpoint: string, dropped: Promise<never>, signal?: AbortSignal): Promise<Control> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(shmError("ETIMEDOUT", `no answer from ${endpoint} within ${timeout} ms (is a listener there?)`)), timeout);
+    if (signal !== undefined) {
+      onAbort = () => reject(abortError(signal));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
   });
   try {
     for (;;) {
-      const frames = await Promise.race([sock.receive(), timedOut]);
+      const frames = await Promise.race([sock.receive(), stopped, dropped]);
       const m = decode(frames);
       if ("error" in m) throw shmError("ECORRUPT", `${endpoint}: ${m.error}`);
       if (m.type === MsgType.Data) continue; // not before READY: ignore
@@ -133,21 +211,22 @@ async function nextControl(sock: Dealer, timeout: number, endpoint: string): Pro
     }
   } finally {
     clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
   }
 }
 
-/** Delivers the listener's messages to the peer until either side ends. */
-async function receiveLoop(sock: Dealer, peer: Peer): Promise<void> {
+/** Delivers the listener's messages on connection `c` to the peer until the socket closes (the Peer retired `c` or closed). */
+async function receiveLoop(sock: Dealer, peer: Peer, c: Connection): Promise<void> {
   try {
     for await (const frames of sock) {
       const m = decode(frames);
       if ("error" in m) continue; // a peer speaking nonsense: dropped
-      peer.heard();
-      if (m.type === MsgType.Data) peer.deliver(m.data);
-      else if (m.type === MsgType.Bye || m.type === MsgType.Refuse) peer.remoteEnd();
+      peer.heard(c);
+      if (m.type === MsgType.Data) peer.deliver(c, m.data);
+      else if (m.type === MsgType.Bye) peer.bye(c, m.reconnect);
+      else if (m.type === MsgType.Refuse) peer.remoteEnd(c);
     }
   } catch {
     // the socket closed
   }
-  peer.remoteEnd();
 }

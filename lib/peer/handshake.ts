@@ -1,11 +1,11 @@
 // What both sides of a handshake do with rings (docs/PROTOCOL.md §4): who
 // this side is, making its own ring, and proving it mapped the other side's
-// by reading the nonce the other side wrote into its ring's header
-// (`peer_nonce`: 16 random bytes never sent over a socket, never in a file
-// name, unlike the token, which doorbell socket names show in
-// /proc/net/unix: only a process that maps the segment can know them). Only
-// those proofs decide transport "shm".
-import { randomBytes } from "node:crypto";
+// with the nonce the other side wrote into its ring's header (`peer_nonce`:
+// 16 random bytes never sent over a socket, never in a file name, unlike the
+// token, which doorbell socket names show in /proc/net/unix: only a process
+// that maps the segment can know them). Only those proofs decide transport
+// "shm".
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import { Channel } from "../channel/channel.js";
@@ -61,31 +61,86 @@ export function shmAvailable(): boolean {
 
 const nonceOf = (seg: Segment): Uint8Array => new Uint8Array(seg.buffer, OFFSETS.peer_nonce, TOKEN_SIZE);
 
+/** Who computes a proof: a listener proves it mapped the connector's ring, a connector the listener's. */
+export type Role = "listener" | "connector";
+
+/**
+ * The proof that a side mapped ring `proved` (docs/PROTOCOL.md §4.3): the
+ * first 16 bytes of HMAC-SHA256 keyed with that ring's nonce over
+ * "smsh-proof <role> <proved> <own>", in hex, `own` being the prover's own
+ * ring. Never the nonce itself: a side that maps rings on request would
+ * otherwise hand any ring's nonce to whoever names it. The role keeps a
+ * listener's proofs from passing as a connector's and back; the ring names
+ * bind it to this pair of rings.
+ */
+export function proofFor(nonce: Uint8Array, role: Role, proved: string, own: string | null): string {
+  return createHmac("sha256", nonce).update(`smsh-proof ${role} ${proved} ${own ?? ""}`).digest().subarray(0, 16).toString("hex");
+}
+
+/** Whether `proof` (from the other side) is the proof of `ring`, made with `nonce`, by the other role. */
+export function proofHolds(proof: string | null, nonce: Uint8Array, role: Role, ring: string, theirs: string | null): boolean {
+  if (proof === null) return false;
+  const want = Buffer.from(proofFor(nonce, role, ring, theirs), "hex");
+  const got = Buffer.from(proof, "hex");
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 /**
  * This side's ring for the other side to read, with a fresh nonce in its
- * header (hex in `nonce`, kept to check the other side's proof), or null
- * (and why) if none can be made.
+ * header (kept to check the other side's proof), or null (and why) if none
+ * can be made.
  */
-export function makeRing(o: RingOptions): { tx: ChannelWriter | null; nonce: string; why: string } {
-  if (!shmAvailable()) return { tx: null, nonce: "", why: "no native addon on this side" };
+export function makeRing(o: RingOptions): { tx: ChannelWriter | null; nonce: Uint8Array; why: string } {
+  const none = new Uint8Array(0);
+  if (!shmAvailable()) return { tx: null, nonce: none, why: "no native addon on this side" };
   try {
     const tx = Channel.create({ capacity: o.capacity ?? DEFAULT_PEER_CAPACITY, pool: o.pool });
     const nonce = randomBytes(TOKEN_SIZE);
     // Written before the message naming the ring is sent: the other side maps it after it got that message.
     nonceOf(tx.segment).set(nonce);
-    return { tx, nonce: nonce.toString("hex"), why: "" };
+    return { tx, nonce, why: "" };
   } catch (e) {
-    return { tx: null, nonce: "", why: `this side could not create a ring: ${(e as Error).message}` };
+    return { tx: null, nonce: none, why: `this side could not create a ring: ${(e as Error).message}` };
   }
 }
 
-/** Attaches the other side's ring and reads its token (the proof), or says why not. */
-export function attachRing(name: string | null, remote: Identity): { rx: ChannelReader | null; proof: string | null; why: string } {
+/**
+ * Why ring `name` must not be attached for `remote`, or "" (its header is
+ * looked at first, without taking its reader's place): only a peer ring (a
+ * nonce in its header), made by the process `remote` says it is, of the
+ * uid it says, not this process's own, with no reader yet. A HELLO or
+ * WELCOME naming anything else (another application's channel, another
+ * peer's ring) is not obeyed: attaching takes the reader's place, and
+ * closing it would end that channel for its real reader.
+ */
+function refusal(name: string, remote: Identity): string {
+  const info = native().SegmentHandle.inspect(name);
+  if (info.invalid !== undefined) return `${name} is not a valid ring (${info.invalid})`;
+  const h = new DataView(info.header);
+  const nonce = new Uint8Array(info.header, OFFSETS.peer_nonce, TOKEN_SIZE);
+  if (nonce.every((b) => b === 0)) return `${name} is not a peer ring (no nonce)`;
+  const ownerPid = h.getUint32(OFFSETS.owner_pid, true);
+  if (ownerPid === process.pid) return `${name} is this process's own ring`;
+  if (ownerPid !== remote.pid || h.getBigUint64(OFFSETS.owner_start_time, true).toString() !== remote.startTime) {
+    return `${name} was not made by ${remote.name} (pid ${remote.pid})`;
+  }
+  if (info.uid !== remote.uid) return `${name} belongs to uid ${info.uid}, not ${remote.name}'s ${remote.uid}`;
+  if (info.readerLocked) return `${name} has a reader already`;
+  return "";
+}
+
+/**
+ * Attaches the other side's ring and proves it (proofFor, as `role`, with
+ * this side's ring `own`), or says why not.
+ */
+export function attachRing(name: string | null, remote: Identity, role: Role, own: string | null): { rx: ChannelReader | null; proof: string | null; why: string } {
   if (name === null) return { rx: null, proof: null, why: `${remote.name} offered no ring` };
   if (!shmAvailable()) return { rx: null, proof: null, why: "no native addon on this side" };
   try {
+    const no = refusal(name, remote);
+    if (no !== "") return { rx: null, proof: null, why: `not attached: ${no}` };
     const rx = Channel.attach(name);
-    return { rx, proof: Buffer.from(nonceOf(rx.segment)).toString("hex"), why: "" };
+    return { rx, proof: proofFor(nonceOf(rx.segment), role, name, own), why: "" };
   } catch (e) {
     const code = (e as { code?: string }).code;
     return { rx: null, proof: null, why: `could not map ${remote.name}'s ring ${name} (${code ?? (e as Error).message}): another host, user or /dev/shm` };

@@ -5,10 +5,19 @@
 // host, another uid, a private /dev/shm, no native addon, or forced) the same
 // calls carry each message over the ZeroMQ connection, in order; a loan is
 // then ordinary memory and is copied.
+//
+// A connector's Peer outlives its connections: when the listener goes (it
+// died, hung past the heartbeat timeout, closed or restarted) the Peer
+// reads what the lost connection had delivered, then waits in state
+// "reconnecting" while connect() dials again, and goes on over the new
+// connection (docs/PROTOCOL.md §4.6: at most once). A listener's Peer is one
+// connection: its end is the Peer's end ("ended" or "dead").
+import { EventEmitter } from "node:events";
+
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { abortError, checkWaitOptions, invalidArgType, shmError, type WaitOptions } from "../core/errors.js";
+import { abortError, anySignal, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
 import { MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
@@ -18,11 +27,32 @@ import type { Outbox } from "./zmq.js";
 export interface Link {
   /** This peer's messages to the other side, in order. */
   outbox: Outbox;
-  /** Called once when the peer closes: the server forgets it, the connector closes its socket. */
+  /** Called once when the connection is over: the server forgets it, the connector closes its socket. */
   detach(): void;
+  /** Called once the Peer took the connection: the connector starts reading its socket. */
+  start?(peer: Peer): void;
 }
 
-/** ZeroMQ peers' liveness (transport "zmq"): each side sends a HEARTBEAT when it sent nothing for intervalMs; a side that heard nothing for timeoutMs is dead. */
+/** One connection: what a handshake agreed. */
+export interface Connection {
+  remote: Identity;
+  transport: Transport;
+  /** Why "zmq", when it is ("" for "shm"). */
+  reason: string;
+  link: Link;
+  tx: ChannelWriter | null;
+  rx: ChannelReader | null;
+}
+
+/** A new connection to the same listener (the connector's reconnect); rejects once `signal` aborts. */
+export type Redial = (signal: AbortSignal) => Promise<Connection>;
+
+/**
+ * Liveness, on every transport: each side sends a HEARTBEAT on the control
+ * socket when it sent nothing there for intervalMs; a side that heard
+ * nothing for timeoutMs is dead or hung (a killed local process is known at
+ * once on "shm", by its liveness lock, and on "zmq" by the connection's end).
+ */
 export interface HeartbeatOptions {
   /** Default 1,000 ms. */
   intervalMs?: number;
@@ -32,16 +62,20 @@ export interface HeartbeatOptions {
 
 export const DEFAULT_HEARTBEAT = { intervalMs: 1000, timeoutMs: 5000 };
 
+/**
+ * "connected"; "reconnecting" (a connector whose connection was lost, dialing
+ * again); "ended" (the other side closed: read what it sent, then ECLOSED);
+ * "dead" (it died or hung past the heartbeat timeout and will not come back:
+ * EPEERDEAD); "closed" (this side closed).
+ */
+export type PeerState = "connected" | "reconnecting" | "ended" | "dead" | "closed";
+
 export interface PeerInit {
   heartbeat: Required<HeartbeatOptions>;
   local: Identity;
-  remote: Identity;
-  transport: Transport;
-  /** Why "zmq", when it is ("" for "shm"). */
-  reason: string;
-  link: Link;
-  tx?: ChannelWriter;
-  rx?: ChannelReader;
+  connection: Connection;
+  /** connect() with reconnect: how to dial again. */
+  redial?: Redial;
 }
 
 /**
@@ -54,65 +88,88 @@ export const CLOSE_DRAIN_MS = 10_000;
 /** Messages a "zmq" peer's trySend() queues ahead of ZeroMQ before it says "no room". */
 export const ZEROMQ_BACKLOG = 1024;
 
+/** Pause between failed dials of a reconnecting peer: doubling from the first to the last. */
+const REDIAL_BACKOFF_MS = [10, 1000] as const;
+
 export interface PeerStats {
   messagesSent: number;
   messagesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Connections lost and made again (a connector's). */
+  reconnects: number;
 }
 
-export class Peer {
-  /** The other side's name (its listen/connect option). */
-  readonly remoteName: string;
-  /** The other side's process id (on its host). */
-  readonly remotePid: number;
-  /** "shm" when both sides proved they map each other's rings; "zmq" otherwise. */
-  readonly transport: Transport;
-  /** Why transport is "zmq" ("" for "shm"). */
-  readonly reason: string;
-  readonly #link: Link;
-  readonly #tx: ChannelWriter | null;
-  readonly #rx: ChannelReader | null;
-  // transport "zmq": received messages not yet taken, and receivers waiting
+export interface PeerMessagesOptions extends WaitOptions {
+  /** As a channel reader's messages(): true (default) yields copies that stay valid; false zero-copy views valid until the next step. */
+  copy?: boolean;
+}
+
+const RESOLVED = Promise.resolve();
+
+export class Peer extends EventEmitter {
+  #conn: Connection;
+  #state: PeerState = "connected";
+  /** Why the state is what it is (the last loss, the end). */
+  #why = "";
+  readonly #redial: Redial | null;
+  readonly #heartbeat: Required<HeartbeatOptions>;
+  /** Aborted when the current connection is lost: ends waits inside its rings. */
+  #lost = new AbortController();
+  /** Aborted by close(): ends a redial. */
+  readonly #closing = new AbortController();
+  /** The current ring said ECLOSED; whether the listener closes this conversation or only itself (BYE says) is not known yet. */
+  #verdictPending = false;
+  /** Readers of lost connections, read to their end before the current one (kept messages hold them open). */
+  readonly #old: ChannelReader[] = [];
+  /** The reader that gave the last message (keep(), release()), or null for a ZeroMQ message. */
+  #lastFrom: ChannelReader | null = null;
+  /** transport "zmq": received messages not yet taken (of this connection or lost ones), and receivers waiting */
   readonly #inbox: Uint8Array[] = [];
   readonly #waiting = new Set<() => void>();
-  #remoteEnded = false;
-  #dead = false;
   #lastHeard = performance.now();
   #lastSent = performance.now();
   #beat: NodeJS.Timeout | null = null;
-  #closed = false;
-  readonly #stats: PeerStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 };
+  /** Counts of ZeroMQ messages and of the rings of lost connections. */
+  readonly #counted: PeerStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, reconnects: 0 };
 
   /** @internal made by listen()/connect() */
   constructor(init: PeerInit) {
-    this.remoteName = init.remote.name;
-    this.remotePid = init.remote.pid;
-    this.transport = init.transport;
-    this.reason = init.reason;
-    this.#link = init.link;
-    this.#tx = init.tx ?? null;
-    this.#rx = init.rx ?? null;
-    if (this.transport === "shm" && (this.#tx === null || this.#rx === null)) throw new Error("internal: shm peer without channels");
-    if (this.transport === "zmq") this.#startHeartbeat(init.heartbeat);
+    super();
+    this.#heartbeat = init.heartbeat;
+    this.#redial = init.redial ?? null;
+    this.#conn = init.connection;
+    this.#install(init.connection);
   }
 
-  /** Heartbeats (transport "zmq"): on shm, liveness locks and pidfds tell a death at once. */
-  #startHeartbeat(h: Required<HeartbeatOptions>): void {
-    this.#beat = setInterval(() => {
-      const now = performance.now();
-      if (now - this.#lastHeard > h.timeoutMs) {
-        this.#dead = true;
-        this.#stopHeartbeat();
-        this.#wake();
-        return;
-      }
-      if (now - this.#lastSent >= h.intervalMs) {
-        this.#lastSent = now;
-        void this.#link.outbox.send(encodeControl({ type: MsgType.Heartbeat })).catch(() => {});
-      }
-    }, Math.max(10, Math.min(h.intervalMs, h.timeoutMs) / 2));
+  #install(c: Connection): void {
+    if (c.transport === "shm" && (c.tx === null || c.rx === null)) throw new Error("internal: shm peer without channels");
+    this.#conn = c;
+    this.#lost = new AbortController();
+    this.#verdictPending = false;
+    this.#lastHeard = this.#lastSent = performance.now();
+    const h = this.#heartbeat;
+    this.#beat = setInterval(() => this.#tick(c), Math.max(10, Math.min(h.intervalMs, h.timeoutMs) / 2));
     this.#beat.unref();
+    c.link.start?.(this);
+  }
+
+  /** The heartbeat's tick: the other side's silence or death, and this side's HEARTBEAT when due. */
+  #tick(c: Connection): void {
+    if (c !== this.#conn || this.#state !== "connected") return;
+    const now = performance.now();
+    if (now - this.#lastHeard > this.#heartbeat.timeoutMs) {
+      this.#lose(c, `${c.remote.name} sent nothing, not even a heartbeat, for ${Math.round(now - this.#lastHeard)} ms (heartbeat timeout ${this.#heartbeat.timeoutMs} ms): dead, hung or unreachable`);
+      return;
+    }
+    if (c.rx !== null && c.rx.writerState === "dead") {
+      this.#lose(c, `${c.remote.name}'s process died`);
+      return;
+    }
+    if (now - this.#lastSent >= this.#heartbeat.intervalMs) {
+      this.#lastSent = now;
+      void c.link.outbox.send(encodeControl({ type: MsgType.Heartbeat })).catch(() => {});
+    }
   }
 
   #stopHeartbeat(): void {
@@ -120,232 +177,638 @@ export class Peer {
     this.#beat = null;
   }
 
-  /** @internal anything came from the other side (it lives) */
-  heard(): void {
-    this.#lastHeard = performance.now();
+  // ---- what the connection reports (@internal: from listen()/connect()) ----
+
+  /** @internal anything came from the other side over `c` (it lives) */
+  heard(c: Connection): void {
+    if (c === this.#conn) this.#lastHeard = performance.now();
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Whether the other side ended the connection (BYE, or its socket is gone; on shm, its ring closing says it too). */
-  get remoteEnded(): boolean {
-    return this.#remoteEnded || (this.#rx !== null && this.#rx.writerState !== "open");
-  }
-
-  get stats(): Readonly<PeerStats> {
-    if (this.#tx !== null && this.#rx !== null) {
-      const t = this.#tx.stats;
-      const r = this.#rx.stats;
-      return { messagesSent: t.messages, messagesReceived: r.messages, bytesSent: t.bytes, bytesReceived: r.bytes };
-    }
-    return { ...this.#stats };
-  }
-
-  /** The writer of the channel to the other side (transport "shm"), for what Peer does not wrap. */
-  get writer(): ChannelWriter | null {
-    return this.#tx;
-  }
-
-  /** The reader of the other side's channel (transport "shm"). */
-  get reader(): ChannelReader | null {
-    return this.#rx;
-  }
-
-  // ---- sending ----
-
-  /**
-   * Sends without waiting; false if there is no room now: the ring is full
-   * (shm), or ZEROMQ_BACKLOG messages wait for ZeroMQ already (zmq: then
-   * send() waits its turn, and memory stays bounded).
-   */
-  trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    this.#checkOpen();
-    if (this.#tx !== null) return this.#tx.trySend(bytes);
-    if (this.#link.outbox.pending >= ZEROMQ_BACKLOG) return false;
-    void this.#sendZmq(bytes).catch(() => {}); // its failure shows as the peer's end
-    return true;
-  }
-
-  /** Sends, waiting for room (shm) or for ZeroMQ to take it (zmq); loans go without a copy on shm. */
-  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
-    try {
-      this.#checkOpen();
-      if (this.#tx !== null) return this.#tx.send(bytes, options);
-      const { signal } = checkWaitOptions(options);
-      if (signal?.aborted) throw abortError(signal);
-      return this.#sendZmq(bytes);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** Blocking send for worker threads (transport "shm" only: ZeroMQ runs on the event loop). */
-  sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
-    this.#checkOpen();
-    if (this.#tx === null) throw shmError("ENOTSUP", "sendSync() needs transport \"shm\"; this peer uses ZeroMQ (send() instead)");
-    return this.#tx.sendSync(bytes, timeoutMs);
-  }
-
-  /** Shared memory to fill in place and send (shm); ordinary memory, copied when sent (zmq). */
-  loan(size: number, options?: WaitOptions): Promise<Uint8Array> {
-    try {
-      this.#checkOpen();
-      if (this.#tx !== null) return this.#tx.loan(size, options);
-      return Promise.resolve(new Uint8Array(checkSize(size)));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  tryLoan(size: number): Uint8Array | null {
-    this.#checkOpen();
-    return this.#tx !== null ? this.#tx.tryLoan(size) : new Uint8Array(checkSize(size));
-  }
-
-  cancelLoan(loan: ArrayBufferView): void {
-    this.#tx?.cancelLoan(loan);
-  }
-
-  async #sendZmq(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
-    if (this.#dead) throw this.#deadError();
-    const b = toBytes(bytes);
-    this.#lastSent = performance.now();
-    this.#stats.messagesSent++;
-    this.#stats.bytesSent += b.byteLength;
-    await this.#link.outbox.send(encodeData(b));
-  }
-
-  // ---- receiving ----
-
-  /** The next message, or null if none is there now; ECLOSED once the other side closed and all was read. */
-  tryRecv(): Uint8Array | null {
-    this.#checkOpen();
-    if (this.#rx !== null) return this.#rx.tryRecv();
-    const m = this.#inbox.shift();
-    if (m !== undefined) return m;
-    if (this.#remoteEnded) throw shmError("ECLOSED", `${this.remoteName} closed the connection`);
-    if (this.#dead) throw this.#deadError();
-    return null;
-  }
-
-  /** The next message; waits (timeout, AbortSignal, close). Same lifetime rules as a channel reader on shm. */
-  async recv(options?: WaitOptions): Promise<Uint8Array> {
-    this.#checkOpen();
-    if (this.#rx !== null) return this.#rx.recv(options);
-    const { signal, deadline, timeout } = checkWaitOptions(options);
-    for (;;) {
-      const m = this.tryRecv();
-      if (m !== null) return m;
-      if (signal?.aborted) throw abortError(signal);
-      if (performance.now() >= deadline) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
-      // Until a message, the end, a death, the abort or the deadline; then look again.
-      await new Promise<void>((resolve) => {
-        let timer: LongTimer | undefined;
-        const done = (): void => {
-          this.#waiting.delete(done);
-          timer?.clear();
-          signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        // Any timeout: setTimeout fires at once for 2^31 ms and more.
-        if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
-        signal?.addEventListener("abort", done, { once: true });
-        this.#waiting.add(done);
-      });
-    }
-  }
-
-  /** Blocking receive for worker threads (transport "shm" only). */
-  recvSync(timeoutMs: number): Uint8Array | null {
-    this.#checkOpen();
-    if (this.#rx === null) throw shmError("ENOTSUP", "recvSync() needs transport \"shm\"; this peer uses ZeroMQ (recv() instead)");
-    return this.#rx.recvSync(timeoutMs);
-  }
-
-  /** Gives back the last received message (shm: its memory may be reused; zmq: nothing to do). */
-  release(): void {
-    this.#rx?.release();
-  }
-
-  /** Keeps the last received message past the next receive, until the handle's release(). */
-  keep(): KeptMessage {
-    if (this.#rx !== null) return this.#rx.keep();
-    throw shmError("ENOTSUP", "keep() on a ZeroMQ peer: its messages are ordinary buffers, valid as long as you reference them");
-  }
-
-  /** Messages until the other side closes (as a channel reader's messages()). */
-  async *messages(options?: WaitOptions): AsyncIterableIterator<Uint8Array> {
-    if (this.#rx !== null) {
-      yield* this.#rx.messages(options);
-      return;
-    }
-    for (;;) {
-      let m: Uint8Array;
-      try {
-        m = await this.recv(options);
-      } catch (e) {
-        if ((e as { code?: string }).code === "ECLOSED") return;
-        throw e;
-      }
-      yield m;
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
-    return this.messages();
-  }
-
-  /** @internal a DATA message from the link (transport "zmq") */
-  deliver(data: Uint8Array): void {
-    if (this.#closed || this.#remoteEnded) return;
-    this.#stats.messagesReceived++;
-    this.#stats.bytesReceived += data.byteLength;
+  /** @internal a DATA message over `c` (transport "zmq") */
+  deliver(c: Connection, data: Uint8Array): void {
+    if (c !== this.#conn || this.#state !== "connected") return;
+    this.#counted.messagesReceived++;
+    this.#counted.bytesReceived += data.byteLength;
     this.#inbox.push(data);
     this.#wake();
   }
 
-  /** @internal the other side said BYE, or its connection is gone */
-  remoteEnd(): void {
-    this.#remoteEnded = true;
-    this.#stopHeartbeat();
-    this.#wake();
+  /** @internal BYE over `c`: `reconnect` when the listener closes itself, not this conversation */
+  bye(c: Connection, reconnect: boolean): void {
+    if (reconnect && this.#redial !== null) this.#lose(c, `${c.remote.name} closed its listener`);
+    else this.remoteEnd(c);
   }
 
-  #deadError(): Error {
-    return shmError("EPEERDEAD", `${this.remoteName} sent nothing, not even a heartbeat, for longer than the heartbeat timeout: dead, hung or unreachable`);
+  /** @internal the other side ended this conversation (BYE, REFUSE) */
+  remoteEnd(c: Connection): void {
+    if (c !== this.#conn || this.#state !== "connected") return;
+    this.#stopHeartbeat();
+    this.#verdictPending = false;
+    this.#setState("ended", `${c.remote.name} closed the connection`);
+  }
+
+  /** @internal the connection is gone (its socket dropped, its process died, it fell silent) */
+  lost(c: Connection, why: string): void {
+    this.#lose(c, why);
+  }
+
+  #lose(c: Connection, why: string): void {
+    if (c !== this.#conn || this.#state !== "connected") return;
+    this.#stopHeartbeat();
+    this.#verdictPending = false;
+    this.#lost.abort(shmError("EPEERDEAD", why));
+    this.#retire(c);
+    if (this.#redial === null) {
+      this.#setState("dead", why);
+      return;
+    }
+    this.#setState("reconnecting", why);
+    void this.#reconnect();
+  }
+
+  /**
+   * The end of a connection: its socket closes (or the server forgets it),
+   * its own ring closes, the other side's ring is read to its end first and
+   * removed from /dev/shm if its writer died.
+   */
+  #retire(c: Connection): void {
+    if (c.tx !== null) {
+      this.#counted.messagesSent += c.tx.stats.messages;
+      this.#counted.bytesSent += c.tx.stats.bytes;
+      c.tx.close();
+    }
+    if (c.rx !== null && !c.rx.closed) {
+      if (c.rx.writerState === "dead") sweep({ names: [c.rx.name] }); // its name only: the mapping stays ours to read
+      this.#old.push(c.rx);
+    }
+    c.link.detach();
+  }
+
+  async #reconnect(): Promise<void> {
+    let pause: number = REDIAL_BACKOFF_MS[0];
+    while (this.#state === "reconnecting") {
+      try {
+        const c = await this.#redial!(this.#closing.signal);
+        if (this.#state !== "reconnecting") {
+          c.tx?.close();
+          c.rx?.close();
+          c.link.detach();
+          return;
+        }
+        this.#counted.reconnects++;
+        this.#install(c);
+        this.#setState("connected", "");
+        return;
+      } catch (e) {
+        if (this.#closing.signal.aborted) return;
+        this.#why = `reconnecting: ${(e as Error).message}`;
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(REDIAL_BACKOFF_MS[1], pause * 2);
+      }
+    }
+  }
+
+  #setState(s: PeerState, why: string): void {
+    this.#state = s;
+    this.#why = why;
+    this.#wake();
+    this.emit("state", s, why);
   }
 
   #wake(): void {
     for (const w of [...this.#waiting]) w();
   }
 
+  // ---- what the user sees ----
+
+  /** The other side's name (its listen/connect option). */
+  get remoteName(): string {
+    return this.#conn.remote.name;
+  }
+
+  /** The other side's process id (on its host). */
+  get remotePid(): number {
+    return this.#conn.remote.pid;
+  }
+
+  /** "shm" when both sides proved they map each other's rings; "zmq" otherwise (of the current connection). */
+  get transport(): Transport {
+    return this.#conn.transport;
+  }
+
+  /** Why transport is "zmq" ("" for "shm"). */
+  get reason(): string {
+    return this.#conn.reason;
+  }
+
+  /** See PeerState; a "state" event (state, why) tells each change, and states() iterates them. */
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  /** Why the state is what it is: the last loss or end ("" while connected and never lost). */
+  get stateReason(): string {
+    return this.#why;
+  }
+
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** Whether the other side ended the connection (or died, for good). */
+  get remoteEnded(): boolean {
+    return this.#state === "ended" || this.#state === "dead";
+  }
+
+  /** The current state, then each change, until "closed" (included). */
+  async *states(options?: WaitOptions): AsyncIterableIterator<PeerState> {
+    const { signal } = checkWaitOptions(options);
+    const seen: PeerState[] = [this.#state];
+    let wake: (() => void) | null = null;
+    const on = (s: PeerState): void => {
+      seen.push(s);
+      wake?.();
+    };
+    const onAbort = (): void => wake?.();
+    this.on("state", on);
+    signal?.addEventListener("abort", onAbort);
+    try {
+      for (;;) {
+        while (seen.length > 0) {
+          const s = seen.shift()!;
+          yield s;
+          if (s === "closed") return;
+        }
+        if (signal?.aborted) throw abortError(signal);
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    } finally {
+      this.off("state", on);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  get stats(): Readonly<PeerStats> {
+    const s = { ...this.#counted };
+    const { tx, rx } = this.#conn;
+    if (tx !== null && !tx.closed) {
+      s.messagesSent += tx.stats.messages;
+      s.bytesSent += tx.stats.bytes;
+    }
+    const readers = new Set([...this.#old, ...this.#keptOld]);
+    if (rx !== null && !rx.closed) readers.add(rx);
+    for (const r of readers) {
+      s.messagesReceived += r.stats.messages;
+      s.bytesReceived += r.stats.bytes;
+    }
+    return s;
+  }
+
+  /** The writer of the channel to the other side (transport "shm"), for what Peer does not wrap. */
+  get writer(): ChannelWriter | null {
+    return this.#conn.tx;
+  }
+
+  /** The reader of the other side's channel (transport "shm"). */
+  get reader(): ChannelReader | null {
+    return this.#conn.rx;
+  }
+
+  // ---- sending ----
+
+  /**
+   * Sends without waiting; false if there is no room now: the ring is full
+   * (shm), ZEROMQ_BACKLOG messages wait for ZeroMQ already (zmq), or the
+   * connection is being made again. ECLOSED once the other side closed,
+   * EPEERDEAD once it died for good.
+   */
+  trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
+    const c = this.#conn;
+    if (this.#state === "connected" && !this.#verdictPending) {
+      if (c.tx !== null) {
+        try {
+          return c.tx.trySend(bytes);
+        } catch (e) {
+          return this.#sendFailed(c, e);
+        }
+      }
+      if (c.link.outbox.pending >= ZEROMQ_BACKLOG) return false;
+      void this.#sendZmq(c, bytes).catch(() => {}); // its failure shows as the connection's end
+      return true;
+    }
+    if (this.#state === "reconnecting" || this.#state === "connected") return false;
+    throw this.#endError();
+  }
+
+  /** Sends, waiting for room (shm), for ZeroMQ to take it (zmq) or for the connection to be made again; loans go without a copy on shm. */
+  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+    try {
+      if (options !== undefined) checkWaitOptions(options);
+      const c = this.#conn;
+      if (this.#state === "connected" && !this.#verdictPending && c.tx === null) {
+        if (options?.signal?.aborted) throw abortError(options.signal);
+        return this.#sendZmq(c, bytes);
+      }
+      if (this.trySend(bytes)) return RESOLVED;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#sendSlow(bytes, options);
+  }
+
+  async #sendSlow(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options: WaitOptions | undefined): Promise<void> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      const c = this.#conn;
+      if (this.#state === "connected" && !this.#verdictPending) {
+        if (c.tx === null) return this.#sendZmq(c, bytes);
+        const lost = this.#lost.signal;
+        try {
+          await c.tx.send(bytes, waitOptions(signal, lost, deadline));
+          return;
+        } catch (e) {
+          if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
+          if (!lost.aborted && this.#sendFailed(c, e)) continue;
+        }
+      } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
+        throw this.#endError();
+      }
+      if (performance.now() >= deadline) throw timedOut("send", timeout);
+      await this.#change(signal, deadline);
+    }
+  }
+
+  /**
+   * A ring send failed: the other side's death is the connection's loss
+   * (false: wait for the next one, if any); its close is the end (or, for a
+   * connector, a question BYE answers: false, wait). Anything else throws.
+   */
+  #sendFailed(c: Connection, e: unknown): boolean {
+    const code = (e as { code?: string }).code;
+    if (code === "EPEERDEAD") {
+      this.#lose(c, `${c.remote.name}'s process died`);
+      if (this.#state === "reconnecting") return false;
+      throw e;
+    }
+    if (code === "ECLOSED" && c === this.#conn && c.tx !== null && !c.tx.closed && c.tx.readerClosed) {
+      if (this.#redial === null) {
+        this.remoteEnd(c);
+        throw this.#endError();
+      }
+      this.#verdictPending = true;
+      return false;
+    }
+    throw e;
+  }
+
+  /** Blocking send for worker threads (transport "shm" only: ZeroMQ runs on the event loop); false after timeoutMs or while reconnecting. */
+  sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
+    const c = this.#checkShm("sendSync", "send");
+    if (c === null) return false;
+    try {
+      return c.tx!.sendSync(bytes, timeoutMs);
+    } catch (e) {
+      return this.#sendFailed(c, e);
+    }
+  }
+
+  /** Shared memory to fill in place and send (shm); ordinary memory, copied when sent (zmq). */
+  loan(size: number, options?: WaitOptions): Promise<Uint8Array> {
+    try {
+      const l = this.tryLoan(size);
+      if (l !== null) return Promise.resolve(l);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#loanSlow(size, options);
+  }
+
+  async #loanSlow(size: number, options: WaitOptions | undefined): Promise<Uint8Array> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      const c = this.#conn;
+      if (this.#state === "connected") {
+        if (c.tx === null) return new Uint8Array(checkSize(size));
+        const lost = this.#lost.signal;
+        try {
+          return await c.tx.loan(size, waitOptions(signal, lost, deadline));
+        } catch (e) {
+          if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT" || !lost.aborted) throw e;
+        }
+      } else if (this.#state !== "reconnecting") {
+        throw this.#endError();
+      }
+      if (performance.now() >= deadline) throw timedOut("loan", timeout);
+      await this.#change(signal, deadline);
+    }
+  }
+
+  /** A loan now, or null if the pool is full (shm) or the connection is being made again. */
+  tryLoan(size: number): Uint8Array | null {
+    const c = this.#conn;
+    if (this.#state === "connected") return c.tx !== null ? c.tx.tryLoan(size) : new Uint8Array(checkSize(size));
+    if (this.#state === "reconnecting") return null;
+    throw this.#endError();
+  }
+
+  cancelLoan(loan: ArrayBufferView): void {
+    const tx = this.#conn.tx;
+    if (tx !== null && !tx.closed) tx.cancelLoan(loan);
+  }
+
+  #sendZmq(c: Connection, bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
+    const b = toBytes(bytes);
+    this.#lastSent = performance.now();
+    this.#counted.messagesSent++;
+    this.#counted.bytesSent += b.byteLength;
+    return c.link.outbox.send(encodeData(b));
+  }
+
+  // ---- receiving ----
+
+  /**
+   * The next message, or null if none is there now. ECLOSED once the other
+   * side closed and all was read, EPEERDEAD once it died for good and all was
+   * read. A lost connection's messages come before the next connection's.
+   */
+  tryRecv(): Uint8Array | null {
+    if (this.#old.length > 0) {
+      const m = this.#drainOld();
+      if (m !== null) return m;
+    }
+    const c = this.#conn;
+    const st = this.#state;
+    // "ended": the ring is read to its end (BYE follows its close); "dead", "reconnecting": it was retired to #old.
+    if (c.rx !== null && (st === "connected" || st === "ended")) {
+      let m = c.rx.tryRecv();
+      // SYNC POINT (docs/PROTOCOL.md §2): writer_state "closed", then an empty ring: everything was read.
+      if (m === null && c.rx.writerClosed) m = c.rx.tryRecv() ?? this.#ringEnded(c);
+      if (m !== null) {
+        this.#lastFrom = c.rx;
+        return m;
+      }
+      if (st !== "connected") throw this.#endError();
+      return null;
+    }
+    const m = this.#inbox.shift();
+    if (m !== undefined) {
+      this.#lastFrom = null;
+      this.#lastZmq = m;
+      return m;
+    }
+    if (st !== "connected" && st !== "reconnecting") throw this.#endError();
+    return null;
+  }
+
+  /** The oldest lost connection's next message; once one has nothing more, it is closed (unless messages of it are kept). */
+  #drainOld(): Uint8Array | null {
+    while (this.#old.length > 0) {
+      const r = this.#old[0]!;
+      try {
+        const m = r.closed ? null : r.tryRecv();
+        if (m !== null) {
+          this.#lastFrom = r;
+          return m;
+        }
+      } catch {
+        // its end: ECLOSED, EPEERDEAD
+      }
+      this.#old.shift();
+      if (r.stats.kept === 0) this.#closeReader(r);
+      else this.#keptOld.push(r);
+    }
+    for (let i = this.#keptOld.length - 1; i >= 0; i--) {
+      const r = this.#keptOld[i]!;
+      if (r.stats.kept === 0) {
+        this.#keptOld.splice(i, 1);
+        this.#closeReader(r);
+      }
+    }
+    return null;
+  }
+
+  /** Drained readers of lost connections whose messages the user still keeps: closed once none is. */
+  readonly #keptOld: ChannelReader[] = [];
+
+  #closeReader(r: ChannelReader): void {
+    this.#counted.messagesReceived += r.stats.messages;
+    this.#counted.bytesReceived += r.stats.bytes;
+    r.close();
+  }
+
+  /**
+   * The current ring's writer closed and all was read: the end of the
+   * conversation, or (a connector's) a question BYE answers: the listener
+   * may close only itself and be dialed again. Null: wait for the answer.
+   */
+  #ringEnded(c: Connection): null {
+    if (this.#redial === null || this.#state !== "connected") {
+      this.remoteEnd(c);
+      throw this.#endError();
+    }
+    this.#verdictPending = true; // BYE, the socket's end or the heartbeat decides
+    return null;
+  }
+
+  /** A ring receive failed: the writer's death is the connection's loss (null: wait for the next one); anything else throws. */
+  #recvFailed(c: Connection, e: unknown): null {
+    if ((e as { code?: string }).code !== "EPEERDEAD" || c !== this.#conn) throw e;
+    this.#lose(c, `${c.remote.name}'s process died`);
+    if (this.#state === "reconnecting") return null;
+    throw this.#endError();
+  }
+
+  /** The next message; waits (timeout, AbortSignal, close, the other side's end). Same lifetime rules as a channel reader on shm. */
+  recv(options?: WaitOptions): Promise<Uint8Array> {
+    try {
+      if (options !== undefined) checkWaitOptions(options);
+      const m = this.tryRecv();
+      if (m !== null) return Promise.resolve(m);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#recvSlow(options);
+  }
+
+  async #recvSlow(options: WaitOptions | undefined): Promise<Uint8Array> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    for (;;) {
+      const m = this.tryRecv();
+      if (m !== null) return m;
+      if (signal?.aborted) throw abortError(signal);
+      if (performance.now() >= deadline) throw timedOut("recv", timeout);
+      const c = this.#conn;
+      if (this.#state === "connected" && !this.#verdictPending && c.rx !== null) {
+        const lost = this.#lost.signal;
+        try {
+          const m = await c.rx.recv(waitOptions(signal, lost, deadline));
+          this.#lastFrom = c.rx;
+          return m;
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (signal?.aborted || code === "ETIMEDOUT") throw e;
+          if (!lost.aborted && code !== "ECLOSED") this.#recvFailed(c, e); // a death: lost (or thrown); others thrown
+          continue; // lost, or the end of the ring: tryRecv() applies the rules
+        }
+      }
+      await this.#change(signal, deadline);
+    }
+  }
+
+  /** Until something changes (a message on "zmq", a state, BYE), the abort or the deadline. */
+  #change(signal: AbortSignal | undefined, deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: LongTimer | undefined;
+      const done = (): void => {
+        this.#waiting.delete(done);
+        timer?.clear();
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      // Any timeout: setTimeout fires at once for 2^31 ms and more.
+      if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
+      signal?.addEventListener("abort", done, { once: true });
+      this.#waiting.add(done);
+    });
+  }
+
+  /** Blocking receive for worker threads (transport "shm" only); null after timeoutMs or while reconnecting. */
+  recvSync(timeoutMs: number): Uint8Array | null {
+    const old = this.#old.length > 0 ? this.#drainOld() : null;
+    if (old !== null) return old;
+    const c = this.#checkShm("recvSync", "recv");
+    if (c === null) return null;
+    try {
+      const m = c.rx!.recvSync(timeoutMs);
+      if (m !== null) this.#lastFrom = c.rx;
+      return m;
+    } catch (e) {
+      return this.#recvFailed(c, e);
+    }
+  }
+
+  /** Gives back the last received message (shm: its memory may be reused; zmq: nothing to do). */
+  release(): void {
+    const r = this.#lastFrom;
+    if (r !== null && !r.closed) r.release();
+  }
+
+  /** Keeps the last received message past the next receive, until the handle's release() (zmq: a handle on the buffer itself). */
+  keep(): KeptMessage {
+    const r = this.#lastFrom;
+    if (r !== null) return r.keep();
+    if (this.#lastZmq === null) throw invalidState("keep() needs a message received and not yet released or kept");
+    const k = KeptMessage.of(this.#lastZmq, () => {});
+    this.#lastZmq = null;
+    return k;
+  }
+
+  #lastZmq: Uint8Array | null = null;
+
+  /**
+   * Messages until the other side closes, as a channel reader's messages():
+   * copies by default (safe to pull ahead), `copy: false` for views valid
+   * until the next step; signal ends it with an AbortError, timeout bounds
+   * each wait (ETIMEDOUT); break ends a pending receive at once.
+   */
+  messages(options?: PeerMessagesOptions): AsyncIterableIterator<Uint8Array> {
+    const { timeout } = checkWaitOptions(options);
+    const copy = options?.copy ?? true;
+    if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
+    const stop = new AbortController();
+    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
+    const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
+    let done = false;
+    const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
+    const iterator: AsyncIterableIterator<Uint8Array> = {
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        if (done) return finished();
+        let m: Uint8Array;
+        try {
+          m = await this.recv(recvOptions);
+        } catch (e) {
+          done = true;
+          if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
+          throw e;
+        }
+        const from = this.#lastFrom;
+        return { done: false, value: copy && from !== null ? from.iterationCopy(m) : m };
+      },
+      return: async (): Promise<IteratorResult<Uint8Array>> => {
+        done = true;
+        stop.abort();
+        return finished();
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this.messages();
+  }
+
+  #endError(): Error {
+    if (this.#state === "closed") return shmError("ECLOSED", "the peer connection is closed");
+    if (this.#state === "dead") return shmError("EPEERDEAD", this.#why);
+    return shmError("ECLOSED", this.#why || `${this.remoteName} closed the connection`);
+  }
+
+  /** The current connection for a blocking call (transport "shm"), null while reconnecting; throws otherwise. */
+  #checkShm(call: string, instead: string): Connection | null {
+    const c = this.#conn;
+    if (this.#state === "reconnecting") return null;
+    if (this.#state !== "connected") throw this.#endError();
+    if (c.tx === null) throw shmError("ENOTSUP", `${call}() needs transport "shm"; this peer uses ZeroMQ (${instead}() instead)`);
+    return c;
+  }
+
   /**
    * Ends this side: the other side reads what was sent, then sees the end
    * (ECLOSED, the end of iteration). Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    return this.closeWith(false);
+  }
+
+  /** @internal close(); `reconnect`: the listener closes itself (BYE says so: a connector dials again) */
+  async closeWith(reconnect: boolean): Promise<void> {
+    if (this.#state === "closed") return;
+    const c = this.#conn;
+    const wasConnected = this.#state === "connected" || this.#state === "ended";
     this.#stopHeartbeat();
+    this.#closing.abort();
+    this.#lost.abort(shmError("ECLOSED", "the peer connection is closed"));
+    this.#setState("closed", "closed by this side");
+    this.#inbox.length = 0;
+    for (const r of [...this.#old, ...this.#keptOld]) this.#closeReader(r);
+    this.#old.length = this.#keptOld.length = 0;
+    if (!wasConnected) return; // the connection was retired already
     // The other side died: its ring (and loan slabs) would stay in /dev/shm; remove them.
-    const deadRing = this.#rx !== null && !this.#rx.closed && this.#rx.writerState === "dead" ? this.#rx.name : null;
-    this.#tx?.close();
-    this.#rx?.close();
+    const deadRing = c.rx !== null && !c.rx.closed && c.rx.writerState === "dead" ? c.rx.name : null;
+    c.tx?.close();
+    c.rx?.close();
     if (deadRing !== null) sweep({ names: [deadRing] });
-    this.#wake();
     // BYE, waited for at most CLOSE_DRAIN_MS: a stuck peer must not hold up close() for ever.
-    const bye = this.#link.outbox.send(encodeControl({ type: MsgType.Bye })).catch(() => {});
+    const bye = c.link.outbox.send(encodeControl({ type: MsgType.Bye, reconnect })).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
     clearTimeout(timer);
-    this.#link.detach();
+    c.link.detach();
   }
+}
 
-  #checkOpen(): void {
-    if (this.#closed) throw shmError("ECLOSED", "the peer connection is closed");
-  }
+/** Options for a wait inside the current connection's ring: the user's signal and the connection's loss end it. */
+function waitOptions(signal: AbortSignal | undefined, lost: AbortSignal, deadline: number): WaitOptions {
+  const s = signal === undefined ? lost : anySignal(signal, lost);
+  return Number.isFinite(deadline) ? { signal: s, timeout: Math.max(0, deadline - performance.now()) } : { signal: s };
+}
+
+function timedOut(call: string, timeout: number): Error {
+  return shmError("ETIMEDOUT", `${call}() timed out after ${timeout} ms`);
 }
 
 function toBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {

@@ -65,6 +65,8 @@ export interface Refuse {
 
 export interface Bye {
   type: typeof MsgType.Bye;
+  /** true: the listener closes itself, not this conversation (a connector dials again); absent or false: the conversation is over. */
+  reconnect: boolean;
 }
 
 export interface Heartbeat {
@@ -132,7 +134,7 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
     const uid = int("uid");
     const startTime = str("startTime", 20);
     const host = str("host", 64);
-    if (name === null) return "name";
+    if (name === null || name.length === 0) return "name";
     if (pid === null) return "pid";
     if (uid === null) return "uid";
     if (startTime === null || !/^\d{1,20}$/.test(startTime)) return "startTime";
@@ -166,6 +168,6 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
     case MsgType.Heartbeat:
       return { type: MsgType.Heartbeat };
     default:
-      return { type: MsgType.Bye };
+      return { type: MsgType.Bye, reconnect: b.reconnect === true };
   }
 }

@@ -5,16 +5,18 @@ import { chmodSync } from "node:fs";
 
 import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { invalidArgValue, shmError } from "../core/errors.js";
-import { validateEndpoint, validatePeerOptions, type PeerOptions } from "./connect.js";
-import { attachRing, localIdentity, makeRing } from "./handshake.js";
-import { Peer } from "./peer.js";
+import { checkInteger, invalidArgValue, shmError } from "../core/errors.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, validateEndpoint, validatePeerOptions, type PeerOptions } from "./connect.js";
+import { attachRing, localIdentity, makeRing, proofHolds } from "./handshake.js";
+import { Peer, type Connection } from "./peer.js";
 import { MsgType, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
 import { RoutedQueue, loadZmq } from "./zmq.js";
 
 export interface ListenOptions extends PeerOptions {
   /** Allow binding tcp:// on an address other than loopback (peers on other hosts; default false). */
   allowRemote?: boolean;
+  /** How long a connector may take from HELLO to READY, in ms (default 10,000): its handshake is dropped after it. */
+  handshakeTimeout?: number;
 }
 
 type Router = InstanceType<ReturnType<typeof loadZmq>["Router"]>;
@@ -22,11 +24,16 @@ type Router = InstanceType<ReturnType<typeof loadZmq>["Router"]>;
 interface Pending {
   hello: Hello;
   tx: ChannelWriter | null;
-  /** The nonce in tx's header (hex): the connector's READY must prove it. */
-  nonce: string;
+  /** The nonce in tx's header: the connector's READY must prove it. */
+  nonce: Uint8Array;
   rx: ChannelReader | null;
   why: string;
+  /** performance.now() after which the handshake is dropped. */
+  until: number;
 }
+
+/** Handshakes in progress at once; more HELLOs are refused (each holds rings). */
+export const MAX_PENDING = 256;
 
 const LOOPBACK = /^tcp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\]):/;
 
@@ -38,14 +45,17 @@ export class Server implements AsyncIterable<Peer> {
   readonly #local: Identity;
   readonly #options: ReturnType<typeof validatePeerOptions>;
   readonly #pending = new Map<string, Pending>();
-  readonly #peers = new Map<string, Peer>();
+  readonly #peers = new Map<string, { peer: Peer; conn: Connection }>();
   readonly #accepted: Peer[] = [];
   readonly #waiting = new Set<() => void>();
   #closed = false;
+  #expiry: NodeJS.Timeout | null = null;
+  readonly #handshakeTimeout: number;
 
   /** @internal made by listen() */
-  constructor(router: Router, endpoint: string, options: ReturnType<typeof validatePeerOptions>) {
+  constructor(router: Router, endpoint: string, options: ReturnType<typeof validatePeerOptions>, handshakeTimeout: number) {
     this.#router = router;
+    this.#handshakeTimeout = handshakeTimeout;
     this.endpoint = endpoint;
     this.#queue = new RoutedQueue(router);
     this.#local = localIdentity(options.name);
@@ -53,9 +63,9 @@ export class Server implements AsyncIterable<Peer> {
     void this.#receiveLoop();
   }
 
-  /** Peers whose handshake completed and whose other side has not ended. */
+  /** Peers whose handshake completed and whose connection lives (a dead or ended one is forgotten). */
   get peers(): readonly Peer[] {
-    return [...this.#peers.values()].filter((p) => !p.remoteEnded && !p.closed);
+    return [...this.#peers.values()].map((k) => k.peer).filter((p) => p.state === "connected");
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Peer> {
@@ -145,9 +155,10 @@ export class Server implements AsyncIterable<Peer> {
         const m = decode(frames);
         if ("error" in m) continue; // nonsense from a connection: dropped (it gets no WELCOME)
         try {
-          this.#peers.get(key)?.heard();
-          if (m.type === MsgType.Data) this.#peers.get(key)?.deliver(m.data);
-          else if (m.type === MsgType.Hello) await this.#hello(id!, key, m);
+          const known = this.#peers.get(key);
+          if (known !== undefined) known.peer.heard(known.conn);
+          if (m.type === MsgType.Data) known?.peer.deliver(known.conn, m.data);
+          else if (m.type === MsgType.Hello) this.#hello(id!, key, m);
           else if (m.type === MsgType.Ready) this.#ready(id!, key, m.transport, m.proof, m.reason);
           else if (m.type === MsgType.Bye) this.#bye(key);
         } catch {
@@ -161,21 +172,58 @@ export class Server implements AsyncIterable<Peer> {
     for (const w of [...this.#waiting]) w();
   }
 
-  async #hello(id: Buffer, key: string, hello: Hello): Promise<void> {
-    this.#dropPending(key); // a HELLO again (the connector restarted): start over
+  #hello(id: Buffer, key: string, hello: Hello): void {
+    // One handshake per connection: a connector dials a new one (a new routing id) to start over.
+    if (this.#peers.has(key)) return;
+    this.#dropPending(key); // a HELLO again before READY: start over
+    if (this.#pending.size >= MAX_PENDING) {
+      this.#refuse(id, `${MAX_PENDING} handshakes are in progress already; try again`);
+      return;
+    }
     let tx: ChannelWriter | null = null;
     let rx: ChannelReader | null = null;
     let proof: string | null = null;
     let why = "";
-    let nonce = "";
+    let nonce: Uint8Array = new Uint8Array(0);
     if (this.#options.transport === "zmq") why = "the listener uses transport \"zmq\"";
     else if (hello.ring === null) why = `${hello.name} offered no ring`;
     else {
       ({ tx, nonce, why } = makeRing(this.#options));
-      if (tx !== null) ({ rx, proof, why } = attachRing(hello.ring, hello));
+      if (tx !== null) ({ rx, proof, why } = attachRing(hello.ring, hello, "listener", tx.name));
+      if (rx === null) {
+        // Transport "zmq" whatever the connector says: no ring of ours to offer.
+        tx?.close();
+        tx = null;
+      }
     }
-    this.#pending.set(key, { hello, tx, nonce, rx, why });
-    await this.#queue.to(id).send(encodeControl({ type: MsgType.Welcome, ...this.#local, ring: tx?.name ?? null, proof }));
+    this.#pending.set(key, { hello, tx, nonce, rx, why, until: performance.now() + this.#handshakeTimeout });
+    this.#expireLater();
+    // Not awaited: one connection that does not read must not hold up the others' messages.
+    void this.#queue.to(id).send(encodeControl({ type: MsgType.Welcome, ...this.#local, ring: tx?.name ?? null, proof })).catch(() => {});
+  }
+
+  #refuse(id: Buffer, reason: string): void {
+    void this.#queue.to(id).send(encodeControl({ type: MsgType.Refuse, reason })).catch(() => {});
+  }
+
+  /**
+   * Handshakes that got no READY within the handshake timeout (a connector
+   * that died, hung or never meant it) are dropped with their rings.
+   */
+  #expireLater(): void {
+    if (this.#expiry !== null) return;
+    this.#expiry = setTimeout(() => {
+      this.#expiry = null;
+      const now = performance.now();
+      for (const [key, p] of this.#pending) {
+        if (p.until <= now) {
+          this.#dropPending(key);
+          this.#queue.drop(Buffer.from(key, "hex"), shmError("ETIMEDOUT", "the handshake timed out"));
+        }
+      }
+      if (this.#pending.size > 0) this.#expireLater();
+    }, 1000);
+    this.#expiry.unref();
   }
 
   #ready(id: Buffer, key: string, transport: Transport, proof: string | null, reason: string): void {
@@ -183,44 +231,45 @@ export class Server implements AsyncIterable<Peer> {
     if (p === undefined) return;
     this.#pending.delete(key);
     const shm = transport === "shm";
-    if (shm && (p.tx === null || p.rx === null || proof !== p.nonce)) {
+    if (shm && (p.tx === null || p.rx === null || !proofHolds(proof, p.nonce, "connector", p.tx.name, p.hello.ring))) {
       // The connector claims shared memory it did not prove: no peer.
       p.rx?.close();
       p.tx?.close();
-      void this.#queue.to(id).send(encodeControl({ type: MsgType.Refuse, reason: "the proof does not match this side's ring" })).catch(() => {});
+      this.#refuse(id, "the proof does not match this side's ring");
       return;
     }
     if (!shm) {
       p.rx?.close();
       p.tx?.close();
     }
-    const peer = new Peer({
-      heartbeat: this.#options.heartbeat,
-      local: this.#local,
+    const conn: Connection = {
       remote: p.hello,
       transport,
       reason: shm ? "" : reason || p.why,
       link: {
         outbox: this.#queue.to(id),
         detach: () => {
-          if (this.#peers.get(key) !== peer) return;
+          // The server forgets the connection (its rings are closed or swept by the Peer).
+          if (this.#peers.get(key)?.conn !== conn) return;
           this.#peers.delete(key);
           this.#queue.drop(id, shmError("ECLOSED", "the peer is closed"));
         },
       },
-      tx: shm ? p.tx! : undefined,
-      rx: shm ? p.rx! : undefined,
-    });
-    this.#peers.get(key)?.remoteEnd(); // an earlier connection with this id is over
-    this.#peers.set(key, peer);
+      tx: shm ? p.tx : null,
+      rx: shm ? p.rx : null,
+    };
+    const earlier = this.#peers.get(key);
+    earlier?.peer.remoteEnd(earlier.conn); // an earlier connection with this id is over
+    const peer = new Peer({ heartbeat: this.#options.heartbeat, local: this.#local, connection: conn });
+    this.#peers.set(key, { peer, conn });
     this.#accepted.push(peer);
     for (const w of [...this.#waiting]) w();
   }
 
   #bye(key: string): void {
     this.#dropPending(key);
-    const peer = this.#peers.get(key);
-    peer?.remoteEnd();
+    const known = this.#peers.get(key);
+    known?.peer.remoteEnd(known.conn);
   }
 
   #dropPending(key: string): void {
@@ -236,7 +285,8 @@ export class Server implements AsyncIterable<Peer> {
     if (this.#closed && this.#router.closed) return;
     this.#closed = true;
     for (const key of [...this.#pending.keys()]) this.#dropPending(key);
-    await Promise.all([...this.#peers.values()].map((p) => p.close()));
+    if (this.#expiry !== null) clearTimeout(this.#expiry);
+    await Promise.all([...this.#peers.values()].map((k) => k.peer.closeWith(true)));
     this.#router.close();
     for (const w of [...this.#waiting]) w();
   }
@@ -249,6 +299,7 @@ export class Server implements AsyncIterable<Peer> {
 export async function listen(endpoint: string, options: ListenOptions): Promise<Server> {
   validateEndpoint(endpoint);
   const o = validatePeerOptions(options, "options");
+  const handshakeTimeout = options.handshakeTimeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT_MS : checkInteger("options.handshakeTimeout", options.handshakeTimeout, 1, 2 ** 31 - 1);
   if (endpoint.startsWith("tcp://") && !LOOPBACK.test(endpoint) && options.allowRemote !== true) {
     throw invalidArgValue("endpoint", "is not a loopback address: pass allowRemote: true to accept peers from other hosts", endpoint);
   }
@@ -275,5 +326,5 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
       throw e;
     }
   }
-  return new Server(router, bound, o);
+  return new Server(router, bound, o, handshakeTimeout);
 }

@@ -83,14 +83,20 @@ interface Dest {
   /** performance.now() before which this destination is not tried again (its queue in ZeroMQ is full). */
   until: number;
   backoff: number;
+  /** performance.now() of the first EAGAIN since the last message it took. */
+  stuckSince?: number;
 }
+
+/** A destination that takes nothing for this long is failed (backstop: a Peer's heartbeat usually ends it sooner). */
+export const STUCK_MS = 30_000;
 
 /**
  * The ROUTER's sends: a queue per destination, so that a slow (or dead)
  * peer never holds up the others. The socket never blocks (sendTimeout 0):
  * a destination whose ZeroMQ queue is full (EAGAIN) waits and is tried
  * again (1 ms, doubling to 50 ms) while the others go on; one that is gone
- * (EHOSTUNREACH, the socket being mandatory) fails what it had queued.
+ * (EHOSTUNREACH, the socket being mandatory: ECLOSED) or takes nothing for
+ * STUCK_MS (ETIMEDOUT) fails what it had queued.
  */
 export class RoutedQueue {
   readonly #socket: RouterSocket;
@@ -156,17 +162,26 @@ export class RoutedQueue {
             await this.#socket.send(m.frames);
             d.queue.shift();
             d.backoff = 1;
+            d.stuckSince = undefined;
             m.resolve();
             sent = true;
           } catch (e) {
             const code = (e as { code?: string }).code;
-            if (code === "EAGAIN") {
-              d.until = performance.now() + d.backoff;
+            const t = performance.now();
+            if (code === "EAGAIN" && t - (d.stuckSince ??= t) < STUCK_MS) {
+              d.until = t + d.backoff;
               d.backoff = Math.min(50, d.backoff * 2);
               next = Math.min(next, d.until);
             } else {
+              // Gone (EHOSTUNREACH), or full for STUCK_MS: its messages fail, the others go on.
               this.#dests.delete(key);
-              for (const q of d.queue) q.reject(e);
+              const why =
+                code === "EAGAIN"
+                  ? shmError("ETIMEDOUT", `the connection took nothing for ${STUCK_MS} ms`)
+                  : code === "EHOSTUNREACH"
+                    ? shmError("ECLOSED", "the connection is gone")
+                    : e;
+              for (const q of d.queue) q.reject(why);
             }
           }
         }
