@@ -17,7 +17,7 @@ export { sweep, list as listSegments, inspect as inspectSegment } from "./core/s
 export type { SegmentStatus, SweepEntry, SweepOptions, ProcessInfo, SideState } from "./core/sweep.js";
 export { listen, Server } from "./peer/server.js";
 export type { ListenOptions } from "./peer/server.js";
-export { connect } from "./peer/connect.js";
-export type { ConnectOptions, PeerOptions } from "./peer/connect.js";
+export { connect, curveKeyPair } from "./peer/connect.js";
+export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
-export type { HeartbeatOptions, PeerStats } from "./peer/peer.js";
+export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats } from "./peer/peer.js";

@@ -225,38 +225,46 @@ describe("peers across two processes", () => {
     }
   }, 180_000);
 
-  // Heartbeats (transport zmq): 3 s of silence is death here; the agent beats every 1 s (its default).
-  it("a zmq connector stopped with SIGSTOP is EPEERDEAD for the listener after the heartbeat timeout; idle live peers stay alive", async () => {
-    const ep = endpoint();
-    const server = await listen(ep, { name: "planner", heartbeat: { intervalMs: 200, timeoutMs: 3000 } });
-    const child = spawnFixture("peer-agent", ["hold", ep, "zmq"]);
-    const out = output(child);
-    try {
-      const peer = await firstPeer(server);
-      expect(peer.transport).toBe("zmq");
-      await out.line(/^transport zmq/, 30_000);
-      // Idle for twice the timeout: heartbeats keep it alive.
-      await new Promise((r) => setTimeout(r, 6000));
-      expect(peer.tryRecv()).toBe(null);
-      const waiting = peer.recv({ timeout: 60_000 }).then(
-        () => "none",
-        (e: { code?: string }) => e.code,
-      );
-      const t0 = performance.now();
-      child.kill("SIGSTOP");
-      expect(await waiting).toBe("EPEERDEAD");
-      const ms = performance.now() - t0;
-      console.log(`peer: EPEERDEAD ${ms.toFixed(0)} ms after SIGSTOP (heartbeat timeout 3,000 ms)`);
-      // Not much before the timeout: the last beat heard was at most one agent interval (1 s) before the stop,
-      // and the check runs every 100 ms, so at least 3,000 - 1,000 - 100 ms (1,500: margin).
-      expect(ms).toBeGreaterThan(1500);
-      await expect(peer.send(Buffer.from("x"))).rejects.toMatchObject({ code: "EPEERDEAD" });
-      await peer.close();
-    } finally {
-      child.kill("SIGKILL");
-      await server.close();
-    }
-  }, 90_000);
+  // Heartbeats, on every transport (a stopped process holds its liveness lock, so only silence tells):
+  // 3 s of silence is death here; the agent beats every 1 s (its default).
+  for (const [transport, want] of [
+    ["zmq", "zmq"],
+    ["auto", "shm"],
+  ] as const) {
+    it(`a ${want} connector stopped with SIGSTOP is EPEERDEAD for the listener after the heartbeat timeout, and forgotten; idle live peers stay alive`, async () => {
+      const ep = endpoint();
+      const server = await listen(ep, { name: "planner", heartbeat: { intervalMs: 200, timeoutMs: 3000 } });
+      const child = spawnFixture("peer-agent", ["hold", ep, transport]);
+      const out = output(child);
+      try {
+        const peer = await firstPeer(server);
+        expect(peer.transport).toBe(want);
+        await out.line(new RegExp(`^transport ${want}`), 30_000);
+        // Idle for twice the timeout: heartbeats keep it alive.
+        await new Promise((r) => setTimeout(r, 6000));
+        expect(peer.tryRecv()).toBe(null);
+        const waiting = peer.recv({ timeout: 60_000 }).then(
+          () => "none",
+          (e: { code?: string }) => e.code,
+        );
+        const t0 = performance.now();
+        child.kill("SIGSTOP");
+        expect(await waiting).toBe("EPEERDEAD");
+        const ms = performance.now() - t0;
+        console.log(`peer: EPEERDEAD ${ms.toFixed(0)} ms after SIGSTOP (heartbeat timeout 3,000 ms)`);
+        // Not much before the timeout: the last beat heard was at most one agent interval (1 s) before the stop,
+        // and the check runs every 100 ms, so at least 3,000 - 1,000 - 100 ms (1,500: margin).
+        expect(ms).toBeGreaterThan(1500);
+        await expect(peer.send(Buffer.from("x"))).rejects.toMatchObject({ code: "EPEERDEAD" });
+        expect(peer.state).toBe("dead");
+        expect(server.peers).not.toContain(peer);
+        await peer.close();
+      } finally {
+        child.kill("SIGKILL");
+        await server.close();
+      }
+    }, 90_000);
+  }
 
   it("kill -9 of a connector on shared memory: the listener's receive is EPEERDEAD at once (liveness locks, pidfd)", async () => {
     const ep = endpoint();

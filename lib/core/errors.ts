@@ -15,7 +15,9 @@ export type ShmErrorCode =
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
-  | "ECONNRESET"; // the connection dropped during the handshake
+  | "ECONNRESET" // the connection dropped during the handshake
+  | "EEXIST" // listen(): the ipc:// path is a file that is not a socket (never replaced)
+  | "EADDRINUSE"; // listen(): another listener is live on the ipc:// path
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

@@ -7,7 +7,7 @@ import type { ChannelWriter } from "../channel/writer.js";
 import { abortError, checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
 import { attachRing, localIdentity, makeRing, proofHolds, type RingOptions } from "./handshake.js";
 import { CLOSE_DRAIN_MS, DEFAULT_HEARTBEAT, Peer, type Connection, type HeartbeatOptions } from "./peer.js";
-import { MsgType, decode, encodeControl, type Control, type Identity, type Transport } from "./protocol.js";
+import { HEADER_SIZE, MsgType, decode, encodeControl, type Control, type Identity, type Transport } from "./protocol.js";
 import { SendQueue, loadZmq, type Zmq } from "./zmq.js";
 
 export interface PeerOptions extends RingOptions {
@@ -17,6 +17,12 @@ export interface PeerOptions extends RingOptions {
   transport?: "auto" | "zmq";
   /** Liveness (a remote or hung peer): the connection is lost after timeoutMs of silence. */
   heartbeat?: HeartbeatOptions;
+  /**
+   * Largest message on transport "zmq", in bytes (default 1 GiB): a larger
+   * send() is a RangeError here, and ZeroMQ drops a connection that sends
+   * this side a larger frame (memory a peer can make this side hold).
+   */
+  maxMessageSize?: number;
   /** ZeroMQ's CURVE encryption and authentication of the control socket (and of the messages on transport "zmq"); see curveKeyPair(). */
   curve?: CurveOptions;
 }
@@ -46,12 +52,19 @@ export interface ConnectOptions extends PeerOptions {
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** A CURVE key pair (Z85): the listener's secretKey goes to listen(), its publicKey to each connect() as serverKey. */
+export function curveKeyPair(): { publicKey: string; secretKey: string } {
+  return loadZmq().curveKeyPair();
+}
+export const DEFAULT_MAX_MESSAGE_SIZE = 2 ** 30;
+
 export function validatePeerOptions(
   o: unknown,
   what: string,
-): Required<Pick<PeerOptions, "name" | "transport">> & RingOptions & { heartbeat: Required<HeartbeatOptions>; curve?: CurveOptions } {
+): Required<Pick<PeerOptions, "name" | "transport" | "maxMessageSize">> & RingOptions & { heartbeat: Required<HeartbeatOptions>; curve?: CurveOptions } {
   if (o === null || typeof o !== "object") throw invalidArgType(what, "an object with a name", o);
-  const { name, transport = "auto", capacity, pool, heartbeat = {}, curve } = o as PeerOptions;
+  const { name, transport = "auto", capacity, pool, heartbeat = {}, curve, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE } = o as PeerOptions;
+  checkInteger(`${what}.maxMessageSize`, maxMessageSize, 1, 2 ** 40);
   if (typeof name !== "string" || name.length === 0 || name.length > 256) throw invalidArgValue(`${what}.name`, "must be a string of 1 to 256 characters", name);
   if (transport !== "auto" && transport !== "zmq") throw invalidArgValue(`${what}.transport`, 'must be "auto" or "zmq"', transport);
   if (heartbeat === null || typeof heartbeat !== "object") throw invalidArgType(`${what}.heartbeat`, "an object", heartbeat);
@@ -68,7 +81,7 @@ export function validatePeerOptions(
       }
     }
   }
-  return { name, transport, capacity, pool, heartbeat: { intervalMs, timeoutMs }, curve };
+  return { name, transport, capacity, pool, heartbeat: { intervalMs, timeoutMs }, curve, maxMessageSize };
 }
 
 export function validateEndpoint(endpoint: unknown): string {
@@ -98,7 +111,7 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
   const local = localIdentity(o.name);
   const d: Dial = { zmq, endpoint, o, curve, local, timeout };
   const first = await dial(d);
-  return new Peer({ heartbeat: o.heartbeat, local, connection: first, redial: reconnect ? (signal) => dial(d, signal) : undefined });
+  return new Peer({ heartbeat: o.heartbeat, maxMessageSize: o.maxMessageSize, local, connection: first, redial: reconnect ? (signal) => dial(d, signal) : undefined });
 }
 
 interface Dial {
@@ -118,7 +131,12 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
   // Dial every 10 ms while the listener is away (a refused connect on
   // loopback or ipc costs a syscall): it is back within 10 ms of listening.
   const remote = endpoint.startsWith("tcp://") && !/^tcp:\/\/(127\.|localhost:|\[::1\]:)/.test(endpoint);
-  const sock = new zmq.Dealer({ linger: 0, reconnectInterval: remote ? 100 : 10, reconnectMaxInterval: remote ? 2000 : 0 });
+  const sock = new zmq.Dealer({
+    linger: 0,
+    reconnectInterval: remote ? 100 : 10,
+    reconnectMaxInterval: remote ? 2000 : 0,
+    maxMessageSize: o.maxMessageSize + HEADER_SIZE,
+  });
   if (curve !== undefined) {
     sock.curveServerKey = curve.serverKey;
     sock.curvePublicKey = curve.publicKey;
@@ -126,11 +144,12 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
   }
   // The connection's end: during the handshake it fails the handshake; then the Peer's loss.
   let dropped = (why: string): void => void why;
+  let handshaking = true;
   const droppedDuringHandshake = new Promise<never>((_, reject) => {
     dropped = (why) => reject(shmError("ECONNRESET", why));
   });
   droppedDuringHandshake.catch(() => {});
-  sock.events.on("disconnect", () => dropped(`the connection to ${endpoint} dropped`));
+  sock.events.on("disconnect", () => dropped(`the connection to ${endpoint} dropped${handshaking ? " during the handshake (the listener went, or its security refused this side: CURVE keys)" : ""}`));
   sock.connect(endpoint);
   const queue = new SendQueue(sock);
   let tx: ChannelWriter | null = null;
@@ -175,6 +194,7 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
           sock.close();
         },
         start: (peer) => {
+          handshaking = false;
           dropped = (why) => peer.lost(c, why);
           void receiveLoop(sock, peer, c);
         },

@@ -108,7 +108,8 @@ export function makeRing(o: RingOptions): { tx: ChannelWriter | null; nonce: Uin
  * Why ring `name` must not be attached for `remote`, or "" (its header is
  * looked at first, without taking its reader's place): only a peer ring (a
  * nonce in its header), made by the process `remote` says it is, of the
- * uid it says, not this process's own, with no reader yet. A HELLO or
+ * uid it says, with no reader yet (and, the caller checks, not one of this
+ * side's own rings). A HELLO or
  * WELCOME naming anything else (another application's channel, another
  * peer's ring) is not obeyed: attaching takes the reader's place, and
  * closing it would end that channel for its real reader.
@@ -120,7 +121,6 @@ function refusal(name: string, remote: Identity): string {
   const nonce = new Uint8Array(info.header, OFFSETS.peer_nonce, TOKEN_SIZE);
   if (nonce.every((b) => b === 0)) return `${name} is not a peer ring (no nonce)`;
   const ownerPid = h.getUint32(OFFSETS.owner_pid, true);
-  if (ownerPid === process.pid) return `${name} is this process's own ring`;
   if (ownerPid !== remote.pid || h.getBigUint64(OFFSETS.owner_start_time, true).toString() !== remote.startTime) {
     return `${name} was not made by ${remote.name} (pid ${remote.pid})`;
   }
@@ -135,6 +135,7 @@ function refusal(name: string, remote: Identity): string {
  */
 export function attachRing(name: string | null, remote: Identity, role: Role, own: string | null): { rx: ChannelReader | null; proof: string | null; why: string } {
   if (name === null) return { rx: null, proof: null, why: `${remote.name} offered no ring` };
+  if (name === own) return { rx: null, proof: null, why: `not attached: ${name} is this side's own ring` };
   if (!shmAvailable()) return { rx: null, proof: null, why: "no native addon on this side" };
   try {
     const no = refusal(name, remote);

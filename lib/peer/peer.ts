@@ -72,6 +72,8 @@ export type PeerState = "connected" | "reconnecting" | "ended" | "dead" | "close
 
 export interface PeerInit {
   heartbeat: Required<HeartbeatOptions>;
+  /** Largest message on transport "zmq". */
+  maxMessageSize: number;
   local: Identity;
   connection: Connection;
   /** connect() with reconnect: how to dial again. */
@@ -114,6 +116,7 @@ export class Peer extends EventEmitter {
   #why = "";
   readonly #redial: Redial | null;
   readonly #heartbeat: Required<HeartbeatOptions>;
+  readonly #maxZmq: number;
   /** Aborted when the current connection is lost: ends waits inside its rings. */
   #lost = new AbortController();
   /** Aborted by close(): ends a redial. */
@@ -137,6 +140,7 @@ export class Peer extends EventEmitter {
   constructor(init: PeerInit) {
     super();
     this.#heartbeat = init.heartbeat;
+    this.#maxZmq = init.maxMessageSize;
     this.#redial = init.redial ?? null;
     this.#conn = init.connection;
     this.#install(init.connection);
@@ -238,7 +242,7 @@ export class Peer extends EventEmitter {
       c.tx.close();
     }
     if (c.rx !== null && !c.rx.closed) {
-      if (c.rx.writerState === "dead") sweep({ names: [c.rx.name] }); // its name only: the mapping stays ours to read
+      if (c.rx.writerState === "dead") sweepAfterDeath();
       this.#old.push(c.rx);
     }
     c.link.detach();
@@ -521,6 +525,9 @@ export class Peer extends EventEmitter {
 
   #sendZmq(c: Connection, bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
     const b = toBytes(bytes);
+    if (b.byteLength > this.#maxZmq) {
+      throw new RangeError(`a message of ${b.byteLength} bytes is larger than maxMessageSize (${this.#maxZmq}) on transport "zmq"`);
+    }
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
@@ -788,16 +795,30 @@ export class Peer extends EventEmitter {
     this.#old.length = this.#keptOld.length = 0;
     if (!wasConnected) return; // the connection was retired already
     // The other side died: its ring (and loan slabs) would stay in /dev/shm; remove them.
-    const deadRing = c.rx !== null && !c.rx.closed && c.rx.writerState === "dead" ? c.rx.name : null;
+    const remoteDied = c.rx !== null && !c.rx.closed && c.rx.writerState === "dead";
     c.tx?.close();
     c.rx?.close();
-    if (deadRing !== null) sweep({ names: [deadRing] });
+    if (remoteDied) sweepAfterDeath();
     // BYE, waited for at most CLOSE_DRAIN_MS: a stuck peer must not hold up close() for ever.
     const bye = c.link.outbox.send(encodeControl({ type: MsgType.Bye, reconnect })).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
     clearTimeout(timer);
     c.link.detach();
+  }
+}
+
+/**
+ * The other side died: its ring and loan slabs (this side's mapping stays
+ * to read them), and the doorbell sockets it left in this side's ring, go.
+ * A whole sweep of this user's segments, once per death: a dead reader's
+ * doorbells are named by the ring's token, not its name.
+ */
+function sweepAfterDeath(): void {
+  try {
+    sweep({ prefixOnly: true });
+  } catch {
+    // nothing to sweep with (no addon) or /dev/shm unreadable: exit cleanup and `synaptic-shm sweep` remain
   }
 }
 

@@ -1,16 +1,15 @@
 // listen(): a ROUTER that serves any number of connectors (docs/PROTOCOL.md
 // §4): a handshake per routing id, a Peer per connected process, yielded by
 // iterating the server; DATA and BYE routed to their Peer.
-import { chmodSync } from "node:fs";
-
 import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
 import { checkInteger, invalidArgValue, shmError } from "../core/errors.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, validateEndpoint, validatePeerOptions, type PeerOptions } from "./connect.js";
 import { attachRing, localIdentity, makeRing, proofHolds } from "./handshake.js";
 import { Peer, type Connection } from "./peer.js";
-import { MsgType, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
+import { HEADER_SIZE, MsgType, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
 import { RoutedQueue, loadZmq } from "./zmq.js";
+import { bindOwnerOnly, clearIpcPath, removeIpcPath } from "./ipc-path.js";
 
 export interface ListenOptions extends PeerOptions {
   /** Allow binding tcp:// on an address other than loopback (peers on other hosts; default false). */
@@ -51,10 +50,13 @@ export class Server implements AsyncIterable<Peer> {
   #closed = false;
   #expiry: NodeJS.Timeout | null = null;
   readonly #handshakeTimeout: number;
+  /** Removes the ipc socket file (if still ours). */
+  readonly #unbind: (() => void) | null;
 
   /** @internal made by listen() */
-  constructor(router: Router, endpoint: string, options: ReturnType<typeof validatePeerOptions>, handshakeTimeout: number) {
+  constructor(router: Router, endpoint: string, options: ReturnType<typeof validatePeerOptions>, handshakeTimeout: number, unbind: (() => void) | null) {
     this.#router = router;
+    this.#unbind = unbind;
     this.#handshakeTimeout = handshakeTimeout;
     this.endpoint = endpoint;
     this.#queue = new RoutedQueue(router);
@@ -187,6 +189,7 @@ export class Server implements AsyncIterable<Peer> {
     let nonce: Uint8Array = new Uint8Array(0);
     if (this.#options.transport === "zmq") why = "the listener uses transport \"zmq\"";
     else if (hello.ring === null) why = `${hello.name} offered no ring`;
+    else if (this.#isOwnRing(hello.ring)) why = `${hello.name} offered a ring of this listener's`;
     else {
       ({ tx, nonce, why } = makeRing(this.#options));
       if (tx !== null) ({ rx, proof, why } = attachRing(hello.ring, hello, "listener", tx.name));
@@ -200,6 +203,13 @@ export class Server implements AsyncIterable<Peer> {
     this.#expireLater();
     // Not awaited: one connection that does not read must not hold up the others' messages.
     void this.#queue.to(id).send(encodeControl({ type: MsgType.Welcome, ...this.#local, ring: tx?.name ?? null, proof })).catch(() => {});
+  }
+
+  /** Whether `name` is a ring this server made (a HELLO naming it must not make the server read its own ring). */
+  #isOwnRing(name: string): boolean {
+    for (const p of this.#pending.values()) if (p.tx?.name === name) return true;
+    for (const k of this.#peers.values()) if (k.conn.tx?.name === name) return true;
+    return false;
   }
 
   #refuse(id: Buffer, reason: string): void {
@@ -260,7 +270,7 @@ export class Server implements AsyncIterable<Peer> {
     };
     const earlier = this.#peers.get(key);
     earlier?.peer.remoteEnd(earlier.conn); // an earlier connection with this id is over
-    const peer = new Peer({ heartbeat: this.#options.heartbeat, local: this.#local, connection: conn });
+    const peer = new Peer({ heartbeat: this.#options.heartbeat, maxMessageSize: this.#options.maxMessageSize, local: this.#local, connection: conn });
     this.#peers.set(key, { peer, conn });
     this.#accepted.push(peer);
     for (const w of [...this.#waiting]) w();
@@ -288,6 +298,7 @@ export class Server implements AsyncIterable<Peer> {
     if (this.#expiry !== null) clearTimeout(this.#expiry);
     await Promise.all([...this.#peers.values()].map((k) => k.peer.closeWith(true)));
     this.#router.close();
+    this.#unbind?.();
     for (const w of [...this.#waiting]) w();
   }
 }
@@ -306,9 +317,21 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
   const zmq = loadZmq();
   // mandatory: a message for a connection whose queue is full waits (send()
   // resolves later) instead of being dropped, as a ROUTER does by default.
-  const router = new zmq.Router({ linger: 0, mandatory: true });
+  const router = new zmq.Router({ linger: 0, mandatory: true, maxMessageSize: o.maxMessageSize + HEADER_SIZE });
+  if (o.curve !== undefined) {
+    if (o.curve.secretKey === undefined) throw invalidArgValue("options.curve.secretKey", "is required to listen with CURVE (the server's secret key)", undefined);
+    router.curveServer = true;
+    router.curveSecretKey = o.curve.secretKey;
+  }
+  const file = endpoint.startsWith("ipc://") && !endpoint.startsWith("ipc://@") ? endpoint.slice("ipc://".length) : null;
+  let fileId = "";
   try {
-    await router.bind(endpoint);
+    if (file === null) await router.bind(endpoint);
+    else {
+      // Owner-only from the start: another user must not even connect (and learn our ring names).
+      await clearIpcPath(file);
+      fileId = await bindOwnerOnly(file, (tmp) => router.bind(tmp));
+    }
   } catch (e) {
     router.close();
     const err = e as { code?: string; message?: string };
@@ -316,15 +339,6 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
     out.code = err.code ?? "EINVAL";
     throw out;
   }
-  const bound = router.lastEndpoint ?? endpoint;
-  if (bound.startsWith("ipc://")) {
-    // Owner-only: another user must not even connect (and learn our ring names).
-    try {
-      chmodSync(bound.slice("ipc://".length), 0o600);
-    } catch (e) {
-      router.close();
-      throw e;
-    }
-  }
-  return new Server(router, bound, o, handshakeTimeout);
+  const bound = file === null ? (router.lastEndpoint ?? endpoint) : endpoint;
+  return new Server(router, bound, o, handshakeTimeout, file === null ? null : () => removeIpcPath(file, fileId));
 }

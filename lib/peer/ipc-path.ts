@@ -1,0 +1,71 @@
+// Binding an ipc:// endpoint safely: the socket file is owner-only from the
+// moment it exists (bound inside a fresh 0700 directory, made 0600, then
+// renamed into place, so no other user can connect between the bind and a
+// chmod), a live listener's socket is never taken over (EADDRINUSE), any
+// file that is not a socket is never replaced (EEXIST), and close() removes
+// the socket file if it is still ours.
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
+import { connect as netConnect } from "node:net";
+import * as path from "node:path";
+
+import { shmError } from "../core/errors.js";
+
+/** Whether something accepts connections on the unix socket at `file` (a live listener). */
+function listening(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(file);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Throws if `file` must not be bound over; removes a stale socket left by a listener that died. */
+export async function clearIpcPath(file: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = lstatSync(file);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return;
+    throw e;
+  }
+  if (!st.isSocket()) throw shmError("EEXIST", `${file} exists and is not a socket: not replaced`);
+  if (await listening(file)) throw shmError("EADDRINUSE", `${file}: another listener is live there`);
+  unlinkSync(file); // stale: its listener died without removing it
+}
+
+/**
+ * Binds `file` through `bind(endpoint)` so that it is owner-only from the
+ * start; returns the socket file's identity for removeIpcPath().
+ */
+export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Promise<void>): Promise<string> {
+  const dir = mkdtempSync(path.join(path.dirname(file), ".smsh-bind-")); // 0700
+  const tmp = path.join(dir, "s");
+  try {
+    await bind(`ipc://${tmp}`);
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+    const st = lstatSync(file);
+    return `${st.dev}:${st.ino}`;
+  } finally {
+    for (const undo of [() => unlinkSync(tmp), () => rmdirSync(dir)]) {
+      try {
+        undo();
+      } catch {
+        // renamed away already (tmp), or not there
+      }
+    }
+  }
+}
+
+/** Removes the socket file if it is still the one bound (`id` from bindOwnerOnly). */
+export function removeIpcPath(file: string, id: string): void {
+  try {
+    const st = lstatSync(file);
+    if (`${st.dev}:${st.ino}` === id) unlinkSync(file);
+  } catch {
+    // gone already
+  }
+}
