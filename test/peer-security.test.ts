@@ -11,7 +11,7 @@ import * as zmq from "zeromq";
 
 import { Channel, connect, curveKeyPair, listen, type Peer, type Server } from "../dist/lib/index.js";
 import { localIdentity, makeRing, proofFor } from "../dist/lib/peer/handshake.js";
-import { MsgType, decode, encodeControl } from "../dist/lib/peer/protocol.js";
+import { MsgType, decode, encodeControl, encodeData } from "../dist/lib/peer/protocol.js";
 import { killStrays, sleep } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-security-test-"));
@@ -205,4 +205,61 @@ describe("the control plane under attack", () => {
       await server.close();
     }
   });
+});
+
+describe("flow control on transport zmq", () => {
+  it("a sender gets at most the window (64 MiB) ahead of a reader that does not read; reading gives it room; all arrives in order", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner", transport: "zmq" });
+    try {
+      const accepted = firstPeer(server);
+      const c = await connect(ep, { name: "fast" });
+      const slow = await accepted;
+      const m = Buffer.alloc(1 << 20);
+      let sent = 0;
+      for (;;) {
+        m.writeUInt32LE(sent, 0);
+        if (!c.trySend(m)) break;
+        sent++;
+      }
+      expect(sent).toBe(64); // CREDIT_WINDOW / 1 MiB
+      m.writeUInt32LE(sent, 0);
+      let late = false;
+      const waiting = c.send(m, { timeout: 30_000 }).then(() => (late = true));
+      await sleep(200);
+      expect(late).toBe(false); // no credit, no send
+      for (let i = 0; i <= sent; i++) {
+        const got = await slow.recv({ timeout: 30_000 });
+        expect(got.byteLength).toBe(1 << 20);
+        expect(Buffer.from(got.buffer, got.byteOffset, 4).readUInt32LE(0)).toBe(i);
+      }
+      await waiting;
+      expect(late).toBe(true);
+      await c.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("a peer that sends past the window is dropped (its connection lost), not buffered without bound", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner" });
+    const raw = new zmq.Dealer({ linger: 0 });
+    raw.connect(ep);
+    try {
+      await raw.send(encodeControl({ type: MsgType.Hello, ...localIdentity("greedy"), ring: null }));
+      expect(await next(raw)).toMatchObject({ type: MsgType.Welcome });
+      await raw.send(encodeControl({ type: MsgType.Ready, transport: "zmq", proof: null, reason: "" }));
+      const sp = await firstPeer(server);
+      const chunk = encodeData(new Uint8Array(1 << 20), 0);
+      for (let i = 0; i < 80; i++) await raw.send(chunk);
+      const until = Date.now() + 10_000;
+      while (sp.state === "connected" && Date.now() < until) await sleep(20);
+      expect(sp.state).toBe("dead");
+      expect(sp.stateReason).toMatch(/flow-control window/);
+    } finally {
+      raw.close();
+      await server.close();
+    }
+  }, 30_000);
 });

@@ -7,7 +7,7 @@ import type { ChannelWriter } from "../channel/writer.js";
 import { abortError, checkInteger, invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
 import { attachRing, localIdentity, makeRing, proofHolds, type RingOptions } from "./handshake.js";
 import { CLOSE_DRAIN_MS, DEFAULT_HEARTBEAT, Peer, type Connection, type HeartbeatOptions } from "./peer.js";
-import { HEADER_SIZE, MsgType, decode, encodeControl, type Control, type Identity, type Transport } from "./protocol.js";
+import { MsgType, zmqFrameLimit, decode, encodeControl, type Control, type Identity, type Transport } from "./protocol.js";
 import { SendQueue, loadZmq, type Zmq } from "./zmq.js";
 
 export interface PeerOptions extends RingOptions {
@@ -135,7 +135,7 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     linger: 0,
     reconnectInterval: remote ? 100 : 10,
     reconnectMaxInterval: remote ? 2000 : 0,
-    maxMessageSize: o.maxMessageSize + HEADER_SIZE,
+    maxMessageSize: zmqFrameLimit(o.maxMessageSize),
   });
   if (curve !== undefined) {
     sock.curveServerKey = curve.serverKey;
@@ -242,7 +242,8 @@ async function receiveLoop(sock: Dealer, peer: Peer, c: Connection): Promise<voi
       const m = decode(frames);
       if ("error" in m) continue; // a peer speaking nonsense: dropped
       peer.heard(c);
-      if (m.type === MsgType.Data) peer.deliver(c, m.data);
+      if (m.type === MsgType.Data) peer.deliver(c, m.data, m.credit);
+      else if (m.type === MsgType.Credit) peer.credit(c, m.bytes);
       else if (m.type === MsgType.Bye) peer.bye(c, m.reconnect);
       else if (m.type === MsgType.Refuse) peer.remoteEnd(c);
     }

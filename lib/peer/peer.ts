@@ -20,7 +20,7 @@ import type { ChannelWriter } from "../channel/writer.js";
 import { abortError, anySignal, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
-import { MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
+import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
 import type { Outbox } from "./zmq.js";
 
 /** What a Peer needs of its ZeroMQ connection (the server's ROUTER or the connector's DEALER). */
@@ -133,6 +133,15 @@ export class Peer extends EventEmitter {
   #lastHeard = performance.now();
   #lastSent = performance.now();
   #beat: NodeJS.Timeout | null = null;
+  // Flow control on "zmq" (docs/PROTOCOL.md §4.5), per connection: bytes
+  // sent and not yet credited back, bytes read by the user and not yet
+  // credited to the other side, bytes received and not yet credited.
+  #outstanding = 0;
+  #uncredited = 0;
+  #unread = 0;
+  #creditTimer: NodeJS.Timeout | null = null;
+  /** The first messages of the inbox that came over a lost connection: nobody to credit them to. */
+  #stale = 0;
   /** Counts of ZeroMQ messages and of the rings of lost connections. */
   readonly #counted: PeerStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, reconnects: 0 };
 
@@ -149,6 +158,7 @@ export class Peer extends EventEmitter {
   #install(c: Connection): void {
     if (c.transport === "shm" && (c.tx === null || c.rx === null)) throw new Error("internal: shm peer without channels");
     this.#conn = c;
+    this.#outstanding = this.#uncredited = this.#unread = 0;
     this.#lost = new AbortController();
     this.#verdictPending = false;
     this.#lastHeard = this.#lastSent = performance.now();
@@ -188,13 +198,63 @@ export class Peer extends EventEmitter {
     if (c === this.#conn) this.#lastHeard = performance.now();
   }
 
-  /** @internal a DATA message over `c` (transport "zmq") */
-  deliver(c: Connection, data: Uint8Array): void {
+  /** @internal a DATA message over `c` (transport "zmq"), with the credit it carries */
+  deliver(c: Connection, data: Uint8Array, credit: number): void {
     if (c !== this.#conn || this.#state !== "connected") return;
+    this.credit(c, credit);
+    // More than the window unread (beyond one message when all was read): the other side ignores flow control.
+    if (this.#unread > 0 && this.#unread + data.byteLength > CREDIT_WINDOW) {
+      this.#lose(c, `${c.remote.name} sent more than the flow-control window (${CREDIT_WINDOW} bytes) ahead of this side's reading`);
+      return;
+    }
+    this.#unread += data.byteLength;
     this.#counted.messagesReceived++;
     this.#counted.bytesReceived += data.byteLength;
     this.#inbox.push(data);
     this.#wake();
+  }
+
+  /** @internal the other side read `bytes` more of this side's DATA (CREDIT, or piggybacked on DATA) */
+  credit(c: Connection, bytes: number): void {
+    if (c !== this.#conn || bytes === 0) return;
+    this.#outstanding = Math.max(0, this.#outstanding - bytes);
+    this.#wake();
+  }
+
+  /**
+   * The user took `m` from the inbox: credit it back, at once when a
+   * quarter of the window is owed, else soon (1 ms) unless a DATA message
+   * takes it along first (a request's reply carries its credit for free).
+   */
+  #consumed(m: Uint8Array): void {
+    this.#unread -= m.byteLength;
+    this.#uncredited += m.byteLength;
+    if (this.#uncredited >= CREDIT_WINDOW / 4) this.#sendCredit();
+    else if (this.#creditTimer === null) {
+      this.#creditTimer = setTimeout(() => this.#sendCredit(), 1);
+      this.#creditTimer.unref();
+    }
+  }
+
+  /** The credit owed, to go with a DATA message (or alone). */
+  #takeCredit(): number {
+    const b = this.#uncredited;
+    this.#uncredited = 0;
+    if (this.#creditTimer !== null) clearTimeout(this.#creditTimer);
+    this.#creditTimer = null;
+    return b;
+  }
+
+  #sendCredit(): void {
+    const bytes = this.#takeCredit();
+    const c = this.#conn;
+    if (bytes === 0 || this.#state !== "connected" || c.tx !== null) return;
+    void c.link.outbox.send(encodeControl({ type: MsgType.Credit, bytes })).catch(() => {});
+  }
+
+  /** Whether a DATA message of `size` bytes may go now (transport "zmq"): within the window, or alone. */
+  #mayGo(size: number): boolean {
+    return this.#outstanding === 0 || this.#outstanding + size <= CREDIT_WINDOW;
   }
 
   /** @internal BYE over `c`: `reconnect` when the listener closes itself, not this conversation */
@@ -236,6 +296,9 @@ export class Peer extends EventEmitter {
    * removed from /dev/shm if its writer died.
    */
   #retire(c: Connection): void {
+    this.#stale = this.#inbox.length;
+    if (this.#creditTimer !== null) clearTimeout(this.#creditTimer);
+    this.#creditTimer = null;
     if (c.tx !== null) {
       this.#counted.messagesSent += c.tx.stats.messages;
       this.#counted.bytesSent += c.tx.stats.bytes;
@@ -397,8 +460,9 @@ export class Peer extends EventEmitter {
           return this.#sendFailed(c, e);
         }
       }
-      if (c.link.outbox.pending >= ZEROMQ_BACKLOG) return false;
-      void this.#sendZmq(c, bytes).catch(() => {}); // its failure shows as the connection's end
+      const b = toBytes(bytes);
+      if (c.link.outbox.pending >= ZEROMQ_BACKLOG || !this.#mayGo(b.byteLength)) return false;
+      void this.#sendZmq(c, b).catch(() => {}); // its failure shows as the connection's end
       return true;
     }
     if (this.#state === "reconnecting" || this.#state === "connected") return false;
@@ -412,9 +476,9 @@ export class Peer extends EventEmitter {
       const c = this.#conn;
       if (this.#state === "connected" && !this.#verdictPending && c.tx === null) {
         if (options?.signal?.aborted) throw abortError(options.signal);
-        return this.#sendZmq(c, bytes);
-      }
-      if (this.trySend(bytes)) return RESOLVED;
+        const b = toBytes(bytes);
+        if (this.#mayGo(b.byteLength)) return this.#sendZmq(c, b);
+      } else if (this.trySend(bytes)) return RESOLVED;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -427,7 +491,13 @@ export class Peer extends EventEmitter {
       if (signal?.aborted) throw abortError(signal);
       const c = this.#conn;
       if (this.#state === "connected" && !this.#verdictPending) {
-        if (c.tx === null) return this.#sendZmq(c, bytes);
+        if (c.tx === null) {
+          const b = toBytes(bytes);
+          if (this.#mayGo(b.byteLength)) return this.#sendZmq(c, b);
+          if (performance.now() >= deadline) throw timedOut("send", timeout);
+          await this.#change(signal, deadline); // credit, or the connection's end
+          continue;
+        }
         const lost = this.#lost.signal;
         try {
           await c.tx.send(bytes, waitOptions(signal, lost, deadline));
@@ -523,15 +593,16 @@ export class Peer extends EventEmitter {
     if (tx !== null && !tx.closed) tx.cancelLoan(loan);
   }
 
-  #sendZmq(c: Connection, bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Promise<void> {
-    const b = toBytes(bytes);
+  /** Sends `b` as DATA now (#mayGo said yes), with the credit owed to the other side. */
+  #sendZmq(c: Connection, b: Uint8Array): Promise<void> {
     if (b.byteLength > this.#maxZmq) {
       throw new RangeError(`a message of ${b.byteLength} bytes is larger than maxMessageSize (${this.#maxZmq}) on transport "zmq"`);
     }
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
-    return c.link.outbox.send(encodeData(b));
+    this.#outstanding += b.byteLength;
+    return c.link.outbox.send(encodeData(b, this.#takeCredit()));
   }
 
   // ---- receiving ----
@@ -564,6 +635,8 @@ export class Peer extends EventEmitter {
     if (m !== undefined) {
       this.#lastFrom = null;
       this.#lastZmq = m;
+      if (this.#stale > 0) this.#stale--;
+      else if (st === "connected") this.#consumed(m);
       return m;
     }
     if (st !== "connected" && st !== "reconnecting") throw this.#endError();

@@ -3,8 +3,9 @@
 // travel when they use ZeroMQ itself. Every message is one frame after the
 // ROUTER's routing id:
 //   header  8 bytes: "SMSH", u8 version (1), u8 type, u16 zero
-//   body    the rest: HELLO/WELCOME/READY/REFUSE/BYE/HEARTBEAT: a UTF-8
-//           JSON object (at most MAX_CONTROL_BODY bytes); DATA: the bytes
+//   body    the rest: HELLO/WELCOME/READY/REFUSE/BYE/HEARTBEAT/CREDIT: a
+//           UTF-8 JSON object (at most MAX_CONTROL_BODY bytes); DATA: a u64
+//           credit, then the bytes
 // (One frame, not two: a ZeroMQ frame costs as much as a small message.)
 // Everything received is untrusted: decode() checks the header, the size and
 // every field's type and range, and returns an error string instead of
@@ -17,7 +18,7 @@ const MAGIC = [0x53, 0x4d, 0x53, 0x48]; // "SMSH"
 export const MAX_CONTROL_BODY = 64 * 1024;
 
 /** Message types on the wire (header byte 5). */
-export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6, Heartbeat: 7 } as const;
+export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6, Heartbeat: 7, Credit: 8 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 export type Transport = "shm" | "zmq";
@@ -73,8 +74,21 @@ export interface Heartbeat {
   type: typeof MsgType.Heartbeat;
 }
 
-export type Control = Hello | Welcome | Ready | Refuse | Bye | Heartbeat;
-export type Decoded = Control | { type: typeof MsgType.Data; data: Uint8Array } | { error: string };
+/** Flow control on transport "zmq" (docs/PROTOCOL.md §4.5): bytes of DATA the sender of CREDIT consumed since it last said. */
+export interface Credit {
+  type: typeof MsgType.Credit;
+  bytes: number;
+}
+
+/**
+ * A side may have at most this many bytes of DATA sent and not yet credited
+ * back (one message of any size when nothing is outstanding): the most a
+ * peer's messages take of the other side's memory before it reads them.
+ */
+export const CREDIT_WINDOW = 64 * 1024 * 1024;
+
+export type Control = Hello | Welcome | Ready | Refuse | Bye | Heartbeat | Credit;
+export type Decoded = Control | { type: typeof MsgType.Data; credit: number; data: Uint8Array } | { error: string };
 
 export function header(type: MsgType): Buffer {
   const h = Buffer.alloc(HEADER_SIZE);
@@ -91,12 +105,21 @@ export function encodeControl(m: Control): [Buffer] {
 }
 
 const DATA_HEADER = header(MsgType.Data);
+/** A DATA frame: the header, the credit the sender grants (u64 LE, as a CREDIT message would), the bytes. */
+export const DATA_PREFIX = HEADER_SIZE + 8;
 
-/** The frame of a DATA message: the header, then a copy of the bytes (zeromq may send after the caller reuses them). */
-export function encodeData(bytes: Uint8Array): [Buffer] {
-  const f = Buffer.allocUnsafe(HEADER_SIZE + bytes.byteLength);
+/** ZeroMQ's maxMessageSize for a peer whose messages are at most `maxMessage` bytes: a DATA frame of it, or any control message. */
+export function zmqFrameLimit(maxMessage: number): number {
+  return Math.max(DATA_PREFIX + maxMessage, HEADER_SIZE + MAX_CONTROL_BODY);
+}
+
+/** The frame of a DATA message: a copy of the bytes (zeromq may send after the caller reuses them), with `credit` piggybacked. */
+export function encodeData(bytes: Uint8Array, credit: number): [Buffer] {
+  const f = Buffer.allocUnsafe(DATA_PREFIX + bytes.byteLength);
   f.set(DATA_HEADER, 0);
-  f.set(bytes, HEADER_SIZE);
+  f.writeUIntLE(credit, HEADER_SIZE, 6);
+  f.writeUInt16LE(0, HEADER_SIZE + 6);
+  f.set(bytes, DATA_PREFIX);
   return [f];
 }
 
@@ -113,8 +136,12 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
   const body = f.subarray(HEADER_SIZE);
   if (h[4] !== PROTOCOL_VERSION) return { error: `protocol version ${h[4]}, this side speaks ${PROTOCOL_VERSION}` };
   const type = h[5]!;
-  if (type === MsgType.Data) return { type: MsgType.Data, data: body };
-  if (type < MsgType.Hello || type > MsgType.Heartbeat) return { error: `unknown message type ${type}` };
+  if (type === MsgType.Data) {
+    if (body.length < 8) return { error: "DATA without its credit field" };
+    if (body[6] !== 0 || body[7] !== 0) return { error: "DATA credit above 2^48" };
+    return { type: MsgType.Data, credit: body[0]! + body[1]! * 2 ** 8 + body[2]! * 2 ** 16 + body[3]! * 2 ** 24 + body[4]! * 2 ** 32 + body[5]! * 2 ** 40, data: body.subarray(8) };
+  }
+  if (type < MsgType.Hello || type > MsgType.Credit) return { error: `unknown message type ${type}` };
   if (body.length > MAX_CONTROL_BODY) return { error: `control body of ${body.length} bytes (> ${MAX_CONTROL_BODY})` };
   let o: unknown;
   try {
@@ -167,6 +194,10 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
     }
     case MsgType.Heartbeat:
       return { type: MsgType.Heartbeat };
+    case MsgType.Credit: {
+      const bytes = int("bytes");
+      return bytes === null ? { error: "CREDIT: bad bytes" } : { type: MsgType.Credit, bytes };
+    }
     default:
       return { type: MsgType.Bye, reconnect: b.reconnect === true };
   }

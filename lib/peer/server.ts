@@ -7,7 +7,7 @@ import { checkInteger, invalidArgValue, shmError } from "../core/errors.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, validateEndpoint, validatePeerOptions, type PeerOptions } from "./connect.js";
 import { attachRing, localIdentity, makeRing, proofHolds } from "./handshake.js";
 import { Peer, type Connection } from "./peer.js";
-import { HEADER_SIZE, MsgType, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
+import { MsgType, zmqFrameLimit, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
 import { RoutedQueue, loadZmq } from "./zmq.js";
 import { bindOwnerOnly, clearIpcPath, removeIpcPath } from "./ipc-path.js";
 
@@ -159,7 +159,8 @@ export class Server implements AsyncIterable<Peer> {
         try {
           const known = this.#peers.get(key);
           if (known !== undefined) known.peer.heard(known.conn);
-          if (m.type === MsgType.Data) known?.peer.deliver(known.conn, m.data);
+          if (m.type === MsgType.Data) known?.peer.deliver(known.conn, m.data, m.credit);
+          else if (m.type === MsgType.Credit) known?.peer.credit(known.conn, m.bytes);
           else if (m.type === MsgType.Hello) this.#hello(id!, key, m);
           else if (m.type === MsgType.Ready) this.#ready(id!, key, m.transport, m.proof, m.reason);
           else if (m.type === MsgType.Bye) this.#bye(key);
@@ -317,7 +318,7 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
   const zmq = loadZmq();
   // mandatory: a message for a connection whose queue is full waits (send()
   // resolves later) instead of being dropped, as a ROUTER does by default.
-  const router = new zmq.Router({ linger: 0, mandatory: true, maxMessageSize: o.maxMessageSize + HEADER_SIZE });
+  const router = new zmq.Router({ linger: 0, mandatory: true, maxMessageSize: zmqFrameLimit(o.maxMessageSize) });
   if (o.curve !== undefined) {
     if (o.curve.secretKey === undefined) throw invalidArgValue("options.curve.secretKey", "is required to listen with CURVE (the server's secret key)", undefined);
     router.curveServer = true;
