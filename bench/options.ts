@@ -48,17 +48,21 @@ buffer), pointcloud (10 MB and 100 MB buffers in steady state: loans
 and ZeroMQ; the time until the reader has the buffer, and the full transfer;
 1 GB with --full). shm-loan and shm-copy run in pointcloud only. peer-shm and
 peer-zmq are a Peer from listen()/connect() on each transport (against
-shm-event and zmq-ipc: the Peer layer's cost).
+shm-event and zmq-ipc: the Peer layer's cost). connect (tcp, zmq-ipc, peer-shm,
+peer-zmq): from nothing to the first 64 B echo, and for peers the reconnect
+after the listener is killed and started again.
 
   --quick              reduced run (under a minute on 2 cores; pointcloud 1 MB only)
   --full               adds 1 GiB to the bulk sizes and 1 GB to the pointcloud sizes
                        (the 1 GB point clouds: about 30 s more, 2-3 GiB of memory per row)
   --transports LIST    ${TRANSPORTS.join(",")}
                        (default: all)
-  --scenarios LIST     rtt,stream,bulk,pointcloud (default: all)
+  --scenarios LIST     rtt,stream,bulk,pointcloud,connect (default: all)
   --sizes LIST         message/buffer sizes for every chosen scenario, e.g. 64,1k,64k,1m
                        (binary units; 10000000 is 10 MB)
-  --rounds N           rtt: timed round trips per row (default 20000; quick 1000)
+  --rounds N           rtt: timed round trips per row (default 20000; quick 1000);
+                       connect: timed connects per row (a hundredth: 200; quick 10),
+                       and listener restarts a fifth of that (at least 3)
   --messages N         stream: messages per row (default 500000 or 256 MiB; quick 100000)
   --iterations N       bulk: timed transfers per row (default 5; quick 3)
   --transfers N        pointcloud: timed transfers per row (default by size: 200 of
@@ -100,7 +104,7 @@ const SPECS: OptionSpecs = {
   markdown: { type: "string" },
 };
 
-const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk", "pointcloud"];
+const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk", "pointcloud", "connect"];
 
 /** Parses "64", "1k", "64KiB", "10m", "1g" (binary units). */
 export function parseSize(s: string): number {
@@ -173,6 +177,7 @@ export function parseOptions(argv: string[]): Options | null {
       stream: sizes ?? [64, 4096],
       bulk: sizes ?? bulk,
       pointcloud: sizes ?? cloud,
+      connect: [64],
     },
     rounds: rounds ?? (quick ? 1000 : 20000),
     messages: messages ?? (quick ? 100000 : 500000),

@@ -17,6 +17,11 @@ export function estimateMs(job: Job): number {
   const zmq = t.startsWith("zmq-");
   if (t === "memcpy") return 250 + (n * job.size) / 4e6 + job.size / 1e6;
   const start = t === "worker-port" ? 350 : 450; // two node processes (one and a thread) started and connected
+  if (job.scenario === "connect") {
+    // A listener process; a connect and echo each (a Peer's handshake makes and maps two rings); peers: restarts.
+    const each = t === "tcp" ? 0.3 : t === "zmq-ipc" ? 1 : 4;
+    return 300 + n * each + (t.startsWith("peer-") ? Math.max(3, Math.round(job.count / 5)) * 250 : 0);
+  }
   if (job.scenario === "rtt") {
     const us = shm ? (t === "shm-spin" ? 4 : 12) + kib * 0.15 : t === "worker-port" ? 45 + kib * 0.3 : (zmq ? 110 : t === "child-ipc" ? 80 : 75) + kib * 2;
     return start + (n * us) / 1000;
@@ -40,6 +45,7 @@ export function rowSummary(r: Row): string {
   if (r.skipped) return `skipped: ${r.error}`;
   if (r.error) return `FAILED: ${r.error}`;
   if (r.scenario === "rtt") return `p50 ${formatNumber(r.p50_us)} µs`;
+  if (r.scenario === "connect") return `p50 ${formatNumber(r.p50_us)} µs${r.reconnect_ms !== undefined ? `, reconnect ${formatNumber(r.reconnect_ms)} ms` : ""}`;
   if (r.scenario === "stream") return `${formatNumber(r.msgs_per_s)} msgs/s`;
   if (r.scenario === "pointcloud" && r.handoff_p50_us !== undefined) return `handoff ${formatNumber(r.handoff_p50_us)} µs, full ${formatNumber(r.ms)} ms`;
   return `${formatNumber(r.ms)} ms`;

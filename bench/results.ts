@@ -26,6 +26,11 @@ export interface Row {
   handoff_p99_us?: number;
   /** pointcloud, shm: loan slabs the writer's pool created during the timed transfers (0 in steady state). */
   slabs_created_timed?: number;
+  /** connect (peer rows): the listener killed and started again: its listen() returning -> the Peer "connected" again, median and worst, ms. */
+  reconnect_ms?: number;
+  reconnect_max_ms?: number;
+  /** connect (peer rows): its listen() returning -> the first echo over the new connection, median, ms. */
+  reconnect_echo_ms?: number;
   cpu_us_per_msg?: number;
   rss_mb?: number;
   rss_mb_host?: number;

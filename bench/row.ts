@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import type { ChildStart } from "./child.js";
+import { runConnectRow } from "./connect.js";
 import type { Options } from "./options.js";
 import { defaultTransfers } from "./pointcloud.js";
 import type { Row } from "./results.js";
@@ -119,6 +120,10 @@ export function jobFor(o: Options, transport: string, scenario: Scenario, size: 
       const count = o.transfers ?? defaultTransfers(size, o.quick);
       return { scenario, transport, size, count, warmup: Math.max(2, Math.ceil(count / 10)), cork: o.cork, spin: String(o.spin) };
     }
+    case "connect": {
+      const count = Math.max(10, Math.round(o.rounds / 100));
+      return { scenario, transport, size, count, warmup: Math.ceil(count / 10), cork: o.cork, spin: String(o.spin) };
+    }
   }
 }
 
@@ -175,6 +180,11 @@ function removeLeftovers(prefix: string): void {
 
 /** Runs one row; never throws: a failure is the row's `error`. `within` gets the row's progress (0..1). */
 export async function runRow(o: Options, job: Job, within: (fraction: number) => void, pinned: boolean): Promise<Row> {
+  if (job.scenario === "connect") {
+    return withTimeout(runConnectRow(job.transport, job.count, job.warmup, Math.max(3, Math.round(job.count / 5))), o.rowTimeoutMs, `${job.transport} connect`).catch(
+      (e: Error): Row => ({ transport: job.transport, mode: null, scenario: "connect", size: job.size, error: e.message }),
+    );
+  }
   const t = job.transport === "memcpy" ? null : makeTransport(job.transport, job.cork, job.spin);
   const row: Row = {
     transport: t?.transport ?? "memcpy",

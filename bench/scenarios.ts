@@ -11,11 +11,13 @@
 //   pointcloud  bulk in steady state, the writer filling (on a loan
 //           transport: filling a loan in place); handoff and full transfer
 //           times (pointcloud.ts).
+//   connect  from nothing to the first echo, and (peers) reconnecting after
+//           the listener is killed and started again (connect.ts).
 import { P99_MIN, runCloudHost, runCloudPeer } from "./pointcloud.js";
 import { summarize } from "./stats.js";
 import type { Endpoint } from "./transports/types.js";
 
-export type Scenario = "rtt" | "stream" | "bulk" | "pointcloud";
+export type Scenario = "rtt" | "stream" | "bulk" | "pointcloud" | "connect";
 
 export interface Job {
   scenario: Scenario;

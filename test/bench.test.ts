@@ -108,7 +108,7 @@ describe("the benchmark", () => {
     expect(r.stdout).toMatch(/shm-futex\s+.*futex/s);
     expect(r.stdout).toMatch(/shm-spin\s+.*spin: Infinity/s);
     const directions = r.stdout.split("\n").filter((l) => /^\s+(lower|higher|faster)=better/.test(l));
-    expect(directions.length).toBe(8); // one per table
+    expect(directions.length).toBe(9); // one per table: 2 sizes of rtt, stream, bulk and pointcloud, and connect
     for (const d of directions) expect(d.trim().split(/\s+/).every((c) => /^(lower|higher|faster)=better$/.test(c))).toBe(true);
     expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s/m);
     expect(r.stdout).toMatch(/\d× (faster|slower)/);
@@ -156,6 +156,23 @@ describe("the benchmark", () => {
     // Steady state: the warm-up made the loan slabs; the timed transfers made none.
     expect(byName.get("shm-loan")!.slabs_created_timed).toBe(0);
     expect(byName.get("shm-copy")!.slabs_created_timed).toBe(0);
+  }, 120_000);
+
+  it("connect in --quick mode: tcp, zmq-ipc and both peers from nothing to the first echo; peers reconnect after their listener's kill -9 and restart", async () => {
+    const json = path.join(dir, "connect.json");
+    const r = await bench(["--quick", "--scenarios", "connect", "--json", json, "--no-save"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^connect: from nothing to the first 64 B echo; peers: reconnect after the listener's restart$/m);
+    expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s+-\s+-\s+-$/m);
+    const rows = (JSON.parse(readFileSync(json, "utf8")) as { results: Row[] }).results;
+    expect(rows.map((x) => x.transport)).toEqual(["peer-shm", "peer-zmq", "tcp", "zmq-ipc"]);
+    for (const row of rows) {
+      expect(row.error, row.transport).toBeUndefined();
+      expect(row.count).toBe(10);
+      for (const f of ["p50_us", "p99_us"]) expect(positive(row[f]), `${row.transport} ${f}`).toBe(true);
+      const peer = row.transport.startsWith("peer-");
+      for (const f of ["reconnect_ms", "reconnect_max_ms", "reconnect_echo_ms"]) expect(positive(row[f]), `${row.transport} ${f}`).toBe(peer);
+    }
   }, 120_000);
 
   it("--no-save saves nothing; --opt=value works like --opt value", async () => {

@@ -44,6 +44,9 @@ export const HOW_TO_READ = [
     "before each send; handoff: from just before the send to the moment the reader has the whole buffer (a socket: its " +
     "last chunk), stamped by both processes on one clock (CLOCK_MONOTONIC); full: from the start of the fill until the " +
     "acknowledgement is back, the reader having read every page; p99 only with 100 transfers or more (lower is better).",
+  "connect: a new connection from nothing to the first 64 B echo, closed after it (a Peer: connect() with its handshake, " +
+    "rings made and mapped); percentiles in µs. Peers also: the listener process killed (-9) and started again; reconnect: " +
+    "from its listen() returning to the Peer being connected again (CLOCK_MONOTONIC of both), and to the first echo (lower is better).",
   "cpu: user+system CPU time of both ends per round trip, message or transfer, in µs, spinning included (lower is better). " +
     "rss: the larger peak resident memory of the two ends, MB (lower is better).",
   '"vs tcp": each row against tcp in the same run, always as "N× faster" or "N× slower", so faster is always better ' +

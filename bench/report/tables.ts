@@ -99,6 +99,32 @@ function specFor(scenario: Row["scenario"], size: number): Spec {
       what: (b, tcp) => `for a one-way stream of ${s} messages (${num(b.msgs_per_s)}${tcp && b !== tcp ? ` vs ${num(tcp.msgs_per_s)}` : ""} msgs/s)`,
     };
   }
+  if (scenario === "connect") {
+    return {
+      title: "connect: from nothing to the first 64 B echo; peers: reconnect after the listener's restart",
+      columns: [
+        { head: "transport", better: null },
+        { head: "p50 µs", better: "lower" },
+        { head: "p99 µs", better: "lower" },
+        { head: "p50 vs tcp", better: "faster" },
+        { head: "reconnect p50 ms", better: "lower" },
+        { head: "max ms", better: "lower" },
+        { head: "to echo ms", better: "lower" },
+      ],
+      cells: (r, tcp) => [
+        label(r),
+        num(r.p50_us),
+        num(r.p99_us),
+        vsTcp(r, tcp, "p50_us", "lower"),
+        r.reconnect_ms === undefined ? "-" : num(r.reconnect_ms),
+        r.reconnect_max_ms === undefined ? "-" : num(r.reconnect_max_ms),
+        r.reconnect_echo_ms === undefined ? "-" : num(r.reconnect_echo_ms),
+      ],
+      key: "p50_us",
+      keyBetter: "lower",
+      what: (b, tcp) => `to connect and exchange a first message (p50 ${num(b.p50_us)} µs${tcp && b !== tcp ? ` vs ${num(tcp.p50_us)} µs` : ""})`,
+    };
+  }
   if (scenario === "pointcloud") {
     return {
       title: `pointcloud ${s}: writer fills, reader has the view and reads every page, steady state`,

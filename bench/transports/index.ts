@@ -11,6 +11,9 @@ import type { Scenario } from "../scenarios.js";
 import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
 
 /** In report order. "lossy" is for the benchmark's tests and not run by default. */
+/** The connect scenario's (bench/connect.ts). */
+const CONNECT_TRANSPORTS = ["tcp", "zmq-ipc", "peer-shm", "peer-zmq"];
+
 export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "shm-loan", "shm-copy", "peer-shm", "peer-zmq", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
 
@@ -20,6 +23,7 @@ const CLOUD = [...LOANS, "tcp", "uds", "zmq-ipc", "zmq-tcp"];
 
 /** Whether `transport` has a row in `scenario` (when both are chosen). */
 export function runsIn(transport: string, scenario: Scenario): boolean {
+  if (scenario === "connect") return CONNECT_TRANSPORTS.includes(transport);
   return scenario === "pointcloud" ? CLOUD.includes(transport) : !LOANS.includes(transport);
 }
 
