@@ -121,6 +121,24 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  reconnect: {
+    what: "a connector outlives its listener's crash (kill -9) and restart: it reconnects by itself and the same Peer goes on",
+    check(out) {
+      expectLinesInOrder(out, [
+        "scanner: connected to planner-1 over shm",
+        "scanner: plan for area 0 from planner-1",
+        "scanner: plan for area 2 from planner-1",
+        "scanner: planner-1 killed (-9)",
+        "scanner: reconnecting",
+        /^scanner: connected again to planner-2 \(\d+ ms after it listened\)$/,
+        "scanner: plan for area 3 from planner-2",
+        "scanner: plan for area 5 from planner-2",
+        "scanner: 1 reconnect, state connected",
+        "scanner: closed",
+      ]);
+    },
+  },
+
   agents: {
     what: "two agents find each other by an ipc:// endpoint (listen/connect), agree on shared memory, hand over point clouds as loans, answer with JSON",
     check(out) {
