@@ -5,7 +5,7 @@
 //     build/ and without a prebuild for this platform (two for others);
 //   - a binary that does not load (not an ELF file where one is expected);
 //   - macOS: the real package with process.platform reported as "darwin".
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -107,6 +107,42 @@ describe("a platform without a binary", () => {
     expect(r.addonPath).toBe(binary);
     expectAllEnotsup(r.calls, new RegExp(`the native binary ${binary} does not load here: .*\`npm rebuild @synaptic-mesh/shm\``));
     expect(r.calls["Channel.create"]!.cause).toMatch(/invalid ELF header|file too short/);
+  });
+
+  it.runIf(process.platform === "linux")("Linux, no fitting binary: listen() and connect() still work, over transport zmq, saying why", async () => {
+    const pkg = copyPackage("peer");
+    symlinkSync(path.join(ROOT, "node_modules", "zeromq"), path.join(pkg, "node_modules", "zeromq"));
+    const { listen } = await import("../dist/lib/index.js");
+    const ep = `ipc://${path.join(dir, "peer.sock")}`;
+    const server = await listen(ep, { name: "with-addon" });
+    const CHILD = `
+      const { connect, listen } = require(process.argv[1]);
+      (async () => {
+        const peer = await connect(process.argv[2], { name: "no-addon" });
+        await peer.send(Buffer.from("hello"));
+        const answer = Buffer.from(await peer.recv({ timeout: 20000 })).toString();
+        // And a listener of its own, without the addon either.
+        const own = await listen(process.argv[2] + "-own", { name: "own" });
+        await own.close();
+        console.log(JSON.stringify({ transport: peer.transport, reason: peer.reason, answer }));
+        await peer.close();
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    try {
+      const accepted = (async () => (await server[Symbol.asyncIterator]().next()).value)();
+      const child = new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ["-e", CHILD, pkg, ep], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
+      );
+      const peer = await accepted;
+      expect(peer.transport).toBe("zmq");
+      expect(peer.reason).toBe("no-addon: no native addon on this side");
+      expect(Buffer.from(await peer.recv({ timeout: 20_000 })).toString()).toBe("hello");
+      await peer.send(Buffer.from("welcome"));
+      const out = JSON.parse(await child) as { transport: string; reason: string; answer: string };
+      expect(out).toEqual({ transport: "zmq", reason: expect.stringMatching(/no native addon on this side/), answer: "welcome" });
+      await peer.close();
+    } finally {
+      await server.close();
+    }
   });
 
   it("macOS: imports; each native call throws ENOTSUP saying Linux only and what is prebuilt", () => {

@@ -256,7 +256,7 @@ export class Server implements AsyncIterable<Peer> {
     const conn: Connection = {
       remote: p.hello,
       transport,
-      reason: shm ? "" : reason || p.why,
+      reason: shm ? "" : reason ? `${p.hello.name}: ${reason}` : p.why, // READY's reason is the connector's own words
       link: {
         outbox: this.#queue.to(id),
         detach: () => {
