@@ -195,6 +195,14 @@ static_assert(sizeof(PoolLine) == 40, "pool line");
 // by the reader when it releases it.
 constexpr uint32_t kSlotTableOffset = 1024;
 constexpr uint32_t kMaxSlots = 64;
+
+// A ring made by a control-plane Peer: who it connects, as UTF-8 text
+// (NUL-padded), written by its creator after the handshake; display only
+// (synaptic-shm ls), never trusted. Past any slab's slot table.
+constexpr uint32_t kPeerLabelOffset = 2048;
+constexpr uint32_t kPeerLabelSize = 256;
+static_assert(kSlotTableOffset + 8 * kMaxSlots <= kPeerLabelOffset, "the label is past the slot table");
+static_assert(kPeerLabelOffset + kPeerLabelSize <= kHeaderSize, "the label is in the header page");
 struct SlotEntry {
   uint32_t sent_gen;
   uint32_t released_gen;
@@ -246,6 +254,7 @@ constexpr LayoutEntry kLayoutEntries[] = {
     {"bytes_loaned", kLoanLineOffset + offsetof(LoanLine, bytes_loaned)},
     {"bytes_in_flight", kLoanLineOffset + offsetof(LoanLine, bytes_in_flight)},
     {"pool_slots", kLoanLineOffset + offsetof(LoanLine, pool_slots)},
+    {"peer_label", kPeerLabelOffset},
 };
 
 // A pool slab's own fields (line 6 and the slot table), at offsets a ring

@@ -33,7 +33,9 @@ name, kind, owner pid and reader pid (alive, closed: it closed its end, or dead:
 it went away without closing), capacity, fill,
 messages and bytes written, the loan pool of a ring's writer (POOL: its slots
 and bytes; LOANED: bytes lent to the writer's user, not yet sent; IN FLIGHT:
-bytes sent, not yet released by the reader), age. A pool's slabs (kind pool,
+bytes sent, not yet released by the reader), age, and for the rings of a
+Peer (listen/connect) which connection they carry (PEER: "<writer's name> ->
+<reader's name> via <endpoint>", as the writer labelled it). A pool's slabs (kind pool,
 named smsh-<16 hex digits>.<index>) are segments of their own: ls counts them
 in their ring's row; --all also lists each one, indented under its ring (its
 slots, and how many are in flight). Slabs whose ring is not there are always
@@ -142,8 +144,12 @@ function lsRow(s: SegmentStatus, indent: string): string[] {
     s.kind === "pool" ? "-" : formatBytes(s.bytesWritten),
     ...poolColumns(s),
     formatDuration(s.ageMs),
+    s.peer === null ? "-" : s.peer.length > PEER_WIDTH ? `${s.peer.slice(0, PEER_WIDTH - 1)}…` : s.peer,
   ];
 }
+
+/** The PEER column's width: the rest is in `stat` and --json. */
+const PEER_WIDTH = 48;
 
 function ls(values: Record<string, unknown>): number {
   const segs = list();
@@ -163,7 +169,7 @@ function ls(values: Record<string, unknown>): number {
     if (slabs === undefined) slabsOf.set(s.slab.ring, (slabs = []));
     slabs.push(s);
   }
-  const rows = [["NAME", "KIND", "OWNER", "READER", "CAPACITY", "FILL", "MESSAGES", "BYTES", "POOL", "LOANED", "IN FLIGHT", "AGE"]];
+  const rows = [["NAME", "KIND", "OWNER", "READER", "CAPACITY", "FILL", "MESSAGES", "BYTES", "POOL", "LOANED", "IN FLIGHT", "AGE", "PEER"]];
   for (const s of segs) {
     if (s.slab?.ring) continue;
     rows.push(lsRow(s, ""));
@@ -190,6 +196,7 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
     ["created", `${formatLocalTime(new Date(s.createdMs))} (${formatAge(s.ageMs)})`],
     ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
     ["liveness", s.liveness === "lock" ? "kernel-held locks" : "pid and start time"],
+    ...(s.peer === null ? [] : [["peer", `${s.peer} (a Peer's ring: its writer -> its reader)`] as [string, string]]),
   ];
   if (s.slab) {
     const b = s.slab;

@@ -4,11 +4,13 @@
 // Real sweeps live in lifecycle.test.ts (they must not run beside other
 // tests); here sweep only runs with --dry-run.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, randomName } from "../dist/lib/index.js";
+import { Channel, listen, randomName } from "../dist/lib/index.js";
+import { labelRing } from "../dist/lib/peer/handshake.js";
 import { ROOT, fixture, killStrays, track, waitForLine } from "./helpers.js";
 
 const CLI = path.join(ROOT, "dist", "lib", "cli.js");
@@ -56,6 +58,37 @@ describe("synaptic-shm ls", () => {
       await exited(writer);
     }
   });
+});
+
+describe("synaptic-shm ls: peers", () => {
+  it("shows which connection each of a Peer's rings carries (PEER), in ls, ls --json and stat; a label's control characters are not printed", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "smsh-cli-peer-"));
+    const ep = `ipc://${path.join(dir, "p.sock")}`;
+    const server = await listen(ep, { name: "planner" });
+    const agent = track(spawn(process.execPath, [fixture("peer-agent"), "hold", ep], { stdio: ["ignore", "pipe", "pipe"] }));
+    const odd = Channel.create({ capacity: 4096 });
+    try {
+      await waitForLine(agent, /^transport shm/, 30_000);
+      labelRing(odd, "evil \u001b[2J label");
+      const r = await cli(["ls"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split("\n")[0]).toMatch(/\sAGE\s+PEER$/);
+      const json = JSON.parse((await cli(["ls", "--json"])).stdout) as { name: string; peer: string | null; owner: { pid: number } }[];
+      const mine = json.find((x) => x.peer === `planner -> agent via ${ep}`);
+      const theirs = json.find((x) => x.peer === `agent -> planner via ${ep}`);
+      expect(mine?.owner.pid).toBe(process.pid);
+      expect(theirs?.owner.pid).toBe(agent.pid);
+      expect(r.stdout).toMatch(new RegExp(`^${theirs!.name}\\s.*\\sagent -> planner via ipc://`, "m"));
+      expect(json.find((x) => x.name === odd.name)?.peer).toBe("evil ?[2J label");
+      expect((await cli(["stat", mine!.name])).stdout).toMatch(/^peer\s+planner -> agent via ipc:\/\/.*\(a Peer's ring: its writer -> its reader\)$/m);
+    } finally {
+      odd.close();
+      agent.kill("SIGKILL");
+      await exited(agent); // dead before the server closes: its ring is then swept with its peer
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("synaptic-shm stat", () => {
@@ -117,7 +150,7 @@ describe("synaptic-shm stat", () => {
     try {
       const r = await cli(["ls"]);
       const line = r.stdout.split("\n").find((l) => l.startsWith(name));
-      expect(line).toMatch(/\s(\d+ ms|\d+(\.\d)? s)$/);
+      expect(line).toMatch(/\s(\d+ ms|\d+(\.\d)? s)\s+-$/); // AGE, then PEER: none for a plain channel
     } finally {
       writer.kill("SIGTERM");
       await exited(writer);

@@ -73,6 +73,8 @@ export const OFFSETS = {
   bytes_loaned: 792, // u64
   bytes_in_flight: 800, // u64
   pool_slots: 808,
+  // A ring made by a Peer (PROTOCOL §1): who it connects, UTF-8, NUL-padded; display only.
+  peer_label: 2048, // PEER_LABEL_SIZE bytes
   // Line 6 (768) of a pool slab: its geometry; then its slot table.
   slot_size: 768, // u64
   slot_count: 776,
@@ -82,6 +84,9 @@ export const OFFSETS = {
   slab_reader_attached: 804,
   slot_table: 1024, // slot_count entries of { u32 sent_gen, u32 released_gen }
 } as const;
+
+/** Bytes of a ring's peer_label. */
+export const PEER_LABEL_SIZE = 256;
 
 /** Most slots one pool slab holds (its slot table's entries). */
 export const MAX_SLOTS = 64;

@@ -11,6 +11,7 @@ import {
   KIND_RING,
   MAX_SLOTS,
   OFFSETS,
+  PEER_LABEL_SIZE,
   SIDE_ABSENT,
   SIDE_CLOSED,
   SIDE_OPEN,
@@ -110,6 +111,8 @@ export interface SegmentStatus {
   pool: PoolUsage | null;
   /** A pool slab's geometry and slot table; null for other kinds. */
   slab: SlabInfo | null;
+  /** A ring made by a Peer (listen/connect): "<its writer> -> <its reader> via <endpoint>", as its writer wrote it (untrusted; control characters shown as "?"); else null. */
+  peer: string | null;
   /** @internal identity for a safe unlink */
   id: string;
 }
@@ -167,6 +170,15 @@ function slabInfo(v: DataView): SlabInfo {
   };
 }
 
+/** A ring's peer_label: text up to the first NUL, control characters replaced; null if empty. */
+function peerLabel(header: ArrayBuffer): string | null {
+  const bytes = new Uint8Array(header, OFFSETS.peer_label, PEER_LABEL_SIZE);
+  const end = bytes.indexOf(0);
+  const text = Buffer.from(bytes.subarray(0, end < 0 ? bytes.length : end)).toString("utf8");
+  // eslint-disable-next-line no-control-regex
+  return text === "" ? null : text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+
 function statusOf(name: string, ins: Inspection): SegmentStatus {
   const v = new DataView(ins.header);
   const locks = (v.getUint32(OFFSETS.flags, true) & FLAG_LOCKS) !== 0;
@@ -207,6 +219,7 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
     token,
     pool: kind === "ring" ? poolUsage(v, token) : null,
     slab: kind === "pool" ? slabInfo(v) : null,
+    peer: kind === "ring" ? peerLabel(ins.header) : null,
     id: ins.id,
   };
 }

@@ -181,6 +181,7 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     }
     await queue.send(encodeControl({ type: MsgType.Ready, proof, transport, reason: why }));
     const c: Connection = {
+      label: `${local.name} -> ${welcome.name} via ${endpoint}`,
       remote: welcome,
       transport,
       reason: transport === "zmq" ? why : "",

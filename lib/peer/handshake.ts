@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { Channel } from "../channel/channel.js";
 import type { ChannelReader } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { OFFSETS, TOKEN_SIZE } from "../core/layout.js";
+import { OFFSETS, PEER_LABEL_SIZE, TOKEN_SIZE } from "../core/layout.js";
 import { addonPath, native } from "../core/native.js";
 import type { Segment } from "../core/segment.js";
 import type { PoolOptions } from "../loan/pool.js";
@@ -60,6 +60,13 @@ export function shmAvailable(): boolean {
 }
 
 const nonceOf = (seg: Segment): Uint8Array => new Uint8Array(seg.buffer, OFFSETS.peer_nonce, TOKEN_SIZE);
+
+/** Writes `text` (cut to whole characters within the field) into the ring's peer_label, for `synaptic-shm ls`. */
+export function labelRing(tx: ChannelWriter, text: string): void {
+  const field = new Uint8Array(tx.segment.buffer, OFFSETS.peer_label, PEER_LABEL_SIZE);
+  field.fill(0);
+  new TextEncoder().encodeInto(text, field.subarray(0, PEER_LABEL_SIZE - 1));
+}
 
 /** Who computes a proof: a listener proves it mapped the connector's ring, a connector the listener's. */
 export type Role = "listener" | "connector";

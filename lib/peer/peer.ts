@@ -22,6 +22,7 @@ import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
 import type { Outbox } from "./zmq.js";
+import { labelRing } from "./handshake.js";
 
 /** What a Peer needs of its ZeroMQ connection (the server's ROUTER or the connector's DEALER). */
 export interface Link {
@@ -42,6 +43,8 @@ export interface Connection {
   link: Link;
   tx: ChannelWriter | null;
   rx: ChannelReader | null;
+  /** "<this side> -> <the other> via <endpoint>": written into this side's ring for `synaptic-shm ls`. */
+  label: string;
 }
 
 /** A new connection to the same listener (the connector's reconnect); rejects once `signal` aborts. */
@@ -158,6 +161,7 @@ export class Peer extends EventEmitter {
   #install(c: Connection): void {
     if (c.transport === "shm" && (c.tx === null || c.rx === null)) throw new Error("internal: shm peer without channels");
     this.#conn = c;
+    if (c.tx !== null) labelRing(c.tx, c.label);
     this.#outstanding = this.#uncredited = this.#unread = 0;
     this.#lost = new AbortController();
     this.#verdictPending = false;

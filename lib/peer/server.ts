@@ -254,6 +254,7 @@ export class Server implements AsyncIterable<Peer> {
       p.tx?.close();
     }
     const conn: Connection = {
+      label: `${this.#local.name} -> ${p.hello.name} via ${this.endpoint}`,
       remote: p.hello,
       transport,
       reason: shm ? "" : reason ? `${p.hello.name}: ${reason}` : p.why, // READY's reason is the connector's own words
