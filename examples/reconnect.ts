@@ -21,12 +21,13 @@ const TIMEOUT_MS = 30_000;
 async function planner(endpoint: string, generation: string): Promise<void> {
   const server = await listen(endpoint, { name: `planner-${generation}` });
   process.stdout.write("listening\n");
+  // One scanner per planner here: answer it until it closes, then stop.
   for await (const peer of server) {
-    void (async () => {
-      for await (const req of peer) await peer.send(Buffer.from(`plan for ${Buffer.from(req).toString()}`));
-      await peer.close();
-    })().catch(() => {});
+    for await (const req of peer) await peer.send(Buffer.from(`plan for ${Buffer.from(req).toString()}`));
+    await peer.close();
+    break;
   }
+  await server.close();
 }
 
 /** Starts a planner process; resolves once it listens. */
@@ -64,8 +65,13 @@ async function scanner(): Promise<void> {
     for (let i = 3; i < 6; i++) await ask(i); // they wait for the new connection
     console.log(`scanner: ${peer.stats.reconnects} reconnect, state ${peer.state}`);
   } finally {
-    await peer.close();
-    child.kill();
+    await peer.close(); // planner-2 sees the end and exits
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      const timer = setTimeout(() => child.kill(), TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

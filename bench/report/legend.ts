@@ -23,6 +23,8 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
   tcp: "Node net over 127.0.0.1 loopback (noDelay, length-prefixed frames, writes corked per tick): the baseline every ratio is against. Works across machines.",
   uds: "the same code over a Unix domain socket (local only).",
   "zmq-ipc": "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package.",
+  "zmq-router":
+    "ZeroMQ Dealer to Router over ipc://, the Router sending with the Dealer's routing id: what a Peer on transport zmq is built on, alone (peer-zmq against it: the Peer layer's cost).",
   "zmq-tcp": "ZeroMQ, Dealer to Dealer over tcp:// on 127.0.0.1.",
   "child-ipc":
     "process.send() between a parent and the child it forked (child_process IPC channel), serialization 'advanced' " +

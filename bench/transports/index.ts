@@ -8,13 +8,28 @@ import { tcpTransport, udsTransport } from "./socket.js";
 import type { AnyTransport } from "./types.js";
 import { workerPortTransport } from "./worker-port.js";
 import type { Scenario } from "../scenarios.js";
-import { loadZmq, zmqIpcTransport, zmqTcpTransport } from "./zmq.js";
+import { loadZmq, zmqIpcTransport, zmqRouterTransport, zmqTcpTransport } from "./zmq.js";
 
-/** In report order. "lossy" is for the benchmark's tests and not run by default. */
 /** The connect scenario's (bench/connect.ts). */
 const CONNECT_TRANSPORTS = ["tcp", "zmq-ipc", "peer-shm", "peer-zmq"];
 
-export const TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "shm-loan", "shm-copy", "peer-shm", "peer-zmq", "tcp", "uds", "zmq-ipc", "zmq-tcp", "child-ipc", "worker-port"] as const;
+/** In report order. "lossy" is for the benchmark's tests and not run by default. */
+export const TRANSPORTS = [
+  "shm-event",
+  "shm-futex",
+  "shm-spin",
+  "shm-loan",
+  "shm-copy",
+  "peer-shm",
+  "peer-zmq",
+  "tcp",
+  "uds",
+  "zmq-ipc",
+  "zmq-router",
+  "zmq-tcp",
+  "child-ipc",
+  "worker-port",
+] as const;
 export const TEST_TRANSPORTS = ["lossy"] as const;
 
 /** The loan transports run only in pointcloud; pointcloud compares them with the sockets and ZeroMQ. */
@@ -50,6 +65,8 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
       return udsTransport(cork);
     case "zmq-ipc":
       return zmqIpcTransport();
+    case "zmq-router":
+      return zmqRouterTransport();
     case "zmq-tcp":
       return zmqTcpTransport();
     case "child-ipc":

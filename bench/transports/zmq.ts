@@ -79,5 +79,59 @@ function zmqTransport(kind: "ipc" | "tcp"): Transport {
   };
 }
 
+/**
+ * zmq-router: what a Peer on transport "zmq" is built on, alone: the host
+ * binds a ROUTER (ipc://), the peer connects a DEALER and says hello first,
+ * so the ROUTER learns its routing id; every host message then carries it.
+ * peer-zmq's figures against these are the Peer layer's cost.
+ */
+export function zmqRouterTransport(): Transport {
+  return {
+    transport: "zmq-router",
+    mode: null,
+    async host() {
+      const z = loadZmq();
+      if (!z) throw new Error("the zeromq package is not installed");
+      const router = new z.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+      const dir = scratchDir("smsh-zmq-");
+      await router.bind(`ipc://${path.join(dir, "r.ipc")}`);
+      return {
+        offer: router.lastEndpoint!,
+        complete: async () => {
+          const [id] = await router.receive(); // the peer's hello
+          const ep: Endpoint = {
+            maxMessageSize: Number.MAX_SAFE_INTEGER,
+            send: (msg) => router.send([id!, Buffer.from(msg)]),
+            async recv() {
+              const [, m] = await router.receive();
+              return m!;
+            },
+            sendBulk: (data) => router.send([id!, data]),
+            async recvBulk(size, onChunk) {
+              const [, m] = await router.receive();
+              if (m!.length !== size) throw new Error(`bulk: got ${m!.length} bytes, expected ${size}`);
+              onChunk(m!);
+            },
+            close() {
+              router.linger = 0;
+              router.close();
+              rmSync(dir, { recursive: true, force: true });
+            },
+          };
+          return ep;
+        },
+      };
+    },
+    async peer(offer) {
+      const z = loadZmq();
+      if (!z) throw new Error("the zeromq package is not installed");
+      const sock = newDealer(z);
+      sock.connect(offer);
+      await sock.send("hello");
+      return { answer: "", endpoint: endpoint(sock, () => undefined) };
+    },
+  };
+}
+
 export const zmqIpcTransport = (): Transport => zmqTransport("ipc");
 export const zmqTcpTransport = (): Transport => zmqTransport("tcp");

@@ -57,6 +57,7 @@ export function curveKeyPair(): { publicKey: string; secretKey: string } {
   return loadZmq().curveKeyPair();
 }
 export const DEFAULT_MAX_MESSAGE_SIZE = 2 ** 30;
+const REDIAL_FIRST_WAIT_MS = 250;
 
 export function validatePeerOptions(
   o: unknown,
@@ -111,7 +112,18 @@ export async function connect(endpoint: string, options: ConnectOptions): Promis
   const local = localIdentity(o.name);
   const d: Dial = { zmq, endpoint, o, curve, local, timeout };
   const first = await dial(d);
-  return new Peer({ heartbeat: o.heartbeat, maxMessageSize: o.maxMessageSize, local, connection: first, redial: reconnect ? (signal) => dial(d, signal) : undefined });
+  // A dial again waits for WELCOME 250 ms, then twice as long each time (up to the handshake timeout): its
+  // HELLO may have gone to the listener that was closing, and a fresh socket reaches the new one at once.
+  let attempt = 0;
+  const redial = (signal: AbortSignal): Promise<Connection> => dial({ ...d, timeout: Math.min(timeout, REDIAL_FIRST_WAIT_MS * 2 ** Math.min(attempt++, 16)) }, signal);
+  return new Peer({
+    heartbeat: o.heartbeat,
+    maxMessageSize: o.maxMessageSize,
+    local,
+    connection: first,
+    redial: reconnect ? redial : undefined,
+    onConnected: () => (attempt = 0),
+  });
 }
 
 interface Dial {
@@ -143,13 +155,6 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     sock.curveSecretKey = curve.secretKey;
   }
   // The connection's end: during the handshake it fails the handshake; then the Peer's loss.
-  let dropped = (why: string): void => void why;
-  let handshaking = true;
-  const droppedDuringHandshake = new Promise<never>((_, reject) => {
-    dropped = (why) => reject(shmError("ECONNRESET", why));
-  });
-  droppedDuringHandshake.catch(() => {});
-  sock.events.on("disconnect", () => dropped(`the connection to ${endpoint} dropped${handshaking ? " during the handshake (the listener went, or its security refused this side: CURVE keys)" : ""}`));
   sock.connect(endpoint);
   const queue = new SendQueue(sock);
   let tx: ChannelWriter | null = null;
@@ -160,7 +165,7 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     if (o.transport === "zmq") why = "transport \"zmq\" was asked for";
     else ({ tx, nonce, why } = makeRing(o));
     await queue.send(encodeControl({ type: MsgType.Hello, ...local, ring: tx?.name ?? null }));
-    const welcome = await nextControl(sock, timeout, endpoint, droppedDuringHandshake, signal);
+    const welcome = await nextControl(sock, timeout, endpoint, signal);
     if (welcome.type === MsgType.Refuse) throw shmError("ECONNREFUSED", `${endpoint} refused: ${welcome.reason}`);
     if (welcome.type !== MsgType.Welcome) throw shmError("ECORRUPT", `${endpoint} answered HELLO with message type ${welcome.type}`);
     let transport: Transport = "zmq";
@@ -189,16 +194,12 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
       rx,
       link: {
         outbox: queue,
-        detach: () => {
+        detach: (drain) => {
           // What ZeroMQ holds (the last messages, the BYE) still goes out, for at most CLOSE_DRAIN_MS.
-          sock.linger = CLOSE_DRAIN_MS;
+          sock.linger = drain ? CLOSE_DRAIN_MS : 0;
           sock.close();
         },
-        start: (peer) => {
-          handshaking = false;
-          dropped = (why) => peer.lost(c, why);
-          void receiveLoop(sock, peer, c);
-        },
+        start: (peer) => void receiveLoop(sock, peer, c),
       },
     };
     return c;
@@ -210,8 +211,8 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
   }
 }
 
-/** The next control message from the listener, within `timeout` ms, unless the connection drops or `signal` aborts. */
-async function nextControl(sock: Dealer, timeout: number, endpoint: string, dropped: Promise<never>, signal?: AbortSignal): Promise<Control> {
+/** The next control message from the listener, within `timeout` ms, unless `signal` aborts. */
+async function nextControl(sock: Dealer, timeout: number, endpoint: string, signal?: AbortSignal): Promise<Control> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stopped = new Promise<never>((_, reject) => {
@@ -224,7 +225,7 @@ async function nextControl(sock: Dealer, timeout: number, endpoint: string, drop
   });
   try {
     for (;;) {
-      const frames = await Promise.race([sock.receive(), stopped, dropped]);
+      const frames = await Promise.race([sock.receive(), stopped]);
       const m = decode(frames);
       if ("error" in m) throw shmError("ECORRUPT", `${endpoint}: ${m.error}`);
       if (m.type === MsgType.Data) continue; // not before READY: ignore

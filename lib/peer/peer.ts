@@ -23,13 +23,19 @@ import { setLongTimeout, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
 import type { Outbox } from "./zmq.js";
 import { labelRing } from "./handshake.js";
+import { native, type PeerWatchHandle } from "../core/native.js";
 
 /** What a Peer needs of its ZeroMQ connection (the server's ROUTER or the connector's DEALER). */
 export interface Link {
   /** This peer's messages to the other side, in order. */
   outbox: Outbox;
-  /** Called once when the connection is over: the server forgets it, the connector closes its socket. */
-  detach(): void;
+  /**
+   * Called once when the connection is over: the server forgets it, the
+   * connector closes its socket, letting what it queued (a BYE) go out for
+   * a while if `drain` (a close), dropping it if not (a lost connection:
+   * nobody would take it, and it would hold up the process's exit).
+   */
+  detach(drain: boolean): void;
   /** Called once the Peer took the connection: the connector starts reading its socket. */
   start?(peer: Peer): void;
 }
@@ -81,6 +87,8 @@ export interface PeerInit {
   connection: Connection;
   /** connect() with reconnect: how to dial again. */
   redial?: Redial;
+  /** Called when a dial again succeeded. */
+  onConnected?: () => void;
 }
 
 /**
@@ -92,6 +100,14 @@ export const CLOSE_DRAIN_MS = 10_000;
 
 /** Messages a "zmq" peer's trySend() queues ahead of ZeroMQ before it says "no room". */
 export const ZEROMQ_BACKLOG = 1024;
+
+/**
+ * A local peer's process exited (pidfd): how long its last messages (a BYE)
+ * get to arrive before the exit counts as a loss. Its socket's bytes are
+ * all in this side's buffers by then; ZeroMQ's I/O thread and this event
+ * loop deliver them within this on a loaded machine.
+ */
+const EXIT_GRACE_MS = 25;
 
 /** Pause between failed dials of a reconnecting peer: doubling from the first to the last. */
 const REDIAL_BACKOFF_MS = [10, 1000] as const;
@@ -118,7 +134,11 @@ export class Peer extends EventEmitter {
   /** Why the state is what it is (the last loss, the end). */
   #why = "";
   readonly #redial: Redial | null;
+  readonly #onConnected: (() => void) | null;
   readonly #heartbeat: Required<HeartbeatOptions>;
+  readonly #local: Identity;
+  /** The other side's process, watched (pidfd) when it runs on this host: its death is known at once on any transport. */
+  #watch: PeerWatchHandle | null = null;
   readonly #maxZmq: number;
   /** Aborted when the current connection is lost: ends waits inside its rings. */
   #lost = new AbortController();
@@ -152,8 +172,10 @@ export class Peer extends EventEmitter {
   constructor(init: PeerInit) {
     super();
     this.#heartbeat = init.heartbeat;
+    this.#local = init.local;
     this.#maxZmq = init.maxMessageSize;
     this.#redial = init.redial ?? null;
+    this.#onConnected = init.onConnected ?? null;
     this.#conn = init.connection;
     this.#install(init.connection);
   }
@@ -162,6 +184,10 @@ export class Peer extends EventEmitter {
     if (c.transport === "shm" && (c.tx === null || c.rx === null)) throw new Error("internal: shm peer without channels");
     this.#conn = c;
     if (c.tx !== null) labelRing(c.tx, c.label);
+    // Its exit is a loss only if no BYE came: the BYE it sent before exiting is read first (EXIT_GRACE_MS).
+    this.#watch = watchProcess(c.remote, this.#local, () =>
+      setTimeout(() => this.#lose(c, `${c.remote.name}'s process (pid ${c.remote.pid}) exited`), EXIT_GRACE_MS).unref(),
+    );
     this.#outstanding = this.#uncredited = this.#unread = 0;
     this.#lost = new AbortController();
     this.#verdictPending = false;
@@ -193,6 +219,8 @@ export class Peer extends EventEmitter {
   #stopHeartbeat(): void {
     if (this.#beat !== null) clearInterval(this.#beat);
     this.#beat = null;
+    this.#watch?.close();
+    this.#watch = null;
   }
 
   // ---- what the connection reports (@internal: from listen()/connect()) ----
@@ -312,7 +340,7 @@ export class Peer extends EventEmitter {
       if (c.rx.writerState === "dead") sweepAfterDeath();
       this.#old.push(c.rx);
     }
-    c.link.detach();
+    c.link.detach(false);
   }
 
   async #reconnect(): Promise<void> {
@@ -323,10 +351,11 @@ export class Peer extends EventEmitter {
         if (this.#state !== "reconnecting") {
           c.tx?.close();
           c.rx?.close();
-          c.link.detach();
+          c.link.detach(false);
           return;
         }
         this.#counted.reconnects++;
+        this.#onConnected?.();
         this.#install(c);
         this.#setState("connected", "");
         return;
@@ -347,6 +376,7 @@ export class Peer extends EventEmitter {
   }
 
   #wake(): void {
+    if (this.#waiting.size === 0) return;
     for (const w of [...this.#waiting]) w();
   }
 
@@ -466,7 +496,7 @@ export class Peer extends EventEmitter {
       }
       const b = toBytes(bytes);
       if (c.link.outbox.pending >= ZEROMQ_BACKLOG || !this.#mayGo(b.byteLength)) return false;
-      void this.#sendZmq(c, b).catch(() => {}); // its failure shows as the connection's end
+      c.link.outbox.post(this.#frameZmq(b)); // its failure shows as the connection's end
       return true;
     }
     if (this.#state === "reconnecting" || this.#state === "connected") return false;
@@ -597,8 +627,13 @@ export class Peer extends EventEmitter {
     if (tx !== null && !tx.closed) tx.cancelLoan(loan);
   }
 
-  /** Sends `b` as DATA now (#mayGo said yes), with the credit owed to the other side. */
+  /** Sends `b` as DATA now (#mayGo said yes); resolves once ZeroMQ took it. */
   #sendZmq(c: Connection, b: Uint8Array): Promise<void> {
+    return c.link.outbox.send(this.#frameZmq(b));
+  }
+
+  /** The DATA frame of `b`, with the credit owed to the other side, counted as sent. */
+  #frameZmq(b: Uint8Array): Buffer[] {
     if (b.byteLength > this.#maxZmq) {
       throw new RangeError(`a message of ${b.byteLength} bytes is larger than maxMessageSize (${this.#maxZmq}) on transport "zmq"`);
     }
@@ -606,7 +641,7 @@ export class Peer extends EventEmitter {
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
     this.#outstanding += b.byteLength;
-    return c.link.outbox.send(encodeData(b, this.#takeCredit()));
+    return encodeData(b, this.#takeCredit());
   }
 
   // ---- receiving ----
@@ -863,6 +898,7 @@ export class Peer extends EventEmitter {
     if (this.#state === "closed") return;
     const c = this.#conn;
     const wasConnected = this.#state === "connected" || this.#state === "ended";
+    const ended = this.#state === "ended";
     this.#stopHeartbeat();
     this.#closing.abort();
     this.#lost.abort(shmError("ECLOSED", "the peer connection is closed"));
@@ -876,12 +912,17 @@ export class Peer extends EventEmitter {
     c.tx?.close();
     c.rx?.close();
     if (remoteDied) sweepAfterDeath();
+    if (ended || remoteDied) {
+      // It said goodbye (or died) already: nobody waits for a BYE.
+      c.link.detach(false);
+      return;
+    }
     // BYE, waited for at most CLOSE_DRAIN_MS: a stuck peer must not hold up close() for ever.
     const bye = c.link.outbox.send(encodeControl({ type: MsgType.Bye, reconnect })).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
     clearTimeout(timer);
-    c.link.detach();
+    c.link.detach(true);
   }
 }
 
@@ -897,6 +938,23 @@ function sweepAfterDeath(): void {
   } catch {
     // nothing to sweep with (no addon) or /dev/shm unreadable: exit cleanup and `synaptic-shm sweep` remain
   }
+}
+
+/**
+ * A pidfd watch on `remote`'s process, if it runs on this host (the same
+ * boot id) and is found here with the start time it sent (so a process in
+ * another PID namespace is never taken for it); else null (heartbeats tell).
+ */
+function watchProcess(remote: Identity, local: Identity, onExit: () => void): PeerWatchHandle | null {
+  if (remote.host === "" || remote.host !== local.host || remote.startTime === "0") return null;
+  try {
+    const w = new (native().PeerWatchHandle)(remote.pid, Number(remote.startTime), onExit);
+    if (w.state() === "watching") return w;
+    w.close();
+  } catch {
+    // no addon, or no pidfd: heartbeats tell
+  }
+  return null;
 }
 
 /** Options for a wait inside the current connection's ring: the user's signal and the connection's loss end it. */

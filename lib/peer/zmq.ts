@@ -32,14 +32,18 @@ export function loadZmq(): Zmq {
 /** Where a Peer's messages go: in call order, resolved once ZeroMQ took each. */
 export interface Outbox {
   send(frames: Buffer[]): Promise<void>;
+  /** send() for a caller that does not wait: no promise (a failure shows as the connection's end). */
+  post(frames: Buffer[]): void;
   /** Messages accepted and not yet taken by ZeroMQ. */
   readonly pending: number;
 }
 
 /** Sends multipart messages on one socket (a DEALER: one destination) in call order, one at a time. */
+type Entry = { frames: Buffer[]; resolve: (() => void) | null; reject: ((e: unknown) => void) | null };
+
 export class SendQueue implements Outbox {
   readonly #socket: Socket;
-  readonly #queue: { frames: Buffer[]; resolve(): void; reject(e: unknown): void }[] = [];
+  readonly #queue: Entry[] = [];
   #running = false;
 
   constructor(socket: Socket) {
@@ -54,6 +58,11 @@ export class SendQueue implements Outbox {
     });
   }
 
+  post(frames: Buffer[]): void {
+    this.#queue.push({ frames, resolve: null, reject: null });
+    if (!this.#running) void this.#pump();
+  }
+
   get pending(): number {
     return this.#queue.length;
   }
@@ -65,9 +74,9 @@ export class SendQueue implements Outbox {
       try {
         if (this.#socket.closed) throw shmError("ECLOSED", "the control socket is closed");
         await this.#socket.send(m.frames);
-        m.resolve();
+        m.resolve?.();
       } catch (e) {
-        m.reject(e);
+        m.reject?.(e);
       }
       this.#queue.shift();
     }
@@ -79,7 +88,7 @@ type RouterSocket = { send(msg: Buffer[]): Promise<void>; closed: boolean; sendT
 
 interface Dest {
   readonly id: Buffer;
-  readonly queue: { frames: Buffer[]; resolve(): void; reject(e: unknown): void }[];
+  readonly queue: Entry[];
   /** performance.now() before which this destination is not tried again (its queue in ZeroMQ is full). */
   until: number;
   backoff: number;
@@ -117,14 +126,16 @@ export class RoutedQueue {
       get pending() {
         return dests.get(key)?.queue.length ?? 0;
       },
-      send: (frames) =>
-        new Promise<void>((resolve, reject) => {
-          let d = this.#dests.get(key);
-          if (d === undefined) this.#dests.set(key, (d = { id, queue: [], until: 0, backoff: 1 }));
-          d.queue.push({ frames: [id, ...frames], resolve, reject });
-          this.#kick();
-        }),
+      send: (frames) => new Promise<void>((resolve, reject) => this.#push(key, id, { frames: [id, ...frames], resolve, reject })),
+      post: (frames) => this.#push(key, id, { frames: [id, ...frames], resolve: null, reject: null }),
     };
+  }
+
+  #push(key: string, id: Buffer, e: Entry): void {
+    let d = this.#dests.get(key);
+    if (d === undefined) this.#dests.set(key, (d = { id, queue: [], until: 0, backoff: 1 }));
+    d.queue.push(e);
+    this.#kick();
   }
 
   /** Fails and forgets what is queued for `id` (its connection is gone). */
@@ -133,7 +144,7 @@ export class RoutedQueue {
     const d = this.#dests.get(key);
     if (d === undefined) return;
     this.#dests.delete(key);
-    for (const m of d.queue) m.reject(why);
+    for (const m of d.queue) m.reject?.(why);
   }
 
   #kick(): void {
@@ -163,7 +174,7 @@ export class RoutedQueue {
             d.queue.shift();
             d.backoff = 1;
             d.stuckSince = undefined;
-            m.resolve();
+            m.resolve?.();
             sent = true;
           } catch (e) {
             const code = (e as { code?: string }).code;
@@ -181,7 +192,7 @@ export class RoutedQueue {
                   : code === "EHOSTUNREACH"
                     ? shmError("ECLOSED", "the connection is gone")
                     : e;
-              for (const q of d.queue) q.reject(why);
+              for (const q of d.queue) q.reject?.(why);
             }
           }
         }
