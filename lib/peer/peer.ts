@@ -761,15 +761,23 @@ export class Peer extends EventEmitter {
       if (performance.now() >= deadline) throw timedOut("recv", timeout);
       const c = this.#conn;
       if (this.#state === "connected" && !this.#verdictPending && c.rx !== null) {
-        const lost = this.#lost.signal;
+        // Not the connection's loss signal (an abort listener per sleep costs a
+        // µs): a wait bounded by the heartbeat interval, then a look at the
+        // connection; a hung writer's loss is seen within that interval.
+        const bound = Math.min(deadline, performance.now() + this.#heartbeat.intervalMs);
         try {
-          const m = await c.rx.recv(waitOptions(signal, lost, deadline));
+          const wait = Math.max(0, bound - performance.now());
+          const m = await c.rx.recv(signal === undefined ? { timeout: wait } : { signal, timeout: wait });
           this.#lastFrom = c.rx;
           return m;
         } catch (e) {
           const code = (e as { code?: string }).code;
-          if (signal?.aborted || code === "ETIMEDOUT") throw e;
-          if (!lost.aborted && code !== "ECLOSED") this.#recvFailed(c, e); // a death: lost (or thrown); others thrown
+          if (signal?.aborted) throw e;
+          if (code === "ETIMEDOUT") {
+            if (performance.now() >= deadline) throw timedOut("recv", timeout);
+            continue; // the interval's bound: look again
+          }
+          if (c === this.#conn && code !== "ECLOSED") this.#recvFailed(c, e); // a death: lost (or thrown); others thrown
           continue; // lost, or the end of the ring: tryRecv() applies the rules
         }
       }
