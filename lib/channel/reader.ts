@@ -15,12 +15,11 @@ import {
   abortError,
   checkInteger,
   checkWaitOptions,
-  invalidArgType,
-  anySignal,
   invalidState,
   type WaitOptions,
 } from "../core/errors.js";
 import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
+import { receiveIterator, type MessagesOptions } from "./iterate.js";
 import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
 import { LOAN_DESCRIPTOR_SIZE, readDescriptor } from "../loan/descriptor.js";
 import { LoanReceiver, type HeldLoan } from "../loan/receiver.js";
@@ -49,16 +48,7 @@ export interface ReaderStats {
   kept: number;
 }
 
-export interface MessagesOptions extends WaitOptions {
-  /**
-   * true (default): each message is a copy (a Buffer) that stays valid for
-   * as long as it is referenced: safe for Readable.from, pipeline, arrays.
-   * false: zero-copy views into the ring, each valid only until the
-   * iterator's next step; for loops that finish with a message before
-   * asking for the next.
-   */
-  copy?: boolean;
-}
+export type { MessagesOptions };
 
 interface Kept {
   start: number; // read index of the frame (u32)
@@ -447,40 +437,7 @@ export class ChannelReader extends ChannelEnd {
    * AbortError, `timeout` bounds the wait for each message (ETIMEDOUT).
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<Uint8Array> {
-    const { timeout } = checkWaitOptions(options);
-    const copy = options?.copy ?? true;
-    if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
-    // return() (a consumer that stops: break, Readable.from's destroy,
-    // pipeline's abort) must end a pending receive at once, and that
-    // receive must take no message: an async generator cannot do that, as
-    // its return() waits for the pending step. So: a hand-written iterator
-    // whose receives also listen to a signal of its own.
-    const stop = new AbortController();
-    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
-    const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
-    let done = false;
-    const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
-    const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
-        if (done) return finished();
-        let m: Uint8Array;
-        try {
-          m = await this.recv(recvOptions);
-        } catch (e) {
-          done = true;
-          if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
-          throw e;
-        }
-        return { done: false, value: copy ? this.iterationCopy(m) : m };
-      },
-      return: async (): Promise<IteratorResult<Uint8Array>> => {
-        done = true;
-        stop.abort();
-        return finished();
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return receiveIterator((o) => this.recv(o), (m) => this.iterationCopy(m), options);
   }
 
   /** As messages(options): copies by default, safe to pull ahead. */

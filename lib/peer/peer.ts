@@ -17,6 +17,7 @@ import { EventEmitter } from "node:events";
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
+import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
@@ -121,10 +122,8 @@ export interface PeerStats {
   reconnects: number;
 }
 
-export interface PeerMessagesOptions extends WaitOptions {
-  /** As a channel reader's messages(): true (default) yields copies that stay valid; false zero-copy views valid until the next step. */
-  copy?: boolean;
-}
+/** As a channel reader's messages(): copies by default; `copy: false` for views valid until the next step. */
+export type PeerMessagesOptions = MessagesOptions;
 
 const RESOLVED = Promise.resolve();
 
@@ -842,36 +841,8 @@ export class Peer extends EventEmitter {
    * each wait (ETIMEDOUT); break ends a pending receive at once.
    */
   messages(options?: PeerMessagesOptions): AsyncIterableIterator<Uint8Array> {
-    const { timeout } = checkWaitOptions(options);
-    const copy = options?.copy ?? true;
-    if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
-    const stop = new AbortController();
-    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
-    const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
-    let done = false;
-    const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
-    const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: async (): Promise<IteratorResult<Uint8Array>> => {
-        if (done) return finished();
-        let m: Uint8Array;
-        try {
-          m = await this.recv(recvOptions);
-        } catch (e) {
-          done = true;
-          if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
-          throw e;
-        }
-        const from = this.#lastFrom;
-        return { done: false, value: copy && from !== null ? from.iterationCopy(m) : m };
-      },
-      return: async (): Promise<IteratorResult<Uint8Array>> => {
-        done = true;
-        stop.abort();
-        return finished();
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    // A ring's message is copied by its reader (which releases it); a ZeroMQ one is a Buffer of its own already.
+    return receiveIterator((o) => this.recv(o), (m) => this.#lastFrom?.iterationCopy(m) ?? m, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {

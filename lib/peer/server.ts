@@ -232,7 +232,9 @@ export class Server implements AsyncIterable<Peer> {
       for (const [key, p] of this.#pending) {
         if (p.until <= now) {
           this.#dropPending(key);
-          this.#queue.drop(Buffer.from(key, "hex"), shmError("ETIMEDOUT", "the handshake timed out"));
+          const id = Buffer.from(key, "hex");
+          this.#queue.drop(id, shmError("ETIMEDOUT", "the handshake timed out"));
+          this.#refuse(id, "the handshake timed out"); // a READY may be on its way: the connector must not think itself connected
         }
       }
       if (this.#pending.size > 0) this.#expireLater();
@@ -299,11 +301,15 @@ export class Server implements AsyncIterable<Peer> {
   async close(): Promise<void> {
     if (this.#closed && this.#router.closed) return;
     this.#closed = true;
-    for (const key of [...this.#pending.keys()]) this.#dropPending(key);
+    for (const key of [...this.#pending.keys()]) {
+      // A connector may have sent READY already and think itself connected: tell it the listener goes.
+      this.#dropPending(key);
+      void this.#queue.to(Buffer.from(key, "hex")).send(encodeControl({ type: MsgType.Bye, reconnect: true })).catch(() => {});
+    }
     if (this.#expiry !== null) clearTimeout(this.#expiry);
     await Promise.all([...this.#peers.values()].map((k) => k.peer.closeWith(true)));
     // The BYEs just queued go out (ZeroMQ drops what is queued at close, with linger 0).
-    //this.#router.linger = CLOSE_LINGER_MS;
+    this.#router.linger = CLOSE_LINGER_MS;
     this.#router.close();
     this.#unbind?.();
     for (const w of [...this.#waiting]) w();

@@ -1,0 +1,58 @@
+// The async iterator of a receiving end (a channel reader, a Peer): messages
+// until the end of the stream (ECLOSED ends it), copies by default.
+import { anySignal, checkWaitOptions, invalidArgType, type WaitOptions } from "../core/errors.js";
+
+export interface MessagesOptions extends WaitOptions {
+  /**
+   * true (default): each message is a copy (a Buffer) that stays valid for
+   * as long as it is referenced: safe for Readable.from, pipeline, arrays.
+   * false: zero-copy views into the ring, each valid only until the
+   * iterator's next step; for loops that finish with a message before
+   * asking for the next.
+   */
+  copy?: boolean;
+}
+
+/**
+ * An iterator over `recv`: each message through `copyOf` unless
+ * `copy: false`. return() (a consumer that stops: break, Readable.from's
+ * destroy, pipeline's abort) must end a pending receive at once, and that
+ * receive must take no message: an async generator cannot do that, as its
+ * return() waits for the pending step. So: a hand-written iterator whose
+ * receives also listen to a signal of its own.
+ */
+export function receiveIterator(
+  recv: (options: WaitOptions) => Promise<Uint8Array>,
+  copyOf: (m: Uint8Array) => Uint8Array,
+  options: MessagesOptions | undefined,
+): AsyncIterableIterator<Uint8Array> {
+  const { timeout } = checkWaitOptions(options);
+  const copy = options?.copy ?? true;
+  if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
+  const stop = new AbortController();
+  const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
+  const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
+  let done = false;
+  const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
+  const iterator: AsyncIterableIterator<Uint8Array> = {
+    next: async (): Promise<IteratorResult<Uint8Array>> => {
+      if (done) return finished();
+      let m: Uint8Array;
+      try {
+        m = await recv(recvOptions);
+      } catch (e) {
+        done = true;
+        if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
+        throw e;
+      }
+      return { done: false, value: copy ? copyOf(m) : m };
+    },
+    return: async (): Promise<IteratorResult<Uint8Array>> => {
+      done = true;
+      stop.abort();
+      return finished();
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
