@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { connect, listen, type Peer, type PeerState, type Server } from "../dist/lib/index.js";
-import { killStrays, spawnFixture, waitForLine } from "./helpers.js";
+import { killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-reconnect-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,6 +100,42 @@ describe("reconnect", () => {
       }
       expect(peer.state).toBe("closed");
     }, 180_000);
+  }
+
+  for (const transport of ["auto", "zmq"] as const) {
+    it(`transport ${transport === "auto" ? "shm" : "zmq"}: sends waiting when the listener goes (a full ring, no credit) go, in call order, on the next connection; none twice`, async () => {
+      const ep = endpoint();
+      let server: Server = await listen(ep, { name: "first", transport, capacity: 4096 });
+      const peer = await connect(ep, { name: "agent", transport, capacity: 4096 });
+      try {
+        await (await server[Symbol.asyncIterator]().next()).value; // accepted, never read: the ring fills
+        // shm: 4 KiB ring; zmq: 16 MiB messages, the 64 MiB window: most of them wait either way.
+        const size = transport === "auto" ? 64 : 16 << 20;
+        const big = (i: number): Buffer => {
+          const b = Buffer.alloc(size);
+          b.writeUInt32LE(i, 0);
+          return b;
+        };
+        const sends = Array.from({ length: 100 }, (_, i) => peer.send(big(i), { timeout: 60_000 }));
+        await sleep(100);
+        await server.close(); // BYE reconnect: the waiting sends wait for the next connection
+        server = await listen(ep, { name: "second", transport, capacity: 4096 });
+        const sp = (await server[Symbol.asyncIterator]().next()).value as Peer;
+        const got: number[] = [];
+        // Read while they go (on zmq they wait for the credit reading gives).
+        while (got.length === 0 || got[got.length - 1]! < 99) {
+          const m = await sp.recv({ timeout: 30_000 });
+          got.push(Buffer.from(m.buffer, m.byteOffset, 4).readUInt32LE(0));
+        }
+        await Promise.all(sends);
+        // At most once: what the first connection took is gone; the rest in call order, each once.
+        expect(got.length).toBeGreaterThan(0);
+        for (let i = 1; i < got.length; i++) expect(got[i]).toBe(got[i - 1]! + 1);
+      } finally {
+        await peer.close();
+        await server.close();
+      }
+    }, 120_000);
   }
 
   it("reconnect: false: the listener's death (kill -9) is EPEERDEAD for a pending recv() and for sends", async () => {

@@ -241,6 +241,33 @@ describe("flow control on transport zmq", () => {
     }
   }, 60_000);
 
+  it("concurrent sends keep call order: a small one never overtakes a large one waiting for credit; trySend() says no room while any waits", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner", transport: "zmq" });
+    try {
+      const accepted = firstPeer(server);
+      const c = await connect(ep, { name: "c" });
+      const sp = await accepted;
+      const msg = (i: number, size: number): Buffer => {
+        const b = Buffer.alloc(size);
+        b.writeUInt32LE(i, 0);
+        return b;
+      };
+      const sends = [c.send(msg(0, 40 << 20)), c.send(msg(1, 30 << 20)), c.send(msg(2, 16)), c.send(msg(3, 16))];
+      expect(c.trySend(msg(4, 16))).toBe(false);
+      const got: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const m = await sp.recv({ timeout: 30_000 });
+        got.push(Buffer.from(m.buffer, m.byteOffset, 4).readUInt32LE(0));
+      }
+      await Promise.all(sends);
+      expect(got).toEqual([0, 1, 2, 3]);
+      await c.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it("a peer that sends past the window is dropped (its connection lost), not buffered without bound", async () => {
     const ep = endpoint();
     const server = await listen(ep, { name: "planner" });

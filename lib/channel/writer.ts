@@ -202,6 +202,11 @@ export class ChannelWriter extends ChannelEnd {
    * still queued). Throws RangeError above maxMessageSize, ECLOSED once
    * either end is closed.
    */
+  /** @internal whether `bytes` is a view of one of this writer's loans (not copied when it waits to be sent) */
+  isLoan(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
+    return this.#pool !== null && ArrayBuffer.isView(bytes) && this.#pool.recordOf(bytes) !== undefined;
+  }
+
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
     const src = this.#asBytes(bytes);
     this.#checkWritable();

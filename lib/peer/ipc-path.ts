@@ -1,10 +1,11 @@
 // Binding an ipc:// endpoint safely: the socket file is owner-only from the
 // moment it exists (bound inside a fresh 0700 directory, made 0600, then
-// renamed into place, so no other user can connect between the bind and a
-// chmod), a live listener's socket is never taken over (EADDRINUSE), any
+// linked into place, so no other user can connect between the bind and a
+// chmod, and a listener that lost a race gets EADDRINUSE instead of
+// replacing the winner's socket), a live listener's socket is never taken over (EADDRINUSE), any
 // file that is not a socket is never replaced (EEXIST), and close() removes
 // the socket file if it is still ours.
-import { chmodSync, lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
+import { chmodSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
 import { connect as netConnect } from "node:net";
 import * as path from "node:path";
 
@@ -46,7 +47,13 @@ export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Pr
   try {
     await bind(`ipc://${tmp}`);
     chmodSync(tmp, 0o600);
-    renameSync(tmp, file);
+    // link(), not rename(): it fails if the path exists (another listen() won the race), rename would replace it.
+    try {
+      linkSync(tmp, file);
+    } catch (e) {
+      if ((e as { code?: string }).code === "EEXIST") throw shmError("EADDRINUSE", `${file}: another listener took this path first`);
+      throw e;
+    }
     const st = lstatSync(file);
     return `${st.dev}:${st.ino}`;
   } finally {
@@ -54,7 +61,7 @@ export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Pr
       try {
         undo();
       } catch {
-        // renamed away already (tmp), or not there
+        // not there (the bind failed)
       }
     }
   }

@@ -485,7 +485,7 @@ export class Peer extends EventEmitter {
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
     const c = this.#conn;
-    if (this.#state === "connected" && !this.#verdictPending) {
+    if (this.#state === "connected" && !this.#verdictPending && this.#turns.length === 0) {
       if (c.tx !== null) {
         try {
           return c.tx.trySend(bytes);
@@ -507,43 +507,69 @@ export class Peer extends EventEmitter {
     try {
       if (options !== undefined) checkWaitOptions(options);
       const c = this.#conn;
-      if (this.#state === "connected" && !this.#verdictPending && c.tx === null) {
+      if (this.#state === "connected" && !this.#verdictPending && c.tx === null && this.#turns.length === 0) {
         if (options?.signal?.aborted) throw abortError(options.signal);
         const b = toBytes(bytes);
         if (this.#mayGo(b.byteLength)) return this.#sendZmq(c, b);
       } else if (this.trySend(bytes)) return RESOLVED;
+      // It waits: a copy of its own (the caller may reuse its buffer at once), unless it is a loan of this ring.
+      const own = c.tx !== null && c.tx.isLoan(bytes) ? bytes : new Uint8Array(toBytes(bytes));
+      return this.#sendSlow(own, options);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#sendSlow(bytes, options);
   }
+
+  /**
+   * Sends waiting for their turn, in call order (a ticket each): only the
+   * first tries, so a later send never overtakes an earlier one, not in the
+   * ring's own queue, not for ZeroMQ credit, not across a reconnect (the
+   * first is tried again first on the new connection); trySend() says "no
+   * room" while any waits.
+   */
+  readonly #turns: number[] = [];
+  #nextTurn = 0;
 
   async #sendSlow(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options: WaitOptions | undefined): Promise<void> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
-    for (;;) {
-      if (signal?.aborted) throw abortError(signal);
-      const c = this.#conn;
-      if (this.#state === "connected" && !this.#verdictPending) {
-        if (c.tx === null) {
-          const b = toBytes(bytes);
-          if (this.#mayGo(b.byteLength)) return this.#sendZmq(c, b);
-          if (performance.now() >= deadline) throw timedOut("send", timeout);
-          await this.#change(signal, deadline); // credit, or the connection's end
-          continue;
+    const turn = this.#nextTurn++;
+    this.#turns.push(turn);
+    try {
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal);
+        const c = this.#conn;
+        if (this.#turns[0] === turn && this.#state === "connected" && !this.#verdictPending) {
+          if (c.tx === null) {
+            const b = toBytes(bytes);
+            if (this.#mayGo(b.byteLength) && c.link.outbox.pending < ZEROMQ_BACKLOG) {
+              try {
+                return await this.#sendZmq(c, b);
+              } catch (e) {
+                // ZeroMQ never took it: the connection was lost first. It goes, first, on the next one.
+                if (c !== this.#conn || (this.#state as PeerState) === "reconnecting") continue;
+                throw e;
+              }
+            }
+          } else {
+            const lost = this.#lost.signal;
+            try {
+              await c.tx.send(bytes, waitOptions(signal, lost, deadline));
+              return;
+            } catch (e) {
+              if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
+              if (!lost.aborted) this.#sendFailed(c, e); // throws, or false: wait for the verdict or the next connection
+              continue;
+            }
+          }
+        } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
+          throw this.#endError();
         }
-        const lost = this.#lost.signal;
-        try {
-          await c.tx.send(bytes, waitOptions(signal, lost, deadline));
-          return;
-        } catch (e) {
-          if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
-          if (!lost.aborted && this.#sendFailed(c, e)) continue;
-        }
-      } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
-        throw this.#endError();
+        if (performance.now() >= deadline) throw timedOut("send", timeout);
+        await this.#change(signal, deadline); // its turn, credit, the connection, or its end
       }
-      if (performance.now() >= deadline) throw timedOut("send", timeout);
-      await this.#change(signal, deadline);
+    } finally {
+      this.#turns.splice(this.#turns.indexOf(turn), 1);
+      this.#wake(); // the next in line
     }
   }
 
@@ -574,6 +600,7 @@ export class Peer extends EventEmitter {
   sendSync(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, timeoutMs = Infinity): boolean {
     const c = this.#checkShm("sendSync", "send");
     if (c === null) return false;
+    if (this.#turns.length > 0) throw shmError("EBUSY", "send()s are waiting on this peer");
     try {
       return c.tx!.sendSync(bytes, timeoutMs);
     } catch (e) {
@@ -655,6 +682,14 @@ export class Peer extends EventEmitter {
       const m = this.#drainOld();
       if (m !== null) return m;
     }
+    if (this.#stale > 0) {
+      // What a lost ZeroMQ connection delivered, before anything of the next (whatever its transport).
+      this.#stale--;
+      const m = this.#inbox.shift()!;
+      this.#lastFrom = null;
+      this.#lastZmq = m;
+      return m;
+    }
     const c = this.#conn;
     const st = this.#state;
     // "ended": the ring is read to its end (BYE follows its close); "dead", "reconnecting": it was retired to #old.
@@ -673,8 +708,7 @@ export class Peer extends EventEmitter {
     if (m !== undefined) {
       this.#lastFrom = null;
       this.#lastZmq = m;
-      if (this.#stale > 0) this.#stale--;
-      else if (st === "connected") this.#consumed(m);
+      if (st === "connected") this.#consumed(m);
       return m;
     }
     if (st !== "connected" && st !== "reconnecting") throw this.#endError();
@@ -869,11 +903,11 @@ export class Peer extends EventEmitter {
    * (ECLOSED, the end of iteration). Idempotent.
    */
   close(): Promise<void> {
-    return this.closeWith(false);
+    return this.closeWith(false, CLOSE_DRAIN_MS);
   }
 
   /** @internal close(); `reconnect`: the listener closes itself (BYE says so: a connector dials again) */
-  async closeWith(reconnect: boolean): Promise<void> {
+  async closeWith(reconnect: boolean, drainMs: number): Promise<void> {
     if (this.#state === "closed") return;
     const c = this.#conn;
     const wasConnected = this.#state === "connected" || this.#state === "ended";
@@ -897,11 +931,15 @@ export class Peer extends EventEmitter {
       return;
     }
     // BYE, waited for at most CLOSE_DRAIN_MS: a stuck peer must not hold up close() for ever.
-    const bye = c.link.outbox.send(encodeControl({ type: MsgType.Bye, reconnect })).catch(() => {});
+    const bye = c.link.outbox.send(encodeControl({ type: MsgType.Bye, reconnect })).then(
+      () => true,
+      () => false,
+    );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([bye, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)))]);
+    const taken = await Promise.race([bye, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), drainMs)))]);
     clearTimeout(timer);
-    c.link.detach(true);
+    // Taken: it (and what was before it) still goes out for a while. Not taken in time: the other side does not read; drop it.
+    c.link.detach(taken);
   }
 }
 

@@ -31,6 +31,9 @@ interface Pending {
   until: number;
 }
 
+/** How long a closing server waits for ZeroMQ to take each peer's BYE (a connector that stopped reading is not waited for longer). */
+const SERVER_CLOSE_DRAIN_MS = 1000;
+
 /** How long a closing server's socket keeps sending what it queued (the BYEs), in ms. */
 const CLOSE_LINGER_MS = 250;
 
@@ -48,6 +51,8 @@ export class Server implements AsyncIterable<Peer> {
   readonly #options: ReturnType<typeof validatePeerOptions>;
   readonly #pending = new Map<string, Pending>();
   readonly #peers = new Map<string, { peer: Peer; conn: Connection }>();
+  /** Every Peer made and not yet closed, connected or not: close() closes them (their rings, fds, watches). */
+  readonly #made = new Set<Peer>();
   readonly #accepted: Peer[] = [];
   readonly #waiting = new Set<() => void>();
   #closed = false;
@@ -279,6 +284,10 @@ export class Server implements AsyncIterable<Peer> {
     earlier?.peer.remoteEnd(earlier.conn); // an earlier connection with this id is over
     const peer = new Peer({ heartbeat: this.#options.heartbeat, maxMessageSize: this.#options.maxMessageSize, local: this.#local, connection: conn });
     this.#peers.set(key, { peer, conn });
+    this.#made.add(peer);
+    peer.on("state", (s: string) => {
+      if (s === "closed") this.#made.delete(peer);
+    });
     this.#accepted.push(peer);
     for (const w of [...this.#waiting]) w();
   }
@@ -307,7 +316,8 @@ export class Server implements AsyncIterable<Peer> {
       void this.#queue.to(Buffer.from(key, "hex")).send(encodeControl({ type: MsgType.Bye, reconnect: true })).catch(() => {});
     }
     if (this.#expiry !== null) clearTimeout(this.#expiry);
-    await Promise.all([...this.#peers.values()].map((k) => k.peer.closeWith(true)));
+    // Every Peer it made and the user did not close (dead, ended, or never taken from the iteration).
+    await Promise.all([...this.#made].map((p) => p.closeWith(true, SERVER_CLOSE_DRAIN_MS)));
     // The BYEs just queued go out (ZeroMQ drops what is queued at close, with linger 0).
     this.#router.linger = CLOSE_LINGER_MS;
     this.#router.close();
