@@ -17,6 +17,7 @@ import { EventEmitter } from "node:events";
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
+import { asBytes } from "../channel/end.js";
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
@@ -984,11 +985,9 @@ function timedOut(call: string, timeout: number): Error {
   return shmError("ETIMEDOUT", `${call}() timed out after ${timeout} ms`);
 }
 
+/** The bytes of a message; refuses a view over a detached buffer (a loan of a lost connection, one moved to a worker). */
 function toBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {
-  if (bytes instanceof Uint8Array) return bytes;
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  throw invalidArgType("bytes", "a Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", bytes);
+  return asBytes(bytes);
 }
 
 function checkSize(size: unknown): number {

@@ -72,11 +72,11 @@ export class SendQueue implements Outbox {
     while (this.#queue.length > 0) {
       const m = this.#queue[0]!;
       try {
-        if (this.#socket.closed) throw shmError("ECLOSED", "the control socket is closed");
+        if (this.#socket.closed) throw shmError("ECONNRESET", "the connection was closed or lost before ZeroMQ took this message: it was not sent");
         await this.#socket.send(m.frames);
         m.resolve?.();
       } catch (e) {
-        m.reject?.(e);
+        m.reject?.(this.#socket.closed ? shmError("ECONNRESET", "the connection was closed or lost before ZeroMQ took this message: it was not sent") : e);
       }
       this.#queue.shift();
     }
