@@ -113,7 +113,7 @@ describe("the benchmark", () => {
     expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s/m);
     expect(r.stdout).toMatch(/\d× (faster|slower)/);
     expect(r.stdout).not.toMatch(/\d(\.\d+)?x\b/); // no bare "0.0127x" ratios
-    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(8);
+    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(9);
     const md2 = readFileSync(md, "utf8");
     expect(md2).toMatch(/\| transport \| p50 µs \(lower is better\) \|/);
     expect(md2).toMatch(/\*\*worker-port\*\*: worker_threads/);

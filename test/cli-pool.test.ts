@@ -124,7 +124,7 @@ describe("synaptic-shm ls and stat show a writer's loan pool", () => {
       // The table: the ring's row sums the pool up; the slabs are rows of their own only with --all, indented under it.
       const plain = (await cliOk(["ls"])).split("\n");
       const header = plain[0]!;
-      expect(header).toMatch(/\bPOOL\s+LOANED\s+IN FLIGHT\s+AGE$/);
+      expect(header).toMatch(/\bPOOL\s+LOANED\s+IN FLIGHT\s+AGE\s+PEER$/);
       const row = plain.find((l) => l.startsWith(`${tx.name} `))!;
       /** The text in `title`'s column of `line`, in a table whose header is `head`. */
       const col = (line: string, title: string, head = header): string => line.slice(head.indexOf(title)).split(/\s{2,}/)[0]!;
@@ -186,7 +186,7 @@ describe("synaptic-shm ls and stat show a writer's loan pool", () => {
       expect(slabs).toEqual([]);
       expect((await lsJson()).find((s) => s.name === seg.name)).toMatchObject({ kind: "plain", pool: null, slab: null });
       const out = (await cliOk(["ls"])).split("\n");
-      for (const n of [tx.name, seg.name]) expect(out.find((l) => l.startsWith(`${n} `))).toMatch(/\s-\s+-\s+-\s+\S+( ms| s)$/);
+      for (const n of [tx.name, seg.name]) expect(out.find((l) => l.startsWith(`${n} `))).toMatch(/\s-\s+-\s+-\s+\S+( ms| s)\s+-$/);
       expect(await cliOk(["stat", tx.name])).toMatch(/^pool\s+none$/m);
       expect(await cliOk(["stat", seg.name])).not.toMatch(/^(pool|loaned|in flight|loans sent)\s/m);
     } finally {

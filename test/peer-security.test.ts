@@ -28,8 +28,17 @@ async function next(sock: zmq.Dealer, ms = 10_000): Promise<ReturnType<typeof de
   return decode(frames);
 }
 
+/** The server's first peer; rejects after 30 s (generous: a loaded machine) rather than hang. */
 async function firstPeer(server: Server): Promise<Peer> {
-  return (await server[Symbol.asyncIterator]().next()).value as Peer;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      server[Symbol.asyncIterator]().next().then((r) => r.value as Peer),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no peer within 30 s")), 30_000))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe("the control plane under attack", () => {
