@@ -191,14 +191,14 @@ describe("loans across processes", () => {
         const r = { out: "" };
         readers.push(r);
         child.stdout!.on("data", (d: Buffer) => (r.out += d.toString()));
-        await waitForLine(child, /^n 20$/, 30_000); // it attached and got going
+        await waitForLine(child, /^n 20$/, 90_000); // it attached and got going (20 loans of up to 4 MiB checked byte by byte: slow on a loaded machine)
         await new Promise((res) => setTimeout(res, 100 + Math.random() * 500));
         child.kill("SIGKILL");
         await new Promise((res) => child.once("exit", res));
       }
       const last = spawnFixture("loan-peer", ["soak-reader", tx.name]);
       const done = collect(last, 120_000);
-      await waitForLine(last, /^n 20$/, 30_000);
+      await waitForLine(last, /^n 20$/, 90_000);
       stop = true;
       await writer.catch(() => {});
       expect(writerError).toBe(null);
