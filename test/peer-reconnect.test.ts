@@ -138,6 +138,34 @@ describe("reconnect", () => {
     }, 120_000);
   }
 
+  it("transport shm: sends queued in the ring's own queue when the listener hangs (SIGSTOP, heartbeat timeout) go in call order on the next connection", async () => {
+    const ep = endpoint();
+    const l1 = await startListener(ep, "auto");
+    // Lost after 1 s of silence (heartbeats every 100 ms): the loss, not the ring's end, ends the queued sends' waits.
+    const peer = await connect(ep, { name: "agent", capacity: 4096, heartbeat: { intervalMs: 100, timeoutMs: 1000 }, timeout: START_MS });
+    try {
+      await echoRound(peer, 0, 10);
+      l1.kill("SIGSTOP");
+      const sends = Array.from({ length: 200 }, (_, i) => peer.send(msg(10 + i), { timeout: 60_000 }));
+      await reach(peer, "reconnecting", START_MS);
+      l1.kill("SIGKILL"); // its ring: swept by the connector when the watch sees it exit (it was lost to silence before)
+      const l2 = await startListener(ep, "auto");
+      await reach(peer, "connected", START_MS);
+      await Promise.all(sends);
+      // The echo brings back what reached the new listener: in call order, each once (what the hung one took is lost).
+      const got: number[] = [];
+      while (got.length === 0 || got[got.length - 1]! < 209) got.push(numberOf(await peer.recv({ timeout: START_MS })));
+      await sleep(300); // a straggler (an earlier message sent after a later one) would arrive now
+      for (let m = peer.tryRecv(); m !== null; m = peer.tryRecv()) got.push(numberOf(m));
+      for (let i = 1; i < got.length; i++) expect(got[i]).toBe(got[i - 1]! + 1);
+      const gone = new Promise((r) => l2.once("exit", r));
+      l2.kill("SIGKILL");
+      await gone; // dead before the close: the connector then removes its ring
+    } finally {
+      await peer.close();
+    }
+  }, 120_000);
+
   it("reconnect: false: the listener's death (kill -9) is EPEERDEAD for a pending recv() and for sends", async () => {
     const ep = endpoint();
     const l1 = await startListener(ep, "auto");

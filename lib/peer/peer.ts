@@ -185,9 +185,18 @@ export class Peer extends EventEmitter {
     this.#conn = c;
     if (c.tx !== null) labelRing(c.tx, c.label);
     // Its exit is a loss only if no BYE came: the BYE it sent before exiting is read first (EXIT_GRACE_MS).
-    this.#watch = watchProcess(c.remote, this.#local, () =>
-      setTimeout(() => this.#lose(c, `${c.remote.name}'s process (pid ${c.remote.pid}) exited`), EXIT_GRACE_MS).unref(),
-    );
+    // A connection lost to silence (a hung process) keeps the watch: when that process dies at last, what it
+    // left in /dev/shm goes (a sweep), which nobody else would do.
+    const w = watchProcess(c.remote, this.#local, () => {
+      if (c === this.#conn && this.#state === "connected") {
+        setTimeout(() => this.#lose(c, `${c.remote.name}'s process (pid ${c.remote.pid}) exited`), EXIT_GRACE_MS).unref();
+        return;
+      }
+      this.#graves.delete(w!);
+      w!.close();
+      sweepAfterDeath();
+    });
+    this.#watch = w;
     this.#outstanding = this.#uncredited = this.#unread = 0;
     this.#lost = new AbortController();
     this.#verdictPending = false;
@@ -219,9 +228,19 @@ export class Peer extends EventEmitter {
   #stopHeartbeat(): void {
     if (this.#beat !== null) clearInterval(this.#beat);
     this.#beat = null;
-    this.#watch?.close();
-    this.#watch = null;
   }
+
+  /** The current connection's process watch: closed, or kept (`keep`: its process still runs) until that process exits. */
+  #dropWatch(keep: boolean): void {
+    const w = this.#watch;
+    this.#watch = null;
+    if (w === null) return;
+    if (keep && w.state() === "watching") this.#graves.add(w);
+    else w.close();
+  }
+
+  /** Watches of processes whose connection was lost to silence: closed when they exit, or when this peer closes. */
+  readonly #graves = new Set<PeerWatchHandle>();
 
   // ---- what the connection reports (@internal: from listen()/connect()) ----
 
@@ -299,6 +318,7 @@ export class Peer extends EventEmitter {
   remoteEnd(c: Connection): void {
     if (c !== this.#conn || this.#state !== "connected") return;
     this.#stopHeartbeat();
+    this.#dropWatch(false);
     this.#verdictPending = false;
     this.#setState("ended", `${c.remote.name} closed the connection`);
   }
@@ -328,6 +348,7 @@ export class Peer extends EventEmitter {
    * removed from /dev/shm if its writer died.
    */
   #retire(c: Connection): void {
+    this.#dropWatch(true);
     this.#stale = this.#inbox.length;
     if (this.#creditTimer !== null) clearTimeout(this.#creditTimer);
     this.#creditTimer = null;
@@ -915,6 +936,9 @@ export class Peer extends EventEmitter {
     const ended = this.#state === "ended";
     this.#stopHeartbeat();
     this.#closing.abort();
+    this.#dropWatch(false);
+    for (const w of this.#graves) w.close();
+    this.#graves.clear();
     this.#lost.abort(shmError("ECLOSED", "the peer connection is closed"));
     this.#setState("closed", "closed by this side");
     this.#inbox.length = 0;
