@@ -196,17 +196,17 @@ export class ChannelWriter extends ChannelEnd {
     if (Atomics.load(this.hdr, H.readerState) === SIDE_CLOSED) throw this.error("ECLOSED", "the reader closed the channel");
   }
 
+  /** @internal whether `bytes` is a view of one of this writer's loans (not copied when it waits to be sent) */
+  isLoan(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
+    return this.#pool !== null && ArrayBuffer.isView(bytes) && this.#pool.recordOf(bytes) !== undefined;
+  }
+
   /**
    * Copies `bytes` into the ring as one message. Returns false, without
    * waiting, when the ring has no room for it now (or earlier send()s are
    * still queued). Throws RangeError above maxMessageSize, ECLOSED once
    * either end is closed.
    */
-  /** @internal whether `bytes` is a view of one of this writer's loans (not copied when it waits to be sent) */
-  isLoan(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    return this.#pool !== null && ArrayBuffer.isView(bytes) && this.#pool.recordOf(bytes) !== undefined;
-  }
-
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
     const src = this.#asBytes(bytes);
     this.#checkWritable();

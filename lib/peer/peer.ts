@@ -17,9 +17,9 @@ import { EventEmitter } from "node:events";
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { asBytes } from "../channel/end.js";
+import { asBytes } from "../channel/end.js"; // refuses a view over a detached buffer (a loan of a lost connection)
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
-import { abortError, anySignal, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
+import { abortError, anySignal, checkInteger, checkWaitOptions, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
@@ -127,6 +127,10 @@ export interface PeerStats {
 export type PeerMessagesOptions = MessagesOptions;
 
 const RESOLVED = Promise.resolve();
+
+/** A wait's validated options (checkWaitOptions); NO_WAIT for none, without an object per call on the fast path. */
+type Wait = ReturnType<typeof checkWaitOptions>;
+const NO_WAIT: Wait = Object.freeze({ signal: undefined, deadline: Infinity, timeout: Infinity });
 
 export class Peer extends EventEmitter {
   #conn: Connection;
@@ -323,11 +327,6 @@ export class Peer extends EventEmitter {
     this.#setState("ended", `${c.remote.name} closed the connection`);
   }
 
-  /** @internal the connection is gone (its socket dropped, its process died, it fell silent) */
-  lost(c: Connection, why: string): void {
-    this.#lose(c, why);
-  }
-
   #lose(c: Connection, why: string): void {
     if (c !== this.#conn || this.#state !== "connected") return;
     this.#stopHeartbeat();
@@ -515,7 +514,7 @@ export class Peer extends EventEmitter {
           return this.#sendFailed(c, e);
         }
       }
-      const b = toBytes(bytes);
+      const b = asBytes(bytes);
       if (c.link.outbox.pending >= ZEROMQ_BACKLOG || !this.#mayGo(b.byteLength)) return false;
       c.link.outbox.post(this.#frameZmq(b)); // its failure shows as the connection's end
       return true;
@@ -527,16 +526,16 @@ export class Peer extends EventEmitter {
   /** Sends, waiting for room (shm), for ZeroMQ to take it (zmq) or for the connection to be made again; loans go without a copy on shm. */
   send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
     try {
-      if (options !== undefined) checkWaitOptions(options);
+      const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
       const c = this.#conn;
       if (this.#state === "connected" && !this.#verdictPending && c.tx === null && this.#turns.length === 0) {
-        if (options?.signal?.aborted) throw abortError(options.signal);
-        const b = toBytes(bytes);
+        if (wait.signal?.aborted) throw abortError(wait.signal);
+        const b = asBytes(bytes);
         if (this.#mayGo(b.byteLength)) return this.#sendZmq(c, b);
       } else if (this.trySend(bytes)) return RESOLVED;
       // It waits: a copy of its own (the caller may reuse its buffer at once), unless it is a loan of this ring.
-      const own = c.tx !== null && c.tx.isLoan(bytes) ? bytes : new Uint8Array(toBytes(bytes));
-      return this.#sendSlow(own, options);
+      const own = c.tx !== null && c.tx.isLoan(bytes) ? bytes : new Uint8Array(asBytes(bytes));
+      return this.#sendSlow(own, wait);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -552,8 +551,7 @@ export class Peer extends EventEmitter {
   readonly #turns: number[] = [];
   #nextTurn = 0;
 
-  async #sendSlow(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options: WaitOptions | undefined): Promise<void> {
-    const { signal, deadline, timeout } = checkWaitOptions(options);
+  async #sendSlow(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, { signal, deadline, timeout }: Wait): Promise<void> {
     const turn = this.#nextTurn++;
     this.#turns.push(turn);
     try {
@@ -562,7 +560,7 @@ export class Peer extends EventEmitter {
         const c = this.#conn;
         if (this.#turns[0] === turn && this.#state === "connected" && !this.#verdictPending) {
           if (c.tx === null) {
-            const b = toBytes(bytes);
+            const b = asBytes(bytes);
             if (this.#mayGo(b.byteLength) && c.link.outbox.pending < ZEROMQ_BACKLOG) {
               try {
                 return await this.#sendZmq(c, b);
@@ -798,20 +796,22 @@ export class Peer extends EventEmitter {
   /** The next message; waits (timeout, AbortSignal, close, the other side's end). Same lifetime rules as a channel reader on shm. */
   recv(options?: WaitOptions): Promise<Uint8Array> {
     try {
-      if (options !== undefined) checkWaitOptions(options);
+      const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
       const m = this.tryRecv();
       if (m !== null) return Promise.resolve(m);
+      return this.#recvSlow(wait);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#recvSlow(options);
   }
 
-  async #recvSlow(options: WaitOptions | undefined): Promise<Uint8Array> {
-    const { signal, deadline, timeout } = checkWaitOptions(options);
-    for (;;) {
-      const m = this.tryRecv();
-      if (m !== null) return m;
+  /** recv() once tryRecv() found nothing: it waits first, then looks again. */
+  async #recvSlow({ signal, deadline, timeout }: Wait): Promise<Uint8Array> {
+    for (let first = true; ; first = false) {
+      if (!first) {
+        const m = this.tryRecv();
+        if (m !== null) return m;
+      }
       if (signal?.aborted) throw abortError(signal);
       if (performance.now() >= deadline) throw timedOut("recv", timeout);
       const c = this.#conn;
@@ -1009,12 +1009,5 @@ function timedOut(call: string, timeout: number): Error {
   return shmError("ETIMEDOUT", `${call}() timed out after ${timeout} ms`);
 }
 
-/** The bytes of a message; refuses a view over a detached buffer (a loan of a lost connection, one moved to a worker). */
-function toBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {
-  return asBytes(bytes);
-}
-
-function checkSize(size: unknown): number {
-  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1) throw invalidArgType("size", "a positive integer", size);
-  return size;
-}
+/** A loan's size on transport "zmq" (ordinary memory). */
+const checkSize = (size: unknown): number => checkInteger("size", size, 1, Number.MAX_SAFE_INTEGER);
