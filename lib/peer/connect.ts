@@ -154,7 +154,6 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     sock.curvePublicKey = curve.publicKey;
     sock.curveSecretKey = curve.secretKey;
   }
-  // The connection's end: during the handshake it fails the handshake; then the Peer's loss.
   sock.connect(endpoint);
   const queue = new SendQueue(sock);
   let tx: ChannelWriter | null = null;
@@ -171,12 +170,15 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
     let transport: Transport = "zmq";
     let proof: string | null = null;
     if (tx !== null && o.transport === "auto") {
-      const a = attachRing(welcome.ring, welcome, "connector", tx.name);
-      rx = a.rx;
-      proof = a.proof;
+      // Its proof first: a listener that did not map our ring gets none of its own mapped.
       if (!proofHolds(welcome.proof, nonce, "listener", tx.name, welcome.ring)) why = welcome.proof === null ? `${welcome.name} could not map this side's ring` : `${welcome.name}'s proof does not match this side's ring`;
-      else if (rx === null) why = a.why;
-      else transport = "shm";
+      else {
+        const a = attachRing(welcome.ring, welcome, "connector", tx.name);
+        rx = a.rx;
+        proof = a.proof;
+        if (rx === null) why = a.why;
+        else transport = "shm";
+      }
     }
     if (transport === "zmq") {
       rx?.close();

@@ -337,12 +337,14 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
   if (endpoint.startsWith("tcp://") && !LOOPBACK.test(endpoint) && options.allowRemote !== true) {
     throw invalidArgValue("endpoint", "is not a loopback address: pass allowRemote: true to accept peers from other hosts", endpoint);
   }
+  if (o.curve !== undefined && o.curve.secretKey === undefined) {
+    throw invalidArgValue("options.curve.secretKey", "is required to listen with CURVE (the server's secret key)", undefined);
+  }
   const zmq = loadZmq();
   // mandatory: a message for a connection whose queue is full waits (send()
   // resolves later) instead of being dropped, as a ROUTER does by default.
   const router = new zmq.Router({ linger: 0, mandatory: true, maxMessageSize: zmqFrameLimit(o.maxMessageSize) });
-  if (o.curve !== undefined) {
-    if (o.curve.secretKey === undefined) throw invalidArgValue("options.curve.secretKey", "is required to listen with CURVE (the server's secret key)", undefined);
+  if (o.curve?.secretKey !== undefined) {
     router.curveServer = true;
     router.curveSecretKey = o.curve.secretKey;
   }
