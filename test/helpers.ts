@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 
-import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter } from "../dist/lib/index.js";
+import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter, type Peer, type Server } from "../dist/lib/index.js";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const FIXTURES = path.join(ROOT, "dist", "test", "fixtures");
@@ -117,4 +117,18 @@ export function channelPair(capacity = 1024, attach?: ChannelAttachOptions): { t
       tx.close();
     },
   };
+}
+
+/** The server's next peer; rejects after 30 s (generous: a child Node process starting on a loaded machine) rather than hang. */
+export async function firstPeer(server: Server): Promise<Peer> {
+  let timer: NodeJS.Timeout | undefined;
+  const first = (async () => {
+    for await (const p of server) return p;
+    throw new Error("the server closed before a peer came");
+  })();
+  try {
+    return await Promise.race([first, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no peer within 30 s")), 30_000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

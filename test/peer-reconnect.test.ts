@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { connect, listen, type Peer, type PeerState, type Server } from "../dist/lib/index.js";
-import { killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
+import { firstPeer, killStrays, sleep, spawnFixture, waitForLine } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-reconnect-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -108,7 +108,7 @@ describe("reconnect", () => {
       let server: Server = await listen(ep, { name: "first", transport, capacity: 4096 });
       const peer = await connect(ep, { name: "agent", transport, capacity: 4096 });
       try {
-        await (await server[Symbol.asyncIterator]().next()).value; // accepted, never read: the ring fills
+        await firstPeer(server); // accepted, never read: the ring fills
         // shm: a 4 KiB ring; zmq: 2 MiB messages, a 64 MiB window (32 go, 68 wait): most of them wait either way.
         const size = transport === "auto" ? 64 : 2 << 20;
         const big = (i: number): Buffer => {
@@ -120,7 +120,7 @@ describe("reconnect", () => {
         await sleep(100);
         await server.close(); // BYE reconnect: the waiting sends wait for the next connection
         server = await listen(ep, { name: "second", transport, capacity: 4096 });
-        const sp = (await server[Symbol.asyncIterator]().next()).value as Peer;
+        const sp = await firstPeer(server);
         const got: number[] = [];
         // Read while they go (on zmq they wait for the credit reading gives).
         while (got.length === 0 || got[got.length - 1]! < 99) {
@@ -197,12 +197,12 @@ describe("reconnect", () => {
       for await (const s of peer.states()) states.push(s);
     })();
     try {
-      let sp = (await server[Symbol.asyncIterator]().next()).value as Peer;
+      let sp = await firstPeer(server);
       for (let i = 0; i < 100; i++) await sp.send(msg(i));
       await server.close(); // BYE "reconnect": the listener goes, not the conversation
       await reach(peer, "reconnecting", START_MS);
       server = await listen(ep, { name: "second" });
-      sp = (await server[Symbol.asyncIterator]().next()).value as Peer;
+      sp = await firstPeer(server);
       await sp.send(msg(100));
       // The first listener's 100, then the second's: none lost (they were in the ring), none repeated.
       for (let i = 0; i <= 100; i++) expect(numberOf(await peer.recv({ timeout: START_MS }))).toBe(i);

@@ -9,10 +9,10 @@ import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 
-import { Channel, connect, curveKeyPair, listen, type Peer, type Server } from "../dist/lib/index.js";
+import { Channel, connect, curveKeyPair, listen } from "../dist/lib/index.js";
 import { localIdentity, makeRing, proofFor } from "../dist/lib/peer/handshake.js";
 import { MsgType, decode, encodeControl, encodeData } from "../dist/lib/peer/protocol.js";
-import { killStrays, sleep } from "./helpers.js";
+import { firstPeer, killStrays, sleep } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-security-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,19 +26,6 @@ async function next(sock: zmq.Dealer, ms = 10_000): Promise<ReturnType<typeof de
   sock.receiveTimeout = ms;
   const frames = await sock.receive();
   return decode(frames);
-}
-
-/** The server's first peer; rejects after 30 s (generous: a loaded machine) rather than hang. */
-async function firstPeer(server: Server): Promise<Peer> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      server[Symbol.asyncIterator]().next().then((r) => r.value as Peer),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no peer within 30 s")), 30_000))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe("the control plane under attack", () => {

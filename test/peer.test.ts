@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
-import { connect, listen, type Peer, type Server } from "../dist/lib/index.js";
+import { connect, listen, type Peer } from "../dist/lib/index.js";
 import { checkTraffic, sendTraffic } from "../dist/test/fixtures/peer-traffic.js";
 import { spawn, type ChildProcess } from "node:child_process";
 
-import { collect, fixture, killStrays, spawnFixture, track } from "./helpers.js";
+import { collect, firstPeer, fixture, killStrays, spawnFixture, track } from "./helpers.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "smsh-peer-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,20 +37,6 @@ function output(child: ChildProcess): { text(): string; line(re: RegExp, ms: num
       }
     },
   };
-}
-
-/** The server's first peer; rejects after 30 s (generous: a child Node process starting on a loaded machine). */
-async function firstPeer(server: Server): Promise<Peer> {
-  let timer: NodeJS.Timeout | undefined;
-  const first = (async () => {
-    for await (const p of server) return p;
-    throw new Error("the server closed before a peer came");
-  })();
-  try {
-    return await Promise.race([first, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no peer within 30 s")), 30_000)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const N = 10_000;

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { ROOT } from "./helpers.js";
+import { ROOT, firstPeer } from "./helpers.js";
 
 interface Outcome {
   code?: string;
@@ -128,7 +128,7 @@ describe("a platform without a binary", () => {
         await peer.close();
       })().catch((e) => { console.error(e); process.exit(1); });`;
     try {
-      const accepted = (async () => (await server[Symbol.asyncIterator]().next()).value)();
+      const accepted = firstPeer(server);
       const child = new Promise<string>((resolve, reject) =>
         execFile(process.execPath, ["-e", CHILD, pkg, ep], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))),
       );
