@@ -22,6 +22,18 @@ export interface Endpoint {
    * pass to sendBulk (which then copies nothing). Others fill their own buffer.
    */
   lend?(size: number): Promise<Uint8Array>;
+  /**
+   * Batch API (the stream-batch scenario), on transports that have one:
+   * sends `msgs` in order as separate messages, the transport's batched way
+   * (one publication, one corked write, one multipart message...).
+   */
+  sendMany?(msgs: readonly Uint8Array[]): Promise<void> | void;
+  /**
+   * Batch API: hands every message available now, in order, to onMessage
+   * (its bytes are data[offset, offset + length), valid during the call
+   * only), waiting for the first if there is none; returns how many.
+   */
+  recvMany?(onMessage: (data: Uint8Array, offset: number, length: number) => void): Promise<number> | number;
   /** Loan transports only: what the writer's pool did so far (loans sent, slabs created). */
   loanStats?(): { loans: number; slabsCreated: number };
   close(): Promise<void> | void;
