@@ -54,10 +54,10 @@ constexpr uint32_t kWaitDoorbell = 2u;  // an event loop polls the doorbell sock
 
 // One eventcount: the sleeper reads seq, sets waiting, re-checks its
 // condition, then sleeps while seq is unchanged; the waker changes state,
-// then (only if waiting != 0) increments seq and wakes.
+// then, if it exchanges a non-zero `waiting` for 0, increments seq and wakes.
 struct WaitLine {
   uint32_t seq;      // +0   futex word, incremented by the waker
-  uint32_t waiting;  // +4   kWait* bits set by the sleeper, cleared on wake
+  uint32_t waiting;  // +4   kWait* bits set by the sleeper, taken (set 0) by its waker
   uint8_t pad[kLineSize - 8];
 };
 

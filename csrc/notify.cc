@@ -8,8 +8,14 @@ namespace smsh {
 
 bool Notify(WaitLine* line, const DoorbellTarget* bell) {
   // SYNC POINT: seq_cst load; pairs with the sleeper's seq_cst store of
-  // `waiting` before its re-check (see the protocol in notify.h).
-  uint32_t waiting = __atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST);
+  // `waiting` before its re-check (see the protocol in notify.h). A plain
+  // load first: no locked instruction while nobody sleeps.
+  if (__atomic_load_n(&line->waiting, __ATOMIC_SEQ_CST) == 0) return false;
+  // SYNC POINT: seq_cst exchange. The one waker that takes the non-zero
+  // `waiting` wakes; every other waker until the sleeper announces its next
+  // sleep finds 0 and makes no syscall: one wake per sleep, however many
+  // commits land while the sleeper is being woken.
+  uint32_t waiting = __atomic_exchange_n(&line->waiting, 0u, __ATOMIC_SEQ_CST);
   if (waiting == 0) return false;
   // SYNC POINT: seq_cst increment; the sleeper's FUTEX_WAIT compares seq
   // with the value it read before setting `waiting`.

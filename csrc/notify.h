@@ -3,10 +3,13 @@
 // socket polled by an event loop.
 //
 // Sleeper:  s = load(seq); store(waiting, mode); re-check the condition;
-//           if it still holds, sleep while seq == s; then store(waiting, 0).
-// Waker:    change the state the sleeper checks; then Notify(line).
-// All four accesses are sequentially consistent, so either the sleeper's
-// re-check sees the new state or the waker sees `waiting` set.
+//           if it still holds, sleep while seq == s; then exchange(waiting, 0).
+// Waker:    change the state the sleeper checks; then Notify(line): if
+//           exchange(waiting, 0) was non-zero, seq += 1 and wake.
+// All these accesses are sequentially consistent, so either the sleeper's
+// re-check sees the new state or the waker sees `waiting` set. The waker
+// clears `waiting` itself, so each announced sleep gets at most one wake
+// syscall, however many wakers come before the sleeper runs again.
 #pragma once
 
 #include <condition_variable>
@@ -22,10 +25,11 @@ namespace smsh {
 
 struct DoorbellTarget;
 
-// Waker side. Does nothing (no syscall) when nobody waits. Otherwise bumps
-// seq and wakes by each method named in `waiting`. `bell` addresses this
-// line's doorbell (doorbell.h), or is nullptr to skip doorbells. Returns
-// true if the line had a sleeper.
+// Waker side. Does nothing (no syscall) when nobody waits. Otherwise takes
+// `waiting` (exchange with 0), bumps seq and wakes by each method it named.
+// `bell` addresses this line's doorbell (doorbell.h), or is nullptr to skip
+// doorbells. Returns true if this call woke the line's sleeper (false when
+// nobody slept or another waker took the sleep first).
 bool Notify(WaitLine* line, const DoorbellTarget* bell);
 
 // A thread that sleeps in FUTEX_WAIT on behalf of an event loop: Arm() hands

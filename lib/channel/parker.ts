@@ -67,7 +67,12 @@ export class Parker {
   readonly #sleepers = new Set<Sleeper>();
   #active = 0; // async waits in progress (spinning or asleep)
   #spinning = false; // one async wait spins at a time; the others poll once per loop turn or sleep
-  /** Times this end actually went to sleep. */
+  /**
+   * Sleeps this end announced on its wait line: each one a new announcement
+   * that went to sleep or was left standing, or that a waker took before it
+   * could be withdrawn. The peer sends at most one wake per announcement
+   * (csrc/notify.h), so its wakeups never exceed these (plus its close).
+   */
   sleeps = 0;
 
   constructor(line: WaitLine, mode: WaitMode, spin: SpinPolicy) {
@@ -178,18 +183,24 @@ export class Parker {
       const { WaiterHandle } = native();
       this.#handle = new WaiterHandle(line.segment.handle, line.offset, this.#requested, () => this.#fire());
     }
-    const seq = this.line.prepare(this.#handle.mode());
+    const line = this.line;
+    const seq = line.prepare(this.#handle.mode());
+    const created = line.created;
     // SYNC POINT: the re-check after `waiting` is set (prepare); pairs with
     // the waker's store of the state, then load of `waiting` (notify.h).
     if (s.ready()) {
-      if (this.#sleepers.size === 0) this.line.finish();
+      // Withdrawn, unless other sleepers share it (then it stands for them)
+      // or a waker took it first: either way a wake may be spent on it.
+      if (this.#sleepers.size > 0) {
+        if (created) this.sleeps++;
+      } else if (!line.finish() && created) this.sleeps++;
       return Promise.resolve();
     }
     if (!this.#armed) {
       this.#handle.arm(seq);
       this.#armed = true;
     }
-    this.sleeps++;
+    if (created || this.#sleepers.size === 0) this.sleeps++;
     return new Promise<void>((resolve) => {
       const sleeper: Sleeper = { resolve, timer: null, signal: s.signal, onAbort: null };
       const ms = Math.max(0, Math.min(recheck, s.deadline - performance.now()));
@@ -268,12 +279,15 @@ export class Parker {
       const left = s.deadline - performance.now();
       if (left <= 0) return s.ready();
       const seq = this.line.prepare("sync");
+      let slept = false;
       try {
         if (s.ready()) return true;
         this.sleeps++;
+        slept = true;
         this.line.waitSync(seq, Math.min(left, RECHECK_MS));
       } finally {
-        this.line.finish();
+        // A withdrawn announcement a waker took first had a wake spent on it.
+        if (!this.line.finish() && !slept) this.sleeps++;
       }
       if (s.ready()) return true;
       s.recheck();

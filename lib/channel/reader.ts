@@ -42,8 +42,10 @@ export interface ReaderStats {
   messages: number;
   /** Payload bytes received. */
   bytes: number;
-  /** Times the reader went to sleep on an empty ring. */
+  /** Times the reader went to sleep on an empty ring (announced sleeps: Parker.sleeps). */
   sleeps: number;
+  /** Times the reader woke a writer sleeping for room or for a loan (each one a syscall). */
+  wakeups: number;
   /** Messages kept now (keep() handles not yet released). */
   kept: number;
 }
@@ -107,7 +109,7 @@ export class ChannelReader extends ChannelEnd {
   readonly #batch: number;
   /** Most messages keep() holds at once. */
   readonly maxKept: number;
-  readonly #stats = { messages: 0, bytes: 0 };
+  readonly #stats = { messages: 0, bytes: 0, wakeups: 0 };
 
   /** @internal use Channel.attach() */
   constructor(segment: Segment, opts: EndConfig & { maxKept: number }) {
@@ -120,7 +122,7 @@ export class ChannelReader extends ChannelEnd {
     // The loan epoch cannot change while this reader holds the reader lock.
     const ring = { token: segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! };
     this.#loans = new LoanReceiver(ring, Atomics.load(hdr, OFFSETS.loan_epoch >> 2) >>> 0, () => {
-      if (!this.closed && Atomics.load(hdr, H.writerWaiting) !== 0) this.peerLine.notify();
+      if (!this.closed) this.#wakeWriter();
     });
   }
 
@@ -164,7 +166,12 @@ export class ChannelReader extends ChannelEnd {
     Atomics.store(hdr, H.readIndex, h | 0);
     storeU64(hdr, H.messagesRead, this.#stats.messages);
     storeU64(hdr, H.bytesRead, this.#stats.bytes);
-    if (Atomics.load(hdr, H.writerWaiting) !== 0) this.peerLine.notify();
+    this.#wakeWriter();
+  }
+
+  /** Wakes the writer if it sleeps (for room, or for a loan): one load when it does not. */
+  #wakeWriter(): void {
+    if (Atomics.load(this.hdr, H.writerWaiting) !== 0 && this.peerLine.notify()) this.#stats.wakeups++;
   }
 
   /**

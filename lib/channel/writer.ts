@@ -26,8 +26,10 @@ export interface WriterStats {
   bytes: number;
   /** Times a send() found the ring full and had to wait for space. */
   writerWaits: number;
-  /** Times the writer woke a sleeping reader (each one a syscall). */
+  /** Times the writer woke a sleeping reader (each one a syscall; at most one per reader sleep). */
   wakeups: number;
+  /** Times the writer went to sleep, for room or for a loan (announced sleeps: Parker.sleeps). */
+  sleeps: number;
   /** Messages sent as loans (tx.loan(), and send() of buffers above maxMessageSize). */
   loans: number;
 }
@@ -69,7 +71,7 @@ export class ChannelWriter extends ChannelEnd {
   #pumped: Promise<void> = Promise.resolve(); // the last #pump(): settles once the queue is empty
   #corked = false; // cork(): hold back publishing
   #unpublished = false; // frames written but the write index not yet published
-  readonly #stats: WriterStats = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0, loans: 0 };
+  readonly #stats: Omit<WriterStats, "sleeps"> = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0, loans: 0 };
   readonly #poolConfig: PoolConfig;
   #pool: LoanPool | null = null; // made on the first loan
 
@@ -86,7 +88,7 @@ export class ChannelWriter extends ChannelEnd {
 
   /** Counters of this writer (also published in the segment header). */
   get stats(): Readonly<WriterStats> {
-    return { ...this.#stats };
+    return { ...this.#stats, sleeps: this.parker.sleeps };
   }
 
   /** The loan pool: its slabs, slots and bytes, what is lent and what is in flight. */

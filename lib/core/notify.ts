@@ -2,7 +2,9 @@
 // eventcount, see csrc/notify.h):
 //   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
 //   waker:   change the state; line.notify()
-// The waker's check is one Atomics.load: no syscall while the peer is awake.
+// The waker's check is one Atomics.load: no syscall while the peer is awake,
+// and one per announced sleep while it sleeps (the waker that wakes takes
+// the announcement).
 import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, LAST_WAIT_LINE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { native, type WaitMode, type WaiterHandle } from "./native.js";
@@ -62,21 +64,32 @@ export class WaitLine {
     }
   }
 
+  /**
+   * Whether the last prepare() made a new announcement (`waiting` was 0),
+   * rather than renewing one still standing. Each announcement gets at most
+   * one wake: counting the new ones bounds the wakes a peer may send.
+   */
+  created = false;
+
   /** Sleeper, step 1: announce the sleep; returns the seq to wait on. Re-check your condition after this. */
   prepare(mode: WaitMode | "sync"): number {
     try {
       const seq = Atomics.load(this.#words, 0) >>> 0;
-      Atomics.store(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX);
+      this.created = Atomics.exchange(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX) === 0;
       return seq;
     } catch (e) {
       throw this.#closedError(e);
     }
   }
 
-  /** Sleeper, last step: no longer sleeping. */
-  finish(): void {
+  /**
+   * Sleeper, last step: no longer sleeping. Returns whether the
+   * announcement was still there: false when a waker took it (it clears
+   * `waiting` as it wakes), i.e. a wake was spent on this sleep.
+   */
+  finish(): boolean {
     try {
-      Atomics.store(this.#words, 1, 0);
+      return Atomics.exchange(this.#words, 1, 0) !== 0;
     } catch (e) {
       throw this.#closedError(e);
     }
