@@ -16,6 +16,12 @@ async function main(): Promise<void> {
   const msg64 = new Uint8Array(64).fill(7);
   const msg4k = new Uint8Array(4096).fill(7);
   const BATCH = 1000;
+  const BATCH_OF = 100; // messages per trySendMany
+  const batch64 = Array.from({ length: BATCH_OF }, () => msg64);
+  let sink = 0;
+  const handler = (data: Uint8Array, offset: number, length: number): void => {
+    sink += data[offset]! + length;
+  };
 
   const bench = new Bench({ time, warmupTime: 100 });
   bench
@@ -34,6 +40,14 @@ async function main(): Promise<void> {
         tx.commit(v);
       }
       for (let k = 0; k < BATCH; k++) rx.tryRecv();
+    })
+    .add(`trySendMany+drain 64 B x${BATCH}`, () => {
+      for (let k = 0; k < BATCH; k += BATCH_OF) tx.trySendMany(batch64);
+      while (rx.drain(handler) > 0);
+    })
+    .add(`trySendMany+tryRecvMany 64 B x${BATCH}`, () => {
+      for (let k = 0; k < BATCH; k += BATCH_OF) tx.trySendMany(batch64);
+      while (rx.tryRecvMany(BATCH).length > 0);
     })
     .add(`tryRecv on an empty ring x${BATCH}`, () => {
       for (let k = 0; k < BATCH; k++) rx.tryRecv();
@@ -60,6 +74,7 @@ async function main(): Promise<void> {
     const meanMs = r?.latency?.mean ?? r?.mean ?? NaN;
     console.log(`${task.name.padEnd(42)} ${((meanMs * 1e6) / items).toFixed(1).padStart(10)}`);
   }
+  if (sink < 0) console.log(sink); // keep the reads
   tx.close();
   rx.close();
   seg.close();

@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 
 import { UsageError, parseCommandLine, parseInteger, type OptionSpecs } from "../lib/util/args.js";
 import { TEST_TRANSPORTS, TRANSPORTS } from "./transports/index.js";
-import type { Scenario } from "./scenarios.js";
+import { DEFAULT_BATCH, type Scenario } from "./scenarios.js";
 
 export { UsageError };
 
@@ -15,6 +15,8 @@ export interface Options {
   sizes: Record<Scenario, number[]>;
   rounds: number;
   messages: number;
+  /** stream-batch: messages per sendMany(). */
+  batch: number;
   iterations: number;
   /** pointcloud: timed transfers per row; null: by size (pointcloud.ts defaultTransfers). */
   transfers: number | null;
@@ -57,13 +59,15 @@ after the listener is killed and started again.
                        (the 1 GB point clouds: about 30 s more, 2-3 GiB of memory per row)
   --transports LIST    ${TRANSPORTS.join(",")}
                        (default: all)
-  --scenarios LIST     rtt,stream,bulk,pointcloud,connect (default: all)
+  --scenarios LIST     rtt,stream,stream-batch,bulk,pointcloud,connect (default: all)
   --sizes LIST         message/buffer sizes for every chosen scenario, e.g. 64,1k,64k,1m
                        (binary units; 10000000 is 10 MB)
   --rounds N           rtt: timed round trips per row (default 20000; quick 1000);
                        connect: timed connects per row (a hundredth: 200; quick 10),
                        and listener restarts a fifth of that (at least 3)
-  --messages N         stream: messages per row (default 500000 or 256 MiB; quick 100000)
+  --messages N         stream, stream-batch: timed messages per row (default 1000000 or
+                       256 MiB; quick 100000), after half as many untimed
+  --batch N            stream-batch: messages per sendMany (default 64)
   --iterations N       bulk: timed transfers per row (default 5; quick 3)
   --transfers N        pointcloud: timed transfers per row (default by size: 200 of
                        10 MB, 20 of 100 MB, 5 of 1 GB; quick 50 of 1 MB), after a
@@ -97,6 +101,7 @@ const SPECS: OptionSpecs = {
   sizes: { type: "string" },
   rounds: { type: "string" },
   messages: { type: "string" },
+  batch: { type: "string" },
   iterations: { type: "string" },
   transfers: { type: "string" },
   "row-timeout": { type: "string" },
@@ -104,7 +109,7 @@ const SPECS: OptionSpecs = {
   markdown: { type: "string" },
 };
 
-const SCENARIOS: Scenario[] = ["rtt", "stream", "bulk", "pointcloud", "connect"];
+const SCENARIOS: Scenario[] = ["rtt", "stream", "stream-batch", "bulk", "pointcloud", "connect"];
 
 /** Parses "64", "1k", "64KiB", "10m", "1g" (binary units). */
 export function parseSize(s: string): number {
@@ -162,6 +167,8 @@ export function parseOptions(argv: string[]): Options | null {
   const messages = count("messages");
   const iterations = count("iterations");
   const transfers = count("transfers");
+  const batch = count("batch");
+  if (batch !== null && batch < 1) throw new UsageError("--batch must be at least 1");
   const rowTimeout = count("row-timeout");
 
   const bulk = quick ? [1 << 20, 10 << 20] : [1 << 20, 10 << 20, 100 << 20];
@@ -175,12 +182,14 @@ export function parseOptions(argv: string[]): Options | null {
     sizes: {
       rtt: sizes ?? [64, 1024, 65536],
       stream: sizes ?? [64, 4096],
+      "stream-batch": sizes ?? [64, 4096],
       bulk: sizes ?? bulk,
       pointcloud: sizes ?? cloud,
       connect: [64],
     },
     rounds: rounds ?? (quick ? 1000 : 20000),
-    messages: messages ?? (quick ? 100000 : 500000),
+    messages: messages ?? (quick ? 100000 : 1000000),
+    batch: batch ?? DEFAULT_BATCH,
     iterations: iterations ?? (quick ? 3 : 5),
     transfers,
     pin: v.pin === true,

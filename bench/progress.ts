@@ -26,7 +26,7 @@ export function estimateMs(job: Job): number {
     const us = shm ? (t === "shm-spin" ? 4 : 12) + kib * 0.15 : t === "worker-port" ? 45 + kib * 0.3 : (zmq ? 110 : t === "child-ipc" ? 80 : 75) + kib * 2;
     return start + (n * us) / 1000;
   }
-  if (job.scenario === "stream") {
+  if (job.scenario === "stream" || job.scenario === "stream-batch") {
     const us = shm ? 0.35 + kib * 0.25 : zmq ? 4.5 + kib * 3 : t === "worker-port" ? 2.5 + kib * 1 : t === "child-ipc" ? 4 + kib * 2 : 0.8 + kib * 1.5;
     return start + (n * us) / 1000;
   }
@@ -46,7 +46,7 @@ export function rowSummary(r: Row): string {
   if (r.error) return `FAILED: ${r.error}`;
   if (r.scenario === "rtt") return `p50 ${formatNumber(r.p50_us)} µs`;
   if (r.scenario === "connect") return `p50 ${formatNumber(r.p50_us)} µs${r.reconnect_ms !== undefined ? `, reconnect ${formatNumber(r.reconnect_ms)} ms` : ""}`;
-  if (r.scenario === "stream") return `${formatNumber(r.msgs_per_s)} msgs/s`;
+  if (r.scenario === "stream" || r.scenario === "stream-batch") return `${formatNumber(r.msgs_per_s)} msgs/s`;
   if (r.scenario === "pointcloud" && r.handoff_p50_us !== undefined) return `handoff ${formatNumber(r.handoff_p50_us)} µs, full ${formatNumber(r.ms)} ms`;
   return `${formatNumber(r.ms)} ms`;
 }

@@ -2,9 +2,13 @@
 // code: the same message pattern, warm-up and verification.
 //   rtt     host: send message i (sequence number in its first 4 bytes), wait
 //           for the echo, check it; peer: echo. Latency per round trip.
-//   stream  host: send `count` messages as fast as the transport takes them;
-//           peer: receive them, check size and sequence, then acknowledge.
-//           Rate measured at the peer, first to last message.
+//   stream  host: send `warmup` + `count` messages as fast as the transport
+//           takes them; peer: receive them, check size and sequence, then
+//           acknowledge. Rate measured at the peer over the last `count`
+//           (the warm-up lets the JIT optimise both sides' loops first).
+//   stream-batch  stream through the transport's batch API (Endpoint.sendMany,
+//           recvMany): `batch` messages per sendMany; the peer takes all
+//           that arrived in one recvMany and checks each in place.
 //   bulk    host: send one buffer of `size` bytes; peer: receive it, read one
 //           byte of every 4 KiB page, check the byte count, acknowledge.
 //           Time from the start of the send to the acknowledgement.
@@ -17,7 +21,10 @@ import { P99_MIN, runCloudHost, runCloudPeer } from "./pointcloud.js";
 import { summarize } from "./stats.js";
 import type { Endpoint } from "./transports/types.js";
 
-export type Scenario = "rtt" | "stream" | "bulk" | "pointcloud" | "connect";
+export type Scenario = "rtt" | "stream" | "stream-batch" | "bulk" | "pointcloud" | "connect";
+
+/** stream-batch: messages per sendMany() when --batch is not given. */
+export const DEFAULT_BATCH = 64;
 
 export interface Job {
   scenario: Scenario;
@@ -28,6 +35,8 @@ export interface Job {
   /** Untimed repetitions first (rtt round trips, bulk and pointcloud transfers). */
   warmup: number;
   cork: boolean;
+  /** stream-batch: messages per sendMany(). */
+  batch?: number;
   /** shm transports: the spin option as text ("adaptive", "20", "inf"): jobs travel as JSON. */
   spin?: string;
 }
@@ -99,14 +108,31 @@ export async function runHost(ep: Endpoint, job: Job, progress: Progress): Promi
   }
   if (job.scenario === "stream") {
     const msg = new Uint8Array(size);
-    for (let i = 0; i < count; i++) {
+    const total = warmup + count;
+    for (let i = 0; i < total; i++) {
       setSeq(msg, i);
       const p = ep.send(msg);
       if (p) await p;
-      if (i % step === 0) progress(i, count);
+      if (i % step === 0) progress(i, total);
     }
     const ack = await recv(ep);
-    if (ack.length !== 4 || seqOf(ack) !== count >>> 0) throw new Error("stream: bad acknowledgement");
+    if (ack.length !== 4 || seqOf(ack) !== total >>> 0) throw new Error("stream: bad acknowledgement");
+    return {};
+  }
+  if (job.scenario === "stream-batch") {
+    const b = job.batch ?? DEFAULT_BATCH;
+    const full = Array.from({ length: b }, () => new Uint8Array(size));
+    const total = warmup + count;
+    for (let i = 0; i < total; i += b) {
+      const k = Math.min(b, total - i);
+      const msgs = k === b ? full : full.slice(0, k);
+      for (let j = 0; j < k; j++) setSeq(msgs[j]!, i + j);
+      const p = ep.sendMany!(msgs);
+      if (p) await p;
+      if (i % step < b) progress(i, total);
+    }
+    const ack = await recv(ep);
+    if (ack.length !== 4 || seqOf(ack) !== total >>> 0) throw new Error("stream-batch: bad acknowledgement");
     return {};
   }
   const data = Buffer.alloc(size);
@@ -140,15 +166,37 @@ export async function runPeer(ep: Endpoint, job: Job): Promise<PeerResult> {
   }
   if (job.scenario === "stream") {
     let t0 = 0;
-    for (let i = 0; i < count; i++) {
+    const total = warmup + count;
+    for (let i = 0; i < total; i++) {
       let m = ep.recv();
       if (m instanceof Promise) m = await m;
-      if (i === 0) t0 = performance.now();
+      if (i === warmup) t0 = performance.now();
       if (m.length !== size || seqOf(m) !== i >>> 0) throw lost("message", i, m, size);
     }
     const elapsedMs = performance.now() - t0;
     const ack = new Uint8Array(4);
-    setSeq(ack, count);
+    setSeq(ack, total);
+    await ep.send(ack);
+    return { elapsedMs };
+  }
+  if (job.scenario === "stream-batch") {
+    let i = 0;
+    let t0 = 0;
+    // Checked in place: the bytes are valid during the call only.
+    const check = (d: Uint8Array, off: number, len: number): void => {
+      const seq = (d[off]! | (d[off + 1]! << 8) | (d[off + 2]! << 16) | (d[off + 3]! << 24)) >>> 0;
+      if (len !== size || seq !== i >>> 0) throw lost("message", i, d.subarray(off, off + len), size);
+      if (i === warmup) t0 = performance.now();
+      i++;
+    };
+    const total = warmup + count;
+    while (i < total) {
+      const p = ep.recvMany!(check);
+      if (typeof p !== "number") await p;
+    }
+    const elapsedMs = performance.now() - t0;
+    const ack = new Uint8Array(4);
+    setSeq(ack, total);
     await ep.send(ack);
     return { elapsedMs };
   }

@@ -46,7 +46,7 @@ describe("the benchmark", () => {
     // Progress on stderr: what it does first, then every row's start and figure.
     const progress = r.stderr.split("\n");
     expect(progress[0]).toMatch(/^synaptic-shm bench: \d+ rows .*about .*Checking that the machine is idle/);
-    expect(r.stderr).toMatch(/^\[ ?1\/\d+, .* in, about .* left\] rtt 64 B shm-event \.\.\. p50 [\d.]+ µs \(.+\)$/m);
+    expect(r.stderr).toMatch(/^\[ *1\/\d+, .* in, about .* left\] rtt 64 B shm-event \.\.\. p50 [\d.]+ µs \(.+\)$/m);
     expect(r.stderr).toMatch(/\] stream 4 KiB child-ipc \.\.\. [\d,.]+( M)? msgs\/s/);
     expect(r.stderr).toMatch(/\] bulk 4 KiB worker-port \.\.\. [\d.]+ ms/);
     expect(r.stderr).toMatch(/\] pointcloud 4 KiB shm-loan \.\.\. handoff [\d.,]+ µs, full [\d.,]+ ms/);
@@ -83,6 +83,23 @@ describe("the benchmark", () => {
         }
       }
     }
+    // stream-batch: the transports with a batch API, no others.
+    for (const size of [64, 4096]) {
+      const rows = report.results.filter((x) => x.scenario === "stream-batch" && x.size === size);
+      expect(rows.map((x) => (x.mode ? `${x.transport}-${x.mode}` : x.transport)).filter((n) => n !== "disruptor")).toEqual([
+        "shm-event",
+        "shm-futex",
+        "shm-spin",
+        "tcp",
+        "uds",
+        "zmq-ipc",
+        "zmq-tcp",
+      ]);
+      for (const row of rows) {
+        expect(row.error, `stream-batch ${size} ${row.transport}`).toBeUndefined();
+        for (const f of ["msgs_per_s", "mb_per_s", "cpu_us_per_msg"]) expect(positive(row[f]), `stream-batch ${size} ${row.transport} ${f}`).toBe(true);
+      }
+    }
     // pointcloud (--sizes applies to it too): the loan transports beside the sockets and ZeroMQ, memcpy first.
     for (const size of [64, 4096]) {
       const rows = report.results.filter((x) => x.scenario === "pointcloud" && x.size === size);
@@ -108,12 +125,12 @@ describe("the benchmark", () => {
     expect(r.stdout).toMatch(/shm-futex\s+.*futex/s);
     expect(r.stdout).toMatch(/shm-spin\s+.*spin: Infinity/s);
     const directions = r.stdout.split("\n").filter((l) => /^\s+(lower|higher|faster)=better/.test(l));
-    expect(directions.length).toBe(9); // one per table: 2 sizes of rtt, stream, bulk and pointcloud, and connect
+    expect(directions.length).toBe(11); // one per table: 2 sizes of rtt, stream, stream-batch, bulk and pointcloud, and connect
     for (const d of directions) expect(d.trim().split(/\s+/).every((c) => /^(lower|higher|faster)=better$/.test(c))).toBe(true);
     expect(r.stdout).toMatch(/^tcp\s.*\sbaseline\s/m);
     expect(r.stdout).toMatch(/\d× (faster|slower)/);
     expect(r.stdout).not.toMatch(/\d(\.\d+)?x\b/); // no bare "0.0127x" ratios
-    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(9);
+    expect(r.stdout.match(/^=> (Fastest: .+|No row produced figures\.)/gm)).toHaveLength(11);
     const md2 = readFileSync(md, "utf8");
     expect(md2).toMatch(/\| transport \| p50 µs \(lower is better\) \|/);
     expect(md2).toMatch(/\*\*worker-port\*\*: worker_threads/);

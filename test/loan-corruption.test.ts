@@ -22,6 +22,7 @@ interface Forge {
 
 /** Writes a LOAN frame after everything the writer published, through a mapping of the test's own, and publishes it. */
 function forge(tx: ChannelWriter, f: Forge): void {
+  tx.flush(); // what the writer sent this tick goes before the forged frame
   const seg = Segment.attach(tx.name);
   try {
     const hdr = new Int32Array(seg.buffer, 0, layout.HEADER_SIZE / 4);

@@ -41,6 +41,9 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
 export const HOW_TO_READ = [
   "rtt: one message in flight, echoed back; p50/p99/p99.9 are percentiles of the round-trip time in µs (lower is better).",
   "stream: messages one way as fast as the transport takes them; msgs/s and MB/s at the receiver (higher is better).",
+  "stream-batch: the same through each transport's batch API, where it has one: shm trySendMany/sendMany and drain " +
+    "(one index store and one release per batch, nothing allocated per message), a socket's frames in one write, " +
+    "ZeroMQ's multipart message (each part a message); --batch messages per send (default 64).",
   "bulk: one buffer sent, the receiver reads every page and acknowledges; ms is the median time per transfer (lower is better).",
   "pointcloud: the same in steady state (warm-up transfers first), the writer filling the buffer (one byte per 4 KiB page) " +
     "before each send; handoff: from just before the send to the moment the reader has the whole buffer (a socket: its " +

@@ -82,9 +82,10 @@ function specFor(scenario: Row["scenario"], size: number): Spec {
       what: (b, tcp) => `at ${s} round trip (p50 ${num(b.p50_us)} µs${tcp && b !== tcp ? ` vs ${num(tcp.p50_us)} µs` : ""})`,
     };
   }
-  if (scenario === "stream") {
+  if (scenario === "stream" || scenario === "stream-batch") {
+    const batch = scenario === "stream-batch";
     return {
-      title: `stream ${s}: one way at saturation`,
+      title: batch ? `stream-batch ${s}: one way at saturation, through each transport's batch API` : `stream ${s}: one way at saturation`,
       columns: [
         { head: "transport", better: null },
         { head: "msgs/s", better: "higher" },
@@ -96,7 +97,7 @@ function specFor(scenario: Row["scenario"], size: number): Spec {
       cells: (r, tcp) => [label(r), num(r.msgs_per_s), num(r.mb_per_s), vsTcp(r, tcp, "msgs_per_s", "higher"), ...cost(r)],
       key: "msgs_per_s",
       keyBetter: "higher",
-      what: (b, tcp) => `for a one-way stream of ${s} messages (${num(b.msgs_per_s)}${tcp && b !== tcp ? ` vs ${num(tcp.msgs_per_s)}` : ""} msgs/s)`,
+      what: (b, tcp) => `for a one-way stream of ${s} messages${batch ? " sent in batches" : ""} (${num(b.msgs_per_s)}${tcp && b !== tcp ? ` vs ${num(tcp.msgs_per_s)}` : ""} msgs/s)`,
     };
   }
   if (scenario === "connect") {

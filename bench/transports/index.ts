@@ -36,9 +36,13 @@ export const TEST_TRANSPORTS = ["lossy"] as const;
 const LOANS = ["shm-loan", "shm-copy"];
 const CLOUD = [...LOANS, "tcp", "uds", "zmq-ipc", "zmq-tcp"];
 
+/** The stream-batch scenario's: the transports with a batch API (Endpoint.sendMany/recvMany). */
+const BATCH_TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp"];
+
 /** Whether `transport` has a row in `scenario` (when both are chosen). */
 export function runsIn(transport: string, scenario: Scenario): boolean {
   if (scenario === "connect") return CONNECT_TRANSPORTS.includes(transport);
+  if (scenario === "stream-batch") return BATCH_TRANSPORTS.includes(transport);
   return scenario === "pointcloud" ? CLOUD.includes(transport) : !LOANS.includes(transport);
 }
 

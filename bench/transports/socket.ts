@@ -104,6 +104,45 @@ function endpoint(socket: net.Socket, cork: boolean, cleanup: () => void): Endpo
       frame.set(msg, 4);
       return write(frame);
     },
+    sendMany(msgs) {
+      // The batched way of a stream socket: every frame in one buffer, one write.
+      if (failed) throw failed;
+      let total = 0;
+      for (const m of msgs) total += 4 + m.length;
+      const buf = Buffer.allocUnsafe(total);
+      let off = 0;
+      for (const m of msgs) {
+        buf.writeUInt32LE(m.length, off);
+        buf.set(m, off + 4);
+        off += 4 + m.length;
+      }
+      return write(buf);
+    },
+    recvMany(onMessage) {
+      flush();
+      const deliverAll = (): number => {
+        const n = queue.length;
+        for (let i = 0; i < n; i++) {
+          const m = queue[i]!;
+          onMessage(m, 0, m.length);
+        }
+        queue.length = 0;
+        return n;
+      };
+      if (queue.length > 0) return deliverAll();
+      if (failed) throw failed;
+      return new Promise<number>((resolve, reject) => {
+        waiter = (m) => {
+          try {
+            onMessage(m, 0, m.length);
+            resolve(1 + deliverAll());
+          } catch (e) {
+            reject(e as Error);
+          }
+        };
+        failure = reject;
+      });
+    },
     recv() {
       flush();
       const m = queue.shift();

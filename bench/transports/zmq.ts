@@ -26,6 +26,13 @@ function endpoint(sock: Dealer, cleanup: () => void): Endpoint {
       const [m] = await sock.receive();
       return m!;
     },
+    // The batched way of ZeroMQ: one multipart message, each part a message.
+    sendMany: (msgs) => sock.send(msgs.map((m) => Buffer.from(m))),
+    async recvMany(onMessage) {
+      const parts = await sock.receive();
+      for (const m of parts) onMessage(m, 0, m.length);
+      return parts.length;
+    },
     async sendBulk(data) {
       await sock.send(data);
     },

@@ -3,8 +3,8 @@
 // attaches it by name.
 import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type ChannelEndOptions } from "./end.js";
 import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./reader.js";
-import { ChannelWriter } from "./writer.js";
-import { invalidArgType, shmError } from "../core/errors.js";
+import { ChannelWriter, type PublishMode } from "./writer.js";
+import { invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
 import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "../core/layout.js";
 import { native } from "../core/native.js";
 import { Segment } from "../core/segment.js";
@@ -19,6 +19,14 @@ export interface ChannelCreateOptions extends ChannelEndOptions {
   name?: string;
   /** The writer's loan pool (tx.loan(), and send() of buffers above maxMessageSize). */
   pool?: PoolOptions;
+  /**
+   * When messages become visible to the reader. "tick" (default): the first
+   * message of a tick at once; the others sent in the same tick together at
+   * its end, before this process waits on any channel, or once 1/16 of the
+   * ring is held back (one index store and at most one wakeup per burst).
+   * "immediate": each message as it is sent.
+   */
+  publish?: PublishMode;
 }
 
 export type ChannelAttachOptions = ReaderOptions;
@@ -30,11 +38,13 @@ export const Channel = {
     const capacity = validateCapacity(options.capacity);
     const end = validateEndOptions(options);
     const pool = validatePoolOptions(options.pool);
+    const publish = options.publish ?? "tick";
+    if (publish !== "tick" && publish !== "immediate") throw invalidArgValue("options.publish", 'must be "tick" or "immediate"', publish);
     sweepOpportunistically(); // segments of crashed processes, at most every 30 s
     // Rings are touched over and over: map them prefaulted.
     const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
-      return new ChannelWriter(seg, { ...end, pool });
+      return new ChannelWriter(seg, { ...end, pool, publish });
     } catch (e) {
       seg.close();
       throw e;

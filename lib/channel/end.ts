@@ -91,7 +91,7 @@ export function asBytes(bytes: unknown): Uint8Array {
   } else {
     throw invalidArgType("bytes", "a Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", bytes);
   }
-  if (view.byteLength === 0) {
+  if (view.length === 0) { // (a Uint8Array's length is its byteLength, and much faster to read on Node 20)
     try {
       new Uint8Array(view.buffer, 0, 0); // throws for a detached buffer
     } catch {

@@ -12,6 +12,7 @@
 import { abortError, shmError } from "../core/errors.js";
 import { native, type WaitMode, type WaiterHandle } from "../core/native.js";
 import type { WaitLine } from "../core/notify.js";
+import { flushHeld } from "./publish.js";
 import type { SpinPolicy } from "./spin.js";
 
 /**
@@ -108,6 +109,7 @@ export class Parker {
    */
   async wait(s: WaitSpec): Promise<void> {
     if (s.ready()) return;
+    flushHeld(); // nothing this process holds back may be what we wait for (publish.ts)
     this.#active++;
     const t0 = performance.now();
     try {
@@ -255,6 +257,7 @@ export class Parker {
   waitSync(s: Omit<WaitSpec, "signal" | "watched">): boolean {
     if (this.#active > 0) throw shmError("EBUSY", `${s.op}(): an asynchronous wait is pending on this end`);
     if (s.ready()) return true;
+    flushHeld(); // nothing this process holds back may be what we wait for (publish.ts)
     const budget = this.#spin.budget();
     if (budget > 0) {
       const t0 = performance.now();

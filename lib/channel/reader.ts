@@ -15,9 +15,11 @@ import {
   abortError,
   checkInteger,
   checkWaitOptions,
+  invalidArgType,
   invalidState,
   type WaitOptions,
 } from "../core/errors.js";
+import { anyHeld, flushHeld } from "./publish.js";
 import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
 import { receiveIterator, type MessagesOptions } from "./iterate.js";
 import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
@@ -51,6 +53,15 @@ export interface ReaderStats {
 }
 
 export type { MessagesOptions };
+
+/**
+ * What drain() hands each message to: its bytes are
+ * `data[offset, offset + length)`, valid during the call only.
+ */
+export type MessageHandler = (data: Uint8Array, offset: number, length: number) => void;
+
+/** Most messages one recvMany() returns when no `max` is given. */
+export const DEFAULT_RECV_MANY = 1024;
 
 interface Kept {
   start: number; // read index of the frame (u32)
@@ -106,6 +117,7 @@ export class ChannelReader extends ChannelEnd {
   readonly #kept: Kept[] = []; // kept frames, oldest first (released ones wait behind an older unreleased one)
   #keptLive = 0; // kept and not yet released: what maxKept bounds
   #receiving = false; // a recv() is waiting
+  #draining = false; // a drain() is calling its handler
   readonly #batch: number;
   /** Most messages keep() holds at once. */
   readonly maxKept: number;
@@ -255,8 +267,14 @@ export class ChannelReader extends ChannelEnd {
    */
   tryRecv(): Uint8Array | null {
     this.ensureOpen();
-    const hdr = this.hdr;
+    if (this.#draining) throw this.error("EBUSY", "a receive was called from a drain() handler");
     if (this.#current !== null) this.#releaseCurrent();
+    return this.#read();
+  }
+
+  /** The next message (the current one released already), or null. */
+  #read(): Uint8Array | null {
+    const hdr = this.hdr;
     const cap = this.capacity;
     for (;;) {
       let r = this.#r;
@@ -267,6 +285,13 @@ export class ChannelReader extends ChannelEnd {
           // Empty: everything consumed is released. Comparing with the shared
           // copy (ours to own) also repairs one that was overwritten.
           if (Atomics.load(hdr, H.readIndex) !== (this.#horizon() | 0)) this.#publish();
+          // A caller polling an empty ring may be waiting for the answer to
+          // a message its own process still holds back, or for one it sent
+          // itself this tick (publish.ts): publish those, then look again.
+          if (anyHeld()) {
+            flushHeld();
+            continue;
+          }
           return null;
         }
         if (((w - r) >>> 0) > cap) this.corrupt(`write index ${w} is not within the ring (read index ${r})`);
@@ -319,7 +344,7 @@ export class ChannelReader extends ChannelEnd {
         if ("revoked" in v) continue; // sent to a reader that died; the writer took it back
         const s = this.#stats;
         s.messages++;
-        s.bytes += v.view.byteLength;
+        s.bytes += v.view.length;
         this.#current = v.view;
         this.#currentStart = r; // a loan holds no ring space
         this.#currentLoan = v.loan;
@@ -333,6 +358,181 @@ export class ChannelReader extends ChannelEnd {
         continue;
       }
       this.corrupt(`unknown frame type ${type} at ${pos}`);
+    }
+  }
+
+  /**
+   * Hands every message published now (at most `max`) to `handler`, in
+   * order, with one load of the write index and one release of their space
+   * at the end; returns how many (0: none now). Nothing is allocated per
+   * message: the handler gets the ring's bytes and the message's offset and
+   * length, valid during the call only (a loan: its own view, offset 0).
+   * A message handed to a handler that throws is consumed; the error
+   * propagates and the rest stays for the next receive. ECORRUPT (and the
+   * reader closes) when a frame is invalid: no handler ever gets bytes
+   * outside the message. Not at end of stream: 0, then readable() or recv()
+   * tells the end (ECLOSED). The handler must not receive on this reader.
+   */
+  drain(handler: MessageHandler, max = Infinity): number {
+    this.ensureOpen();
+    if (typeof handler !== "function") throw invalidArgType("handler", "a function", handler);
+    if (max !== Infinity) checkInteger("max", max, 0, Number.MAX_SAFE_INTEGER);
+    if (this.#draining) throw this.error("EBUSY", "drain() was called from its own handler");
+    if (this.#current !== null) this.#releaseCurrent();
+    const hdr = this.hdr;
+    const frames = this.frames;
+    const data = this.data;
+    const cap = this.capacity;
+    const mask = this.mask;
+    const maxLen = this.maxMessageSize;
+    let r = this.#r;
+    // SYNC POINT: acquire of the frames the writer published (writer #publish).
+    let w = Atomics.load(hdr, H.writeIndex) >>> 0;
+    if (w === r && anyHeld()) {
+      flushHeld(); // messages this process holds back this tick (publish.ts), perhaps our own
+      w = Atomics.load(hdr, H.writeIndex) >>> 0;
+    }
+    if (((w - r) >>> 0) > cap) this.corrupt(`write index ${w} is not within the ring (read index ${r})`);
+    this.#cachedWrite = w;
+    let count = 0;
+    let bytes = 0;
+    this.#draining = true;
+    try {
+      while (r !== w && count < max) {
+        const avail = (w - r) >>> 0;
+        const pos = r & mask;
+        const p = pos >> 2;
+        // Each shared word is read once; only the local copies are checked and used.
+        const len = frames[p]! >>> 0;
+        const type = frames[p + 1]!;
+        if (type === FRAME_DATA) {
+          const frame = frameSize(len);
+          if (len > maxLen || frame > avail || pos + frame > cap) this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
+          r = (r + frame) >>> 0;
+          this.#r = r; // consumed before the handler runs: a handler that throws has had it
+          count++;
+          bytes += len;
+          handler(data, pos + 8, len);
+        } else if (type === FRAME_PAD) {
+          const toEnd = cap - pos;
+          if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
+          r = (r + toEnd) >>> 0;
+          this.#r = r;
+          continue;
+        } else {
+          // A loan (or corruption): the one-message path validates and maps it.
+          const m = this.#read();
+          r = this.#r;
+          if (m === null) continue; // a revoked loan, skipped
+          count++;
+          bytes += m.length;
+          const loan = this.#currentLoan;
+          this.#current = null;
+          this.#currentLoan = null;
+          try {
+            handler(m, 0, m.length);
+          } finally {
+            if (loan !== null && !this.closed) this.#loans.release(loan);
+          }
+        }
+        if (this.closed) break; // the handler closed the reader
+      }
+    } finally {
+      this.#draining = false;
+      if (!this.closed) {
+        const s = this.#stats;
+        s.messages += count;
+        s.bytes += bytes;
+        if (this.#horizon() !== this.#published) this.#publish();
+      }
+    }
+    return count;
+  }
+
+  /**
+   * The messages published now, at most `max` (default 1024), waiting for
+   * the first if there is none (as recv()): views into the ring (no copy),
+   * **valid until the next receive call or release() on this reader**, all
+   * taken with one load of the write index. A loan comes alone (a batch
+   * stops before one). keep() then keeps the last of them, holding the
+   * ring space of the whole batch. Rejects as recv() does (ECLOSED at end
+   * of stream, EPEERDEAD, ETIMEDOUT, AbortError, ECORRUPT: a batch with an
+   * invalid frame returns nothing).
+   */
+  async recvMany(max = DEFAULT_RECV_MANY, options?: WaitOptions): Promise<Uint8Array[]> {
+    checkInteger("max", max, 1, Number.MAX_SAFE_INTEGER);
+    const first = await this.recv(options);
+    return this.#rest(first, max);
+  }
+
+  /** As recvMany(), without waiting: an empty array when there is nothing now. */
+  tryRecvMany(max = DEFAULT_RECV_MANY): Uint8Array[] {
+    checkInteger("max", max, 1, Number.MAX_SAFE_INTEGER);
+    const first = this.tryRecv();
+    return first === null ? [] : this.#rest(first, max);
+  }
+
+  /** The batch after `first` (just received): data frames already published, up to max in all. */
+  #rest(first: Uint8Array, max: number): Uint8Array[] {
+    const out = [first];
+    if (this.#currentLoan !== null) return out;
+    const start = this.#currentStart; // the batch holds its space from its first frame on
+    const frames = this.frames;
+    const cap = this.capacity;
+    let r = this.#r;
+    // SYNC POINT: acquire of the frames the writer published since (writer #publish).
+    const w = Atomics.load(this.hdr, H.writeIndex) >>> 0;
+    if (((w - r) >>> 0) > cap) this.corrupt(`write index ${w} is not within the ring (read index ${r})`);
+    this.#cachedWrite = w;
+    let bytes = 0;
+    while (r !== w && out.length < max) {
+      const avail = (w - r) >>> 0;
+      const pos = r & this.mask;
+      const p = pos >> 2;
+      const len = frames[p]! >>> 0;
+      const type = frames[p + 1]!;
+      if (type === FRAME_PAD) {
+        const toEnd = cap - pos;
+        if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
+        r = (r + toEnd) >>> 0;
+        continue;
+      }
+      if (type !== FRAME_DATA) break; // a loan comes alone; anything else, the next receive judges
+      const frame = frameSize(len);
+      if (len > this.maxMessageSize || frame > avail || pos + frame > cap) this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
+      out.push(this.data.subarray(pos + 8, pos + 8 + len));
+      bytes += len;
+      r = (r + frame) >>> 0;
+    }
+    // Only now, with every frame valid: the batch is taken.
+    this.#r = r;
+    const s = this.#stats;
+    s.messages += out.length - 1;
+    s.bytes += bytes;
+    this.#current = out[out.length - 1]!;
+    this.#currentStart = start;
+    return out;
+  }
+
+  /**
+   * Resolves when a message can be received now (tryRecv, drain and
+   * tryRecvMany find it), waiting if the ring is empty (spin while it pays,
+   * then sleep). Rejects with ECLOSED at end of stream (the writer closed
+   * and everything was received) or on close, EPEERDEAD if the writer
+   * died, ETIMEDOUT, AbortError. For a loop of drain(): `while (true) {
+   * if (rx.drain(fn) === 0) await rx.readable(); }`.
+   */
+  async readable(options?: WaitOptions): Promise<void> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      this.ensureOpen();
+      const hdr = this.hdr;
+      const closed = Atomics.load(hdr, H.writerState) === SIDE_CLOSED; // before write_index: see #next
+      if (Atomics.load(hdr, H.writeIndex) >>> 0 !== this.#r) return;
+      if (closed) this.#endOfStream();
+      if (anyHeld()) flushHeld();
+      await this.parker.wait({ ready: this.#ready, recheck: this.#checkWriter, watched: this.#watched, deadline, timeout, signal, op: "readable" });
     }
   }
 

@@ -11,7 +11,7 @@
 // signals we tried instead (the kernel's preemptions of this process, and
 // the other processes' CPU use from /proc/stat) both turned spinning off
 // where it paid most (docs/BENCHMARKS.md, "Waiting strategy").
-import { availableParallelism } from "node:os";
+import { cpus } from "node:os";
 
 /**
  * Budget while spinning is on, microseconds: about two sleep/wake cycles.
@@ -66,8 +66,13 @@ export class AdaptiveSpin implements SpinPolicy {
   #trial = 0; // waits left that spin a probe's budget after a probe caught
   readonly #never: boolean;
 
-  constructor(cores = availableParallelism()) {
+  constructor(cores = cpus().length) {
     // One core: the peer can only run when we stop, so spinning never pays.
+    // The machine's cores, not this process's affinity: a process pinned to
+    // one core (taskset, bench --pin) with its peer pinned to another gains
+    // the most from spinning, and availableParallelism() would say 1 (it
+    // switched spinning off in every pinned benchmark: 60 us round trips).
+    // Two ends pinned to one core are caught by the spins failing.
     this.#never = cores < 2;
   }
 

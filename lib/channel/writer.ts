@@ -18,6 +18,19 @@ import { LOAN_DESCRIPTOR_SIZE, writeDescriptor } from "../loan/descriptor.js";
 import { LoanPool, type LoanRecord, type PoolConfig, type PoolStats } from "../loan/pool.js";
 import type { Segment } from "../core/segment.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
+import { holdUntilTickEnd, release as releaseHold } from "./publish.js";
+
+/** What a message argument may be. */
+export type Bytes = Uint8Array | ArrayBufferView | ArrayBuffer;
+
+/**
+ * When a writer publishes a message to the reader. "tick" (default): the
+ * first message of a tick at once, the others of the same tick together at
+ * its end (or before this process waits on any channel, or once 1/16 of
+ * the ring is held back): one index store and at most one wakeup per burst.
+ * "immediate": every message at once.
+ */
+export type PublishMode = "tick" | "immediate";
 
 export interface WriterStats {
   /** Messages committed. */
@@ -46,6 +59,9 @@ interface QueuedSend {
   loan: LoanRecord | null;
   off: number;
   len: number;
+  /** A sendMany()'s run of messages (copies), sent from `next` on; null for one message. */
+  items: Uint8Array[] | null;
+  next: number;
   resolve: () => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -70,15 +86,27 @@ export class ChannelWriter extends ChannelEnd {
   #pumping = false; // #pump() is running
   #pumped: Promise<void> = Promise.resolve(); // the last #pump(): settles once the queue is empty
   #corked = false; // cork(): hold back publishing
+  #tickHeld = false; // published once this tick: later commits wait for its end (publish.ts)
+  #batching = false; // inside trySendMany: publish once at its end
   #unpublished = false; // frames written but the write index not yet published
+  #publishedW = 0; // write index last published (u32)
+  readonly #holdBytes: number; // publish anyway once this much is held back
+  readonly #tickMode: boolean;
   readonly #stats: Omit<WriterStats, "sleeps"> = { messages: 0, bytes: 0, writerWaits: 0, wakeups: 0, loans: 0 };
   readonly #poolConfig: PoolConfig;
   #pool: LoanPool | null = null; // made on the first loan
 
   /** @internal use Channel.create() */
-  constructor(segment: Segment, opts: EndConfig & { pool: PoolConfig }) {
+  constructor(segment: Segment, opts: EndConfig & { pool: PoolConfig; publish: PublishMode }) {
     super(segment, OFFSETS.writer_wait, OFFSETS.reader_wait, opts);
     this.#poolConfig = opts.pool;
+    this.#tickMode = opts.publish === "tick";
+    this.#holdBytes = this.capacity / 16;
+  }
+
+  /** When messages are published: "tick" or "immediate" (options.publish). */
+  get publishMode(): PublishMode {
+    return this.#tickMode ? "tick" : "immediate";
   }
 
   /** @internal */
@@ -165,13 +193,35 @@ export class ChannelWriter extends ChannelEnd {
     return 0;
   }
 
-  /** Counts a committed message and publishes it, unless corked. */
+  /**
+   * Counts a committed message and publishes it: at once if it is the
+   * first of the tick, otherwise when the tick ends (or the hold is
+   * released earlier: uncork, a wait, the end of a batch), or now if 1/16
+   * of the ring is held back (the reader works meanwhile).
+   */
   #committed(n: number): void {
     const s = this.#stats;
     s.messages++;
     s.bytes += n;
-    if (this.#corked) this.#unpublished = true;
-    else this.#publish();
+    if (this.#corked || this.#tickHeld || this.#batching) {
+      this.#unpublished = true;
+      if (((this.#w - this.#publishedW) >>> 0) >= this.#holdBytes) this.#publish();
+    } else this.#publishFirst();
+  }
+
+  /** Publishes the tick's first commit (or batch) and holds the rest of the tick. */
+  #publishFirst(): void {
+    this.#publish();
+    if (this.#tickMode) {
+      this.#tickHeld = true;
+      holdUntilTickEnd(this);
+    }
+  }
+
+  /** @internal the tick ended, or this process is about to wait (publish.ts): publish what is held */
+  flushHeld(): void {
+    this.#tickHeld = false;
+    if (this.#unpublished && !this.#corked && !this.closed) this.#publish();
   }
 
   /** Publishes everything written so far and wakes the reader if it sleeps. */
@@ -179,6 +229,7 @@ export class ChannelWriter extends ChannelEnd {
     const s = this.#stats;
     const hdr = this.hdr;
     this.#unpublished = false;
+    this.#publishedW = this.#w;
     // SYNC POINT: release of the frame (header + payload) written above;
     // pairs with the reader's Atomics.load of the write index in tryRecv.
     Atomics.store(hdr, H.writeIndex, this.#w | 0);
@@ -213,10 +264,173 @@ export class ChannelWriter extends ChannelEnd {
     const src = this.#asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
-    const loan = this.#pool?.recordOf(src);
-    if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.byteLength);
-    if (src.byteLength > this.maxMessageSize) return this.#copyIn(src);
+    return this.#trySendOne(src);
+  }
+
+  /**
+   * Copies as many of `messages` as fit now into the ring, in order, each
+   * as one message, and publishes them together (one index store, at most
+   * one wakeup). Returns how many were sent: a prefix of `messages` (0 when
+   * the ring is full or send()s are queued). Each message is what trySend
+   * takes (a buffer above maxMessageSize goes through a loan, a loan's view
+   * is sent without a copy). Every message is checked before any is sent:
+   * a TypeError or RangeError sends nothing. ECLOSED once either end is
+   * closed.
+   */
+  trySendMany(messages: readonly Bytes[]): number {
+    if (!Array.isArray(messages)) throw invalidArgType("messages", "an array of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
+    this.#checkWritable();
+    this.#checkMessages(messages);
+    if (this.#queue.length > 0) return 0; // keep order behind waiting send()s
+    return this.#writeMany(messages, 0);
+  }
+
+  /** Checks what trySend would refuse, before anything is sent: the types, and non-loans' sizes against the pool. */
+  #checkMessages(messages: readonly unknown[]): void {
+    const max = this.maxMessageSize;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      // The common case in two comparisons; anything else (a detached or empty view, another view type, a large buffer) in full.
+      if (m instanceof Uint8Array && m.length !== 0 && m.length <= max) continue;
+      const src = this.#asBytes(m as Bytes);
+      if (src.length > max && this.#pool?.recordOf(src) === undefined) this.#loanPool().checkSize(src.length);
+    }
+  }
+
+  /** Writes messages[from..] while they fit, publishing once at the end; returns the index of the first not written. */
+  #writeMany(messages: readonly Bytes[], from: number): number {
+    const n = messages.length;
+    let i = from;
+    this.#batching = true;
+    try {
+      while (i < n) {
+        if (this.#pool === null) i = this.#copyRun(messages, i);
+        if (i === n) break;
+        // What the run does not take: a wrap, a full ring, a loan, another view type, a large buffer.
+        const m = messages[i]!;
+        if (!this.#trySendOne(m instanceof Uint8Array ? m : this.#asBytes(m))) break;
+        i++;
+      }
+    } finally {
+      this.#batching = false;
+      if (this.#unpublished && !this.#corked && !this.#tickHeld && !this.closed) this.#publishFirst();
+    }
+    return i;
+  }
+
+  /**
+   * The common case of a batch in one loop, with the indices in locals:
+   * checked Uint8Arrays up to maxMessageSize, copied while they fit before
+   * the end of the data region and within the free space last seen.
+   * Returns the index of the first message it did not take. (Per message,
+   * #trySendOne's calls and field updates cost as much as the copy.)
+   */
+  #copyRun(messages: readonly Bytes[], i: number): number {
+    const n = messages.length;
+    const frames = this.frames;
+    const data = this.data;
+    const cap = this.capacity;
+    const mask = this.mask;
+    const max = this.maxMessageSize;
+    let w = this.#w;
+    let free = cap - ((w - this.#cachedRead) >>> 0);
+    let count = 0;
+    let bytes = 0;
+    for (; i < n; i++) {
+      const m = messages[i];
+      if (!(m instanceof Uint8Array)) break;
+      const len = m.length; // (length, not byteLength: the latter is far slower to read on Node 20)
+      const frame = frameSize(len);
+      const pos = w & mask;
+      if (len > max || frame > cap - pos || frame > free) break;
+      const p = pos >> 2;
+      frames[p] = len;
+      frames[p + 1] = FRAME_DATA;
+      data.set(m, pos + 8);
+      w = (w + frame) >>> 0;
+      free -= frame;
+      count++;
+      bytes += len;
+    }
+    if (count > 0) {
+      this.#w = w;
+      const s = this.#stats;
+      s.messages += count;
+      s.bytes += bytes;
+      this.#unpublished = true;
+    }
+    return i;
+  }
+
+  /** One checked message, without waiting: a loan's descriptor, a large buffer copied into a loan, or a copy into the ring. */
+  #trySendOne(src: Uint8Array): boolean {
+    if (this.#pool !== null) {
+      const loan = this.#pool.recordOf(src);
+      if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.length);
+    }
+    if (src.length > this.maxMessageSize) return this.#copyIn(src);
     return this.#write(src);
+  }
+
+  /**
+   * Sends `messages` (an array or any iterable) in order, each as one
+   * message: what fits now is copied and published together, the rest
+   * waits for room as send() does (each owning a copy), in order and
+   * behind nothing sent later. Resolves once all are committed. Rejects as
+   * send() does (ECLOSED, EPEERDEAD, ETIMEDOUT after `timeout` ms for the
+   * whole batch, AbortError); then the messages before the failed one were
+   * sent and the rest were not: the error's `sent` says how many were.
+   * Every message is checked before any is sent (TypeError, RangeError).
+   */
+  sendMany(messages: Iterable<Bytes>, options?: WaitOptions): Promise<void> {
+    let list: readonly Bytes[];
+    let wait: ReturnType<typeof checkWaitOptions>;
+    let sent: number;
+    try {
+      if (Array.isArray(messages)) list = messages;
+      else if (messages !== null && typeof messages === "object" && Symbol.iterator in messages) list = Array.from(messages);
+      else throw invalidArgType("messages", "an iterable of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
+      wait = checkWaitOptions(options);
+      if (wait.signal?.aborted) throw abortError(wait.signal);
+      this.#checkWritable();
+      this.#checkMessages(list);
+      sent = this.#queue.length > 0 ? 0 : this.#writeMany(list, 0);
+      if (sent === list.length) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // The rest waits in the send queue, behind nothing: runs of copies as
+    // one entry each, a loan or a large buffer as an entry of its own. One
+    // deadline and one signal for all, so a failure fails everything after.
+    const entries: { p: Promise<void>; base: number; run: boolean }[] = [];
+    for (let i = sent; i < list.length; ) {
+      const base = i;
+      const src = this.#asBytes(list[i]!);
+      if (src.length > this.maxMessageSize || this.isLoan(src)) {
+        entries.push({ p: this.#queueSend(src, wait), base, run: false });
+        i++;
+        continue;
+      }
+      const run: Uint8Array[] = [];
+      for (; i < list.length; i++) {
+        const m = this.#asBytes(list[i]!);
+        if (m.length > this.maxMessageSize || this.isLoan(m)) break;
+        run.push(new Uint8Array(m)); // a copy: the caller may reuse its buffers at once
+      }
+      entries.push({ p: this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items: run, next: 0 }, wait), base, run: true });
+    }
+    for (const e of entries) e.p.catch(() => {}); // awaited in order below; the later ones fail with the first
+    return (async () => {
+      for (const { p, base, run } of entries) {
+        try {
+          await p;
+        } catch (e) {
+          // A run's rejection says how many of its messages went (sentError in #settle).
+          const inRun = run ? ((e as { sent?: number }).sent ?? 0) : 0;
+          throw sentError(run ? (e as Error).cause : e, base + inRun);
+        }
+      }
+    })();
   }
 
   /**
@@ -237,7 +451,7 @@ export class ChannelWriter extends ChannelEnd {
 
   /** Sends a buffer above maxMessageSize through a loan, copied once; false if the ring or the pool has no room now. */
   #copyIn(src: Uint8Array): boolean {
-    const n = src.byteLength;
+    const n = src.length;
     const pool = this.#loanPool();
     pool.checkSize(n);
     if (!this.#hasSpace(this.#need(LOAN_DESCRIPTOR_SIZE))) return false;
@@ -268,7 +482,7 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   #write(src: Uint8Array): boolean {
-    const n = src.byteLength;
+    const n = src.length;
     const pos = this.#claim(n);
     if (pos < 0) return false;
     const p = pos >> 2;
@@ -289,30 +503,35 @@ export class ChannelWriter extends ChannelEnd {
    * `timeout` ms, AbortError when `signal` aborts; a send that rejects was
    * not sent.
    */
-  send(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+  send(bytes: Bytes, options?: WaitOptions): Promise<void> {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
-    let loan: LoanRecord | undefined;
-    let off = 0;
-    let len = 0; // taken before a handed-over loan's buffer is detached
     try {
       src = this.#asBytes(bytes);
-      len = src.byteLength;
       wait = checkWaitOptions(options);
       this.#checkWritable();
+      if (src.length > this.maxMessageSize && this.#pool?.recordOf(src) === undefined) {
+        this.#loanPool().checkSize(src.length); // RangeError above the pool's limit
+      }
+      if (wait.signal?.aborted) throw abortError(wait.signal);
+      if (this.#queue.length === 0 && this.#trySendOne(src)) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queueSend(src, wait);
+  }
+
+  /** Queues a checked message that did not fit now; it is sent by #pump, in call order. */
+  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>): Promise<void> {
+    let loan: LoanRecord | undefined;
+    const len = src.length; // taken before a handed-over loan's buffer is detached
+    let off = 0;
+    try {
       loan = this.#pool?.recordOf(src);
       if (loan !== undefined) off = src.byteOffset;
-      const big = loan === undefined && src.byteLength > this.maxMessageSize;
-      if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
-      if (wait.signal?.aborted) throw abortError(wait.signal);
-      if (this.#queue.length === 0) {
-        if (loan !== undefined ? this.#writeLoan(loan, src.byteOffset, src.byteLength) : big ? this.#copyIn(src) : this.#write(src)) {
-          return Promise.resolve();
-        }
-      }
-      if (big) {
+      else if (len > this.maxMessageSize) {
         // Copy into a loan now if the pool has one: queued, it is only a descriptor.
-        const view = this.#tryLoan(src.byteLength);
+        const view = this.#tryLoan(len);
         if (view !== null) {
           view.set(src);
           loan = this.#pool!.recordOf(view)!;
@@ -322,13 +541,15 @@ export class ChannelWriter extends ChannelEnd {
     } catch (e) {
       return Promise.reject(e);
     }
+    // A copy (Buffer#slice would alias): never the caller's buffer.
+    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0 }, wait);
+  }
+
+  /** Puts a send in the queue with its deadline and signal; #pump sends it. */
+  #enqueue(what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next">, wait: ReturnType<typeof checkWaitOptions>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const q: QueuedSend = {
-        // A copy (Buffer#slice would alias): never the caller's buffer.
-        bytes: loan === undefined ? new Uint8Array(src) : null,
-        loan: loan ?? null,
-        off,
-        len,
+        ...what,
         resolve,
         reject,
         signal: wait.signal,
@@ -347,7 +568,7 @@ export class ChannelWriter extends ChannelEnd {
         }
       };
       if (Number.isFinite(q.timeout)) {
-        q.timer = setLongTimeout(() => drop(this.#timedOut(q)), q.timeout);
+        q.timer = setLongTimeout(() => drop(this.#timedOut(q)), Math.max(0, q.deadline - performance.now()));
       }
       if (q.signal) {
         const signal = q.signal;
@@ -369,7 +590,7 @@ export class ChannelWriter extends ChannelEnd {
     if (error !== null && q.loan !== null) this.#pool?.cancel(q.loan);
     if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
     if (error === null) q.resolve();
-    else q.reject(error);
+    else q.reject(q.items !== null ? sentError(error, q.next) : error);
   }
 
   /** Writes queued sends in order, waiting for room before each. */
@@ -385,7 +606,14 @@ export class ChannelWriter extends ChannelEnd {
           if (q.signal?.aborted) throw abortError(q.signal);
           if (performance.now() >= q.deadline) throw this.#timedOut(q);
           this.#checkWritable();
-          if (q.loan === null && q.len > this.maxMessageSize) {
+          if (q.items !== null) {
+            // A sendMany() run: what fits now, published together; then wait for room for the next.
+            q.next = this.#writeMany(q.items, q.next);
+            if (q.next < q.items.length) {
+              await this.#room(q.items[q.next]!.length, q.deadline, q.timeout, q.signal, "sendMany");
+              continue;
+            }
+          } else if (q.loan === null && q.len > this.maxMessageSize) {
             // A large copy waiting for pool memory: copy it into a loan once there is one.
             const view = this.#tryLoan(q.len);
             if (view === null) {
@@ -397,7 +625,7 @@ export class ChannelWriter extends ChannelEnd {
             q.loan = this.#pool!.recordOf(view)!;
             this.#pool!.handOver(q.loan);
           }
-          if (!(q.loan !== null ? this.#writeLoan(q.loan, q.off, q.len) : this.#write(q.bytes!))) {
+          if (q.items === null && !(q.loan !== null ? this.#writeLoan(q.loan, q.off, q.len) : this.#write(q.bytes!))) {
             await this.#room(q.loan !== null ? LOAN_DESCRIPTOR_SIZE : q.len, q.deadline, q.timeout, q.signal, "send");
             continue; // re-check: the head may have been settled meanwhile
           }
@@ -429,21 +657,21 @@ export class ChannelWriter extends ChannelEnd {
     checkSyncTimeout(timeoutMs);
     this.#checkWritable();
     let loan = this.#pool?.recordOf(src);
-    const big = loan === undefined && src.byteLength > this.maxMessageSize;
-    if (big) this.#loanPool().checkSize(src.byteLength); // RangeError above the pool's limit
+    const big = loan === undefined && src.length > this.maxMessageSize;
+    if (big) this.#loanPool().checkSize(src.length); // RangeError above the pool's limit
     if (this.#queue.length > 0 || this.parker.busy) throw this.error("EBUSY", "async send()s or writable()s are pending on this writer");
     const deadline = performance.now() + timeoutMs;
     let off = src.byteOffset;
     if (big) {
-      const view = this.loanSync(src.byteLength, timeoutMs);
+      const view = this.loanSync(src.length, timeoutMs);
       if (view === null) return false;
       view.set(src);
       loan = this.#pool!.recordOf(view)!;
       off = 0;
     }
-    const n = loan !== undefined ? LOAN_DESCRIPTOR_SIZE : src.byteLength;
+    const n = loan !== undefined ? LOAN_DESCRIPTOR_SIZE : src.length;
     for (;;) {
-      if (loan !== undefined ? this.#writeLoan(loan, off, src.byteLength) : this.#write(src)) return true;
+      if (loan !== undefined ? this.#writeLoan(loan, off, src.length) : this.#write(src)) return true;
       this.#countWait();
       if (!this.parker.waitSync({ ready: this.#roomFor(n), recheck: this.#checkReader, deadline, op: "sendSync" })) {
         if (big) this.#pool!.cancel(loan!); // our copy: back to the pool; a caller's loan stays theirs
@@ -693,9 +921,18 @@ export class ChannelWriter extends ChannelEnd {
     process.nextTick(() => this.uncork());
   }
 
-  /** Publishes what was sent since cork(). */
+  /** Publishes what was sent since cork() (and anything the tick holds back). */
   uncork(): void {
     this.#corked = false;
+    this.flush();
+  }
+
+  /**
+   * Publishes now everything sent so far (held back by cork() or by the
+   * tick, see options.publish), with one index store and at most one
+   * wakeup. Stays corked if corked.
+   */
+  flush(): void {
     if (this.#unpublished && !this.closed) this.#publish();
   }
 
@@ -706,6 +943,8 @@ export class ChannelWriter extends ChannelEnd {
    */
   close(): void {
     this.#reserved = null;
+    this.#tickHeld = false;
+    releaseHold(this);
     if (!this.closed) this.uncork();
     this.closeEnd(H.writerState);
   }
@@ -742,6 +981,16 @@ export class ChannelWriter extends ChannelEnd {
     }
     this.close();
   }
+}
+
+/** A batch's failure, with how many of its messages were sent before it (`sent`). */
+function sentError(e: unknown, sent: number): unknown {
+  if (!(e instanceof Error)) return e;
+  const err = new Error(e.message, { cause: e }) as Error & { code?: unknown; sent: number };
+  err.name = e.name;
+  if ("code" in e) err.code = (e as { code: unknown }).code;
+  err.sent = sent;
+  return err;
 }
 
 /** Longest `await using` waits for a writer's queued send()s before closing. */
