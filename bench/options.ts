@@ -39,8 +39,10 @@ export const USAGE = `usage: synaptic-shm bench [options]
 
 Measures this package's shared-memory channel against what Node programs
 otherwise use between local processes: TCP loopback, Unix domain sockets,
-ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), and, between
-threads, worker_threads MessagePorts. Every row runs in fresh processes. The
+ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), between
+threads worker_threads MessagePorts, and another shared-memory package,
+shared-memory-disruptor (disruptor: rtt and stream only; skipped unless it
+is installed with its addon built). Every row runs in fresh processes. The
 results print with a legend and are saved to bench-results/<timestamp>.json
 and .md. About 1 min 40 s on 2 cores; --quick about 25 s.
 

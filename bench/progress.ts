@@ -22,6 +22,8 @@ export function estimateMs(job: Job): number {
     const each = t === "tcp" ? 0.3 : t === "zmq-ipc" ? 1 : 4;
     return 300 + n * each + (t.startsWith("peer-") ? Math.max(3, Math.round(job.count / 5)) * 250 : 0);
   }
+  if (t === "disruptor" && job.scenario === "rtt") return start + (n * (3 + kib * 0.15)) / 1000;
+  if (t === "disruptor" && job.scenario === "stream") return start + (n * (0.3 + kib * 0.2)) / 1000;
   if (job.scenario === "rtt") {
     const us = shm ? (t === "shm-spin" ? 4 : 12) + kib * 0.15 : t === "worker-port" ? 45 + kib * 0.3 : (zmq ? 110 : t === "child-ipc" ? 80 : 75) + kib * 2;
     return start + (n * us) / 1000;

@@ -171,9 +171,13 @@ function figures(row: Row, job: Job, h: ChildMsg, p: { cpuUs?: number; maxRssKb?
   return out;
 }
 
-/** Names in /dev/shm starting with `prefix`, a loan pool's slabs ("smsh-<16 hex>."): removed after a row. */
+/**
+ * Names in /dev/shm starting with `prefix`, then digits: a loan pool's slabs
+ * ("smsh-<16 hex>."), the disruptor transport's two rings
+ * ("disruptor-bench-<16 hex>."): removed after a row.
+ */
 function removeLeftovers(prefix: string): void {
-  if (!/^smsh-[0-9a-f]{16}\.$/.test(prefix)) return;
+  if (!/^(smsh|disruptor-bench)-[0-9a-f]{16}\.$/.test(prefix)) return;
   let names: string[];
   try {
     names = readdirSync("/dev/shm");

@@ -6,8 +6,10 @@ import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { disruptorTransport, loadDisruptor } from "../dist/bench/transports/disruptor.js";
 import { ROOT, collect, track } from "./helpers.js";
 
 const CLI = path.join(ROOT, "dist", "lib", "cli.js");
@@ -242,6 +244,78 @@ describe("the benchmark", () => {
     expect(r.signal).toBe("SIGTERM");
     expect(readdirSync(scratch)).toEqual([]);
   }, 180_000);
+
+  // shared-memory-disruptor is a devDependency whose addon is built apart (npm run build:disruptor).
+  const disruptor = loadDisruptor() !== null;
+  const disruptorNames = (): string[] => readdirSync("/dev/shm").filter((n) => n.startsWith("disruptor-bench-"));
+
+  it.skipIf(!disruptor)("runs the disruptor transport (shared-memory-disruptor) in rtt and stream only, corked or not, and leaves nothing in /dev/shm", async () => {
+    const before = new Set(disruptorNames());
+    for (const [args, sizes] of [
+      [["--sizes", "64,64k"], [64, 65536]],
+      [["--sizes", "64", "--no-cork"], [64]],
+    ] as const) {
+      const json = path.join(dir, `disruptor${args.length}.json`);
+      const r = await bench([...TINY, ...args, "--transports", "disruptor,tcp", "--scenarios", "rtt,stream,bulk", "--json", json, "--no-save"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^  disruptor\s+shared-memory-disruptor/m);
+      const rows = (JSON.parse(readFileSync(json, "utf8")) as { results: Row[] }).results.filter((x) => x.transport === "disruptor");
+      expect(rows.map((x) => `${x.scenario} ${x.size}`)).toEqual([...sizes.map((n) => `rtt ${n}`), ...sizes.map((n) => `stream ${n}`)]);
+      for (const row of rows) {
+        expect(row.error, `${row.scenario} ${row.size}`).toBeUndefined();
+        expect(row.mode).toBeNull();
+        for (const f of row.scenario === "rtt" ? ["p50_us", "p99_us", "cpu_us_per_msg"] : ["msgs_per_s", "mb_per_s", "cpu_us_per_msg"]) {
+          expect(positive(row[f]), `${row.scenario} ${row.size} ${f}=${row[f]}`).toBe(true);
+        }
+      }
+    }
+    // The host unlinks both rings once the peer has mapped them (a name another run made a moment ago may pass).
+    let left = disruptorNames().filter((n) => !before.has(n));
+    if (left.length) {
+      await sleep(1000);
+      left = left.filter((n) => existsSync(`/dev/shm/${n}`));
+    }
+    expect(left).toEqual([]);
+  }, 120_000);
+
+  it.skipIf(!disruptor)("the disruptor transport's batch API: sendMany and recvMany keep order and lengths, mixed with send and recv", async () => {
+    const t = disruptorTransport();
+    const opts = { size: 65536, scenario: "stream" as const };
+    const h = await t.host(opts);
+    const p = await t.peer(h.offer, opts);
+    const a = await h.complete(p.answer);
+    const b = p.endpoint;
+    try {
+      expect(disruptorNames().filter((n) => h.offer.startsWith(n.slice(0, -1)))).toEqual([]); // unlinked once both are mapped
+      const msg = (i: number, n: number): Uint8Array => {
+        const m = new Uint8Array(n).fill(i & 255);
+        new DataView(m.buffer).setUint32(0, i, true);
+        return m;
+      };
+      // 40 messages in a ring of 63 elements (one thread: a full ring would wait for ever).
+      const sizes = Array.from({ length: 40 }, (_, i) => [4, 100, 65536, 7][i % 4]!);
+      await a.sendMany!(sizes.slice(0, 30).map((n, i) => msg(i, n)));
+      for (let i = 30; i < 40; i++) await a.send(msg(i, sizes[i]!));
+      await new Promise((r) => setImmediate(r)); // corked sends are committed at the end of the tick
+      const first = (await b.recv()) as Uint8Array;
+      expect([first.length, new DataView(first.buffer, first.byteOffset).getUint32(0, true)]).toEqual([4, 0]);
+      const got: [number, number, number][] = [];
+      const n = await b.recvMany!((data, off, len) => got.push([data.readUInt32LE(off), len, data[off + len - 1]!]));
+      expect(n).toBe(39);
+      expect(got).toEqual(sizes.slice(1).map((len, k) => [k + 1, len, len > 4 ? (k + 1) & 255 : ((k + 1) >>> 24) & 255]));
+      // And back: a batch, then one at a time.
+      await b.sendMany!([msg(7, 64), msg(8, 65536)]);
+      const back = [(await a.recv()) as Uint8Array, (await a.recv()) as Uint8Array].map((m) => [m.length, m[0]]);
+      expect(back).toEqual([[64, 7], [65536, 8]]);
+      expect(() => a.sendMany!([msg(1, 8), new Uint8Array(a.maxMessageSize + 1)])).toThrow(/elements hold/); // nothing claimed: the ring goes on
+      await a.send(msg(9, 4));
+      await new Promise((r) => setImmediate(r));
+      expect(Array.from((await b.recv()) as Uint8Array)).toEqual([9, 0, 0, 0]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 
   it("rejects unknown options with a usage error (exit 2)", async () => {
     const r = await bench(["--transports", "carrier-pigeon"]);

@@ -20,6 +20,11 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
   "shm-copy":
     "pointcloud only: send() of an ordinary Buffer larger than the ring's maxMessageSize: copied once into a loan " +
     "(copy-in), then handed over as shm-loan. For large buffers made elsewhere.",
+  disruptor:
+    "shared-memory-disruptor (an LMAX Disruptor over POSIX shared memory, another package with a native addon), one " +
+    "per direction: fixed-size elements ([u32 length][payload]), sends claimed ahead and committed per tick, receives " +
+    "taking every published element at once. It has no way to sleep: a waiting side polls (spin), burning a core, as " +
+    "shm-spin. rtt and stream only; skipped without the package (a devDependency) or its built addon.",
   tcp: "Node net over 127.0.0.1 loopback (noDelay, length-prefixed frames, writes corked per tick): the baseline every ratio is against. Works across machines.",
   uds: "the same code over a Unix domain socket (local only).",
   "zmq-ipc": "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package.",

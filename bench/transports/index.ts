@@ -1,5 +1,6 @@
 // The transports the benchmark knows, by the names used on its command line.
 import { childIpcTransport } from "./child-ipc.js";
+import { disruptorTransport, loadDisruptor } from "./disruptor.js";
 import { lossyTransport } from "./lossy.js";
 import { peerTransport } from "./peer.js";
 import { shmTransport } from "./shm.js";
@@ -20,6 +21,7 @@ export const TRANSPORTS = [
   "shm-spin",
   "shm-loan",
   "shm-copy",
+  "disruptor",
   "peer-shm",
   "peer-zmq",
   "tcp",
@@ -35,6 +37,8 @@ export const TEST_TRANSPORTS = ["lossy"] as const;
 /** The loan transports run only in pointcloud; pointcloud compares them with the sockets and ZeroMQ. */
 const LOANS = ["shm-loan", "shm-copy"];
 const CLOUD = [...LOANS, "tcp", "uds", "zmq-ipc", "zmq-tcp"];
+/** shared-memory-disruptor: messages only (rtt, stream and the batch API's stream-batch). */
+const DISRUPTOR_SCENARIOS = ["rtt", "stream", "stream-batch"];
 
 /** The stream-batch scenario's: the transports with a batch API (Endpoint.sendMany/recvMany). */
 const BATCH_TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "zmq-ipc", "zmq-tcp"];
@@ -42,6 +46,7 @@ const BATCH_TRANSPORTS = ["shm-event", "shm-futex", "shm-spin", "tcp", "uds", "z
 /** Whether `transport` has a row in `scenario` (when both are chosen). */
 export function runsIn(transport: string, scenario: Scenario): boolean {
   if (scenario === "connect") return CONNECT_TRANSPORTS.includes(transport);
+  if (transport === "disruptor") return DISRUPTOR_SCENARIOS.includes(scenario);
   if (scenario === "stream-batch") return BATCH_TRANSPORTS.includes(transport);
   return scenario === "pointcloud" ? CLOUD.includes(transport) : !LOANS.includes(transport);
 }
@@ -59,6 +64,8 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
       return shmLoanTransport("loan", spin);
     case "shm-copy":
       return shmLoanTransport("copy", spin);
+    case "disruptor":
+      return disruptorTransport(cork);
     case "peer-shm":
       return peerTransport("shm");
     case "peer-zmq":
@@ -87,5 +94,6 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
 /** Why a transport cannot run here, or null if it can. */
 export function unavailable(name: string): string | null {
   if ((name.startsWith("zmq-") || name.startsWith("peer-")) && !loadZmq()) return "the zeromq package is not installed";
+  if (name === "disruptor" && !loadDisruptor()) return "the shared-memory-disruptor package is not installed or its addon did not build";
   return null;
 }
