@@ -497,7 +497,8 @@ export class ChannelReader extends ChannelEnd {
         r = (r + toEnd) >>> 0;
         continue;
       }
-      if (type !== FRAME_DATA) break; // a loan comes alone; anything else, the next receive judges
+      if (type === FRAME_LOAN) break; // a loan comes alone, in the next batch
+      if (type !== FRAME_DATA) this.corrupt(`unknown frame type ${type} at ${pos}`);
       const frame = frameSize(len);
       if (len > this.maxMessageSize || frame > avail || pos + frame > cap) this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
       out.push(this.data.subarray(pos + 8, pos + 8 + len));

@@ -261,7 +261,7 @@ export class ChannelWriter extends ChannelEnd {
    * either end is closed.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    const src = this.#asBytes(bytes);
+    const src = bytes instanceof Uint8Array && bytes.length !== 0 ? bytes : this.#asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
     return this.#trySendOne(src);
@@ -507,7 +507,7 @@ export class ChannelWriter extends ChannelEnd {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
     try {
-      src = this.#asBytes(bytes);
+      src = bytes instanceof Uint8Array && bytes.length !== 0 ? bytes : this.#asBytes(bytes);
       wait = checkWaitOptions(options);
       this.#checkWritable();
       if (src.length > this.maxMessageSize && this.#pool?.recordOf(src) === undefined) {
