@@ -337,3 +337,23 @@ describe("the benchmark", () => {
     expect(help.stdout).toMatch(/usage: synaptic-shm bench/);
   });
 });
+
+describe("the soak (bench/soak.ts)", () => {
+  it("checks every message of a one-second await-send() soak across processes, loses none, and sends at most one wake per reader sleep", async () => {
+    const json = path.join(dir, "soak.json");
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(ROOT, "dist", "bench", "soak.js"), "--seconds", "1", "--spin", "0", "--json", json], { timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/checked messages of 1-256 B .* msgs\/s; lost 0/);
+    const s = JSON.parse(readFileSync(json, "utf8")) as { messages: number; lost: number; writer_wakeups: number; reader_sleeps: number; reader_wakeups: number; writer_sleeps: number };
+    expect(s.messages).toBeGreaterThan(1000);
+    expect(s.lost).toBe(0);
+    expect(s.reader_sleeps).toBeGreaterThan(0); // spin 0: the reader sleeps whenever it catches up
+    expect(s.writer_wakeups).toBeLessThanOrEqual(s.reader_sleeps + 1);
+    expect(s.reader_wakeups).toBeLessThanOrEqual(s.writer_sleeps + 1);
+  }, 90_000);
+});
