@@ -121,6 +121,19 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  "telemetry-batch": {
+    what: "200,000 small readings in batches: sendMany() in one process, drain() and readable() in another, in order, to end of stream",
+    check(out) {
+      expectLinesInOrder(out, [
+        new RegExp(`^sensor: created ${NAME}$`),
+        /^sensor: sent 200000 readings in batches of 256 \(\d+ per ms\), \d+ wakeups$/,
+        "sensor: the monitor exited with code 0",
+      ]);
+      // The monitor's line comes before or after the sensor's last ones.
+      expect(out).toMatch(/^monitor: 200000 readings in order, [\d.]+ per drain\(\), mean value -?[\d.]+$/m);
+    },
+  },
+
   reconnect: {
     what: "a connector outlives its listener's crash (kill -9) and restart: it reconnects by itself and the same Peer goes on",
     check(out) {

@@ -112,18 +112,49 @@ SMSH_TEST(notify_doorbell_mode_rings_and_bumps_seq) {
   pollfd p{l.fd(), POLLIN, 0};
   CHECK_EQ(poll(&p, 1, 2000), 1);
   CHECK_EQ(l.Drain(), 1);
+  // The waker took the announcement: `waiting` is 0, and another Notify
+  // before the sleeper announces again wakes nobody (no seq, no doorbell).
+  CHECK_EQ(Load(&line->waiting), 0u);
+  CHECK(!Notify(line, &bell));
+  CHECK_EQ(Load(&line->seq), 1u);
+  CHECK_EQ(l.Drain(), 0);
   // Without a doorbell target the doorbell is skipped, seq still moves.
+  Store(&line->waiting, smsh::kWaitDoorbell);
   CHECK(Notify(line, nullptr));
   CHECK_EQ(Load(&line->seq), 2u);
   CHECK_EQ(l.Drain(), 0);
-  // Notify leaves `waiting` alone: clearing it is the sleeper's job.
-  CHECK_EQ(Load(&line->waiting), smsh::kWaitDoorbell);
   // The other line's doorbell is not rung.
   smsh::DoorbellListener w;
   REQUIRE_OK(w.Open(dir, ts.seg->header()->token, kWriterLine));
+  Store(&line->waiting, smsh::kWaitDoorbell);
   CHECK(Notify(line, &bell));
   CHECK_EQ(w.Drain(), 0);
   close(sender);
+}
+
+SMSH_TEST(one_wake_per_announcement_among_racing_wakers) {
+  TestSegment ts;
+  REQUIRE(ts.Create());
+  WaitLine* line = ts.reader();
+  constexpr int kWakers = 4;
+  constexpr int kRounds = 2000;
+  for (int round = 0; round < kRounds; round++) {
+    Store(&line->waiting, smsh::kWaitFutex);  // one announcement
+    std::atomic<int> woke{0};
+    std::atomic<bool> go{false};
+    std::thread t[kWakers];
+    for (auto& th : t) {
+      th = std::thread([&] {
+        while (!go.load()) {
+        }
+        if (Notify(line, nullptr)) woke++;
+      });
+    }
+    go = true;
+    for (auto& th : t) th.join();
+    CHECK_EQ(woke.load(), 1);  // exactly one waker took it
+  }
+  CHECK_EQ(Load(&line->seq), static_cast<uint32_t>(kRounds));
 }
 
 SMSH_TEST(watcher_wakes_on_notify) {
@@ -175,6 +206,7 @@ SMSH_TEST(disarm_and_stop_are_prompt_and_silent) {
   }
   // After Disarm a Notify must not reach on_wake.
   CHECK(Notify(line, nullptr));
+  Store(&line->waiting, smsh::kWaitFutex);  // announced again for the Notify below
   SleepMs(50);
   CHECK_EQ(log.Count(), 0);
   watcher.Disarm();  // disarming an idle watcher is fine

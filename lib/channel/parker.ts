@@ -119,7 +119,11 @@ export class Parker {
         if (budget > 0 && !this.#spinning) {
           this.#spinning = true;
           try {
-            if (await this.#spinAsync(s, budget)) return;
+            // The first slice synchronously: most spins that catch do so
+            // within it, and then no promise is awaited here at all.
+            const t = performance.now();
+            const first = this.#spinSlice(s, t, t + budget / 1000, budget);
+            if (first === "ready" || (first === "more" && (await this.#spinAsync(s, t, budget)))) return;
           } finally {
             this.#spinning = false;
           }
@@ -146,25 +150,33 @@ export class Parker {
     }
   }
 
-  /** Spins up to budgetUs, yielding to the loop every SPIN_SLICE_MS. Returns whether ready() was seen. */
-  async #spinAsync(s: WaitSpec, budgetUs: number): Promise<boolean> {
-    const t0 = performance.now();
+  /**
+   * One slice of a spin that started at t0 and may last until `end`: spins
+   * until ready() ("ready"), the spin's end or the deadline ("over"), or
+   * SPIN_SLICE_MS ("more": yield to the loop, then spin on).
+   */
+  #spinSlice(s: WaitSpec, t0: number, end: number, budgetUs: number): "ready" | "over" | "more" {
+    const sliceEnd = Math.min(end, s.deadline, performance.now() + SPIN_SLICE_MS);
+    for (;;) {
+      if (s.ready()) {
+        this.#spin.record((performance.now() - t0) * 1000, true);
+        return "ready";
+      }
+      if (performance.now() >= sliceEnd) break;
+    }
+    const now = performance.now();
+    if (now >= end || now >= s.deadline) {
+      this.#spin.record(budgetUs, false);
+      return "over";
+    }
+    return "more";
+  }
+
+  /** The rest of a spin after its first slice: yields to the loop between slices. Returns whether ready() was seen. */
+  async #spinAsync(s: WaitSpec, t0: number, budgetUs: number): Promise<boolean> {
     const end = t0 + budgetUs / 1000;
     let nextRecheck = t0 + RECHECK_MS;
     for (;;) {
-      const sliceEnd = Math.min(end, s.deadline, performance.now() + SPIN_SLICE_MS);
-      for (;;) {
-        if (s.ready()) {
-          this.#spin.record((performance.now() - t0) * 1000, true);
-          return true;
-        }
-        if (performance.now() >= sliceEnd) break;
-      }
-      const now = performance.now();
-      if (now >= end || now >= s.deadline) {
-        this.#spin.record(budgetUs, false);
-        return false;
-      }
       await yieldToLoop();
       if (s.ready()) return true;
       this.#throwIfDone(s);
@@ -172,6 +184,8 @@ export class Parker {
         nextRecheck = performance.now() + RECHECK_MS;
         s.recheck();
       }
+      const r = this.#spinSlice(s, t0, end, budgetUs);
+      if (r !== "more") return r === "ready";
     }
   }
 

@@ -481,7 +481,30 @@ export class ChannelWriter extends ChannelEnd {
     return true;
   }
 
+  /**
+   * The common case of one message, with nothing but locals: it fits
+   * before the end of the data region within the free space last seen.
+   * False (nothing written) otherwise: #claim pads, re-reads the read index
+   * or refuses. (A third of trySend's cost went to the general path's calls.)
+   */
+  #copyOne(src: Uint8Array): boolean {
+    const n = src.length;
+    const frame = frameSize(n);
+    const w = this.#w;
+    const pos = w & this.mask;
+    const cap = this.capacity;
+    if (n > this.maxMessageSize || frame > cap - pos || frame > cap - ((w - this.#cachedRead) >>> 0)) return false;
+    const p = pos >> 2;
+    this.frames[p] = n;
+    this.frames[p + 1] = FRAME_DATA;
+    this.data.set(src, pos + 8);
+    this.#w = (w + frame) >>> 0;
+    this.#committed(n);
+    return true;
+  }
+
   #write(src: Uint8Array): boolean {
+    if (this.#copyOne(src)) return true;
     const n = src.length;
     const pos = this.#claim(n);
     if (pos < 0) return false;
