@@ -407,6 +407,32 @@ describe("publication held to the end of the tick", () => {
     }
   });
 
+  it("process.exit() in the tick that sent publishes what the tick held (the reader gets all three, then EPEERDEAD)", async () => {
+    const { randomName } = await import("../dist/lib/index.js");
+    const name = randomName();
+    const child = spawnFixture("batch-peer", ["exit", name]);
+    const done = collect(child, 60_000);
+    await waitForLine(child, new RegExp(`^${name}$`, "m"), 30_000);
+    const rx = Channel.attach(name);
+    try {
+      const got: number[] = [];
+      let end = "";
+      for (;;) {
+        try {
+          got.push((await rx.recv({ timeout: 30_000 }))[0]!);
+        } catch (e) {
+          end = (e as { code: string }).code;
+          break;
+        }
+      }
+      expect(got).toEqual([1, 2, 3]);
+      expect(end).toBe("EPEERDEAD"); // it exited without closing
+      expect((await done).code).toBe(0);
+    } finally {
+      rx.close();
+    }
+  });
+
   it('publish: "immediate" publishes every message at once; other values are refused', () => {
     const tx = Channel.create({ capacity: 4096, publish: "immediate" });
     try {

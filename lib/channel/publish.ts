@@ -37,8 +37,16 @@ export function anyHeld(): boolean {
   return held.size !== 0;
 }
 
-/** Holds `h` until the end of the tick (or the next wait of this process). */
+let exitHooked = false;
+
+/** Holds `h` until the end of the tick (or the next wait of this process, or its exit). */
 export function holdUntilTickEnd(h: Holder): void {
+  if (!exitHooked) {
+    // process.exit() in the tick that sent (or an uncaught exception) runs
+    // no microtask, but 'exit' listeners: what was sent is published.
+    exitHooked = true;
+    process.on("exit", flushHeld);
+  }
   held.add(h);
   if (!scheduled) {
     scheduled = true;
