@@ -12,7 +12,7 @@
 import { abortError, shmError } from "../core/errors.js";
 import { native, type WaitMode, type WaiterHandle } from "../core/native.js";
 import type { WaitLine } from "../core/notify.js";
-import { flushHeld } from "./publish.js";
+import { flushHeld } from "../core/publish.js";
 import type { SpinPolicy } from "./spin.js";
 
 /**

@@ -19,7 +19,7 @@ import {
   invalidState,
   type WaitOptions,
 } from "../core/errors.js";
-import { anyHeld, flushHeld } from "./publish.js";
+import { anyHeld, flushHeld } from "../core/publish.js";
 import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
 import { receiveIterator, type MessagesOptions } from "./iterate.js";
 import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";

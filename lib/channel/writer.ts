@@ -18,7 +18,7 @@ import { LOAN_DESCRIPTOR_SIZE, writeDescriptor } from "../loan/descriptor.js";
 import { LoanPool, type LoanRecord, type PoolConfig, type PoolStats } from "../loan/pool.js";
 import type { Segment } from "../core/segment.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
-import { holdUntilTickEnd, release as releaseHold } from "./publish.js";
+import { holdUntilTickEnd, release as releaseHold } from "../core/publish.js";
 
 /** What a message argument may be. */
 export type Bytes = Uint8Array | ArrayBufferView | ArrayBuffer;

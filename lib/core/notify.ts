@@ -8,6 +8,7 @@
 import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, LAST_WAIT_LINE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { native, type WaitMode, type WaiterHandle } from "./native.js";
+import { flushHeld } from "./publish.js";
 import type { Segment } from "./segment.js";
 import { setLongTimeout, type LongTimer } from "./timers.js";
 
@@ -109,6 +110,7 @@ export class WaitLine {
    */
   waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
     checkTimeout("timeoutMs", timeoutMs);
+    flushHeld(); // nothing this process holds back may be what we wait for (publish.ts)
     const expected = seq >>> 0;
     const handle = this.segment.handle;
     const offset = this.seqOffset;
@@ -172,6 +174,7 @@ export class Waiter {
     }
     if (this.#closed) return Promise.reject(shmError("ECLOSED", "waiter is closed"));
     if (this.#pending !== null) return Promise.reject(shmError("EBUSY", "a wait is already pending on this waiter"));
+    flushHeld(); // as waitSync (an event-loop wait runs the tick's end anyway, but not before a synchronous check)
     return new Promise<"ok" | "timed-out">((resolve, reject) => {
       let timer: LongTimer | null = null;
       const settle = (r: "ok" | "timed-out"): void => {

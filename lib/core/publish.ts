@@ -9,7 +9,9 @@
 // returning to the event loop (recvSync in a worker, spinning on tryRecv)
 // would wait for a reply to a message it never published. So every wait
 // through this package flushes what is held first (flushHeld): an empty
-// tryRecv, the start of every spin or sleep, sync or async.
+// tryRecv or drain, the start of every spin or sleep of a channel end, and
+// the wait-line calls below them (WaitLine.waitSync, Waiter.wait). It lives
+// in core so that those can; only channel writers hold.
 
 /** What holds a publication: a writer with messages not yet published. */
 export interface Holder {
