@@ -58,9 +58,10 @@ describe("wakeups: at most one per sleep, across processes", () => {
       const { tx, rx } = await run(mode, 5, 0, 20_000, 1 << 16);
       const w = tx.stats;
       console.log(`${mode} fast reader: ${rx.sleeps} reader sleeps, ${w.wakeups} wakes sent; ${w.sleeps} writer sleeps, ${rx.wakeups} wakes sent`);
-      // The reader waits for nearly every message: without spinning it must sleep many times.
-      expect(rx.sleeps).toBeGreaterThan(1000);
-      expect(w.wakeups).toBeGreaterThan(0);
+      // The reader catches up and sleeps over and over without spinning (thousands of times on an
+      // idle machine; far fewer bound here, as a loaded one deschedules it and it finds more waiting).
+      expect(rx.sleeps).toBeGreaterThan(100);
+      expect(w.wakeups).toBeGreaterThan(50);
       expect(w.wakeups).toBeLessThanOrEqual(rx.sleeps + 1);
       expect(rx.wakeups).toBeLessThanOrEqual(w.sleeps + 1);
     }, 150_000);
