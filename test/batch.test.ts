@@ -148,7 +148,114 @@ describe("batches across processes", () => {
   }, 150_000);
 });
 
+describe("batches and loans revoked from a dead reader", () => {
+  it("drain() over a revoked loan goes on from where the skip left off and never past the write index (no stale frames, no read index ahead of the writer)", async () => {
+    const CAP = 4096;
+    const tx = Channel.create({ capacity: CAP, spin: 0, pool: { maxBytes: 4096 } });
+    const child = spawnFixture("batch-peer", ["read-n", tx.name, "512"]);
+    let rx: ChannelReader | null = null;
+    try {
+      await waitForLine(child, /^attached$/m, 30_000);
+      // Lap 1: 512 empty messages (8-byte frames) fill the ring exactly once; the child reads them.
+      const lap = waitForLine(child, /^read 512$/m, 30_000);
+      for (let i = 0; i < 512; i++) await tx.send(new Uint8Array(0));
+      await lap;
+      await new Promise((r) => setTimeout(r, 20)); // a new tick; everything below in one
+      tx.trySend(new Uint8Array([0x58])); // the tick's first: published at once
+      tx.trySend(new Uint8Array(220).fill(0x42)); // held by the tick
+      const loan = tx.tryLoan(4096)!;
+      tx.trySend(loan); // 1/16 of the ring held: published, the loan descriptor last
+      tx.trySend(new Uint8Array([0x59])); // held
+      child.kill("SIGKILL");
+      while (tx.readerState !== "dead"); // the same tick: the kernel drops the lock at once
+      expect(tx.tryLoan(4096)).not.toBeNull(); // the pool is full: the dead reader's loan is taken back
+      rx = Channel.attach(tx.name, { spin: 0 });
+      const got: string[] = [];
+      rx.drain((d, o, n) => got.push(n === 1 ? String.fromCharCode(d[o]!) : `len${n}`), 200);
+      expect(got).toEqual(["X", "len220", "Y"]); // the revoked loan skipped; "Y" flushed from the tick
+      expect(rx.tryRecv()).toBeNull();
+      expect(tx.trySend(new Uint8Array([7]))).toBe(true); // the writer's view of the read index is sane
+      expect(Array.from(rx.tryRecv()!)).toEqual([7]);
+    } finally {
+      rx?.close();
+      tx.close();
+    }
+  });
+});
+
 describe("batches in one process", () => {
+  it("sendSync publishes at once, whatever the tick holds (a synchronous loop's tick may never end)", () => {
+    const { tx, close } = channelPair(1 << 16);
+    try {
+      const w0 = publishedWriteIndex(tx);
+      tx.trySend(new Uint8Array(8)); // published: the tick's first
+      tx.trySend(new Uint8Array(8)); // held
+      expect(publishedWriteIndex(tx)).toBe(w0 + 16);
+      expect(tx.sendSync(new Uint8Array(8), 1000)).toBe(true);
+      expect(publishedWriteIndex(tx)).toBe(w0 + 48); // its own and the held one
+      expect(tx.sendSync(new Uint8Array(8), 1000)).toBe(true);
+      expect(publishedWriteIndex(tx)).toBe(w0 + 64);
+    } finally {
+      close();
+    }
+  });
+
+  it("one loan listed twice (two views of it) is refused before anything is sent: trySendMany throws, sendMany rejects, both with a code", async () => {
+    const { tx, rx, close } = channelPair(1024);
+    try {
+      const loan = tx.tryLoan(64)!;
+      expectCode(() => tx.trySendMany([new Uint8Array([1]), loan.subarray(0, 32), loan.subarray(32)]), "ERR_INVALID_ARG_VALUE");
+      expect(loan.length).toBe(64); // still the caller's
+      while (tx.trySend(new Uint8Array(100))); // full: sendMany would queue
+      const p = tx.sendMany([loan, loan], { timeout: 1000 });
+      expect(p).toBeInstanceOf(Promise);
+      await expect(p).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+      expect(loan.length).toBe(64);
+      let n = 0;
+      while (rx.tryRecv() !== null) n++;
+      expect(tx.stats.loans).toBe(0);
+      expect(n).toBe(tx.stats.messages); // only the fillers
+    } finally {
+      close();
+    }
+  });
+
+  it("sendMany(iterator) copies each message as it is yielded (an iterator may refill one buffer)", async () => {
+    const { tx, rx, close } = channelPair(1024);
+    try {
+      const buf = new Uint8Array(1);
+      await tx.sendMany((function* () {
+        for (let i = 1; i <= 5; i++) {
+          buf[0] = i;
+          yield buf;
+        }
+      })());
+      expect(rx.tryRecvMany().map((m) => m[0])).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      close();
+    }
+  });
+
+  it("release() and keep() inside a drain() handler are EBUSY: the handler's message is not freed under it", () => {
+    const { tx, rx, close } = channelPair(1024);
+    try {
+      tx.trySend(new Uint8Array([0x11]));
+      const codes: string[] = [];
+      rx.drain(() => {
+        for (const f of [() => rx.release(), () => rx.keep()]) {
+          try {
+            f();
+          } catch (e) {
+            codes.push((e as { code: string }).code);
+          }
+        }
+      });
+      expect(codes).toEqual(["EBUSY", "EBUSY"]);
+    } finally {
+      close();
+    }
+  });
+
   it("a batch interrupted by the reader's close rejects ECLOSED with at least what the reader took", async () => {
     const { tx, rx, close } = channelPair(4096);
     try {

@@ -199,6 +199,7 @@ export class ChannelReader extends ChannelEnd {
    */
   release(): void {
     if (this.closed) return;
+    if (this.#draining) throw this.error("EBUSY", "release() was called from a drain() handler (its message is released when the handler returns)");
     this.#dropLoan();
     this.#current = null;
     if (this.#horizon() !== this.#published) this.#publish();
@@ -231,6 +232,7 @@ export class ChannelReader extends ChannelEnd {
    */
   keep(): KeptMessage {
     this.ensureOpen();
+    if (this.#draining) throw this.error("EBUSY", "keep() was called from a drain() handler (copy what you need to keep)");
     const c = this.#current;
     if (c === null) throw invalidState("keep() needs a message received and not yet released or kept");
     if (this.#keptLive >= this.maxKept) {
@@ -425,8 +427,11 @@ export class ChannelReader extends ChannelEnd {
           continue;
         } else {
           // A loan (or corruption): the one-message path validates and maps it.
+          // It may skip a revoked loan and load the write index again: go on
+          // from where it left off, up to what it saw (never past it).
           const m = this.#read();
           r = this.#r;
+          w = this.#cachedWrite;
           if (m === null) continue; // a revoked loan, skipped
           count++;
           bytes += m.length;

@@ -62,6 +62,8 @@ interface QueuedSend {
   /** A sendMany()'s run of messages (copies), sent from `next` on; null for one message. */
   items: Uint8Array[] | null;
   next: number;
+  /** The sendMany() this entry belongs to, if any: once one of its entries fails, the rest do. */
+  batch: Batch | null;
   resolve: () => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -69,6 +71,11 @@ interface QueuedSend {
   timeout: number;
   timer: LongTimer | null;
   onAbort: (() => void) | null;
+}
+
+/** What the entries of one sendMany() share: the first failure among them. */
+interface Batch {
+  failed: unknown;
 }
 
 interface Reservation {
@@ -258,7 +265,10 @@ export class ChannelWriter extends ChannelEnd {
    * Copies `bytes` into the ring as one message. Returns false, without
    * waiting, when the ring has no room for it now (or earlier send()s are
    * still queued). Throws RangeError above maxMessageSize, ECLOSED once
-   * either end is closed.
+   * either end is closed. The reader sees it at once if it is the first
+   * message of this tick, otherwise at the tick's end (options.publish):
+   * a thread that then blocks by means outside this package (Atomics.wait,
+   * a synchronous child process) must flush() first.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
     const src = bytes instanceof Uint8Array && bytes.length !== 0 ? bytes : this.#asBytes(bytes);
@@ -280,25 +290,45 @@ export class ChannelWriter extends ChannelEnd {
   trySendMany(messages: readonly Bytes[]): number {
     if (!Array.isArray(messages)) throw invalidArgType("messages", "an array of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
     this.#checkWritable();
-    this.#checkMessages(messages);
+    const list = this.#checked(messages, false);
     if (this.#queue.length > 0) return 0; // keep order behind waiting send()s
-    return this.#writeMany(messages, 0);
+    return this.#writeMany(list, 0);
   }
 
-  /** Checks what trySend would refuse, before anything is sent: the types, and non-loans' sizes against the pool. */
-  #checkMessages(messages: readonly unknown[]): void {
+  /**
+   * Reads each message once (a getter or a Proxy cannot change it between
+   * the checks and the copy) and checks what trySend would refuse, before
+   * anything is sent: the type, a detached view, a non-loan's size against
+   * the pool, and a loan listed twice (sending it detaches every view of
+   * it, so the second could not go). `copy`: copies what is not a loan (an
+   * iterator may refill one buffer for every message it yields).
+   */
+  #checked(messages: Iterable<unknown>, copy: boolean): Uint8Array[] {
     const max = this.maxMessageSize;
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i];
-      // The common case in two comparisons; anything else (a detached or empty view, another view type, a large buffer) in full.
-      if (m instanceof Uint8Array && m.length !== 0 && m.length <= max) continue;
-      const src = this.#asBytes(m as Bytes);
-      if (src.length > max && this.#pool?.recordOf(src) === undefined) this.#loanPool().checkSize(src.length);
-    }
+    const pool = this.#pool;
+    const out: Uint8Array[] = [];
+    let loans: Set<LoanRecord> | null = null;
+    const one = (m: unknown): void => {
+      // The common case in two comparisons; anything else (a detached or empty view, another view type) in full.
+      const src = m instanceof Uint8Array && m.length !== 0 && m.length <= max ? m : this.#asBytes(m as Bytes);
+      const loan = pool?.recordOf(src);
+      if (loan !== undefined) {
+        loans ??= new Set();
+        if (loans.has(loan)) throw invalidArgValue("messages", "lists one loan twice (sending it detaches every view of it)", src);
+        loans.add(loan);
+        out.push(src);
+        return;
+      }
+      if (src.length > max) this.#loanPool().checkSize(src.length); // RangeError above the pool's limit
+      out.push(copy ? new Uint8Array(src) : src);
+    };
+    if (Array.isArray(messages)) for (let i = 0; i < messages.length; i++) one(messages[i]);
+    else for (const m of messages) one(m);
+    return out;
   }
 
-  /** Writes messages[from..] while they fit, publishing once at the end; returns the index of the first not written. */
-  #writeMany(messages: readonly Bytes[], from: number): number {
+  /** Writes messages[from..] (checked) while they fit, publishing once at the end; returns the index of the first not written. */
+  #writeMany(messages: readonly Uint8Array[], from: number): number {
     const n = messages.length;
     let i = from;
     this.#batching = true;
@@ -306,9 +336,8 @@ export class ChannelWriter extends ChannelEnd {
       while (i < n) {
         if (this.#pool === null) i = this.#copyRun(messages, i);
         if (i === n) break;
-        // What the run does not take: a wrap, a full ring, a loan, another view type, a large buffer.
-        const m = messages[i]!;
-        if (!this.#trySendOne(m instanceof Uint8Array ? m : this.#asBytes(m))) break;
+        // What the run does not take: a wrap, a full ring, a loan, a large buffer.
+        if (!this.#trySendOne(messages[i]!)) break;
         i++;
       }
     } finally {
@@ -325,7 +354,7 @@ export class ChannelWriter extends ChannelEnd {
    * Returns the index of the first message it did not take. (Per message,
    * #trySendOne's calls and field updates cost as much as the copy.)
    */
-  #copyRun(messages: readonly Bytes[], i: number): number {
+  #copyRun(messages: readonly Uint8Array[], i: number): number {
     const n = messages.length;
     const frames = this.frames;
     const data = this.data;
@@ -337,8 +366,7 @@ export class ChannelWriter extends ChannelEnd {
     let count = 0;
     let bytes = 0;
     for (; i < n; i++) {
-      const m = messages[i];
-      if (!(m instanceof Uint8Array)) break;
+      const m = messages[i]!;
       const len = m.length; // (length, not byteLength: the latter is far slower to read on Node 20)
       const frame = frameSize(len);
       const pos = w & mask;
@@ -383,43 +411,47 @@ export class ChannelWriter extends ChannelEnd {
    * Every message is checked before any is sent (TypeError, RangeError).
    */
   sendMany(messages: Iterable<Bytes>, options?: WaitOptions): Promise<void> {
-    let list: readonly Bytes[];
+    let list: Uint8Array[];
     let wait: ReturnType<typeof checkWaitOptions>;
     let sent: number;
+    const entries: { p: Promise<void>; base: number; run: boolean }[] = [];
     try {
-      if (Array.isArray(messages)) list = messages;
-      else if (messages !== null && typeof messages === "object" && Symbol.iterator in messages) list = Array.from(messages);
-      else throw invalidArgType("messages", "an iterable of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
+      const iterable = messages !== null && typeof messages === "object" && Symbol.iterator in messages;
+      if (!iterable) throw invalidArgType("messages", "an iterable of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
       wait = checkWaitOptions(options);
       if (wait.signal?.aborted) throw abortError(wait.signal);
       this.#checkWritable();
-      this.#checkMessages(list);
+      // An array's messages are copied only if they must wait; an iterator's as it yields them.
+      list = this.#checked(messages, !Array.isArray(messages));
       sent = this.#queue.length > 0 ? 0 : this.#writeMany(list, 0);
       if (sent === list.length) return Promise.resolve();
+      // The rest waits in the send queue, behind nothing: runs of copies as
+      // one entry each, a loan or a large buffer as an entry of its own. One
+      // deadline, one signal, and one fate: once an entry fails, every later
+      // one of the batch does, so nothing after a failed message is sent.
+      const batch: Batch = { failed: null };
+      for (let i = sent; i < list.length; ) {
+        const base = i;
+        const src = list[i]!;
+        let p: Promise<void>;
+        if (src.length > this.maxMessageSize || this.isLoan(src)) {
+          p = this.#queueSend(src, wait, batch);
+          i++;
+        } else {
+          const run: Uint8Array[] = [];
+          for (; i < list.length; i++) {
+            const m = list[i]!;
+            if (m.length > this.maxMessageSize || this.isLoan(m)) break;
+            run.push(Array.isArray(messages) ? new Uint8Array(m) : m); // a copy: the caller may reuse its buffers at once
+          }
+          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items: run, next: 0 }, wait, batch);
+        }
+        p.catch(() => {}); // awaited in order below; the later ones fail with the first
+        entries.push({ p, base, run: src.length <= this.maxMessageSize && !this.isLoan(src) });
+      }
     } catch (e) {
       return Promise.reject(e);
     }
-    // The rest waits in the send queue, behind nothing: runs of copies as
-    // one entry each, a loan or a large buffer as an entry of its own. One
-    // deadline and one signal for all, so a failure fails everything after.
-    const entries: { p: Promise<void>; base: number; run: boolean }[] = [];
-    for (let i = sent; i < list.length; ) {
-      const base = i;
-      const src = this.#asBytes(list[i]!);
-      if (src.length > this.maxMessageSize || this.isLoan(src)) {
-        entries.push({ p: this.#queueSend(src, wait), base, run: false });
-        i++;
-        continue;
-      }
-      const run: Uint8Array[] = [];
-      for (; i < list.length; i++) {
-        const m = this.#asBytes(list[i]!);
-        if (m.length > this.maxMessageSize || this.isLoan(m)) break;
-        run.push(new Uint8Array(m)); // a copy: the caller may reuse its buffers at once
-      }
-      entries.push({ p: this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items: run, next: 0 }, wait), base, run: true });
-    }
-    for (const e of entries) e.p.catch(() => {}); // awaited in order below; the later ones fail with the first
     return (async () => {
       for (const { p, base, run } of entries) {
         try {
@@ -545,7 +577,7 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /** Queues a checked message that did not fit now; it is sent by #pump, in call order. */
-  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>): Promise<void> {
+  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>, batch: Batch | null = null): Promise<void> {
     let loan: LoanRecord | undefined;
     const len = src.length; // taken before a handed-over loan's buffer is detached
     let off = 0;
@@ -565,14 +597,19 @@ export class ChannelWriter extends ChannelEnd {
       return Promise.reject(e);
     }
     // A copy (Buffer#slice would alias): never the caller's buffer.
-    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0 }, wait);
+    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0 }, wait, batch);
   }
 
   /** Puts a send in the queue with its deadline and signal; #pump sends it. */
-  #enqueue(what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next">, wait: ReturnType<typeof checkWaitOptions>): Promise<void> {
+  #enqueue(
+    what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next">,
+    wait: ReturnType<typeof checkWaitOptions>,
+    batch: Batch | null = null,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const q: QueuedSend = {
         ...what,
+        batch,
         resolve,
         reject,
         signal: wait.signal,
@@ -591,7 +628,15 @@ export class ChannelWriter extends ChannelEnd {
         }
       };
       if (Number.isFinite(q.timeout)) {
-        q.timer = setLongTimeout(() => drop(this.#timedOut(q)), Math.max(0, q.deadline - performance.now()));
+        // Timers may fire a millisecond before performance.now() reaches the
+        // deadline: never fail a send before its time (the head's own wait
+        // uses the deadline itself).
+        const fire = (): void => {
+          const left = q.deadline - performance.now();
+          if (left > 0) q.timer = setLongTimeout(fire, left);
+          else drop(this.#timedOut(q));
+        };
+        q.timer = setLongTimeout(fire, Math.max(0, q.deadline - performance.now()));
       }
       if (q.signal) {
         const signal = q.signal;
@@ -609,6 +654,7 @@ export class ChannelWriter extends ChannelEnd {
 
   #settle(q: QueuedSend, error: unknown): void {
     q.timer?.clear();
+    if (error !== null && q.batch !== null) q.batch.failed ??= error; // the rest of its sendMany() must not go
     // A loan that was not sent goes back to the pool.
     if (error !== null && q.loan !== null) this.#pool?.cancel(q.loan);
     if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
@@ -625,6 +671,8 @@ export class ChannelWriter extends ChannelEnd {
         const q = queue[0]!;
         let error: unknown = null;
         try {
+          // An earlier entry of its sendMany() failed: neither may this one go.
+          if (q.batch !== null && q.batch.failed !== null) throw q.batch.failed;
           // Aborted or timed out while it waited for room: it must not be sent.
           if (q.signal?.aborted) throw abortError(q.signal);
           if (performance.now() >= q.deadline) throw this.#timedOut(q);
@@ -671,7 +719,8 @@ export class ChannelWriter extends ChannelEnd {
 
   /**
    * Blocking send for worker threads: copies `bytes` into the ring, waiting
-   * (spin, then futex) up to timeoutMs for room. Returns false on timeout.
+   * (spin, then futex) up to timeoutMs for room, and publishes it at once
+   * (never held to the end of the tick). Returns false on timeout.
    * Throws ECLOSED once either end is closed, EPEERDEAD if the reader died,
    * EBUSY while async send()s or writable()s are pending.
    */
@@ -694,7 +743,13 @@ export class ChannelWriter extends ChannelEnd {
     }
     const n = loan !== undefined ? LOAN_DESCRIPTOR_SIZE : src.length;
     for (;;) {
-      if (loan !== undefined ? this.#writeLoan(loan, off, src.length) : this.#write(src)) return true;
+      if (loan !== undefined ? this.#writeLoan(loan, off, src.length) : this.#write(src)) {
+        // Published at once, with whatever the tick held: a thread that
+        // sends synchronously may block next by means no flush sees
+        // (Atomics.wait pacing a loop), and its tick may never end.
+        if (!this.#corked) this.flush();
+        return true;
+      }
       this.#countWait();
       if (!this.parker.waitSync({ ready: this.#roomFor(n), recheck: this.#checkReader, deadline, op: "sendSync" })) {
         if (big) this.#pool!.cancel(loan!); // our copy: back to the pool; a caller's loan stays theirs
@@ -840,7 +895,7 @@ export class ChannelWriter extends ChannelEnd {
     // and wake the reader, or both ends could sleep on a lie.
     if (Atomics.load(hdr, H.writeIndex) !== (this.#w | 0)) {
       Atomics.store(hdr, H.writeIndex, this.#w | 0);
-      this.peerLine.notify();
+      if (this.peerLine.notify()) this.#stats.wakeups++;
     }
   }
 
