@@ -41,12 +41,14 @@ Measures this package's shared-memory channel against what Node programs
 otherwise use between local processes: TCP loopback, Unix domain sockets,
 ZeroMQ (ipc:// and tcp://), child_process IPC (process.send), between
 threads worker_threads MessagePorts, and another shared-memory package,
-shared-memory-disruptor (disruptor: rtt and stream only; skipped unless it
+shared-memory-disruptor (disruptor: rtt, stream and stream-batch; skipped unless it
 is installed with its addon built). Every row runs in fresh processes. The
 results print with a legend and are saved to bench-results/<timestamp>.json
-and .md. About 1 min 40 s on 2 cores; --quick about 25 s.
+and .md. About 3 min on 2 cores; --quick about 45 s.
 
-Scenarios: rtt (round trip), stream (one way at saturation), bulk (one large
+Scenarios: rtt (round trip), stream (one way at saturation), stream-batch
+(the same through each transport's batch API: shm sendMany and drain, a
+socket's frames in one write, ZeroMQ multipart), bulk (one large
 buffer), pointcloud (10 MB and 100 MB buffers in steady state: loans
 (shm-loan: filled in place, no copy) and copy-in (shm-copy) against tcp, uds
 and ZeroMQ; the time until the reader has the buffer, and the full transfer;
