@@ -249,18 +249,22 @@ describe("the benchmark", () => {
   const disruptor = loadDisruptor() !== null;
   const disruptorNames = (): string[] => readdirSync("/dev/shm").filter((n) => n.startsWith("disruptor-bench-"));
 
-  it.skipIf(!disruptor)("runs the disruptor transport (shared-memory-disruptor) in rtt and stream only, corked or not, and leaves nothing in /dev/shm", async () => {
+  it.skipIf(!disruptor)("runs the disruptor transport (shared-memory-disruptor) in rtt, stream and stream-batch only (not bulk), corked or not, and leaves nothing in /dev/shm", async () => {
     const before = new Set(disruptorNames());
     for (const [args, sizes] of [
       [["--sizes", "64,64k"], [64, 65536]],
       [["--sizes", "64", "--no-cork"], [64]],
     ] as const) {
       const json = path.join(dir, `disruptor${args.length}.json`);
-      const r = await bench([...TINY, ...args, "--transports", "disruptor,tcp", "--scenarios", "rtt,stream,bulk", "--json", json, "--no-save"]);
+      const r = await bench([...TINY, ...args, "--transports", "disruptor,tcp", "--scenarios", "rtt,stream,stream-batch,bulk", "--json", json, "--no-save"]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^  disruptor\s+shared-memory-disruptor/m);
       const rows = (JSON.parse(readFileSync(json, "utf8")) as { results: Row[] }).results.filter((x) => x.transport === "disruptor");
-      expect(rows.map((x) => `${x.scenario} ${x.size}`)).toEqual([...sizes.map((n) => `rtt ${n}`), ...sizes.map((n) => `stream ${n}`)]);
+      expect(rows.map((x) => `${x.scenario} ${x.size}`)).toEqual([
+        ...sizes.map((n) => `rtt ${n}`),
+        ...sizes.map((n) => `stream ${n}`),
+        ...sizes.map((n) => `stream-batch ${n}`),
+      ]);
       for (const row of rows) {
         expect(row.error, `${row.scenario} ${row.size}`).toBeUndefined();
         expect(row.mode).toBeNull();
