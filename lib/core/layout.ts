@@ -1,5 +1,5 @@
 // The version-1 shared-memory layout, mirrored from csrc/layout.h (the
-// contract). test/layout.test.ts checks every offset against the addon's
+// contract). test/core/layout.test.ts checks every offset against the addon's
 // exported table, so the two languages cannot drift. Byte-level prose:
 // docs/PROTOCOL.md section 1.
 

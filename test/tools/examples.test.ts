@@ -1,0 +1,242 @@
+// Every example in examples/ runs as a user would run it (compiled, importing
+// the package by its name) and says what it promises: exit code 0, nothing
+// on stderr, the lines it is about, and none of the segments it names left
+// in /dev/shm. Timings the examples print are never checked. A new example
+// needs an entry in EXAMPLES (a test checks that none is missing).
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+import { ROOT } from "../helpers.js";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// An example takes a second or two; this only ends one that hangs, and is
+// far above what a loaded 2-core machine needs.
+const RUN_TIMEOUT_MS = 60_000;
+
+function run(example: string): Promise<Run> {
+  const file = path.join(ROOT, "dist", "examples", `${example}.js`);
+  return new Promise((resolve) => {
+    execFile(process.execPath, [file], { timeout: RUN_TIMEOUT_MS, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Segment names an example printed that still exist. */
+function leftovers(stdout: string): string[] {
+  const names = new Set(stdout.match(/smsh-[a-z2-7]{16}/g) ?? []);
+  return [...names].filter((n) => existsSync(`/dev/shm/${n}`));
+}
+
+/** Expects each pattern to match a line of `out`, in this order. */
+function expectLinesInOrder(out: string, patterns: (string | RegExp)[]): void {
+  const lines = out.split("\n");
+  let at = 0;
+  for (const p of patterns) {
+    const i = lines.findIndex((l, j) => j >= at && (typeof p === "string" ? l.includes(p) : p.test(l)));
+    expect(i, `no line matching ${String(p)} after line ${at} in:\n${out}`).toBeGreaterThanOrEqual(0);
+    at = i + 1;
+  }
+}
+
+interface Example {
+  what: string;
+  check(stdout: string): void;
+  /** Runs again when this says the run could not show its point (and why not). */
+  retryIf?(stdout: string): boolean;
+}
+
+const NAME = "(smsh-[a-z2-7]{16})";
+
+const EXAMPLES: Record<string, Example> = {
+  receive: {
+    what: "views, keep(), a timeout, then Readable.from across two processes",
+    check(out) {
+      expect(out).toContain("reader: header: 3 parts follow; got 3000 bytes");
+      expect(out).toContain("(ETIMEDOUT)");
+      expect(out).toContain("reader: 1000 lines through Readable.from");
+      expect(out).toContain("writer: done, reader exited with 0");
+    },
+  },
+
+  "two-processes": {
+    what: "request and reply over two channels, names on argv and over the IPC pipe, clean close",
+    check(out) {
+      const [, requests] = out.match(new RegExp(`parent: created the request channel ${NAME}`)) ?? [];
+      expect(requests, out).toBeDefined();
+      const [, replies] = out.match(new RegExp(`created the reply channel ${NAME}`)) ?? [];
+      expect(replies, out).toBeDefined();
+      // The transcript is causal (each line is printed before the message
+      // that lets the other process go on), so its order is fixed.
+      expectLinesInOrder(out, [
+        `child:  attached ${requests} (from argv)`,
+        `parent: attached ${replies}, named by the child over the IPC pipe`,
+        "parent: -> #1 add 2 3",
+        "child:  <- #1, replying 5",
+        "parent: <- #1 = 5",
+        "parent: <- #2 = 42",
+        "child:  <- #3, replying 10",
+        "parent: <- #3 = 10",
+        "parent: closing the request channel",
+        "child:  end of stream after 3 requests; closing",
+        "parent: the child closed the reply channel (ECLOSED: end of stream)",
+        "parent: child exited with code 0",
+      ]);
+    },
+  },
+
+  "worker-reader": {
+    what: "a worker thread reads with recvSync what the main thread sends; the worker's segment is removed at its exit",
+    check(out) {
+      const [, scratch] = out.match(new RegExp(`it created ${NAME} \\(in /dev/shm: true\\)`)) ?? [];
+      expect(scratch, out).toBeDefined();
+      expectLinesInOrder(out, [
+        "main: sent 100000 readings",
+        /main: worker \d+ read 100000 readings, sum 4995000\.0, max 99\.9 \(matches what was sent\)/,
+        `main: worker exited with 0; ${scratch} in /dev/shm: false (removed at the worker's exit)`,
+      ]);
+    },
+  },
+
+  "point-cloud": {
+    what: "a 100 MB Float32Array in a segment, read in place by another process, the answer back over a channel",
+    check(out) {
+      expectLinesInOrder(out, [
+        new RegExp(`parent: 8,700,000 points \\(100 MiB\\) filled in place in segment ${NAME}`),
+        new RegExp(`parent: the child is up: jobs go over ${NAME}, answers come back over ${NAME}`),
+        // The cloud is generated from a fixed seed: the same answer every run.
+        /parent: the child's answer: min \(-50\.00, -20\.00, 0\.00\) max \(50\.00, 20\.00, 5\.00\) centroid \(-?0\.\d\d, -?0\.\d\d, 2\.\d\d\)/,
+        "parent: matches the parent's own pass over the same memory",
+        "timings: hand-over", // figures vary: only that they are reported
+        "timings: for contrast, one copy of the 100 MiB",
+        "parent: child exited with 0",
+      ]);
+    },
+  },
+
+  "telemetry-batch": {
+    what: "200,000 small readings in batches: sendMany() in one process, drain() and readable() in another, in order, to end of stream",
+    check(out) {
+      expectLinesInOrder(out, [
+        new RegExp(`^sensor: created ${NAME}$`),
+        /^sensor: sent 200000 readings in batches of 256 \(\d+ per ms\), \d+ wakeups$/,
+        "sensor: the monitor exited with code 0",
+      ]);
+      // The monitor's line comes before or after the sensor's last ones.
+      expect(out).toMatch(/^monitor: 200000 readings in order, [\d.]+ per drain\(\), mean value -?[\d.]+$/m);
+    },
+  },
+
+  reconnect: {
+    what: "a connector outlives its listener's crash (kill -9) and restart: it reconnects by itself and the same Peer goes on",
+    check(out) {
+      expectLinesInOrder(out, [
+        "scanner: connected to planner-1 over shm",
+        "scanner: plan for area 0 from planner-1",
+        "scanner: plan for area 2 from planner-1",
+        "scanner: planner-1 killed (-9)",
+        "scanner: reconnecting",
+        /^scanner: connected again to planner-2 \(\d+ ms after it listened\)$/,
+        "scanner: plan for area 3 from planner-2",
+        "scanner: plan for area 5 from planner-2",
+        "scanner: 1 reconnect, state connected",
+        "scanner: closed",
+      ]);
+    },
+  },
+
+  agents: {
+    what: "two agents find each other by an ipc:// endpoint (listen/connect), agree on shared memory, hand over point clouds as loans, answer with JSON",
+    check(out) {
+      // Two processes print: only each one's own lines are in a known order.
+      expect(out).toMatch(/^photogrammetry: scanner \(pid \d+\) connected over shm$/m);
+      expectLinesInOrder(out, [
+        "scanner: connected to photogrammetry over shm",
+        "scanner: cloud 0 centroid [0,2,0.5]",
+        "scanner: cloud 2 centroid [2,2,0.5]",
+        "photogrammetry: scanner closed after 3 clouds",
+        "photogrammetry: scanner exited with 0",
+      ]);
+    },
+  },
+
+  "point-cloud-threads": {
+    what: "received loans moved to worker threads by transfer, computed there, detachLoan(); slots back only then",
+    check(out) {
+      for (let n = 0; n < 6; n++) {
+        expect(out).toMatch(new RegExp(`^main: cloud ${n} centroid \\(${n}\\.000, 1\\.\\d{3}, 1\\.000\\) intact; the worker's view now 0 bytes$`, "m"));
+      }
+      expect(out).not.toContain("CHANGED");
+      expect(out).toMatch(/^main: 6 clouds computed in 2 threads, none copied; in flight now 0 bytes, [1-4] slab\(s\) made for 6 clouds$/m);
+    },
+  },
+
+  "point-cloud-loan": {
+    what: "point clouds filled in place in loans, handed to another process, the centroid back; the pool's memory reused",
+    check(out) {
+      expectLinesInOrder(out, [
+        "scanner: cloud 0 sent; our view of it now has 0 bytes (handed over)",
+        /scanner: cloud 0 centroid \(0\.\d{3}, 1\.\d{3}, 1\.000\) matches/,
+        /scanner: cloud 4 centroid \(40\.\d{3}, 1\.\d{3}, 1\.000\) matches/,
+        // The worker holds a cloud until its next step: at most two in use at once.
+        /scanner: 5 clouds sent from [12] pool slab\(s\) of (12|25)\.\d MB: the memory was reused/,
+        "scanner: worker exited with 0",
+      ]);
+    },
+  },
+
+  "crash-cleanup": {
+    what: "a SIGKILLed writer's segment: EPEERDEAD for its reader, listed by synaptic-shm ls, removed by sweep",
+    // Sweeps by other processes of this user (other test files sweep too,
+    // in parallel) may remove the leftover before the example lists it: the
+    // example then says so, and this one run proves nothing either way.
+    retryIf: (out) => out.includes("was already removed by another process's sweep"),
+    check(out) {
+      const [, name] = out.match(new RegExp(`child \\d+ created ${NAME}`)) ?? [];
+      expect(name, out).toBeDefined();
+      expectLinesInOrder(out, [
+        "child killed (SIGKILL); our recv() rejects with EPEERDEAD",
+        `/dev/shm/${name} still exists: true`,
+        new RegExp(`synaptic-shm ls --json: ${name} is listed, owner pid \\d+ dead`),
+        `synaptic-shm sweep NAME --dry-run --json: would remove ${name}: true`,
+        // Between the dry run and the sweep, another process's sweep may have
+        // removed it: either way it must be gone afterwards.
+        new RegExp(`synaptic-shm sweep NAME --json: removed ${name}: (true|false \\(another sweep was faster\\))`),
+        `afterwards: listed by listSegments(): false; /dev/shm/${name} exists: false`,
+      ]);
+    },
+  },
+};
+
+const ATTEMPTS = 3;
+
+describe("examples", () => {
+  for (const [name, ex] of Object.entries(EXAMPLES)) {
+    // Above vitest's 60 s default: crash-cleanup may run up to ATTEMPTS times.
+    it(`${name}: ${ex.what}`, { timeout: ATTEMPTS * RUN_TIMEOUT_MS + 10_000 }, async () => {
+      let r = await run(name);
+      for (let i = 1; i < ATTEMPTS && ex.retryIf?.(r.stdout); i++) r = await run(name);
+      expect(r.stderr).toBe("");
+      expect(r.code, r.stdout).toBe(0);
+      if (ex.retryIf?.(r.stdout)) throw new Error(`${name}: ${ATTEMPTS} runs in a row could not show their point:\n${r.stdout}`);
+      ex.check(r.stdout);
+      expect(leftovers(r.stdout)).toEqual([]);
+    });
+  }
+
+  it("every example in examples/ has a test here and says how to run it", () => {
+    const files = readdirSync(path.join(ROOT, "examples")).filter((f) => f.endsWith(".ts"));
+    expect(files.map((f) => f.slice(0, -3)).sort()).toEqual(Object.keys(EXAMPLES).sort());
+    for (const f of files) {
+      const head = readFileSync(path.join(ROOT, "examples", f), "utf8").split("\n").slice(0, 5).join("\n");
+      expect(head, f).toContain(`node dist/examples/${f.slice(0, -3)}.js`);
+    }
+  });
+});
