@@ -430,24 +430,25 @@ export class ChannelWriter extends ChannelEnd {
       // deadline, one signal, and one fate: once an entry fails, every later
       // one of the batch does, so nothing after a failed message is sent.
       const batch: Batch = { failed: null };
+      const copied = !Array.isArray(messages);
+      const alone = (m: Uint8Array): boolean => m.length > this.maxMessageSize || this.isLoan(m);
       for (let i = sent; i < list.length; ) {
         const base = i;
-        const src = list[i]!;
+        // Decided before queueing: a queued loan's view is detached (length 0).
+        const run = !alone(list[i]!);
         let p: Promise<void>;
-        if (src.length > this.maxMessageSize || this.isLoan(src)) {
-          p = this.#queueSend(src, wait, batch);
+        if (!run) {
+          p = this.#queueSend(list[i]!, wait, batch);
           i++;
         } else {
-          const run: Uint8Array[] = [];
-          for (; i < list.length; i++) {
-            const m = list[i]!;
-            if (m.length > this.maxMessageSize || this.isLoan(m)) break;
-            run.push(Array.isArray(messages) ? new Uint8Array(m) : m); // a copy: the caller may reuse its buffers at once
+          const items: Uint8Array[] = [];
+          for (; i < list.length && !alone(list[i]!); i++) {
+            items.push(copied ? list[i]! : new Uint8Array(list[i]!)); // a copy: the caller may reuse its buffers at once
           }
-          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items: run, next: 0 }, wait, batch);
+          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items, next: 0 }, wait, batch);
         }
         p.catch(() => {}); // awaited in order below; the later ones fail with the first
-        entries.push({ p, base, run: src.length <= this.maxMessageSize && !this.isLoan(src) });
+        entries.push({ p, base, run });
       }
     } catch (e) {
       return Promise.reject(e);

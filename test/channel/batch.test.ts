@@ -220,6 +220,26 @@ describe("batches in one process", () => {
     }
   });
 
+  it("a sendMany whose loan waits and times out rejects with ETIMEDOUT and sent 0; the loan goes back to the pool, nothing after it is sent", async () => {
+    const { tx, rx, close } = channelPair(1024);
+    try {
+      while (tx.trySend(new Uint8Array(100))); // full
+      const before = tx.stats.messages;
+      const loan = tx.tryLoan(64)!;
+      const e = (await tx.sendMany([loan, new Uint8Array([1])], { timeout: 50 }).catch((x: unknown) => x)) as Error & { code: string; sent: number };
+      expect(e).toBeInstanceOf(Error);
+      expect(e.code).toBe("ETIMEDOUT");
+      expect(e.sent).toBe(0);
+      expect(tx.stats.messages).toBe(before);
+      expect(tx.poolStats.loaned).toBe(0);
+      let n = 0;
+      while (rx.tryRecv() !== null) n++;
+      expect(n).toBe(before);
+    } finally {
+      close();
+    }
+  });
+
   it("sendMany(iterator) copies each message as it is yielded (an iterator may refill one buffer)", async () => {
     const { tx, rx, close } = channelPair(1024);
     try {
