@@ -266,6 +266,27 @@ export class ChannelReader extends ChannelEnd {
   }
 
   /**
+   * The size of a DATA frame at data-region offset `pos` whose header says
+   * `len`, with `avail` bytes published from there; ECORRUPT unless its
+   * length is a message's and it lies within what was published and the
+   * data region (docs/PROTOCOL.md §2, reader step 2).
+   */
+  #dataFrame(pos: number, len: number, avail: number): number {
+    const frame = frameSize(len);
+    if (len > this.maxMessageSize || frame > avail || pos + frame > this.capacity) {
+      this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
+    }
+    return frame;
+  }
+
+  /** As #dataFrame for a PAD frame: it must run exactly to the end of the data region, all of it published. */
+  #padFrame(pos: number, len: number, avail: number): number {
+    const toEnd = this.capacity - pos;
+    if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
+    return toEnd;
+  }
+
+  /**
    * The next message as a view into the ring (no copy), or null if there is
    * none now. **The view is valid until the next receive call or release()
    * on this reader** (keep() extends it). Throws ECORRUPT (and closes) on an
@@ -310,10 +331,7 @@ export class ChannelReader extends ChannelEnd {
       const len = this.frames[p]! >>> 0;
       const type = this.frames[p + 1]!;
       if (type === FRAME_DATA) {
-        const frame = frameSize(len);
-        if (len > this.maxMessageSize || frame > avail || pos + frame > cap) {
-          this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
-        }
+        const frame = this.#dataFrame(pos, len, avail);
         this.#r = (r + frame) >>> 0;
         const s = this.#stats;
         s.messages++;
@@ -357,9 +375,7 @@ export class ChannelReader extends ChannelEnd {
         return v.view;
       }
       if (type === FRAME_PAD) {
-        const toEnd = cap - pos;
-        if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
-        r = (r + toEnd) >>> 0;
+        r = (r + this.#padFrame(pos, len, avail)) >>> 0;
         this.#r = r;
         continue;
       }
@@ -390,7 +406,6 @@ export class ChannelReader extends ChannelEnd {
     const data = this.data;
     const cap = this.capacity;
     const mask = this.mask;
-    const maxLen = this.maxMessageSize;
     let r = this.#r;
     // SYNC POINT: acquire of the frames the writer published (writer #publish).
     let w = Atomics.load(hdr, H.writeIndex) >>> 0;
@@ -412,17 +427,13 @@ export class ChannelReader extends ChannelEnd {
         const len = frames[p]! >>> 0;
         const type = frames[p + 1]!;
         if (type === FRAME_DATA) {
-          const frame = frameSize(len);
-          if (len > maxLen || frame > avail || pos + frame > cap) this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
-          r = (r + frame) >>> 0;
+          r = (r + this.#dataFrame(pos, len, avail)) >>> 0;
           this.#r = r; // consumed before the handler runs: a handler that throws has had it
           count++;
           bytes += len;
           handler(data, pos + 8, len);
         } else if (type === FRAME_PAD) {
-          const toEnd = cap - pos;
-          if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
-          r = (r + toEnd) >>> 0;
+          r = (r + this.#padFrame(pos, len, avail)) >>> 0;
           this.#r = r;
           continue;
         } else {
@@ -501,15 +512,12 @@ export class ChannelReader extends ChannelEnd {
       const len = frames[p]! >>> 0;
       const type = frames[p + 1]!;
       if (type === FRAME_PAD) {
-        const toEnd = cap - pos;
-        if (len !== toEnd - 8 || toEnd > avail) this.corrupt(`bad padding frame at ${pos}: length ${len}`);
-        r = (r + toEnd) >>> 0;
+        r = (r + this.#padFrame(pos, len, avail)) >>> 0;
         continue;
       }
       if (type === FRAME_LOAN) break; // a loan comes alone, in the next batch
       if (type !== FRAME_DATA) this.corrupt(`unknown frame type ${type} at ${pos}`);
-      const frame = frameSize(len);
-      if (len > this.maxMessageSize || frame > avail || pos + frame > cap) this.corrupt(`bad frame at ${pos}: length ${len}, ${avail} bytes published`);
+      const frame = this.#dataFrame(pos, len, avail);
       out.push(new Uint8Array(this.#ab, this.#base + pos + 8, len));
       bytes += len;
       r = (r + frame) >>> 0;
@@ -541,7 +549,6 @@ export class ChannelReader extends ChannelEnd {
       const closed = Atomics.load(hdr, H.writerState) === SIDE_CLOSED; // before write_index: see #next
       if (Atomics.load(hdr, H.writeIndex) >>> 0 !== this.#r) return;
       if (closed) this.#endOfStream();
-      if (anyHeld()) flushHeld();
       await this.parker.wait({ ready: this.#ready, recheck: this.#checkWriter, watched: this.#watched, deadline, timeout, signal, op: "readable" });
     }
   }

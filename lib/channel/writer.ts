@@ -62,8 +62,8 @@ interface QueuedSend {
   /** A sendMany()'s run of messages (copies), sent from `next` on; null for one message. */
   items: Uint8Array[] | null;
   next: number;
-  /** The sendMany() this entry belongs to, if any: once one of its entries fails, the rest do. */
-  batch: Batch | null;
+  /** In a sendMany(): how many of its messages come before this entry's (its error's `sent` counts from there); null for send(). */
+  base: number | null;
   resolve: () => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -71,11 +71,6 @@ interface QueuedSend {
   timeout: number;
   timer: LongTimer | null;
   onAbort: (() => void) | null;
-}
-
-/** What the entries of one sendMany() share: the first failure among them. */
-interface Batch {
-  failed: unknown;
 }
 
 interface Reservation {
@@ -271,7 +266,7 @@ export class ChannelWriter extends ChannelEnd {
    * a synchronous child process) must flush() first.
    */
   trySend(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): boolean {
-    const src = bytes instanceof Uint8Array && bytes.length !== 0 ? bytes : this.#asBytes(bytes);
+    const src = this.#asBytes(bytes);
     this.#checkWritable();
     if (this.#queue.length > 0) return false; // keep order behind waiting send()s
     return this.#trySendOne(src);
@@ -309,8 +304,7 @@ export class ChannelWriter extends ChannelEnd {
     const out: Uint8Array[] = [];
     let loans: Set<LoanRecord> | null = null;
     const one = (m: unknown): void => {
-      // The common case in two comparisons; anything else (a detached or empty view, another view type) in full.
-      const src = m instanceof Uint8Array && m.length !== 0 && m.length <= max ? m : this.#asBytes(m as Bytes);
+      const src = this.#asBytes(m as Bytes);
       const loan = pool?.recordOf(src);
       if (loan !== undefined) {
         loans ??= new Set();
@@ -414,7 +408,7 @@ export class ChannelWriter extends ChannelEnd {
     let list: Uint8Array[];
     let wait: ReturnType<typeof checkWaitOptions>;
     let sent: number;
-    const entries: { p: Promise<void>; base: number; run: boolean }[] = [];
+    const entries: Promise<void>[] = [];
     try {
       const iterable = messages !== null && typeof messages === "object" && Symbol.iterator in messages;
       if (!iterable) throw invalidArgType("messages", "an iterable of Uint8Array, Buffer, ArrayBufferView or ArrayBuffer", messages);
@@ -427,42 +421,34 @@ export class ChannelWriter extends ChannelEnd {
       if (sent === list.length) return Promise.resolve();
       // The rest waits in the send queue, behind nothing: runs of copies as
       // one entry each, a loan or a large buffer as an entry of its own. One
-      // deadline, one signal, and one fate: once an entry fails, every later
-      // one of the batch does, so nothing after a failed message is sent.
-      const batch: Batch = { failed: null };
+      // deadline and one signal for all (never failed before the deadline),
+      // so once an entry fails, every later one does: nothing after a failed
+      // message is sent.
       const copied = !Array.isArray(messages);
       const alone = (m: Uint8Array): boolean => m.length > this.maxMessageSize || this.isLoan(m);
       for (let i = sent; i < list.length; ) {
         const base = i;
-        // Decided before queueing: a queued loan's view is detached (length 0).
         const run = !alone(list[i]!);
         let p: Promise<void>;
         if (!run) {
-          p = this.#queueSend(list[i]!, wait, batch);
+          p = this.#queueSend(list[i]!, wait, base);
           i++;
         } else {
           const items: Uint8Array[] = [];
           for (; i < list.length && !alone(list[i]!); i++) {
             items.push(copied ? list[i]! : new Uint8Array(list[i]!)); // a copy: the caller may reuse its buffers at once
           }
-          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items, next: 0 }, wait, batch);
+          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items, next: 0, base }, wait);
         }
         p.catch(() => {}); // awaited in order below; the later ones fail with the first
-        entries.push({ p, base, run });
+        entries.push(p);
       }
     } catch (e) {
       return Promise.reject(e);
     }
+    // The first failure in order is the batch's: its error's `sent` is set in #settle.
     return (async () => {
-      for (const { p, base, run } of entries) {
-        try {
-          await p;
-        } catch (e) {
-          // A run's rejection says how many of its messages went (sentError in #settle).
-          const inRun = run ? ((e as { sent?: number }).sent ?? 0) : 0;
-          throw sentError(run ? (e as Error).cause : e, base + inRun);
-        }
-      }
+      for (const p of entries) await p;
     })();
   }
 
@@ -473,6 +459,8 @@ export class ChannelWriter extends ChannelEnd {
    * to the pool once that buffer is gone). Only the failure path looks.
    */
   #asBytes(bytes: Uint8Array | ArrayBufferView | ArrayBuffer): Uint8Array {
+    // The common case in two comparisons (a detached view reads as length 0 and goes the long way).
+    if (bytes instanceof Uint8Array && bytes.length !== 0) return bytes;
     try {
       return asBytes(bytes);
     } catch (e) {
@@ -514,38 +502,23 @@ export class ChannelWriter extends ChannelEnd {
     return true;
   }
 
-  /**
-   * The common case of one message, with nothing but locals: it fits
-   * before the end of the data region within the free space last seen.
-   * False (nothing written) otherwise: #claim pads, re-reads the read index
-   * or refuses. (A third of trySend's cost went to the general path's calls.)
-   */
-  #copyOne(src: Uint8Array): boolean {
+  #write(src: Uint8Array): boolean {
     const n = src.length;
+    // The common case with nothing but locals: it fits before the end of the
+    // data region within the free space last seen (the general path's calls
+    // cost a third of trySend). Otherwise #claim pads, re-reads the read
+    // index or refuses.
     const frame = frameSize(n);
     const w = this.#w;
-    const pos = w & this.mask;
     const cap = this.capacity;
-    if (n > this.maxMessageSize || frame > cap - pos || frame > cap - ((w - this.#cachedRead) >>> 0)) return false;
-    const p = pos >> 2;
-    this.frames[p] = n;
-    this.frames[p + 1] = FRAME_DATA;
-    this.data.set(src, pos + 8);
-    this.#w = (w + frame) >>> 0;
-    this.#committed(n);
-    return true;
-  }
-
-  #write(src: Uint8Array): boolean {
-    if (this.#copyOne(src)) return true;
-    const n = src.length;
-    const pos = this.#claim(n);
+    const at = w & this.mask;
+    const pos = n <= this.maxMessageSize && frame <= cap - at && frame <= cap - ((w - this.#cachedRead) >>> 0) ? at : this.#claim(n);
     if (pos < 0) return false;
     const p = pos >> 2;
     this.frames[p] = n;
     this.frames[p + 1] = FRAME_DATA;
     this.data.set(src, pos + 8);
-    this.#w = (this.#w + frameSize(n)) >>> 0;
+    this.#w = (this.#w + frame) >>> 0;
     this.#committed(n);
     return true;
   }
@@ -563,7 +536,7 @@ export class ChannelWriter extends ChannelEnd {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
     try {
-      src = bytes instanceof Uint8Array && bytes.length !== 0 ? bytes : this.#asBytes(bytes);
+      src = this.#asBytes(bytes);
       wait = checkWaitOptions(options);
       this.#checkWritable();
       if (src.length > this.maxMessageSize && this.#pool?.recordOf(src) === undefined) {
@@ -578,7 +551,7 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /** Queues a checked message that did not fit now; it is sent by #pump, in call order. */
-  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>, batch: Batch | null = null): Promise<void> {
+  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>, base: number | null = null): Promise<void> {
     let loan: LoanRecord | undefined;
     const len = src.length; // taken before a handed-over loan's buffer is detached
     let off = 0;
@@ -598,19 +571,17 @@ export class ChannelWriter extends ChannelEnd {
       return Promise.reject(e);
     }
     // A copy (Buffer#slice would alias): never the caller's buffer.
-    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0 }, wait, batch);
+    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0, base }, wait);
   }
 
   /** Puts a send in the queue with its deadline and signal; #pump sends it. */
   #enqueue(
-    what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next">,
+    what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next" | "base">,
     wait: ReturnType<typeof checkWaitOptions>,
-    batch: Batch | null = null,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const q: QueuedSend = {
         ...what,
-        batch,
         resolve,
         reject,
         signal: wait.signal,
@@ -655,12 +626,11 @@ export class ChannelWriter extends ChannelEnd {
 
   #settle(q: QueuedSend, error: unknown): void {
     q.timer?.clear();
-    if (error !== null && q.batch !== null) q.batch.failed ??= error; // the rest of its sendMany() must not go
     // A loan that was not sent goes back to the pool.
     if (error !== null && q.loan !== null) this.#pool?.cancel(q.loan);
     if (q.onAbort !== null) q.signal?.removeEventListener("abort", q.onAbort);
     if (error === null) q.resolve();
-    else q.reject(q.items !== null ? sentError(error, q.next) : error);
+    else q.reject(q.base !== null ? sentError(error, q.base + q.next) : error);
   }
 
   /** Writes queued sends in order, waiting for room before each. */
@@ -672,8 +642,6 @@ export class ChannelWriter extends ChannelEnd {
         const q = queue[0]!;
         let error: unknown = null;
         try {
-          // An earlier entry of its sendMany() failed: neither may this one go.
-          if (q.batch !== null && q.batch.failed !== null) throw q.batch.failed;
           // Aborted or timed out while it waited for room: it must not be sent.
           if (q.signal?.aborted) throw abortError(q.signal);
           if (performance.now() >= q.deadline) throw this.#timedOut(q);

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { Channel, Segment, layout, type ChannelReader, type ChannelWriter } from "../../dist/lib/index.js";
 import { check, fill, lengthOf, makePool } from "../fixtures/pattern.js";
-import { channelPair, collect, expectCode, killStrays, spawnFixture, waitForLine } from "../helpers.js";
+import { channelPair, collect, expectCode, fillRing, killStrays, spawnFixture, waitForLine } from "../helpers.js";
 
 afterEach(killStrays);
 
@@ -438,14 +438,25 @@ describe("batches in one process", () => {
 });
 
 describe("a corrupted frame inside a batch", () => {
-  /** Publishes 6 messages of 16 B, then scribbles word `word` (0: length, 1: type) of frame `k` through a mapping of its own. */
+  /**
+   * Publishes 6 messages of 16 B that end exactly at the end of the data
+   * region, and a seventh that wraps to its start, then scribbles word
+   * `word` (0: length, 1: type) of frame `k` through a mapping of its own.
+   * Everything from a frame to the end of the region is published, so a
+   * PAD frame there fails only for its length.
+   */
   function corrupted(k: number, word: 0 | 1, value: number): { tx: ChannelWriter; rx: ChannelReader; close(): void } {
-    const pair = channelPair(4096);
-    pair.tx.trySendMany(batchOf(0, 6, 16).map((m) => (m.length < 16 ? new Uint8Array(16).fill(m[0]!) : m.subarray(0, 16))));
+    const CAP = 4096;
+    const pair = channelPair(CAP);
+    const start = CAP - 6 * 24; // 24-byte frames
+    for (let i = 0; i < start / 8; i++) pair.tx.trySend(new Uint8Array(0)); // 8-byte frames, read and released below
+    pair.tx.flush();
+    expect(pair.rx.drain(() => {})).toBe(start / 8);
+    pair.tx.trySendMany(batchOf(0, 7, 16).map((m) => (m.length < 16 ? new Uint8Array(16).fill(m[0]!) : m.subarray(0, 16))));
     pair.tx.flush();
     const seg = Segment.attach(pair.tx.name);
     try {
-      new Int32Array(seg.buffer, layout.HEADER_SIZE)[k * 6 + word] = value; // 24-byte frames: 6 words each
+      new Int32Array(seg.buffer, layout.HEADER_SIZE + start)[k * 6 + word] = value; // 6 words a frame
     } finally {
       seg.close();
     }
@@ -528,6 +539,28 @@ describe("publication held to the end of the tick", () => {
       a.tx.trySend(new Uint8Array(8)); // held again (the tick goes on)
       expect(b.rx.recvSync(0)).toBeNull(); // a sync wait
       expect(publishedWriteIndex(a.tx)).toBe(w + 48);
+      // A blocking wait for room that never polls a ring first (another writer, full).
+      a.tx.trySend(new Uint8Array(8));
+      a.tx.trySend(new Uint8Array(8)); // held
+      fillRing(b.tx);
+      expect(b.tx.sendSync(new Uint8Array(8), 0)).toBe(false);
+      expect(publishedWriteIndex(a.tx)).toBe(w + 80);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it("an event-loop wait that starts synchronously (readable) publishes what is held before it spins or sleeps", async () => {
+    const a = channelPair(4096);
+    const b = channelPair(4096);
+    try {
+      a.tx.trySend(new Uint8Array(8));
+      a.tx.trySend(new Uint8Array(8)); // held
+      const w = publishedWriteIndex(a.tx);
+      const p = b.rx.readable({ timeout: 20 });
+      expect(publishedWriteIndex(a.tx)).toBe(w + 16); // before any microtask ran
+      await expect(p).rejects.toMatchObject({ code: "ETIMEDOUT" });
     } finally {
       a.close();
       b.close();
