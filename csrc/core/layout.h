@@ -16,6 +16,10 @@ namespace smsh {
 
 // "SMSH" in memory order: bytes 'S' 'M' 'S' 'H'.
 constexpr uint32_t kMagic = 0x48534D53u;
+// "SMSX": a removed segment where a name cannot be removed while the object
+// lives (Windows: Segment::Unlink stores it over kMagic). Attach and inspect
+// treat it as ENOENT; processes that have the segment open go on using it.
+constexpr uint32_t kMagicRemoved = 0x58534D53u;
 constexpr uint32_t kLayoutVersion = 1;
 constexpr uint32_t kHeaderSize = 4096;  // page 0; data starts on page 1
 constexpr uint32_t kLineSize = 128;     // spacing of concurrently written lines

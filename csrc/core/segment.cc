@@ -56,6 +56,8 @@ bool IsValidName(const std::string& name) {
 Status ValidateHeader(const Header& h, uint64_t object_size) {
   if (h.magic == 0)
     return Status::Own("EAGAIN", "segment is not initialised yet (creator still running, or empty)");
+  if (h.magic == kMagicRemoved)
+    return Status::Own("ENOENT", "segment was removed (unlinked); the processes that have it open go on using it");
   if (h.magic != kMagic) return Status::Own("ECORRUPT", "not a synaptic-mesh segment (bad magic)");
   if (h.version != kLayoutVersion)
     return Status::Own("EVERSION", "unsupported layout version " + std::to_string(h.version) +

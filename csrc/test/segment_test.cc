@@ -322,6 +322,8 @@ SMSH_TEST(validate_header_rejects_inconsistent_headers) {
   };
   expect(plain, size, "EAGAIN", "magic 0", [](Header& h) { h.magic = 0; });
   expect(plain, size, "ECORRUPT", "bad magic", [](Header& h) { h.magic = 0x12345678; });
+  // Windows' unlink marks the header removed (PROTOCOL §5): gone, as after shm_unlink.
+  expect(plain, size, "ENOENT", "removed", [](Header& h) { h.magic = smsh::kMagicRemoved; });
   expect(plain, size, "EVERSION", "version 2", [](Header& h) { h.version = 2; });
   expect(plain, size, "ECORRUPT", "header_size", [](Header& h) { h.header_size = 8192; });
   expect(plain, size, "ECORRUPT", "segment_size != header+data",

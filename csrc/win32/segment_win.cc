@@ -2,9 +2,10 @@
 // session's namespace, "Local\synaptic-shm.<name>", created with an
 // owner-only DACL. What differs from POSIX (docs/ARCHITECTURE.md, Windows):
 //   - a mapping lives while any process holds a handle or a view of it, and
-//     its name goes with it: Unlink has nothing to remove (it only records
-//     that the caller asked), there is nothing to sweep, and a name is free
-//     again once every user closed it;
+//     its name goes with it: there is nothing to sweep, and a name is free
+//     again once every user closed it. Unlink cannot remove the name early;
+//     it marks the header removed (kMagicRemoved), so that an attach after it
+//     fails with ENOENT as on Linux, while the name stays taken (EEXIST);
 //   - the object's size is learnt from the view (VirtualQuery), rounded up
 //     to a page: the header's sizes are checked against it before any byte
 //     past the header is touched, so a short or foreign mapping is refused;
@@ -236,7 +237,11 @@ Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, b
 }
 
 Status Segment::Unlink() {
-  // Nothing to remove: the mapping and its name go with the last handle.
+  if (unlinked_) return Status::Ok();
+  // The mapping and its name go with the last handle; until then, later
+  // attaches must find it gone, as after shm_unlink. SYNC POINT: release;
+  // an attacher's copy of the header is read after it (PROTOCOL §5).
+  if (base_ != nullptr) __atomic_store_n(&header()->magic, kMagicRemoved, __ATOMIC_RELEASE);
   unlinked_ = true;
   return Status::Ok();
 }

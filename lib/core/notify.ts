@@ -162,6 +162,14 @@ export class Waiter {
   }
 
   /**
+   * Why `mode` is "futex" when "doorbell" was asked for (the platform has no
+   * doorbell, as Windows; or it could not be used safely here), else null.
+   */
+  get fallbackReason(): string | null {
+    return this.#closed ? null : this.#handle.fallbackReason();
+  }
+
+  /**
    * Resolves "ok" when the line is notified after `seq` was read (at once if
    * seq has already moved on), or "timed-out" after timeoutMs (a non-negative
    * number, any size; Infinity: no limit; otherwise the promise rejects with
