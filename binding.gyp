@@ -6,7 +6,7 @@
     {
       "target_name": "synaptic_shm",
       "sources": [
-        "<!@(node -p \"const s=require('./csrc/sources.json');[...s.core,...s.binding].join(' ')\")"
+        "<!@(node -p \"const s=require('./csrc/sources.json');const o=process.platform==='win32'?'win32':'linux';[...s.core,...s['core_'+o],...s.binding,...s['binding_'+o]].join(' ')\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

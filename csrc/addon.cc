@@ -2,8 +2,13 @@
 // constants, the signal-cleanup functions (addon_signals.h), and registers
 // the environment cleanup hook. Context-aware: each worker thread gets its
 // own AddonData.
-#include <dlfcn.h>
 #include <napi.h>
+
+#ifdef _WIN32
+#include "win32.h"
+#else
+#include <dlfcn.h>
+#endif
 
 #include <mutex>
 
@@ -45,7 +50,7 @@ Napi::Value ProcessStartTimeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) ThrowArgType(env, "pid must be a number");
   double pid = info[0].As<Napi::Number>().DoubleValue();
-  if (!(pid >= 1 && pid <= 4194304) || static_cast<double>(static_cast<uint32_t>(pid)) != pid) return env.Null();
+  if (!(pid >= 1 && pid <= kMaxPid) || static_cast<double>(static_cast<uint32_t>(pid)) != pid) return env.Null();
   uint64_t t = 0;
   if (!ProcessStartTime(static_cast<uint32_t>(pid), &t).ok()) return env.Null();
   return Napi::Number::New(env, static_cast<double>(t));
@@ -109,12 +114,19 @@ Napi::Value DetachSharedJs(const Napi::CallbackInfo& info) {
 // deleters of backing stores other isolates hold (uncounted_buffer.h) would
 // be gone with it, the mappings leaked for good and a deleter's call a jump
 // into unmapped code. RTLD_NOLOAD | RTLD_NODELETE marks the loaded copy.
+// Windows: GET_MODULE_HANDLE_EX_FLAG_PIN does the same for this DLL.
 void PinLibrary() {
   static std::once_flag once;
   std::call_once(once, [] {
+#ifdef _WIN32
+    HMODULE self = nullptr;
+    GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                       reinterpret_cast<LPCWSTR>(&PinLibrary), &self);
+#else
     Dl_info info;
     if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) != 0 && info.dli_fname != nullptr)
       dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+#endif
   });
 }
 
@@ -133,7 +145,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("WaiterHandle", waiter);
   exports.Set("PeerWatchHandle", PeerWatchHandle::Define(env));
   exports.Set("layout", Layout(env));
+#ifdef _WIN32
+  exports.Set("platform", Napi::String::New(env, "win32"));
+#else
   exports.Set("platform", Napi::String::New(env, "linux"));
+#endif
   exports.Set("processStartTime", Napi::Function::New(env, ProcessStartTimeJs, "processStartTime"));
   exports.Set("selfStartTime", Napi::Number::New(env, static_cast<double>(SelfStartTime())));
   exports.Set("armSignalCleanup", Napi::Function::New(env, ArmSignalCleanupJs, "armSignalCleanup"));

@@ -24,7 +24,7 @@ PeerWatchHandle::PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
     ThrowArgType(env, "PeerWatchHandle(pid, startTime, callback): numbers and a function");
   double pid = info[0].As<Napi::Number>().DoubleValue();
   double start = info[1].As<Napi::Number>().DoubleValue();
-  if (!(pid >= 1 && pid <= 4194304) || std::floor(pid) != pid || !(start >= 0) || std::floor(start) != start) {
+  if (!(pid >= 1 && pid <= kMaxPid) || std::floor(pid) != pid || !(start >= 0) || std::floor(start) != start) {
     state_ = "gone";
     return;
   }
@@ -94,11 +94,15 @@ void PeerWatchHandle::OnPoll(uv_poll_t* handle, int, int) {
   auto* self = static_cast<PeerWatchHandle*>(handle->data);
   if (self == nullptr || self->closed_) return;
   uv_poll_stop(handle);  // fires once: the process is gone
-  self->state_ = "gone";
-  Napi::Env env(self->env_);
+  self->Fire();
+}
+
+void PeerWatchHandle::Fire() {
+  state_ = "gone";
+  Napi::Env env(env_);
   Napi::HandleScope scope(env);
   try {
-    self->callback_.Value().MakeCallback(self->Value(), {}, *self->async_context_);
+    callback_.Value().MakeCallback(Value(), {}, *async_context_);
   } catch (const Napi::Error& e) {
     ReportCallbackError(env, e);
   }

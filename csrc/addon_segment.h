@@ -94,8 +94,8 @@ class SegmentHandle : public Napi::ObjectWrap<SegmentHandle> {
   // identity, for unlink() after close.
   struct ClosedName {
     std::string name;
-    dev_t dev;
-    ino_t ino;
+    uint64_t dev;
+    uint64_t ino;
   };
   std::unique_ptr<ClosedName> closed_name_;
   size_t prune_views_at_ = 64;

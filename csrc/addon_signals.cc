@@ -1,8 +1,11 @@
 #include "addon_signals.h"
 
-#include <dlfcn.h>
 #include <node_api.h>
+
+#ifndef _WIN32
+#include <dlfcn.h>
 #include <signal.h>
+#endif
 
 #include <cstring>
 
@@ -12,6 +15,7 @@
 
 namespace smsh {
 
+#ifndef _WIN32
 namespace {
 
 // Node installs, at startup, a handler for SIGINT and SIGTERM
@@ -60,6 +64,14 @@ Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info) {
     if (SignalCleanupArmed(s)) armed.Set(n++, Napi::String::New(env, SignalName(s)));
   return armed;
 }
+
+#else
+// Windows: names die with their handles; there is nothing to clean up on a
+// console control event, and no handler is installed.
+void ArmCleanupSignals() {}
+
+Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info) { return Napi::Array::New(info.Env()); }
+#endif
 
 Napi::Value UnlinkOwnedJs(const Napi::CallbackInfo& info) {
   AddonData* data = GetAddonData(info.Env());

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include "addon_data.h"
 #include "addon_error.h"
@@ -66,6 +68,15 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "SynapticShmWaiter");
   alive_ = std::make_shared<std::atomic<bool>>(true);
 
+#if !SMSH_HAVE_DOORBELL
+  if (mode_ == WaitMode::kDoorbell) {
+    // Not a fallback worth a warning: this platform wakes event loops
+    // through the waiter thread by design.
+    fallback_reason_ = "this platform has no doorbell: a waiter thread wakes the event loop";
+    mode_ = WaitMode::kFutex;
+  }
+  static_cast<void>(seg);  // only the doorbell needs its token
+#else
   if (mode_ == WaitMode::kDoorbell) {
     auto listener = std::make_unique<DoorbellListener>();
     uint8_t token[kTokenSize];
@@ -94,6 +105,7 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
       listener_ = listener.release();
     }
   }
+#endif
   if (mode_ == WaitMode::kFutex) StartFutex(env);
   // Registered after the thread-safe function, so it runs before the
   // function's own cleanup (hooks run in reverse order): the watcher
@@ -154,6 +166,7 @@ void WaiterHandle::CloseNow() {
     watcher_.reset();
     tsfn_.Release();
   }
+#if SMSH_HAVE_DOORBELL
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     // The file goes now: the close callback below that closes the socket
@@ -167,6 +180,7 @@ void WaiterHandle::CloseNow() {
     poll_ = nullptr;
     listener_ = nullptr;
   }
+#endif
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(env_, reinterpret_cast<void (*)(void*)>(&WaiterHandle::OnEnvCleanup), this);
     cleanup_hook_ = false;
@@ -192,12 +206,14 @@ Napi::Value WaiterHandle::Arm(const Napi::CallbackInfo& info) {
     watcher_->Arm(&line->seq, expected);
     if (!armed_) tsfn_.Ref(env);
   } else {
+#if SMSH_HAVE_DOORBELL
     int rc = uv_poll_start(poll_, UV_READABLE, &WaiterHandle::OnPoll);
     if (rc != 0) ThrowStatus(env, Status::FromErrno(-rc, "uv_poll_start", "doorbell"));
     // A wake that happened before we polled left seq changed: ring our own
     // bell so the poll fires now instead of never.
     if (__atomic_load_n(&line->seq, __ATOMIC_SEQ_CST) != expected)
       RingDoorbell(DoorbellTarget{segment_->DoorbellSender(), &segment_->Doorbells(), seg.token(), line_offset_});
+#endif
   }
   armed_ = true;
   return env.Undefined();
@@ -211,7 +227,9 @@ Napi::Value WaiterHandle::Disarm(const Napi::CallbackInfo& info) {
     watcher_->Disarm();
     tsfn_.Unref(env);
   } else {
+#if SMSH_HAVE_DOORBELL
     uv_poll_stop(poll_);
+#endif
   }
   return env.Undefined();
 }
@@ -232,7 +250,11 @@ Napi::Value WaiterHandle::GetFallbackReason(const Napi::CallbackInfo& info) {
 
 Napi::Value WaiterHandle::SweepDoorbells(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+#ifdef _WIN32
+  DoorbellDir dir;  // none: an empty list
+#else
   DoorbellDir dir(static_cast<uint32_t>(geteuid()));
+#endif
   std::vector<DoorbellFile> files;
   Status s = smsh::SweepDoorbells(dir, info[0].ToBoolean().Value(), &files);
   if (!s.ok()) ThrowStatus(env, s);
@@ -250,12 +272,14 @@ Napi::Value WaiterHandle::SweepDoorbells(const Napi::CallbackInfo& info) {
   return o;
 }
 
+#if SMSH_HAVE_DOORBELL
 void WaiterHandle::OnPoll(uv_poll_t* handle, int, int) {
   auto* self = static_cast<WaiterHandle*>(handle->data);
   if (self == nullptr || self->closed_) return;
   self->listener_->Drain();
   self->Fire();
 }
+#endif
 
 void WaiterHandle::Fire() {
   if (closed_ || !armed_) return;
@@ -264,7 +288,9 @@ void WaiterHandle::Fire() {
   if (mode_ == WaitMode::kFutex) {
     tsfn_.Unref(env);
   } else {
+#if SMSH_HAVE_DOORBELL
     uv_poll_stop(poll_);
+#endif
   }
   Napi::HandleScope scope(env);
   try {

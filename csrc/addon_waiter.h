@@ -14,7 +14,11 @@
 #pragma once
 
 #include <napi.h>
+
+#include "doorbell.h"
+#if SMSH_HAVE_DOORBELL
 #include <uv.h>
+#endif
 
 #include <atomic>
 #include <memory>
@@ -48,7 +52,9 @@ class WaiterHandle : public Napi::ObjectWrap<WaiterHandle> {
   void StartFutex(Napi::Env env);
   void WarnFallback(Napi::Env env);
   void Fire();  // on the JS thread: disarm and call the callback
+#if SMSH_HAVE_DOORBELL
   static void OnPoll(uv_poll_t* handle, int status, int events);
+#endif
   static void OnEnvCleanup(WaiterHandle* self);
 
   WaitMode mode_ = WaitMode::kFutex;
@@ -66,9 +72,11 @@ class WaiterHandle : public Napi::ObjectWrap<WaiterHandle> {
   // Shared with queued thread-safe calls, which may run after CloseNow.
   std::shared_ptr<std::atomic<bool>> alive_;
 
+#if SMSH_HAVE_DOORBELL
   // doorbell mode
   DoorbellListener* listener_ = nullptr;  // freed in the uv_close callback
   uv_poll_t* poll_ = nullptr;
+#endif
   std::unique_ptr<Napi::AsyncContext> async_context_;
 
   napi_env env_ = nullptr;

@@ -14,7 +14,16 @@
 // A directory that cannot be trusted (created by another user, a symlink,
 // group/other bits set) makes the doorbell unusable: Open fails with code
 // EDOORBELL and the caller falls back to the futex watcher thread.
+//
+// Windows has no doorbell (doorbell_none.cc): Open fails with EDOORBELL and
+// event-loop waits use the waiter thread. SMSH_HAVE_DOORBELL says which.
 #pragma once
+
+#ifdef _WIN32
+#define SMSH_HAVE_DOORBELL 0
+#else
+#define SMSH_HAVE_DOORBELL 1
+#endif
 
 #include <sys/types.h>
 

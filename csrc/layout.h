@@ -56,9 +56,10 @@ constexpr uint32_t kWaitDoorbell = 2u;  // an event loop polls the doorbell sock
 // condition, then sleeps while seq is unchanged; the waker changes state,
 // then, if it exchanges a non-zero `waiting` for 0, increments seq and wakes.
 struct WaitLine {
-  uint32_t seq;      // +0   futex word, incremented by the waker
-  uint32_t waiting;  // +4   kWait* bits set by the sleeper, taken (set 0) by its waker
-  uint8_t pad[kLineSize - 8];
+  uint32_t seq;       // +0   futex word, incremented by the waker
+  uint32_t waiting;   // +4   kWait* bits set by the sleeper, taken (set 0) by its waker
+  uint32_t sleepers;  // +8   Windows only: threads inside the wait (futex_win.cc); 0 on Linux
+  uint8_t pad[kLineSize - 12];
 };
 
 struct Header {

@@ -5,8 +5,6 @@
 // SIGBUS or an out-of-bounds read.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -84,8 +82,9 @@ class Segment {
   bool owner() const { return owner_; }
   bool unlinked() const { return unlinked_; }
   // Identity of the object (fstat at create/attach), as Unlink checks it.
-  dev_t dev() const { return dev_; }
-  ino_t ino() const { return ino_; }
+  // Windows: 0 (a mapping has no name to remove; Unlink does nothing).
+  uint64_t dev() const { return dev_; }
+  uint64_t ino() const { return ino_; }
   // The object's owner (st_uid at create/attach): names the doorbell
   // directory (doorbell.h).
   uint32_t uid() const { return uid_; }
@@ -103,8 +102,17 @@ class Segment {
   bool owner_ = false;
   bool unlinked_ = false;
   uint32_t uid_ = 0;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
+  uint64_t dev_ = 0;
+  uint64_t ino_ = 0;
+#ifdef _WIN32
+  // segment_win.cc: the section handle; the liveness mutexes (one per lock
+  // byte, owned by the thread that locked) and whether we hold each; the
+  // wake semaphores of the wait lines (futex_win.cc), opened on first use.
+  void* mapping_ = nullptr;
+  void* locks_[2] = {nullptr, nullptr};
+  void* wakes_[2] = {nullptr, nullptr};
+  void CloseHandles();
+#endif
 };
 
 // What Inspect learns about a named object without mapping it.
@@ -130,6 +138,9 @@ Status Inspect(const std::string& name, Inspection* out);
 // from an Inspection, and must not remove a new object that took the name.
 // Like Segment::Unlink: never blocks, no descriptor needed on Linux.
 Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino);
+
+// Checks a CreateOptions before anything is created: EINVAL with the reason.
+Status ValidateCreateOptions(const CreateOptions& opts);
 
 // Validates a header image read from an object of `object_size` bytes.
 // Shared by Attach and the tests; returns ECORRUPT/EVERSION/EAGAIN.

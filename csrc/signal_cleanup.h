@@ -15,17 +15,25 @@
 //     registered name that still refers to its object (stat + unlink, both
 //     async-signal-safe), puts back the disposition it replaced and raises
 //     the signal again, so the process dies of it exactly as it would have.
+//
+// Windows (signal_cleanup_none.cc): nothing to do. A mapping and its name
+// die with the last handle, whatever ends the process; the registry keeps
+// nothing and there is no signal handler.
 #pragma once
-
-#include <signal.h>
 
 #include <cstdint>
 #include <string>
 
+#ifndef _WIN32
+#include <signal.h>
+#endif
+
 namespace smsh {
 
+#ifndef _WIN32
 // The signals whose default action ends the process and which we clean up on.
 constexpr int kCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+#endif
 
 // One registered name (opaque).
 struct OwnedName;
@@ -47,6 +55,7 @@ int UnlinkOwnedNames();
 // How many names are registered now. Async-signal-safe; for tests.
 int CountOwnedNames();
 
+#ifndef _WIN32
 // Decides whether a handler found in place may be replaced and chained to:
 // only a handler that always ends the process by the signal qualifies.
 using ChainPredicate = bool (*)(const struct sigaction& current);
@@ -60,5 +69,6 @@ bool ArmSignalCleanup(int signo, ChainPredicate may_chain);
 
 // Whether the cleanup handler is the disposition of `signo` now.
 bool SignalCleanupArmed(int signo);
+#endif
 
 }  // namespace smsh

@@ -1,6 +1,16 @@
 // See uncounted_buffer.h for why this exists and what it relies on.
 #include "uncounted_buffer.h"
 
+#ifdef _WIN32
+// node.exe exports V8 with MSVC-mangled names and returns std::unique_ptr /
+// std::shared_ptr by the MSVC ABI, which a MinGW-built addon cannot call
+// safely: Windows views are counted (Node-API external buffers).
+namespace smsh {
+bool UncountedBuffersAvailable(napi_env) { return false; }
+bool NewUncountedBuffer(napi_env, void*, size_t, napi_value*, std::shared_ptr<void>*) { return false; }
+}  // namespace smsh
+#else
+
 #include <dlfcn.h>
 #include <v8.h>
 
@@ -113,3 +123,5 @@ bool NewUncountedBuffer(napi_env env, void* data, size_t length, napi_value* res
 }
 
 }  // namespace smsh
+
+#endif  // _WIN32

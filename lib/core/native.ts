@@ -189,13 +189,16 @@ export interface Binding {
   unlinkOwned(): void;
 }
 
+/** Where the addon exists: Linux (POSIX shared memory, futex, doorbells) and Windows (named mappings, semaphores). */
+export const SUPPORTED: readonly string[] = ["linux", "win32"];
+
 /** The package root: dist/lib/core/native.js -> ../../.. */
 const root = path.join(__dirname, "..", "..", "..");
 const PACKAGE = "@synaptic-mesh/shm";
 
 /** Where a binary would be looked for, resolved once at import (a few stats, no dlopen); why not, when none fits. */
 function resolveAddon(): { file: string | null; why: string } {
-  if (process.platform !== "linux") return { file: null, why: "" };
+  if (!SUPPORTED.includes(process.platform)) return { file: null, why: "" };
   try {
     return { file: nodeGypBuild.path(root), why: "" };
   } catch (e) {
@@ -275,9 +278,9 @@ function noBinaryMessage(): string {
   const here = `${process.platform}-${process.arch}`;
   const prebuilt = prebuiltPlatforms();
   const list = prebuilt.length > 0 ? prebuilt.join(", ") : "none in this installation";
-  if (process.platform !== "linux") {
+  if (!SUPPORTED.includes(process.platform)) {
     return (
-      `shared memory IPC is supported on Linux only, and this is ${here}. Prebuilt binaries: ${list}; ` +
+      `shared memory IPC is supported on Linux and Windows, and this is ${here}. Prebuilt binaries: ${list}; ` +
       `other Linux architectures build from source. Importing the package works everywhere: ` +
       `catch code "ENOTSUP" to fall back to another transport.`
     );
