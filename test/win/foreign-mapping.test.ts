@@ -6,7 +6,7 @@
 // fixtures/rawmap.c (scripts/test-wine.sh builds rawmap.exe), whose name
 // prefix must be the port's.
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -35,6 +35,11 @@ async function rawObject(size: number, content: Uint8Array): Promise<RawObject> 
     } finally {
       closeSync(fd);
     }
+    // Dated an hour ahead: a full sweep() in a test file running alongside
+    // (test/core/lifecycle.test.ts) removes an all-zero object of ours
+    // once it is a second old, as an abandoned creation; never this one.
+    const ahead = new Date(Date.now() + 3_600_000);
+    utimesSync(file, ahead, ahead);
     return { name, close: async () => rmSync(file, { force: true }) };
   }
   const exe = path.join(ROOT, "test", "win", "fixtures", "rawmap.exe");
