@@ -10,7 +10,7 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "csrc"
+        "<!@(node -p \"const s=require('./csrc/sources.json');const o=process.platform==='win32'?'win32':'linux';[...s.include,...s['include_'+o]].join(' ')\")"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

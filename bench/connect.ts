@@ -10,14 +10,14 @@
 // The listener is a process of its own (connect-listener.ts); the connector
 // runs here, in the orchestrator.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createConnection } from "node:net";
+import { createConnection, createServer, type AddressInfo } from "node:net";
 import * as path from "node:path";
 
 import { connect, type Peer } from "../lib/index.js";
 import { zeromqOrNull } from "../lib/peer/zmq.js";
 import type { Row } from "./results.js";
 import { live } from "./row.js";
-import { scratchDir } from "./scratch.js";
+import { ZMQ_IPC, scratchDir } from "./scratch.js";
 import { summarize } from "./stats.js";
 
 const LISTENER = path.join(__dirname, "connect-listener.js");
@@ -84,14 +84,28 @@ async function peerOnce(endpoint: string, transport: "auto" | "zmq"): Promise<vo
   await peer.close();
 }
 
+/** A loopback port free now (the OS picks it; the listener takes it right after). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 const msSince = (ns: bigint): number => Number(process.hrtime.bigint() - ns) / 1e6;
 
 /** The connect row of `transport` (tcp, zmq-ipc, peer-shm, peer-zmq): `count` timed connects after `warmup`, `rounds` restarts. */
 export async function runConnectRow(transport: string, count: number, warmup: number, rounds: number): Promise<Row> {
   const row: Row = { transport, mode: null, scenario: "connect", size: MESSAGE.length, count };
   if (transport !== "tcp" && zeromqOrNull() === null) return { ...row, error: "zeromq is not installed", skipped: true };
+  if (transport === "zmq-ipc" && !ZMQ_IPC) return { ...row, error: "ZeroMQ ipc:// endpoints (AF_UNIX) are not available on this platform", skipped: true };
   const dir = scratchDir("smsh-connect-");
-  const endpoint = transport === "tcp" ? "127.0.0.1:0" : `ipc://${path.join(dir, "c.sock")}`;
+  // Peers restart their listener on the same endpoint: where there is no ipc://, a fixed free loopback port.
+  const endpoint = transport === "tcp" ? "127.0.0.1:0" : ZMQ_IPC ? `ipc://${path.join(dir, "c.sock")}` : `tcp://127.0.0.1:${await freePort()}`;
   let listener = await startListener(transport, endpoint);
   const port = listener.port;
   const once =

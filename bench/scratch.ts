@@ -9,6 +9,26 @@ import * as path from "node:path";
 
 const ENV = "SYNAPTIC_SHM_BENCH_SCRATCH";
 
+/**
+ * Whether ZeroMQ's ipc:// endpoints (AF_UNIX) work here. Its Windows build
+ * refuses them ("address family not supported", also under Wine): there the
+ * zmq-ipc rows are skipped and Peer rows listen on tcp loopback instead.
+ */
+export const ZMQ_IPC = process.platform !== "win32";
+
+/** A Peer listener's local endpoint for a row: ipc:// in `dir`, or tcp loopback where ZMQ_IPC is false. */
+export function peerEndpoint(dir: string, file: string): string {
+  return ZMQ_IPC ? `ipc://${path.join(dir, file)}` : "tcp://127.0.0.1:0";
+}
+
+/**
+ * Where the uds rows listen: a socket file in `dir`; on Windows, where
+ * Node's IPC paths are named pipes, the pipe \\.\pipe\<dir's name>-<file>.
+ */
+export function ipcPath(dir: string, file: string): string {
+  return process.platform === "win32" ? `\\\\.\\pipe\\${path.basename(dir)}-${file}` : path.join(dir, file);
+}
+
 /** A new directory for one row's socket files: inside the run's directory when there is one. */
 export function scratchDir(prefix: string): string {
   return mkdtempSync(path.join(process.env[ENV] ?? tmpdir(), prefix));

@@ -4,7 +4,7 @@
 import * as path from "node:path";
 
 import { validateName } from "./core/segment.js";
-import { SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus, type SideState } from "./core/sweep.js";
+import { LEAVES_NAMES, SHM_DIR, inspect, list, sweep, type ProcessInfo, type SegmentStatus, type SideState } from "./core/sweep.js";
 import { UsageError, parseCommandLine, type OptionSpecs } from "./util/args.js";
 import { formatAge, formatBytes, formatDuration, formatLocalTime } from "./util/format.js";
 import { startDate } from "./util/start-time.js";
@@ -151,8 +151,17 @@ function lsRow(s: SegmentStatus, indent: string): string[] {
 /** The PEER column's width: the rest is in `stat` and --json. */
 const PEER_WIDTH = 48;
 
+/** What ls and sweep say on a platform where nothing is left behind (Windows). */
+const NOTHING_LEFT =
+  "on Windows a segment's named mapping goes with its last handle, whatever ends its processes: " +
+  'nothing is left to sweep, and mappings cannot be listed; "synaptic-shm stat NAME" shows one segment';
+
 function ls(values: Record<string, unknown>): number {
   const segs = list();
+  if (!LEAVES_NAMES && !values.json) {
+    console.log(NOTHING_LEFT);
+    return 0;
+  }
   if (values.json) {
     console.log(JSON.stringify(segs.map(withDates), null, 2));
     return 0;
@@ -245,6 +254,10 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
 function sweepCmd(values: Record<string, unknown>, positionals: string[]): number {
   const dryRun = values["dry-run"] === true;
   const found = sweep(positionals.length > 0 ? { dryRun, names: positionals.map(segmentName) } : { dryRun });
+  if (!LEAVES_NAMES && !values.json) {
+    console.log(NOTHING_LEFT);
+    return 0;
+  }
   if (values.json) {
     const entries = found.map((r) => ({ name: r.name, kind: r.kind, reason: r.reason }));
     // A dry run removed nothing: its list is what a real run would remove.

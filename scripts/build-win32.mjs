@@ -6,7 +6,7 @@
 // The sources are csrc/sources.json's core + core_win32 + binding +
 // binding_win32. Node-API is imported from "node.exe" through a delay-load
 // import library made from node-api-headers' def/node_api.def with dlltool
-// (node.lib is not on npm; csrc/win32_delay_hook.cc resolves the imports
+// (node.lib is not on npm; csrc/win32/win32_delay_hook.cc resolves the imports
 // against the running executable whatever its name). The C++ runtime is
 // linked statically: the binary imports only node.exe and system DLLs,
 // which the script checks. Needs Debian's g++-mingw-w64-x86-64-posix.
@@ -61,7 +61,7 @@ const flags = [
   "-DNOMINMAX",
   `-I${path.join(headers, "include")}`,
   `-I${path.isAbsolute(addonApi) ? addonApi : path.join(root, addonApi)}`,
-  `-I${path.join(root, "csrc")}`,
+  ...[...sources.include, ...sources.include_win32].map((d) => `-I${path.join(root, d)}`),
 ];
 
 mkdirSync(work, { recursive: true });

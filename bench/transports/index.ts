@@ -9,6 +9,7 @@ import { tcpTransport, udsTransport } from "./socket.js";
 import type { AnyTransport } from "./types.js";
 import { workerPortTransport } from "./worker-port.js";
 import type { Scenario } from "../scenarios.js";
+import { ZMQ_IPC } from "../scratch.js";
 import { loadZmq, zmqIpcTransport, zmqRouterTransport, zmqTcpTransport } from "./zmq.js";
 
 /** The connect scenario's (bench/connect.ts). */
@@ -94,6 +95,7 @@ export function makeTransport(name: string, cork = true, spinText = "adaptive"):
 /** Why a transport cannot run here, or null if it can. */
 export function unavailable(name: string): string | null {
   if ((name.startsWith("zmq-") || name.startsWith("peer-")) && !loadZmq()) return "the zeromq package is not installed";
+  if (name === "zmq-ipc" && !ZMQ_IPC) return "ZeroMQ ipc:// endpoints (AF_UNIX) are not available on this platform";
   if (name === "disruptor" && !loadDisruptor()) return "the shared-memory-disruptor package is not installed or its addon did not build";
   return null;
 }

@@ -12,7 +12,7 @@ import { rmSync } from "node:fs";
 import * as path from "node:path";
 
 import { connect, listen, type Peer } from "../../lib/index.js";
-import { scratchDir } from "../scratch.js";
+import { peerEndpoint, scratchDir } from "../scratch.js";
 import { recvChunked, sendChunked, type ConnectOptions, type Endpoint, type Transport } from "./types.js";
 
 const BULK_CHUNK = 4 << 20;
@@ -54,7 +54,7 @@ export function peerTransport(transport: "shm" | "zmq"): Transport {
     mode: null,
     async host(o) {
       const dir = scratchDir("smsh-peer-");
-      const server = await listen(`ipc://${path.join(dir, "s.sock")}`, { name: "host", transport: mode, capacity: capacityFor(o) });
+      const server = await listen(peerEndpoint(dir, "s.sock"), { name: "host", transport: mode, capacity: capacityFor(o) });
       const first = (async () => {
         for await (const p of server) return p;
         throw new Error("peer transport: the server closed before the peer connected");

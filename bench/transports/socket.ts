@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 
 import type { Endpoint, Transport } from "./types.js";
-import { scratchDir } from "../scratch.js";
+import { ipcPath, scratchDir } from "../scratch.js";
 
 function endpoint(socket: net.Socket, cork: boolean, cleanup: () => void): Endpoint {
   socket.setNoDelay(true);
@@ -186,7 +186,7 @@ function socketTransport(kind: "tcp" | "uds", cork: boolean): Transport {
         offer = String((server.address() as net.AddressInfo).port);
       } else {
         dir = scratchDir("smsh-bench-");
-        offer = path.join(dir, "s.sock");
+        offer = ipcPath(dir, "s.sock");
         await new Promise<void>((r) => server.listen(offer, r));
       }
       const conn = new Promise<net.Socket>((r) => server.once("connection", r));

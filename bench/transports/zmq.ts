@@ -6,7 +6,7 @@ import { rmSync } from "node:fs";
 import * as path from "node:path";
 
 import type { Endpoint, Transport } from "./types.js";
-import { scratchDir } from "../scratch.js";
+import { ZMQ_IPC, scratchDir } from "../scratch.js";
 
 import { zeromqOrNull as loadZmq, type Zmq } from "../../lib/peer/zmq.js";
 
@@ -101,7 +101,7 @@ export function zmqRouterTransport(): Transport {
       if (!z) throw new Error("the zeromq package is not installed");
       const router = new z.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0 });
       const dir = scratchDir("smsh-zmq-");
-      await router.bind(`ipc://${path.join(dir, "r.ipc")}`);
+      await router.bind(ZMQ_IPC ? `ipc://${path.join(dir, "r.ipc")}` : "tcp://127.0.0.1:*");
       return {
         offer: router.lastEndpoint!,
         complete: async () => {

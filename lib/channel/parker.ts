@@ -1,6 +1,6 @@
 // How one end of a channel waits for the other: spin (re-checking shared
 // memory, no syscall) for as long as the spin policy says it pays, then
-// sleep on the end's wait line (eventcount, csrc/notify.h) until the peer
+// sleep on the end's wait line (eventcount, csrc/core/notify.h) until the peer
 // notifies it. Every wait has a way out: a deadline (ETIMEDOUT), an
 // AbortSignal (AbortError), close() (ECLOSED), and a periodic re-check
 // that notices what no wakeup announces (the peer's process died).
@@ -72,7 +72,7 @@ export class Parker {
    * Sleeps this end announced on its wait line: each one a new announcement
    * that went to sleep or was left standing, or that a waker took before it
    * could be withdrawn. The peer sends at most one wake per announcement
-   * (csrc/notify.h), so its wakeups never exceed these (plus its close).
+   * (csrc/core/notify.h), so its wakeups never exceed these (plus its close).
    */
   sleeps = 0;
 

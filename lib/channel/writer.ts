@@ -238,7 +238,7 @@ export class ChannelWriter extends ChannelEnd {
     storeU64(hdr, H.messagesWritten, s.messages);
     storeU64(hdr, H.bytesWritten, s.bytes);
     // SYNC POINT: seq_cst load after the store above; pairs with the reader's
-    // store of `waiting` before its re-check (eventcount, csrc/notify.h).
+    // store of `waiting` before its re-check (eventcount, csrc/core/notify.h).
     if (Atomics.load(hdr, H.readerWaiting) !== 0 && this.peerLine.notify()) {
       s.wakeups++;
       storeU64(hdr, H.wakeupsSent, s.wakeups);

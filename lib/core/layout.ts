@@ -1,4 +1,4 @@
-// The version-1 shared-memory layout, mirrored from csrc/layout.h (the
+// The version-1 shared-memory layout, mirrored from csrc/core/layout.h (the
 // contract). test/core/layout.test.ts checks every offset against the addon's
 // exported table, so the two languages cannot drift. Byte-level prose:
 // docs/PROTOCOL.md section 1.
@@ -18,7 +18,7 @@ export const SIDE_ABSENT = 0;
 export const SIDE_OPEN = 1;
 export const SIDE_CLOSED = 2;
 
-/** header.flags: liveness is kept with OFD locks on the bytes below (csrc/layout.h). */
+/** header.flags: liveness is kept with OFD locks on the bytes below (csrc/core/layout.h). */
 export const FLAG_LOCKS = 1;
 /** Held (OFD write lock) by the creator while it lives. */
 export const OWNER_LOCK_BYTE = 0;

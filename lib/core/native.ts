@@ -170,7 +170,7 @@ export interface Binding {
   /** This process's start time, as processStartTime(process.pid). */
   selfStartTime: number;
   /**
-   * How views over shared memory are made (csrc/uncounted_buffer.h):
+   * How views over shared memory are made (csrc/binding/uncounted_buffer.h):
    * "uncounted", V8 leaves them out of its external-memory count, so a view
    * of a large loan costs no garbage collection; "counted", plain Node-API
    * external buffers (other runtimes, or SMSH_COUNTED_VIEWS=1).

@@ -1,5 +1,5 @@
 // Cross-process wakeups over a wait line of a segment's header (an
-// eventcount, see csrc/notify.h):
+// eventcount, see csrc/core/notify.h):
 //   sleeper: const seq = line.prepare(mode); if (!ready()) await/wait; line.finish()
 //   waker:   change the state; line.notify()
 // The waker's check is one Atomics.load: no syscall while the peer is awake,
@@ -17,9 +17,11 @@ export type { WaitMode } from "./native.js";
 /**
  * How an event loop is woken by default. Both were measured across two
  * processes (bench/wakeup.ts, docs/ARCHITECTURE.md); the faster one is the
- * default and the other stays selectable.
+ * default and the other stays selectable. Windows has no doorbell: its
+ * event loops are woken by the waiter thread ("futex", a semaphore there),
+ * and "doorbell" asked for there runs as "futex".
  */
-export const DEFAULT_WAIT_MODE: WaitMode = "doorbell";
+export const DEFAULT_WAIT_MODE: WaitMode = process.platform === "win32" ? "futex" : "doorbell";
 
 /**
  * Longest single native futex wait. V8 can only end a thread (worker.terminate(),

@@ -1,6 +1,6 @@
 // Finding this package's segments in /dev/shm, telling live from dead, and
 // removing the dead ones. Nothing here maps a segment: headers are read with
-// pread and liveness is probed with OFD locks (csrc/liveness.h), so
+// pread and liveness is probed with OFD locks (csrc/core/liveness.h), so
 // inspecting never disturbs a live channel and never faults on a truncated
 // object.
 import { readdirSync, statSync } from "node:fs";
@@ -262,7 +262,17 @@ function findRing(token: string): string | null {
   return null;
 }
 
+/**
+ * Whether this platform leaves anything behind to list or sweep. Windows:
+ * a named mapping (and every other kernel object of a segment) dies with its
+ * last handle, whatever ends its processes, and the session's object
+ * namespace cannot be listed by name prefix: ls and sweep find nothing
+ * there, and `inspect(name)` (synaptic-shm stat NAME) looks at one segment.
+ */
+export const LEAVES_NAMES = process.platform !== "win32";
+
 function candidates(prefixOnly: boolean): string[] {
+  if (!LEAVES_NAMES) return [];
   let names: string[];
   try {
     names = readdirSync(SHM_DIR);
@@ -337,6 +347,7 @@ const ABANDONED_AFTER_MS = 1_000;
  */
 export function sweep(options: SweepOptions = {}): SweepEntry[] {
   const { SegmentHandle } = native(); // ENOTSUP here, before /dev/shm is read, where there is no binary
+  if (!LEAVES_NAMES) return []; // nothing outlives its handles (see LEAVES_NAMES)
   const euid = process.geteuid?.() ?? -1;
   const removed: SweepEntry[] = [];
   const removedTokens = new Map<string, string>(); // token hex -> segment name

@@ -3,7 +3,7 @@
 // ArrayBuffer.prototype.transfer where the runtime has it): our buffer is
 // detached, and the buffer that took the memory over still reads and writes
 // the slot. Detaching ours then says so (a nonzero token,
-// csrc/addon_segment.h), and the slot must not go back (to the writer's pool,
+// csrc/binding/addon_segment.h), and the slot must not go back (to the writer's pool,
 // or to the writer from the reader) until that buffer is gone too: otherwise
 // the next loan's bytes would change under whoever holds it. whenUnused()
 // runs `then` once nothing holds the memory, checking every POLL_MS; rare,

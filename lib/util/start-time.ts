@@ -3,7 +3,8 @@
 // boot; the boot time is "btime" in /proc/stat (seconds since the epoch), and
 // a tick is 1/CLK_TCK s (`getconf CLK_TCK`: 100 on every Linux we know).
 // A process in another time namespace counts from its own boot time: its
-// date may then be off by that namespace's offset.
+// date may then be off by that namespace's offset. On Windows the start time
+// is already a date: microseconds since the epoch (csrc/core/proc.h).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
@@ -31,6 +32,7 @@ function clock(): { bootMs: number; tickMs: number } | null {
 
 /** The wall-clock time a process started, from its start time in ticks since boot; null if unknown. */
 export function startDate(ticks: number): Date | null {
+  if (process.platform === "win32") return ticks > 0 ? new Date(ticks / 1000) : null;
   const c = clock();
   if (c === null || !(ticks > 0)) return null;
   return new Date(c.bootMs + ticks * c.tickMs);

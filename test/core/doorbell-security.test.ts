@@ -1,5 +1,5 @@
 // Another user must not be able to wake, slow or stall a channel through its
-// doorbell (docs/PROTOCOL.md section 1, csrc/doorbell.h). These tests run
+// doorbell (docs/PROTOCOL.md section 1, csrc/core/doorbell.h). These tests run
 // processes as other uids with setpriv (util-linux), so they need root; the
 // flooder is a perl script, since Node has no Unix datagram sockets. Uids:
 // 65534 is the attacker; 4242..4244 are victims whose own doorbell

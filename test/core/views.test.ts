@@ -1,5 +1,5 @@
-// Views over shared memory and the garbage collector (csrc/uncounted_buffer.h,
-// csrc/buffer_table.h): on this runtime views are made so that V8 does not
+// Views over shared memory and the garbage collector (csrc/binding/uncounted_buffer.h,
+// csrc/core/buffer_table.h): on this runtime views are made so that V8 does not
 // count them as external memory (a view of a large loan cost a garbage
 // collection before), the Node-API way still works when chosen, and a
 // mapping lives exactly as long as some buffer can reach it. Each case runs in

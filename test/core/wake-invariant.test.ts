@@ -1,4 +1,4 @@
-// One wake syscall per sleep (csrc/notify.h): across processes, the wakes
+// One wake syscall per sleep (csrc/core/notify.h): across processes, the wakes
 // one end sends never exceed the sleeps the other end announced, plus one
 // for a close. The writer sends with `await send()` per message (the soak
 // that found 12 wake syscalls per sleep). Either the writer works a few

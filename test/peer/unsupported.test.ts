@@ -145,12 +145,12 @@ describe("a platform without a binary", () => {
     }
   });
 
-  it("macOS: imports; each native call throws ENOTSUP saying Linux only and what is prebuilt", () => {
+  it("macOS: imports; each native call throws ENOTSUP saying where it runs and what is prebuilt", () => {
     const preload = path.join(dir, "darwin.cjs");
     writeFileSync(preload, 'Object.defineProperty(process, "platform", { value: "darwin" });\n');
     const r = probe(ROOT, ["--require", preload]);
     expect(r.addonPath).toBe(null);
     expect(r.esm).toBe(true);
-    expectAllEnotsup(r.calls, new RegExp(`supported on Linux only, and this is darwin-${process.arch}\\. Prebuilt binaries: .*catch code "ENOTSUP"`));
+    expectAllEnotsup(r.calls, new RegExp(`supported on Linux and Windows, and this is darwin-${process.arch}\\. Prebuilt binaries: .*catch code "ENOTSUP"`));
   });
 });

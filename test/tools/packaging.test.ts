@@ -1,6 +1,6 @@
 // The tarball a user gets, made the way a release is made: a fresh checkout
 // with no binary in it, `npm ci --ignore-scripts`, `npm pack` (its prepack
-// must build the linux-x64 prebuild, or fail), then installed into a new
+// must build the linux-x64 and win32-x64 prebuilds, or fail), then installed into a new
 // project with --ignore-scripts (npm runs no install script there, as it
 // will not for unreviewed dependencies) and used there with no compiler
 // involved: the binary must be the one from the tarball's prebuilds/.
@@ -87,11 +87,15 @@ describe("packaging: fresh checkout -> npm pack -> a dependent installed with --
 
   it("prepack fails loudly, and packs nothing, when the prebuild cannot be built", () => {
     expect(failedPack.status).not.toBe(0);
-    expect(failedPack.out).toMatch(/prepack: building the linux-x64 prebuild failed .*the tarball would have no binary/);
+    expect(failedPack.out).toMatch(/prepack: building the prebuilds failed .*the tarball would lack a binary/);
   });
 
-  it("packs the prebuild it built, the compiled library, the license and the examples; no tests, no build/", () => {
+  it("packs both prebuilds it built, the compiled library, the native sources, the license and the examples; no tests, no build/", () => {
     expect(files.some((f) => /^prebuilds\/linux-x64\/.+\.glibc\.node$/.test(f))).toBe(true);
+    // The Windows one (cross-built with MinGW-w64); test/win loads it under Wine.
+    expect(files).toContain("prebuilds/win32-x64/@synaptic-mesh+shm.node");
+    for (const dir of ["core", "linux", "win32", "binding"]) expect(files.some((f) => f.startsWith(`csrc/${dir}/`) && f.endsWith(".cc"))).toBe(true);
+    expect(files.some((f) => f.startsWith("csrc/test/"))).toBe(false);
     for (const f of ["dist/lib/index.js", "dist/lib/index.d.ts", "dist/lib/cli.js", "dist/bench/run.js", "binding.gyp", "LICENSE", "scripts/install.js"]) {
       expect(files).toContain(f);
     }

@@ -28,7 +28,7 @@ Status WinStatus(DWORD error, const char* call, const std::string& what);
 // Every kernel object of the package lives under one prefix of the session's
 // namespace: "Local\synaptic-shm.<suffix>". The segment "<name>" is the
 // file mapping "Local\synaptic-shm.<name>"; its other objects are named by
-// its random token (docs/PROTOCOL.md section 7).
+// its random token (docs/PROTOCOL.md section 5).
 constexpr const char* kObjectPrefix = "Local\\synaptic-shm.";
 std::wstring ObjectName(const std::string& suffix);
 // "<32 lowercase hex of token>"

@@ -106,7 +106,12 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   // limit is ERROR_COMMITMENT_LIMIT (ENOSPC) here, never a fault later.
   HANDLE mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, OwnerOnly(), PAGE_READWRITE,
                                       static_cast<DWORD>(total >> 32), static_cast<DWORD>(total), wname.c_str());
-  if (mapping == nullptr) return WinStatus(GetLastError(), "CreateFileMappingW", what);
+  if (mapping == nullptr) {
+    DWORD err = GetLastError();
+    // The name is some other kind of object (an event, a mutex...).
+    if (err == ERROR_INVALID_HANDLE) return Status::FromErrno(EEXIST, "CreateFileMappingW", what + " (another kind of object)");
+    return WinStatus(err, "CreateFileMappingW", what);
+  }
   if (GetLastError() == ERROR_ALREADY_EXISTS) {
     CloseHandle(mapping);
     return Status::FromErrno(EEXIST, "CreateFileMappingW", what);
@@ -165,7 +170,11 @@ Status OpenAndValidate(const std::string& name, DWORD access, HANDLE* mapping, u
                        Header* h, Status* validity) {
   const std::string what = std::string(kObjectPrefix) + name;
   HANDLE m = OpenFileMappingW(access, FALSE, ObjectName(name).c_str());
-  if (m == nullptr) return WinStatus(GetLastError(), "OpenFileMappingW", what);
+  if (m == nullptr) {
+    DWORD err = GetLastError();
+    if (err == ERROR_INVALID_HANDLE) return Status::Own("ECORRUPT", what + " is not a file mapping (another kind of object)");
+    return WinStatus(err, "OpenFileMappingW", what);
+  }
   // Size 0 maps the whole section, whatever it is: only address space.
   void* v = MapViewOfFile(m, access, 0, 0, 0);
   if (v == nullptr) {

@@ -1,4 +1,4 @@
-// The binding's side of signal cleanup (csrc/signal_cleanup.h): which
+// The binding's side of signal cleanup (csrc/core/signal_cleanup.h): which
 // handler found in place is Node's own (and may be chained to), and the
 // functions lib/core/cleanup.ts calls.
 #pragma once
