@@ -4,7 +4,8 @@
 // bytes than the object holds. On Linux the object is /dev/shm/<name>,
 // written here; on Windows it is a Local\ file mapping made and held by
 // fixtures/rawmap.c (scripts/test-wine.sh builds rawmap.exe), whose name
-// prefix must be the port's.
+// prefix must be the port's. On Windows, a name taken by another kind of
+// kernel object (an event) is refused too.
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { Channel, Segment, layout, randomName } from "../../dist/lib/index.js";
 import { ROOT, killStrays } from "../helpers.js";
-import { startProcess } from "./helpers.js";
+import { codeOf, startProcess } from "./helpers.js";
 
 afterEach(killStrays);
 
@@ -21,6 +22,24 @@ interface RawObject {
   name: string;
   /** Removes it (Linux), or ends the process holding it (Windows: the mapping goes with its last handle). */
   close(): Promise<void>;
+}
+
+/** Starts rawmap.exe with `args` after the name; resolves once it holds its object. */
+async function rawmap(name: string, args: string[], cleanup = (): void => undefined): Promise<RawObject> {
+  const exe = path.join(ROOT, "test", "win", "fixtures", "rawmap.exe");
+  if (!existsSync(exe)) throw new Error(`${exe} missing: scripts/test-wine.sh builds it from rawmap.c with x86_64-w64-mingw32-gcc`);
+  const holder = startProcess(exe, [name, ...args]);
+  await holder.line(/^ready$/).catch(holder.explain);
+  return {
+    name,
+    async close() {
+      holder.child.stdin!.end();
+      const r = await holder.done;
+      cleanup();
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    },
+  };
 }
 
 /** A named object of `size` bytes starting with `content`, made without this package. */
@@ -42,23 +61,10 @@ async function rawObject(size: number, content: Uint8Array): Promise<RawObject> 
     utimesSync(file, ahead, ahead);
     return { name, close: async () => rmSync(file, { force: true }) };
   }
-  const exe = path.join(ROOT, "test", "win", "fixtures", "rawmap.exe");
-  if (!existsSync(exe)) throw new Error(`${exe} missing: scripts/test-wine.sh builds it from rawmap.c with x86_64-w64-mingw32-gcc`);
   const dir = mkdtempSync(path.join(tmpdir(), "smsh-rawmap-"));
   const file = path.join(dir, "content.bin");
   writeFileSync(file, content);
-  const holder = startProcess(exe, [name, String(size), file]);
-  await holder.line(/^ready$/).catch(holder.explain);
-  return {
-    name,
-    async close() {
-      holder.child.stdin!.end();
-      const r = await holder.done;
-      rmSync(dir, { recursive: true, force: true });
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
-    },
-  };
+  return rawmap(name, [String(size), file], () => rmSync(dir, { recursive: true, force: true }));
 }
 
 /** The code of the error attach() throws, with a hint when the object was not found at all. */
@@ -114,5 +120,18 @@ describe("a named object that is not one of our segments", () => {
       await raw.close();
     }
     expect(attachCode(() => Segment.attach(raw.name)).split(":")[0]).toBe("ENOENT");
+  });
+});
+
+describe("a name held by another kind of object (Windows: one namespace for mappings, events, mutexes...)", () => {
+  it.runIf(process.platform === "win32")("a named event under a segment's mapping name: attach is ECORRUPT, create is EEXIST", async () => {
+    const raw = await rawmap(randomName(), ["event"]);
+    try {
+      expect(attachCode(() => Segment.attach(raw.name))).toBe("ECORRUPT");
+      expect(attachCode(() => Channel.attach(raw.name))).toBe("ECORRUPT");
+      expect(codeOf(() => Segment.create({ name: raw.name, size: 4096 }).close())).toBe("EEXIST");
+    } finally {
+      await raw.close();
+    }
   });
 });
