@@ -24,8 +24,10 @@ const TIMEOUT_MS = 30_000;
 
 async function photogrammetry(transport: string): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "agents-"));
-  const endpoint = `ipc://${path.join(dir, "photogrammetry.sock")}`;
-  const server = await listen(endpoint, { name: "photogrammetry" });
+  // Windows: ZeroMQ's ipc:// is not available there; a loopback port (0: the OS picks one) is.
+  const wanted = process.platform === "win32" ? "tcp://127.0.0.1:0" : `ipc://${path.join(dir, "photogrammetry.sock")}`;
+  const server = await listen(wanted, { name: "photogrammetry" });
+  const endpoint = server.endpoint; // with the port the OS chose
   const scanner = spawn(process.execPath, [__filename, "scanner", endpoint, transport], { stdio: ["ignore", "inherit", "inherit"] });
   const exited = new Promise<number | null>((resolve) => scanner.once("exit", resolve));
   try {

@@ -22,7 +22,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 
-import { Channel, listSegments, type ShmError } from "@synaptic-mesh/shm";
+import { Channel, Segment, listSegments, type ShmError } from "@synaptic-mesh/shm";
 
 // Any process of this user that opens a channel also sweeps dead owners'
 // segments by itself (at most every 30 s): what you want in production, as
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   } finally {
     rx.close(); // a reader never removes the name: that was the dead writer's job
   }
+  if (process.platform === "win32") return windows(name);
   if (!existsSync(shm(name))) return alreadySwept(name);
   console.log(`${shm(name)} still exists: true`);
 
@@ -110,6 +111,21 @@ async function main(): Promise<void> {
   // sweep({ dryRun: true, names }) and sweep({ names }) what `sweep NAME` does.
   const after = names(listSegments());
   console.log(`afterwards: listed by listSegments(): ${after.includes(name)}; ${shm(name)} exists: ${existsSync(shm(name))}`);
+}
+
+/**
+ * Windows: a segment is a named mapping that goes with its last handle, here
+ * our reader's, closed above. Nothing is left behind and there is nothing to
+ * sweep (ls and sweep say so).
+ */
+function windows(name: string): void {
+  let code = "none";
+  try {
+    Segment.attach(name).close();
+  } catch (e) {
+    code = (e as ShmError).code;
+  }
+  console.log(`Windows: ${name} went with its last handle; attaching it now fails with ${code}; nothing to sweep`);
 }
 
 /** Another process of this user swept the leftover before we could show it. */

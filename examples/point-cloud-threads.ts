@@ -6,7 +6,10 @@
 // worker's is the same memory). The reader's release() then holds the slot
 // back until the worker lets go, so the writer never lends memory a worker
 // still reads: the worker calls detachLoan() when it is done (an idle
-// worker's garbage collector may never get to it).
+// worker's garbage collector may never get to it). Where views are made
+// through Node-API (Windows), Node copies the buffer instead:
+// loanTransfer() says which ("move" or "copy"), and a copy needs no
+// detachLoan().
 //
 //   writer --- clouds (loans of 4.8 MB) ---> reader (main thread)
 //                                               |  postMessage(cloud.buffer, [cloud.buffer])
@@ -16,7 +19,7 @@
 // One process here for brevity; the writer is usually another process.
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
-import { Channel, detachLoan } from "@synaptic-mesh/shm";
+import { Channel, detachLoan, loanTransfer } from "@synaptic-mesh/shm";
 
 const POINTS = 400_000; // x, y, z float32: 4.8 MB per cloud
 const CLOUDS = 6;
@@ -38,7 +41,7 @@ function centroid(xyz: Float32Array): number[] {
 function worker(): void {
   parentPort!.on("message", ({ cloud, n }: { cloud: ArrayBuffer; n: number }) => {
     const c = centroid(new Float32Array(cloud, 0, POINTS * 3));
-    detachLoan(cloud); // done with it: its slot can go back to the writer now
+    if (loanTransfer() === "move") detachLoan(cloud); // done with it: its slot can go back to the writer now
     parentPort!.postMessage({ n, c, left: cloud.byteLength });
   });
 }
@@ -58,7 +61,8 @@ async function main(): Promise<void> {
           results.set(n, c);
           // Every point of cloud n has x = n: another cloud's bytes would show.
           const intact = c[0] === n ? "intact" : "CHANGED under the worker";
-          console.log(`main: cloud ${n} centroid (${c.map((v) => v.toFixed(3)).join(", ")}) ${intact}; the worker's view now ${left} bytes`);
+          const after = loanTransfer() === "move" ? `the worker's view now ${left} bytes` : "the worker had a copy";
+          console.log(`main: cloud ${n} centroid (${c.map((v) => v.toFixed(3)).join(", ")}) ${intact}; ${after}`);
           if (++answered === CLOUDS) resolve();
         });
       }
@@ -84,7 +88,8 @@ async function main(): Promise<void> {
     const end = Date.now() + TIMEOUT_MS;
     while (tx.poolStats.inFlight > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     const p = tx.poolStats;
-    console.log(`main: ${results.size} clouds computed in 2 threads, none copied; in flight now ${p.inFlight} bytes, ${p.slabsCreated} slab(s) made for ${p.loansSent} clouds`);
+    const copies = loanTransfer() === "move" ? "none copied" : "each copied to its worker (loanTransfer() is \"copy\" here)";
+    console.log(`main: ${results.size} clouds computed in 2 threads, ${copies}; in flight now ${p.inFlight} bytes, ${p.slabsCreated} slab(s) made for ${p.loansSent} clouds`);
   } finally {
     for (const w of workers) await w.terminate();
     rx.close();

@@ -10,6 +10,7 @@
 // lost with that connection (here none is: the scanner waits for each reply).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
@@ -39,9 +40,21 @@ function startPlanner(endpoint: string, generation: number): Promise<ChildProces
   });
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 async function scanner(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "reconnect-"));
-  const endpoint = `ipc://${path.join(dir, "planner.sock")}`;
+  // The new planner listens where the old one did. Windows: ZeroMQ's ipc://
+  // is not available there; a loopback port that is free now is.
+  const endpoint = process.platform === "win32" ? `tcp://127.0.0.1:${await freePort()}` : `ipc://${path.join(dir, "planner.sock")}`;
   let child = await startPlanner(endpoint, 1);
   const peer = await connect(endpoint, { name: "scanner" });
   let listening = 0;

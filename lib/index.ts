@@ -12,7 +12,7 @@ export type { ChannelCreateOptions, ChannelAttachOptions } from "./channel/chann
 export type { MessagesOptions, ReaderOptions } from "./channel/reader.js";
 export type { WriterStats } from "./channel/writer.js";
 export type { ReaderStats } from "./channel/reader.js";
-export { detachLoan } from "./loan/away.js";
+export { detachLoan, loanTransfer } from "./loan/away.js";
 export { sweep, list as listSegments, inspect as inspectSegment } from "./core/sweep.js";
 export type { SegmentStatus, SweepEntry, SweepOptions, ProcessInfo, SideState } from "./core/sweep.js";
 export { listen, Server } from "./peer/server.js";

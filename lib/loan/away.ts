@@ -54,6 +54,19 @@ export function awayCount(): number {
 }
 
 /**
+ * How a loan's view posted to another thread in a transfer list arrives
+ * there. "move": the same shared memory, no copy (our view is detached; the
+ * reader's release() holds the slot back until the other thread lets go:
+ * call detachLoan() there when done). "copy": Node copies the buffer, as it
+ * does every external buffer; the copy is the other thread's own and the
+ * loan is released as usual (Windows, and runtimes where views are made
+ * through Node-API: csrc/binding/uncounted_buffer.h).
+ */
+export function loanTransfer(): "move" | "copy" {
+  return native().viewKind === "uncounted" ? "move" : "copy";
+}
+
+/**
  * Detaches a loan's view in this thread: one a transfer moved here (a worker
  * that took a received loan, or a loan before it was sent). It reads as
  * length 0 from now, and its slot goes back (to the writer's pool, or from
