@@ -135,3 +135,35 @@ describe("packaging: fresh checkout -> npm pack -> a dependent installed with --
     step("install + use", t);
   });
 });
+
+// The working tree's own prebuilds, as npm would pack them now: every
+// platform's binary that was built goes into the tarball, the Windows one
+// (built with mingw-w64 by npm run build:prebuild) as well as Linux's.
+describe("packaging: the prebuilds of this working tree", () => {
+  const built = (tuple: string): string[] => {
+    try {
+      return readdirSync(path.join(ROOT, "prebuilds", tuple)).filter((f) => f.endsWith(".node"));
+    } catch {
+      return [];
+    }
+  };
+
+  it("npm pack lists both the linux-x64 and the win32-x64 prebuild", (ctx) => {
+    const linux = built("linux-x64");
+    const win32 = built("win32-x64");
+    ctx.skip(win32.length === 0, "no prebuilds/win32-x64/*.node: the Windows prebuild was not built here (npm run build:prebuild)");
+    ctx.skip(linux.length === 0, "no prebuilds/linux-x64/*.node: the Linux prebuild was not built here (npm run build:prebuild)");
+    // --ignore-scripts: list what is there, without prepack building anything.
+    const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts", ...NPM_FLAGS], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const listed = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    for (const f of linux) expect(listed).toContain(`prebuilds/linux-x64/${f}`);
+    for (const f of win32) expect(listed).toContain(`prebuilds/win32-x64/${f}`);
+    expect(listed).toContain("prebuilds/win32-x64/@synaptic-mesh+shm.node");
+  }, 150_000);
+});
