@@ -6,13 +6,16 @@
 //
 // Sleeper: sleepers += 1; if seq != expected: leave; else wait on the
 //          semaphore; sleepers -= 1.
-// Waker:   (seq already incremented) n = sleepers; release n.
+// Waker:   (seq already incremented) n = sleepers; release n, at least 1
+//          and at most 64.
 // Both sides' accesses are sequentially consistent: either the sleeper sees
 // the new seq, or the waker sees it counted. A release that finds a sleeper
-// already leaving (its timeout) leaves a surplus count behind: the next wait
-// returns at once and its caller re-checks (a spurious wake, which the
-// contract allows). Releases are capped, so a hostile `sleepers` value
-// costs at most a few spurious wakes.
+// already leaving (its timeout), or none at all, leaves a surplus count
+// behind: the next wait returns at once and its caller re-checks (a
+// spurious wake, which the contract allows). `sleepers` is in shared memory
+// and not trusted: a value overwritten with 0 (or wrapped to 0 by a
+// sleeper's increment after 0xffffffff) would lose the wake without the
+// floor of 1, and the cap bounds what a huge value costs in spurious wakes.
 #ifdef _WIN32
 
 #include <algorithm>
@@ -100,9 +103,9 @@ WaitResult FutexWait(uint32_t* word, uint32_t expected, int64_t timeout_ns) {
 int FutexWake(uint32_t* word, int count) {
   HANDLE sem = Find(word);
   if (sem == nullptr) return 0;  // pollers see the word change by themselves
+  if (count <= 0) return 0;
   uint32_t n = __atomic_load_n(word + 2, __ATOMIC_SEQ_CST);
-  if (n == 0 || count <= 0) return 0;
-  LONG release = static_cast<LONG>(std::min<uint64_t>({n, static_cast<uint64_t>(count), kMaxRelease}));
+  LONG release = static_cast<LONG>(std::min<uint64_t>({std::max<uint32_t>(n, 1), static_cast<uint64_t>(count), kMaxRelease}));
   if (!ReleaseSemaphore(sem, release, nullptr)) return 0;  // at its maximum: everyone wakes anyway
   return static_cast<int>(release);
 }

@@ -114,7 +114,10 @@ describe("wait lines", () => {
     line.finish();
   });
 
-  it("a hostile sleepers count (+8 of a wait line) costs spurious wakes, never a lost message or a hang", async () => {
+  // A lost wake is not lost for good (the waits re-check every 100 ms), so
+  // what fails here when wakes are lost is the test's time limit: 2,000
+  // messages at 100 ms each take 200 s, against about 2 s under Wine.
+  it("a hostile sleepers count (+8 of a wait line) costs spurious wakes, never a lost wake, message or hang", async () => {
     const tx = keep(Channel.create({ capacity: 1024, spin: 0 }));
     const rx = keep(Channel.attach(tx.name, { spin: 0 }));
     const header = new DataView(tx.segment.handle.buffer(), 0, layout.HEADER_SIZE); // the whole mapping, header first
