@@ -291,7 +291,9 @@ Napi::ArrayBuffer SegmentHandle::External(Napi::Env env, uint64_t offset, uint64
       return Napi::ArrayBuffer(env, ab);
     }
   }
-  *id = BufferTable::Get().AddCounted(seg_);
+  // A view (uncounted asked for) is a loan's memory: detachShared may take it.
+  *id = uncounted ? BufferTable::Get().AddCounted(seg_, seg.base() + offset, static_cast<size_t>(length))
+                  : BufferTable::Get().AddCounted(seg_);
   napi_status st = napi_create_external_arraybuffer(env, seg.base() + offset, static_cast<size_t>(length), FinalizeBuffer,
                                                     reinterpret_cast<void*>(static_cast<uintptr_t>(*id)), &ab);
   if (st != napi_ok) {

@@ -11,10 +11,10 @@ BufferTable& BufferTable::Get() {
   return *table;
 }
 
-uint64_t BufferTable::AddCounted(std::shared_ptr<Segment> seg) {
+uint64_t BufferTable::AddCounted(std::shared_ptr<Segment> seg, const void* data, size_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t id = next_++;
-  counted_.emplace(id, std::move(seg));
+  counted_.emplace(id, CountedEntry{std::move(seg), data, length});
   return id;
 }
 
@@ -42,7 +42,7 @@ void BufferTable::Release(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = counted_.find(id);
   if (it == counted_.end()) return;
-  dropped = std::move(it->second);
+  dropped = std::move(it->second.seg);
   counted_.erase(it);
 }
 
@@ -83,6 +83,10 @@ bool BufferTable::IsLoanView(const void* p, size_t len) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, e] : uncounted_)
     if (e.data == p && e.length == len && e.seg->kind() == kKindPool) return true;
+  // Counted entries wait for finalizers and can be many: only where views
+  // are counted (Windows, SMSH_COUNTED_VIEWS=1) does a detach reach here.
+  for (const auto& [id, e] : counted_)
+    if (e.data != nullptr && e.data == p && e.length == len && e.seg->kind() == kKindPool) return true;
   return false;
 }
 

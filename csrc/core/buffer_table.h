@@ -32,7 +32,9 @@ namespace smsh {
 class BufferTable {
  public:
   static BufferTable& Get();
-  uint64_t AddCounted(std::shared_ptr<Segment> seg);
+  // `data`/`length`: a view's bytes (view(): a loan's memory, which
+  // IsLoanView matches), or nullptr/0 for a segment's whole buffer.
+  uint64_t AddCounted(std::shared_ptr<Segment> seg, const void* data = nullptr, size_t length = 0);
   // `data`/`length`: the view's bytes (IsView matches them exactly).
   uint64_t AddUncounted(std::shared_ptr<Segment> seg, std::shared_ptr<void> store, const void* data, size_t length);
   // Counted: drops the entry. Idempotent: an id that is gone is ignored.
@@ -47,8 +49,9 @@ class BufferTable {
   // Whether a buffer over `seg` made the uncounted way may still be alive
   // (its mapping must then outlive close()).
   bool Reachable(const Segment* seg);
-  // Whether [p, p + len) is exactly a live view made the uncounted way (a
-  // loan's, whichever thread's buffer now holds it) over a pool slab.
+  // Whether [p, p + len) is exactly a live view made by view() over a pool
+  // slab (a loan's): uncounted, whichever thread's buffer now holds it, or
+  // counted (a thread cannot take those over: Node copies them).
   bool IsLoanView(const void* p, size_t len);
  private:
   struct Entry {
@@ -62,7 +65,12 @@ class BufferTable {
   // Two maps: close() and view creation scan only the uncounted entries
   // (live loan views, a few), never the counted ones, which wait for
   // finalizers and pile up under create/close churn.
-  std::unordered_map<uint64_t, std::shared_ptr<Segment>> counted_;
+  struct CountedEntry {
+    std::shared_ptr<Segment> seg;
+    const void* data = nullptr;  // a view's bytes; nullptr for a whole buffer
+    size_t length = 0;
+  };
+  std::unordered_map<uint64_t, CountedEntry> counted_;
   std::unordered_map<uint64_t, Entry> uncounted_;
   size_t sweep_at_ = 64;
   uint64_t next_ = 1;

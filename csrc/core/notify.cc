@@ -20,8 +20,16 @@ bool Notify(WaitLine* line, const DoorbellTarget* bell) {
   // SYNC POINT: seq_cst increment; the sleeper's FUTEX_WAIT compares seq
   // with the value it read before setting `waiting`.
   __atomic_fetch_add(&line->seq, 1u, __ATOMIC_SEQ_CST);
+#if SMSH_HAVE_DOORBELL
   if (waiting & kWaitFutex) FutexWake(&line->seq, INT_MAX);
   if ((waiting & kWaitDoorbell) && bell != nullptr) RingDoorbell(*bell);
+#else
+  // No doorbell here (PROTOCOL §5): every sleeper waits on the line's wake
+  // object, whichever bit it announced (a sleeper that asked for the
+  // doorbell was given the waiter thread).
+  FutexWake(&line->seq, INT_MAX);
+  static_cast<void>(bell);
+#endif
   return true;
 }
 
