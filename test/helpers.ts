@@ -8,6 +8,14 @@ import * as path from "node:path";
 import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter, type Peer, type Server } from "../dist/lib/index.js";
 
 export const ROOT = path.resolve(__dirname, "..");
+
+/**
+ * For it.skipIf(LINUX_ONLY): a test of Linux mechanics (the /dev/shm file,
+ * signals such as SIGSTOP, sweeping leftovers, views V8 does not count, a
+ * private /dev/shm). These files also run on Windows under Wine
+ * (vitest.win.config.mts), where each such test says what covers it there.
+ */
+export const LINUX_ONLY = process.platform !== "linux";
 export const FIXTURES = path.join(ROOT, "dist", "test", "fixtures");
 
 /** Path of a compiled fixture script. */

@@ -1,15 +1,20 @@
 // What every row and column of the results means, printed with them: each
 // transport and mode (and when to pick it), then how to read the tables.
 
+const WIN = process.platform === "win32";
+
 /** One line or two per transport, by its name in the tables. */
 export const TRANSPORT_LEGEND: Record<string, string> = {
   "shm-event":
     "this package's channel with its default options (await recv()): spins briefly (adaptive), then sleeps on the " +
-    "event loop and is woken by a doorbell (a datagram the writer sends to a socket the loop watches). The default: " +
-    "pick it for ordinary async code; the event loop stays free and an idle reader costs no CPU.",
+    (WIN
+      ? "event loop and is woken through a waiter thread (it sleeps on the wait line's semaphore and calls the loop). "
+      : "event loop and is woken by a doorbell (a datagram the writer sends to a socket the loop watches). ") +
+    "The default: pick it for ordinary async code; the event loop stays free and an idle reader costs no CPU.",
   "shm-futex":
-    "the same channel with blocking recvSync()/sendSync(): the thread sleeps in the kernel on a futex and the writer " +
-    "wakes it directly. Pick it in a worker thread or a process that only serves this channel: it blocks its thread while it waits.",
+    "the same channel with blocking recvSync()/sendSync(): the thread sleeps in the kernel on a " +
+    (WIN ? "semaphore" : "futex") +
+    " and the writer wakes it directly. Pick it in a worker thread or a process that only serves this channel: it blocks its thread while it waits.",
   "shm-spin":
     "the same channel with spin: Infinity: never sleeps, keeps polling shared memory. Lowest latency, but each waiting " +
     "side burns a whole core, busy or idle. Pick it only with cores to spare (ideally pinned, --pin).",
@@ -25,11 +30,18 @@ export const TRANSPORT_LEGEND: Record<string, string> = {
     "per direction: fixed-size elements ([u32 length][payload]), sends claimed ahead and committed per tick, receives " +
     "taking every published element at once. It has no way to sleep: a waiting side polls (spin), burning a core, as " +
     "shm-spin. rtt and stream only; skipped without the package (a devDependency) or its built addon.",
+  "peer-shm":
+    "a Peer (listen()/connect(): the ZeroMQ handshake, then a channel each way in shared memory), send()/recv() per " +
+    `message, as a mesh's agents talk; the listener on ${WIN ? "tcp loopback (no ipc:// on Windows)" : "an ipc:// endpoint"}.`,
+  "peer-zmq":
+    "the same Peer with transport \"zmq\": its messages over ZeroMQ itself, as with a peer on another host (credit-based flow control).",
   tcp: "Node net over 127.0.0.1 loopback (noDelay, length-prefixed frames, writes corked per tick): the baseline every ratio is against. Works across machines.",
-  uds: "the same code over a Unix domain socket (local only).",
-  "zmq-ipc": "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package.",
+  uds: WIN ? "the same code over a named pipe (Node's IPC path on Windows; local only)." : "the same code over a Unix domain socket (local only).",
+  "zmq-ipc":
+    "ZeroMQ (the zeromq package, v6), Dealer to Dealer over ipc:// (a Unix socket). Skipped without the optional zeromq package" +
+    (WIN ? ", and on Windows (no ipc:// there)." : "."),
   "zmq-router":
-    "ZeroMQ Dealer to Router over ipc://, the Router sending with the Dealer's routing id: what a Peer on transport zmq is built on, alone (peer-zmq against it: the Peer layer's cost).",
+    `ZeroMQ Dealer to Router over ${WIN ? "tcp:// on 127.0.0.1" : "ipc://"}, the Router sending with the Dealer's routing id: what a Peer on transport zmq is built on, alone (peer-zmq against it: the Peer layer's cost).`,
   "zmq-tcp": "ZeroMQ, Dealer to Dealer over tcp:// on 127.0.0.1.",
   "child-ipc":
     "process.send() between a parent and the child it forked (child_process IPC channel), serialization 'advanced' " +

@@ -45,7 +45,8 @@ describe("rings as docs/PROTOCOL.md specifies them", () => {
       await expect(rx.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "EPEERDEAD" });
     } finally {
       rx.close();
-      Segment.attach(name).unlink();
+      // The dead writer's name (Windows: the mapping went with our handle, the last one).
+      if (process.platform === "linux") Segment.attach(name).unlink();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { Segment } from "../../dist/lib/index.js";
-import { runFixture } from "../helpers.js";
+import { runFixture, LINUX_ONLY } from "../helpers.js";
 
 describe("two processes, one segment", () => {
   it("A creates and writes, B attaches and sees the bytes, B writes back, A sees them", async () => {
@@ -18,7 +18,8 @@ describe("two processes, one segment", () => {
     }
   });
 
-  it("turns a full /dev/shm into ENOSPC at create, not SIGBUS later", async () => {
+  // Windows: no /dev/shm (a section commits its size at creation: ENOSPC there too, which Wine cannot reproduce)
+  it.skipIf(LINUX_ONLY)("turns a full /dev/shm into ENOSPC at create, not SIGBUS later", async () => {
     // A private mount namespace with a 1 MiB tmpfs on /dev/shm (needs root and
     // unshare; containers default /dev/shm to 64 MB, the same failure).
     const { execFileSync } = await import("node:child_process");

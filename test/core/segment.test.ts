@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { Segment, layout, randomName } from "../../dist/lib/index.js";
-import { ROOT, expectCode } from "../helpers.js";
+import { ROOT, expectCode, LINUX_ONLY } from "../helpers.js";
 
 const shmPath = (name: string): string => `/dev/shm/${name}`;
 
@@ -30,7 +30,8 @@ describe("Segment.create and attach", () => {
     }
   });
 
-  it("names generated segments with the smsh- prefix and creates them with mode 0600", () => {
+  // Windows: the owner-only DACL cannot be observed under Wine (docs/ARCHITECTURE.md)
+  it.skipIf(LINUX_ONLY)("names generated segments with the smsh- prefix and creates them with mode 0600", () => {
     const a = Segment.create({ size: 4096 });
     try {
       expect(a.name).toMatch(/^smsh-[a-z2-7]{16}$/);
@@ -60,15 +61,20 @@ describe("Segment.create and attach", () => {
     const a = Segment.create({ size: 4096 });
     try {
       const e = expectCode(() => Segment.create({ name: a.name, size: 4096 }), "EEXIST");
-      expect((e as unknown as { errno: number }).errno).toBe(-17);
-      expect((e as unknown as { syscall: string }).syscall).toBe("shm_open");
+      if (process.platform === "linux") {
+        expect((e as unknown as { errno: number }).errno).toBe(-17);
+        expect((e as unknown as { syscall: string }).syscall).toBe("shm_open");
+      } else {
+        expect((e as unknown as { syscall: string }).syscall).toBe("CreateFileMappingW");
+      }
       expectCode(() => Segment.attach(randomName()), "ENOENT");
     } finally {
       a.close();
     }
   });
 
-  it("refuses a truncated segment with ECORRUPT", () => {
+  // Windows: truncates the /dev/shm file; test/win/foreign-mapping.test.ts refuses a short mapping
+  it.skipIf(LINUX_ONLY)("refuses a truncated segment with ECORRUPT", () => {
     const a = Segment.create({ size: 65536 });
     try {
       truncateSync(shmPath(a.name), layout.HEADER_SIZE + 100);
@@ -80,7 +86,8 @@ describe("Segment.create and attach", () => {
     }
   });
 
-  it("refuses garbage bytes, an empty object and another layout version", () => {
+  // Windows: writes /dev/shm files; test/win/foreign-mapping.test.ts does the same with raw mappings
+  it.skipIf(LINUX_ONLY)("refuses garbage bytes, an empty object and another layout version", () => {
     const name = randomName();
     const fd = openSync(shmPath(name), "wx", 0o600);
     try {
@@ -129,7 +136,8 @@ describe("Segment.create and attach", () => {
 });
 
 describe("an owner nobody references", () => {
-  it("keeps its name through garbage collection (segment and channel writer) until close() or exit", () => {
+  // Windows: reads /dev/shm
+  it.skipIf(LINUX_ONLY)("keeps its name through garbage collection (segment and channel writer) until close() or exit", () => {
     // A child with --expose-gc drops its only references and collects; the
     // names must still be there for a peer to attach, and go at exit.
     const lib = path.join(ROOT, "dist", "lib", "index.js");
@@ -194,7 +202,8 @@ describe("Segment.close and unlink", () => {
     a.close();
   });
 
-  it("does not unlink a new segment that reuses a removed name", () => {
+  // Windows: a name cannot be reused while the old segment lives (EEXIST): test/win/windows.test.ts
+  it.skipIf(LINUX_ONLY)("does not unlink a new segment that reuses a removed name", () => {
     const a = Segment.create({ size: 4096 });
     require("node:fs").unlinkSync(shmPath(a.name));
     const b = Segment.create({ name: a.name, size: 4096 });

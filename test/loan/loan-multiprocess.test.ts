@@ -10,7 +10,7 @@ import { Channel, sweep } from "../../dist/lib/index.js";
 import { native } from "../../dist/lib/core/native.js";
 import { slabName } from "../../dist/lib/loan/slab.js";
 import { checkPattern, fillPattern, randomSize } from "../../dist/test/fixtures/loan-pattern.js";
-import { collect, killStrays, spawnFixture, waitForLine } from "../helpers.js";
+import { collect, killStrays, spawnFixture, waitForLine, LINUX_ONLY } from "../helpers.js";
 
 afterEach(killStrays);
 
@@ -125,7 +125,8 @@ describe("loans across processes", () => {
     }
   }, 60_000);
 
-  it("a writer killed: the reader's held view still reads correctly, then EPEERDEAD; sweep removes the dead writer's pool", async () => {
+  // Windows: nothing to sweep (the dead writer's slabs go with their handles); EPEERDEAD after a kill: test/win/peer-death.test.ts
+  it.skipIf(LINUX_ONLY)("a writer killed: the reader's held view still reads correctly, then EPEERDEAD; sweep removes the dead writer's pool", async () => {
     const child = spawnFixture("loan-peer", ["loaner", String(2 * MiB), "2"]);
     const name = (await waitForLine(child, /^name /, 20_000)).slice(5);
     const rx = Channel.attach(name);
