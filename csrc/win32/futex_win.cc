@@ -7,7 +7,7 @@
 // Sleeper: sleepers += 1; if seq != expected: leave; else wait on the
 //          semaphore; sleepers -= 1.
 // Waker:   (seq already incremented) n = sleepers; release n, at least 1
-//          and at most 64.
+//          and at most 64; taken back when 64 counts were pending.
 // Both sides' accesses are sequentially consistent: either the sleeper sees
 // the new seq, or the waker sees it counted. A release that finds a sleeper
 // already leaving (its timeout), or none at all, leaves a surplus count
@@ -30,6 +30,8 @@ namespace smsh {
 
 namespace {
 
+// More sleepers than this on one line at once lose a wake (until their own
+// re-check); FUTEX_WAKE(INT_MAX) has no such limit.
 constexpr LONG kMaxRelease = 64;
 
 struct WakeEntry {
@@ -106,7 +108,17 @@ int FutexWake(uint32_t* word, int count) {
   if (count <= 0) return 0;
   uint32_t n = __atomic_load_n(word + 2, __ATOMIC_SEQ_CST);
   LONG release = static_cast<LONG>(std::min<uint64_t>({std::max<uint32_t>(n, 1), static_cast<uint64_t>(count), kMaxRelease}));
-  if (!ReleaseSemaphore(sem, release, nullptr)) return 0;  // at its maximum: everyone wakes anyway
+  LONG before = 0;
+  if (!ReleaseSemaphore(sem, release, &before)) return 0;  // at its maximum: everyone wakes anyway
+  // Counts that reached no sleeper stay behind, and a wrong `sleepers`
+  // leaves up to kMaxRelease of them per wake: without a bound they pile
+  // up (tens of thousands after a few hundred wakes) and an idle sleeper
+  // then spins through them. When kMaxRelease counts were pending already,
+  // they wake every sleeper this release could: take it back.
+  if (before >= kMaxRelease) {
+    for (LONG i = 0; i < release; i++)
+      if (WaitForSingleObject(sem, 0) != WAIT_OBJECT_0) break;
+  }
   return static_cast<int>(release);
 }
 

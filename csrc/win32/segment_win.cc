@@ -1,9 +1,9 @@
 // segment.h on Windows: a pagefile-backed named file mapping in the
 // session's namespace, "Local\synaptic-shm.<name>", created with an
 // owner-only DACL. What differs from POSIX (docs/ARCHITECTURE.md, Windows):
-//   - a mapping lives while any process holds a handle or a view of it, and
-//     its name goes with it: there is nothing to sweep, and a name is free
-//     again once every user closed it. Unlink cannot remove the name early;
+//   - a mapping lives while any process holds a handle or a view of it, its
+//     name while any process holds a handle: there is nothing to sweep, and
+//     a name is free again once every user closed its handle. Unlink cannot remove the name early;
 //     it marks the header removed (kMagicRemoved), so that an attach after it
 //     fails with ENOENT as on Linux, while the name stays taken (EEXIST);
 //   - the object's size is learnt from the view (VirtualQuery), rounded up
