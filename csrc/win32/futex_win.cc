@@ -8,6 +8,14 @@
 //          semaphore; sleepers -= 1.
 // Waker:   (seq already incremented) n = sleepers; release n, at least 1
 //          and at most 64; taken back when 64 counts were pending.
+// Chain:   a sleeper woken by a real wake (seq moved) that leaves 64 or
+//          more sleepers behind releases one more count, so that more than
+//          64 sleepers are woken in rounds of 64: with honest counts the
+//          rounds release exactly one count per sleeper (the woken of a
+//          round leave n-1 .. n-64 behind; those that leave >= 64 number
+//          the next round's). A sleeper that arrives during the rounds may
+//          take a count meant for an older one, which then sleeps until its
+//          own re-check: only with more than 64 sleepers at once.
 // Both sides' accesses are sequentially consistent: either the sleeper sees
 // the new seq, or the waker sees it counted. A release that finds a sleeper
 // already leaving (its timeout), or none at all, leaves a surplus count
@@ -20,7 +28,7 @@
 
 #include <algorithm>
 #include <mutex>
-#include <vector>
+#include <unordered_map>
 
 #include "futex.h"
 #include "proc.h"
@@ -30,23 +38,35 @@ namespace smsh {
 
 namespace {
 
-// More sleepers than this on one line at once lose a wake (until their own
-// re-check); FUTEX_WAKE(INT_MAX) has no such limit.
+// The most counts one release adds: one round of the chain (above).
 constexpr LONG kMaxRelease = 64;
+// A `sleepers` value at or above this is not a count of threads: a
+// scribbled word. It starts no chain.
+constexpr uint32_t kImplausibleSleepers = 1u << 20;
 
-struct WakeEntry {
-  uint32_t* word;
-  HANDLE semaphore;
-};
-
+// Registered words, by address: looked up on every wait and wake.
 std::mutex g_mu;
-std::vector<WakeEntry> g_words;
+std::unordered_map<uint32_t*, HANDLE> g_words;
 
 HANDLE Find(uint32_t* word) {
   std::lock_guard<std::mutex> g(g_mu);
-  for (const WakeEntry& e : g_words)
-    if (e.word == word) return e.semaphore;
-  return nullptr;
+  auto it = g_words.find(word);
+  return it == g_words.end() ? nullptr : it->second;
+}
+
+// Adds `release` counts, and takes them back at once if kMaxRelease were
+// pending already. Counts that reached no sleeper stay behind, and a wrong
+// `sleepers` leaves up to kMaxRelease of them per wake: without a bound
+// they pile up (tens of thousands after a few hundred wakes) and an idle
+// sleeper then spins through them. With kMaxRelease pending, every sleeper
+// this release could wake is woken by those already.
+void ReleaseBounded(HANDLE sem, LONG release) {
+  LONG before = 0;
+  if (!ReleaseSemaphore(sem, release, &before)) return;  // at its maximum: everyone wakes anyway
+  if (before >= kMaxRelease) {
+    for (LONG i = 0; i < release; i++)
+      if (WaitForSingleObject(sem, 0) != WAIT_OBJECT_0) break;
+  }
 }
 
 // Milliseconds to wait for what is left of `deadline_ns` (rounded up, so a
@@ -63,18 +83,12 @@ DWORD Remaining(int64_t deadline_ns) {
 
 void RegisterWakeWord(uint32_t* word, void* semaphore) {
   std::lock_guard<std::mutex> g(g_mu);
-  g_words.push_back(WakeEntry{word, static_cast<HANDLE>(semaphore)});
+  g_words[word] = static_cast<HANDLE>(semaphore);
 }
 
 void UnregisterWakeWord(uint32_t* word) {
   std::lock_guard<std::mutex> g(g_mu);
-  for (size_t i = 0; i < g_words.size(); i++) {
-    if (g_words[i].word == word) {
-      g_words[i] = g_words.back();
-      g_words.pop_back();
-      return;
-    }
-  }
+  g_words.erase(word);
 }
 
 WaitResult FutexWait(uint32_t* word, uint32_t expected, int64_t timeout_ns) {
@@ -97,8 +111,12 @@ WaitResult FutexWait(uint32_t* word, uint32_t expected, int64_t timeout_ns) {
     return WaitResult::kNotEqual;
   }
   DWORD rc = WaitForSingleObject(sem, Remaining(deadline));
-  __atomic_fetch_sub(sleepers, 1u, __ATOMIC_SEQ_CST);
+  const uint32_t left = __atomic_sub_fetch(sleepers, 1u, __ATOMIC_SEQ_CST);
   if (rc == WAIT_TIMEOUT) return WaitResult::kTimedOut;
+  // The chain: a real wake (seq moved) that leaves a full round behind.
+  if (rc == WAIT_OBJECT_0 && left >= static_cast<uint32_t>(kMaxRelease) && left < kImplausibleSleepers &&
+      __atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
+    ReleaseBounded(sem, 1);
   return WaitResult::kWoken;  // released (or a failure: the caller re-checks)
 }
 
@@ -108,17 +126,7 @@ int FutexWake(uint32_t* word, int count) {
   if (count <= 0) return 0;
   uint32_t n = __atomic_load_n(word + 2, __ATOMIC_SEQ_CST);
   LONG release = static_cast<LONG>(std::min<uint64_t>({std::max<uint32_t>(n, 1), static_cast<uint64_t>(count), kMaxRelease}));
-  LONG before = 0;
-  if (!ReleaseSemaphore(sem, release, &before)) return 0;  // at its maximum: everyone wakes anyway
-  // Counts that reached no sleeper stay behind, and a wrong `sleepers`
-  // leaves up to kMaxRelease of them per wake: without a bound they pile
-  // up (tens of thousands after a few hundred wakes) and an idle sleeper
-  // then spins through them. When kMaxRelease counts were pending already,
-  // they wake every sleeper this release could: take it back.
-  if (before >= kMaxRelease) {
-    for (LONG i = 0; i < release; i++)
-      if (WaitForSingleObject(sem, 0) != WAIT_OBJECT_0) break;
-  }
+  ReleaseBounded(sem, release);
   return static_cast<int>(release);
 }
 

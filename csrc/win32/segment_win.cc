@@ -69,12 +69,21 @@ void Prefault(uint8_t* base, uint64_t size) {
   (void)sink;
 }
 
+// The failure of creating or opening one of a segment's named objects: a
+// name held by another kind of object (ERROR_INVALID_HANDLE) means someone
+// made it on purpose or by accident; nothing of ours can use it.
+Status ObjectStatus(DWORD err, const char* call, const char* what) {
+  if (err == ERROR_INVALID_HANDLE)
+    return Status::Own("ECORRUPT", std::string(what) + ": its name is held by another kind of object");
+  return WinStatus(err, call, what);
+}
+
 // Opens (or creates) the wake semaphores of the segment's wait lines and
 // registers them under the lines' seq words.
 Status OpenWakes(uint8_t* base, const uint8_t* token, void* (&wakes)[2]) {
   for (uint32_t i = 0; i < kWakeLines; i++) {
     HANDLE h = CreateSemaphoreW(OwnerOnly(), 0, 0x7fffffff, WakeName(token, WakeLineOffset(i)).c_str());
-    if (h == nullptr) return WinStatus(GetLastError(), "CreateSemaphoreW", "wake line");
+    if (h == nullptr) return ObjectStatus(GetLastError(), "CreateSemaphoreW", "wake line");
     wakes[i] = h;
     RegisterWakeWord(reinterpret_cast<uint32_t*>(base + WakeLineOffset(i)), h);
   }
@@ -260,7 +269,7 @@ Status Segment::Lock(uint32_t byte, bool* acquired) {
     if (g_held.count(name) != 0) return Status::Ok();  // another Segment of this process holds it
   }
   HANDLE m = CreateMutexW(OwnerOnly(), FALSE, name.c_str());
-  if (m == nullptr) return WinStatus(GetLastError(), "CreateMutexW", "liveness lock");
+  if (m == nullptr) return ObjectStatus(GetLastError(), "CreateMutexW", "liveness lock");
   // A prober (Probe, below) owns the mutex for a few microseconds while it
   // looks: retry for a while before deciding a live holder has it.
   DWORD rc = WAIT_TIMEOUT;
@@ -308,7 +317,7 @@ Status ProbeLock(const uint8_t* token, uint32_t byte, bool* held) {
   if (m == nullptr) {
     DWORD err = GetLastError();
     if (err == ERROR_FILE_NOT_FOUND) return Status::Ok();  // nobody ever took it, or every holder is gone
-    return WinStatus(err, "OpenMutexW", "liveness lock");
+    return ObjectStatus(err, "OpenMutexW", "liveness lock");
   }
   DWORD rc = WaitForSingleObject(m, 0);
   if (rc == WAIT_TIMEOUT) {

@@ -162,7 +162,11 @@ export class Waiter {
     const { WaiterHandle } = native();
     this.#handle = new WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
     this.mode = this.#handle.mode(); // "futex" when the doorbell was unusable: prepare() with this one
+    line.segment.addDependent(this.#onSegmentClose);
   }
+
+  /** The segment's close() closes this waiter first: a pending wait rejects with ECLOSED instead of never settling. */
+  readonly #onSegmentClose = (): void => this.close();
 
   /**
    * Why `mode` is "futex" when "doorbell" was asked for (the platform has no
@@ -224,6 +228,7 @@ export class Waiter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.line.segment.removeDependent(this.#onSegmentClose);
     this.#handle.close();
     const p = this.#pending;
     this.#pending = null;

@@ -195,9 +195,25 @@ export class Segment {
    * name (attachers that still have it mapped keep working). Safe to call twice.
    */
   close(): void {
+    // What waits on this segment ends first (a Waiter rejects its pending
+    // wait with ECLOSED: the native close would silence it).
+    for (const end of [...this.#dependents]) end();
+    this.#dependents.clear();
     this.handle.close();
     naming.delete(this.handle);
     this.#buffer = null;
+  }
+
+  readonly #dependents = new Set<() => void>();
+
+  /** @internal `end` runs at close(), before the segment is unmapped (a Waiter closing itself). */
+  addDependent(end: () => void): void {
+    this.#dependents.add(end);
+  }
+
+  /** @internal */
+  removeDependent(end: () => void): void {
+    this.#dependents.delete(end);
   }
 
   /** close(), for `using seg = Segment.create(...)`: the owner's name is gone at scope exit. */
