@@ -23,6 +23,10 @@ commands:
                               child_process IPC and worker_threads
 
 Run "synaptic-shm <command> --help" for a command's help.
+
+On Windows a segment is a named mapping (Local\\synaptic-shm.NAME) that goes
+with its last handle: nothing is left to list or sweep there, and stat NAME
+opens one mapping read-only.
 `;
 
 const HELP: Record<string, string> = {
@@ -50,7 +54,8 @@ pool under "pool", a slab's geometry and its ring's name under "slab").
 Shows one segment's header: sizes, owner and reader (pid, start time, alive),
 side states, indices, counters, and a ring's loan pool (slabs, slots, bytes,
 bytes loaned and in flight, loans sent). For a pool slab: its ring, its
-slots, and how many are in flight. Reads with pread; never maps or changes it.
+slots, and how many are in flight. Reads with pread (Windows: a read-only view
+of the mapping); never changes it.
 NAME is the segment's name as "synaptic-shm ls" or "ls /dev/shm" show it.
 `,
   sweep: `usage: synaptic-shm sweep [NAME...] [--dry-run] [--json]
@@ -203,7 +208,9 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
   const proc = (p: ProcessInfo, state: SideState): string => `pid ${p.pid}, ${started(p)}, ${who(p, state).split(" ")[1]}`;
   const tail: [string, string][] = [
     ["created", `${formatLocalTime(new Date(s.createdMs))} (${formatAge(s.ageMs)})`],
-    ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
+    process.platform === "win32"
+      ? ["access", "the creating user only (owner-only DACL)"]
+      : ["uid / mode", `${s.uid} / ${s.mode.toString(8).padStart(4, "0")}`],
     ["liveness", s.liveness === "lock" ? "kernel-held locks" : "pid and start time"],
     ...(s.peer === null ? [] : [["peer", `${s.peer} (a Peer's ring: its writer -> its reader)`] as [string, string]]),
   ];
