@@ -1,5 +1,5 @@
 // PeerWatchHandle: calls back on the event loop when a given process exits,
-// with no polling. Linux (addon_peerwatch.cc): the loop polls a pidfd
+// with no polling. Linux (addon_peerwatch_linux.cc): the loop polls a pidfd
 // (readable once the process is gone). Windows (addon_peerwatch_win.cc): a
 // thread-pool wait on the process handle calls a thread-safe function. Used so a channel waiting on a peer learns of its death at once,
 // instead of at its next periodic re-check. Does not keep the loop alive.
@@ -28,6 +28,9 @@ class PeerWatchHandle : public Napi::ObjectWrap<PeerWatchHandle> {
   Napi::Value State(const Napi::CallbackInfo& info);
   static void OnEnvCleanup(void* self);
   void Fire();  // on the JS thread: the process is gone
+  // Checks the constructor's arguments (TypeError) and sets env_; false,
+  // with state "gone", for a pid or start time no process can have.
+  bool Arguments(const Napi::CallbackInfo& info, uint32_t* pid, uint64_t* start_time);
 
   // "watching": a pidfd is polled; "gone": no such process (here);
   // "unwatchable": it runs but cannot be watched (no pidfd support).

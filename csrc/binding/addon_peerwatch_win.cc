@@ -5,22 +5,12 @@
 // does not keep the loop alive.
 #ifdef _WIN32
 
-#include <cmath>
-
 #include "addon_error.h"
 #include "addon_peerwatch.h"
 #include "proc.h"
 #include "win32.h"
 
 namespace smsh {
-
-Napi::Function PeerWatchHandle::Define(Napi::Env env) {
-  return DefineClass(env, "PeerWatchHandle",
-                     {
-                         InstanceMethod<&PeerWatchHandle::Close>("close"),
-                         InstanceMethod<&PeerWatchHandle::State>("state"),
-                     });
-}
 
 namespace {
 
@@ -34,18 +24,12 @@ struct ExitContext {
 
 PeerWatchHandle::PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PeerWatchHandle>(info) {
   Napi::Env env = info.Env();
-  env_ = env;
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction())
-    ThrowArgType(env, "PeerWatchHandle(pid, startTime, callback): numbers and a function");
-  double pid = info[0].As<Napi::Number>().DoubleValue();
-  double start = info[1].As<Napi::Number>().DoubleValue();
-  if (!(pid >= 1 && pid <= kMaxPid) || std::floor(pid) != pid || !(start >= 0) || std::floor(start) != start) {
-    state_ = "gone";
-    return;
-  }
+  uint32_t pid = 0;
+  uint64_t start = 0;
+  if (!Arguments(info, &pid, &start)) return;
   void* process = nullptr;
   bool found = false;
-  Status s = OpenProcessWatch(static_cast<uint32_t>(pid), static_cast<uint64_t>(start), &process, &found);
+  Status s = OpenProcessWatch(pid, start, &process, &found);
   if (!s.ok()) ThrowStatus(env, s);
   if (process == nullptr) {
     state_ = found ? "unwatchable" : "gone";
@@ -57,7 +41,7 @@ PeerWatchHandle::PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
   alive_ = std::make_shared<std::atomic<bool>>(true);
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback_.Value(), "SynapticShmPeerWatch", 0, 1);
   tsfn_.Unref(env);  // a watch alone must not keep the process alive
-  // Freed by the callback (it runs once) or by CloseNow after a cancelled wait.
+  // Freed by CloseNow, once the wait is unregistered (nothing reads it then).
   auto* ctx = new ExitContext{tsfn_, alive_, this};
   HANDLE wait = nullptr;
   BOOL ok = RegisterWaitForSingleObject(
@@ -89,14 +73,6 @@ PeerWatchHandle::PeerWatchHandle(const Napi::CallbackInfo& info) : Napi::ObjectW
   cleanup_hook_ = true;
 }
 
-PeerWatchHandle::~PeerWatchHandle() { CloseNow(); }
-
-void PeerWatchHandle::OnEnvCleanup(void* self) {
-  auto* w = static_cast<PeerWatchHandle*>(self);
-  w->cleanup_hook_ = false;
-  w->CloseNow();
-}
-
 void PeerWatchHandle::CloseNow() {
   if (closed_) return;
   closed_ = true;
@@ -119,27 +95,6 @@ void PeerWatchHandle::CloseNow() {
     cleanup_hook_ = false;
   }
   if (!callback_.IsEmpty()) callback_.Reset();
-}
-
-void PeerWatchHandle::Fire() {
-  if (closed_) return;
-  state_ = "gone";
-  Napi::Env env(env_);
-  Napi::HandleScope scope(env);
-  try {
-    callback_.Value().MakeCallback(Value(), {}, *async_context_);
-  } catch (const Napi::Error& e) {
-    ReportCallbackError(env, e);
-  }
-}
-
-Napi::Value PeerWatchHandle::Close(const Napi::CallbackInfo& info) {
-  CloseNow();
-  return info.Env().Undefined();
-}
-
-Napi::Value PeerWatchHandle::State(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), state_);
 }
 
 }  // namespace smsh

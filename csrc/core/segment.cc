@@ -3,7 +3,9 @@
 // segment_posix.cc (POSIX shared memory) and segment_win.cc (Windows
 // pagefile-backed named mappings).
 #include <cerrno>
+#include <cstring>
 
+#include "proc.h"
 #include "segment.h"
 
 namespace smsh {
@@ -86,6 +88,23 @@ Status ValidateHeader(const Header& h, uint64_t object_size) {
     return Status::Own("ECORRUPT", "unknown segment kind " + std::to_string(h.kind));
   }
   return Status::Ok();
+}
+
+void PublishHeader(Header* h, const CreateOptions& opts, const uint8_t* token) {
+  h->version = kLayoutVersion;
+  h->header_size = kHeaderSize;
+  h->kind = opts.kind;
+  h->segment_size = kHeaderSize + opts.data_size;
+  h->data_size = opts.data_size;
+  h->capacity = opts.capacity;
+  h->flags = kFlagLocks;
+  h->owner_pid = SelfPid();
+  h->owner_start_time = SelfStartTime();
+  h->created_ns = RealtimeNs();
+  std::memcpy(h->token, token, kTokenSize);
+  h->writer_state = opts.kind == kKindRing ? kSideOpen : kSideAbsent;
+  // SYNC POINT: release; pairs with an attacher's read of the header.
+  __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
 }
 
 Status ValidateCreateOptions(const CreateOptions& opts) {

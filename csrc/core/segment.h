@@ -142,6 +142,11 @@ Status UnlinkIfSame(const std::string& name, uint64_t dev, uint64_t ino);
 // Checks a CreateOptions before anything is created: EINVAL with the reason.
 Status ValidateCreateOptions(const CreateOptions& opts);
 
+// Fills a new segment's header (the object is zero-filled: only non-zero
+// fields are written), this process as its owner, and publishes it by
+// storing the magic last (release).
+void PublishHeader(Header* h, const CreateOptions& opts, const uint8_t* token);
+
 // Validates a header image read from an object of `object_size` bytes.
 // Shared by Attach and the tests; returns ECORRUPT/EVERSION/EAGAIN.
 Status ValidateHeader(const Header& h, uint64_t object_size);

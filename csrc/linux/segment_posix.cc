@@ -127,23 +127,9 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
     return s;  // ~Segment unmaps and closes
   }
 
-  // fallocate zero-filled the object: only non-zero fields are written.
-  Header* h = seg->header();
-  h->version = kLayoutVersion;
-  h->header_size = kHeaderSize;
-  h->kind = opts.kind;
-  h->segment_size = total;
-  h->data_size = opts.data_size;
-  h->capacity = opts.capacity;
-  h->flags = kFlagLocks;
-  h->owner_pid = SelfPid();
-  h->owner_start_time = SelfStartTime();
-  h->created_ns = RealtimeNs();
-  std::memcpy(h->token, seg->token_, kTokenSize);
-  h->writer_state = opts.kind == kKindRing ? kSideOpen : kSideAbsent;
-  // SYNC POINT: release; pairs with the acquire load of magic in Attach
-  // (through pread, which is ordered after this store by the page cache).
-  __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
+  // fallocate zero-filled the object. The acquire that pairs with the
+  // magic's release is Attach's pread, ordered after it by the page cache.
+  PublishHeader(seg->header(), opts, seg->token_);
   *out = std::move(seg);
   return Status::Ok();
 }

@@ -151,22 +151,9 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   if (!s.ok()) return s;
   if (opts.prefault) Prefault(seg->base_, total);
 
-  // A new section is zero-filled: only non-zero fields are written.
-  Header* h = seg->header();
-  h->version = kLayoutVersion;
-  h->header_size = kHeaderSize;
-  h->kind = opts.kind;
-  h->segment_size = total;
-  h->data_size = opts.data_size;
-  h->capacity = opts.capacity;
-  h->flags = kFlagLocks;
-  h->owner_pid = SelfPid();
-  h->owner_start_time = SelfStartTime();
-  h->created_ns = RealtimeNs();
-  std::memcpy(h->token, seg->token_, kTokenSize);
-  h->writer_state = opts.kind == kKindRing ? kSideOpen : kSideAbsent;
-  // SYNC POINT: release; pairs with the acquire load of magic in Attach.
-  __atomic_store_n(&h->magic, kMagic, __ATOMIC_RELEASE);
+  // A new section is zero-filled. The acquire that pairs with the magic's
+  // release is an attacher's copy of the header out of its view.
+  PublishHeader(seg->header(), opts, seg->token_);
   *out = std::move(seg);
   return Status::Ok();
 }
