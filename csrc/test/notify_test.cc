@@ -145,8 +145,10 @@ SMSH_TEST(one_wake_per_announcement_among_racing_wakers) {
     std::thread t[kWakers];
     for (auto& th : t) {
       th = std::thread([&] {
-        while (!go.load()) {
-        }
+        // Yield while waiting for the start: four spinning threads on a busy
+        // 2-core machine under TSan starved the thread that starts them
+        // (once past ctest's 60 s). They still race from the same moment.
+        while (!go.load()) std::this_thread::yield();
         if (Notify(line, nullptr)) woke++;
       });
     }
