@@ -57,7 +57,7 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
     ThrowArgValue(env, "mode must be \"futex\" or \"doorbell\"");
   }
   segment_ = SegmentHandle::FromValue(env, info[0]);
-  Segment& seg = segment_->Open(env);
+  segment_->Open(env);  // ECLOSED if closed
   double off = info[1].As<Napi::Number>().DoubleValue();
   if (!(off >= kFirstWaitLineOffset) || off > kLastWaitLineOffset || static_cast<uint32_t>(off) % kLineSize != 0 ||
       static_cast<double>(static_cast<uint32_t>(off)) != off)
@@ -75,12 +75,11 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
     fallback_reason_ = "this platform has no doorbell: a waiter thread wakes the event loop";
     mode_ = WaitMode::kFutex;
   }
-  static_cast<void>(seg);  // only the doorbell needs its token
 #else
   if (mode_ == WaitMode::kDoorbell) {
     auto listener = std::make_unique<DoorbellListener>();
     uint8_t token[kTokenSize];
-    std::memcpy(token, seg.token(), kTokenSize);
+    std::memcpy(token, segment_->Open(env).token(), kTokenSize);
     Status s = listener->Open(segment_->Doorbells(), token, line_offset_);
     if (!s.ok() && s.err == EADDRINUSE) ThrowStatus(env, s);  // a live waiter on this line
     if (!s.ok()) {

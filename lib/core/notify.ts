@@ -23,9 +23,6 @@ export type { WaitMode } from "./native.js";
  */
 export const DEFAULT_WAIT_MODE: WaitMode = process.platform === "win32" ? "futex" : "doorbell";
 
-/** Whether this platform has doorbells (PROTOCOL §5: not Windows, where a "doorbell" sleeper announces bit 1). */
-const HAS_DOORBELL = process.platform !== "win32";
-
 /**
  * Longest single native futex wait. V8 can only end a thread (worker.terminate(),
  * process.exit() joining workers) while JavaScript runs, never inside a
@@ -81,7 +78,7 @@ export class WaitLine {
   prepare(mode: WaitMode | "sync"): number {
     try {
       const seq = Atomics.load(this.#words, 0) >>> 0;
-      this.created = Atomics.exchange(this.#words, 1, mode === "doorbell" && HAS_DOORBELL ? WAIT_DOORBELL : WAIT_FUTEX) === 0;
+      this.created = Atomics.exchange(this.#words, 1, mode === "doorbell" ? WAIT_DOORBELL : WAIT_FUTEX) === 0;
       return seq;
     } catch (e) {
       throw this.#closedError(e);
