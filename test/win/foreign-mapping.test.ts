@@ -134,4 +134,19 @@ describe("a name held by another kind of object (Windows: one namespace for mapp
       await raw.close();
     }
   });
+
+  it.runIf(process.platform === "win32")("a named event under a channel's reader lock name (<token>.lock1): the reader's attach is ECORRUPT", async () => {
+    const tx = Channel.create({ capacity: 4096 });
+    try {
+      const token = Buffer.from(tx.segment.handle.buffer(), layout.OFFSETS.token, layout.TOKEN_SIZE).toString("hex");
+      const raw = await rawmap(`${token}.lock1`, ["event"]);
+      try {
+        expect(attachCode(() => Channel.attach(tx.name))).toBe("ECORRUPT");
+      } finally {
+        await raw.close();
+      }
+    } finally {
+      tx.close();
+    }
+  });
 });

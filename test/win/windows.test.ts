@@ -58,7 +58,8 @@ describe("a segment's name", () => {
 });
 
 // A worker thread that attaches the segment, announces a blocking sleep on
-// its reader wait line, says "ready" and sleeps at most timeoutMs.
+// its reader wait line, says "ready" and sleeps at most timeoutMs in one
+// native wait (not waitSync, whose 50 ms slices would hide a lost wake).
 const SLEEPER = `
   const { parentPort, workerData } = require("node:worker_threads");
   const { Segment, WaitLine, layout } = require(workerData.lib);
@@ -66,10 +67,10 @@ const SLEEPER = `
   const line = new WaitLine(seg, layout.OFFSETS.reader_wait);
   const seq = line.prepare("sync");
   parentPort.postMessage("ready");
-  const result = line.waitSync(seq, workerData.timeoutMs);
+  const result = seg.handle.wait(line.seqOffset, seq, workerData.timeoutMs);
   line.finish();
   seg.close();
-  parentPort.postMessage(result);
+  parentPort.postMessage(result === "not-equal" ? "ok" : result); // not-equal: woken before it slept
 `;
 
 describe("wait lines", () => {
