@@ -17,7 +17,10 @@ export type ShmErrorCode =
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
   | "ECONNRESET" // the connection dropped during the handshake
   | "EEXIST" // listen(): the ipc:// path is a file that is not a socket (never replaced)
-  | "EADDRINUSE"; // listen(): another listener is live on the ipc:// path
+  | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
+  | "ENAMETAKEN" // join(): a live agent of another process holds this name on the hub
+  | "ENOAGENT" // an agent sent to (or asked) a name that is not in the hub's roster
+  | "EREMOTE"; // the agent asked failed the request (req.fail(): its message says why)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

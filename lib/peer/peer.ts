@@ -412,6 +412,11 @@ export class Peer extends EventEmitter {
     return this.#conn.remote.pid;
   }
 
+  /** Who the other side said it is in the handshake (name, pid, uid, start time, host): the hub's roster checks it. */
+  get remoteIdentity(): Readonly<Identity> {
+    return this.#conn.remote;
+  }
+
   /** "shm" when both sides proved they map each other's rings; "zmq" otherwise (of the current connection). */
   get transport(): Transport {
     return this.#conn.transport;
