@@ -384,10 +384,11 @@ export class Agent extends EventEmitter {
     this.#checkOpen();
     if (to === this.name) throw invalidArgValue("to", "is this agent's own name", to);
     const b = asBytes(bytes);
+    const size = b.byteLength; // a loan's view is empty once sent
     const p = await this.#pathTo(to, signal, deadline);
     if (p.kind === "direct") {
       await p.peer.send(bytes, remaining(signal, deadline));
-      this.#count(to, "direct", b.byteLength);
+      this.#count(to, "direct", size);
     } else {
       await this.#routeOut(to, Op.Message, 0, b, remaining(signal, deadline));
     }
