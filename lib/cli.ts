@@ -8,6 +8,10 @@ import { LEAVES_NAMES, SHM_DIR, inspect, list, sweep, type ProcessInfo, type Seg
 import { UsageError, parseCommandLine, type OptionSpecs } from "./util/args.js";
 import { formatAge, formatBytes, formatDuration, formatLocalTime } from "./util/format.js";
 import { startDate } from "./util/start-time.js";
+import { hub } from "./hub/hub.js";
+import type { AgentEntry } from "./hub/messages.js";
+import { queryHub } from "./hub/query.js";
+import { localIdentity } from "./peer/handshake.js";
 
 const USAGE = `usage: synaptic-shm <command> [options]
 
@@ -19,6 +23,9 @@ commands:
   sweep [NAME...] [--dry-run] [--json]
                               remove segments whose owner died (never live ones, other
                               users' or foreign files); --dry-run lists them only
+  hub ENDPOINT                 run a hub for named agents (join()) on ENDPOINT
+  hub --stats ENDPOINT        a running hub's routing statistics, per route
+  hub ls ENDPOINT             the agents joined to a running hub
   bench [options]             measure this package against TCP, Unix sockets, ZeroMQ,
                               child_process IPC and worker_threads
 
@@ -76,7 +83,27 @@ sweep.
 `,
 };
 
+const HUB_HELP = `usage: synaptic-shm hub ENDPOINT [--allow-remote] [--stats-interval MS]
+       synaptic-shm hub --stats ENDPOINT [--json]
+       synaptic-shm hub ls ENDPOINT [--json]
+
+Runs a hub on ENDPOINT ("ipc://<path>", or "tcp://127.0.0.1:<port>"; another
+address with --allow-remote) until SIGINT or SIGTERM, printing who joins and
+leaves. Agents (join(ENDPOINT, { name })) on one host and uid then talk over
+direct Peers (shared memory): the hub only introduces them; the others are
+routed through it. Agents report their direct pairs' counts every
+--stats-interval ms (default 1000) and when they leave.
+
+--stats asks a running hub for its routing statistics: per route (FROM -> TO),
+its PATH (hub: routed, counted by the hub as it forwards; direct: reported by
+the sender, as of UPDATED), MESSAGES and BYTES (requests and replies count as
+messages of their routes). ls lists the agents joined now: name, pid, whether
+its host is this one, its endpoint for direct pairs (none: only through the
+hub), and how long ago it joined. --json prints the hub's answer as JSON.
+`;
+
 const OPTIONS: Record<string, OptionSpecs> = {
+  hub: { stats: { type: "boolean" }, json: { type: "boolean" }, "allow-remote": { type: "boolean" }, "stats-interval": { type: "string" }, help: { type: "boolean", short: "h" } },
   ls: { all: { type: "boolean", short: "a" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   stat: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   sweep: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
@@ -288,6 +315,44 @@ const COMMANDS: Record<string, { positionals: number; run(values: Record<string,
   sweep: { positionals: Infinity, run: sweepCmd },
 };
 
+/** `hub`: run one (until a signal), or ask a running one (--stats, ls). */
+async function hubCmd(values: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const asking = positionals[0] === "ls" ? "agents" : values.stats === true ? "stats" : null;
+  const args = asking === "agents" ? positionals.slice(1) : positionals;
+  if (args.length !== 1) throw new UsageError(args.length === 0 ? "the hub's ENDPOINT is missing" : `one ENDPOINT, not ${args.length} arguments`);
+  const endpoint = args[0]!;
+  if (asking !== null) {
+    const a = await queryHub(endpoint, asking);
+    if (values.json === true) {
+      console.log(JSON.stringify(a, null, 2));
+      return 0;
+    }
+    const now = Date.now();
+    if (asking === "agents") {
+      const host = localIdentity("").host;
+      const rows = (a.agents ?? []).map((e) => [e.name, String(e.pid), e.host !== "" && e.host === host ? "this host" : "other", e.endpoint ?? "none (hub only)", formatAge(now - e.joinedAt)]);
+      console.log(table([["NAME", "PID", "HOST", "ENDPOINT", "JOINED"], ...rows]));
+    } else {
+      const rows = (a.routes ?? []).map((r) => [r.from, r.to, r.path, String(r.messages), formatBytes(r.bytes), `${formatAge(now - r.updatedAt)} ago`]);
+      console.log(table([["FROM", "TO", "PATH", "MESSAGES", "BYTES", "UPDATED"], ...rows]));
+      console.log(`\n${plural(a.rejected ?? 0, "message")} rejected, ${a.unroutable ?? 0} unroutable; direct routes as of their sender's last report (every ${a.statsIntervalMs} ms, and when it leaves)`);
+    }
+    return 0;
+  }
+  const interval = values["stats-interval"] === undefined ? undefined : Number(values["stats-interval"]);
+  if (interval !== undefined && !(Number.isSafeInteger(interval) && interval >= 10)) throw new UsageError("--stats-interval must be a whole number of ms, at least 10");
+  const h = await hub(endpoint, { allowRemote: values["allow-remote"] === true, statsIntervalMs: interval });
+  h.on("join", (e: AgentEntry) => console.log(`join ${e.name} pid ${e.pid} ${e.endpoint ?? "(hub only)"}`));
+  h.on("leave", (e: AgentEntry, why: string) => console.log(`leave ${e.name} pid ${e.pid}: ${why}`));
+  console.log(`hub listening on ${h.endpoint}`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await h.close();
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
@@ -302,6 +367,22 @@ async function main(argv: string[]): Promise<number> {
     // The benchmark ships in dist/bench beside dist/lib.
     const bench = require(path.join(__dirname, "..", "bench", "run.js")) as { main(argv: string[]): Promise<number> };
     return bench.main(rest);
+  }
+  if (cmd === "hub") {
+    try {
+      const { values, positionals } = parseCommandLine(rest, OPTIONS.hub!, Infinity);
+      if (values.help) {
+        console.log(HUB_HELP);
+        return 0;
+      }
+      return await hubCmd(values, positionals);
+    } catch (e) {
+      if (e instanceof UsageError) {
+        console.error(`synaptic-shm hub: ${e.message}\n\n${HUB_HELP}`);
+        return 2;
+      }
+      throw e;
+    }
   }
   const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!command) {

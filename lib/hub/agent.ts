@@ -86,6 +86,8 @@ interface Item {
 const ROSTER_WAIT_MS = 5_000;
 /** Routed messages an agent holds unread before it stops reading the hub link (flow control goes back to the hub). */
 const MAX_UNREAD_ROUTED = 1024;
+/** How long closing an agent waits for ZeroMQ to take each direct pair's BYE. */
+const PAIR_CLOSE_DRAIN_MS = 250;
 /** Pause between attempts to re-join a hub that went away: doubling from the first to the last. */
 const REJOIN_BACKOFF_MS = [50, 2000] as const;
 
@@ -251,7 +253,8 @@ export class Agent extends EventEmitter {
 
   #onRouted(r: RouteFrame): void {
     if (r.kind === Kind.Unroutable) {
-      if (r.op === Op.Request) this.#pending.fail(r.id, shmError("ENOAGENT", `no agent named "${r.name}" took the request (it left)`));
+      // It was on the roster when the request went (or the send would have been ENOAGENT here): it left or died since.
+      if (r.op === Op.Request) this.#pending.fail(r.id, shmError("EPEERDEAD", `${r.name} left or died before the hub could deliver the request`));
       else this.emit("unroutable", r.name);
       return;
     }
@@ -622,7 +625,9 @@ export class Agent extends EventEmitter {
     this.#wake();
     const hub = this.#hub;
     this.#hub = null;
-    await Promise.all([hub?.close(), ...[...this.#links].map((p) => p.close()), this.#server?.close()]);
+    // A pair's BYE is waited for briefly: its messages are in its ring (shm) or queued in ZeroMQ before it, and a
+    // pair whose other agent closed at the same moment has no listener left to take it (Peer.close would wait 10 s).
+    await Promise.all([hub?.close(), ...[...this.#links].map((p) => p.closeWith(false, PAIR_CLOSE_DRAIN_MS)), this.#server?.close()]);
     if (this.#dir !== null) rmSync(this.#dir, { recursive: true, force: true });
   }
 }

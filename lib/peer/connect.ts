@@ -196,9 +196,9 @@ async function dial({ zmq, endpoint, o, curve, local, timeout }: Dial, signal?: 
       rx,
       link: {
         outbox: queue,
-        detach: (drain) => {
-          // What ZeroMQ holds (the last messages, the BYE) still goes out, for at most CLOSE_DRAIN_MS.
-          sock.linger = drain ? CLOSE_DRAIN_MS : 0;
+        detach: (drain, lingerMs = CLOSE_DRAIN_MS) => {
+          // What ZeroMQ holds (the last messages, the BYE) still goes out, for at most lingerMs.
+          sock.linger = drain ? lingerMs : 0;
           sock.close();
         },
         start: (peer) => void receiveLoop(sock, peer, c),

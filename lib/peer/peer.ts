@@ -34,10 +34,11 @@ export interface Link {
   /**
    * Called once when the connection is over: the server forgets it, the
    * connector closes its socket, letting what it queued (a BYE) go out for
-   * a while if `drain` (a close), dropping it if not (a lost connection:
-   * nobody would take it, and it would hold up the process's exit).
+   * a while (`lingerMs`, default CLOSE_DRAIN_MS) if `drain` (a close),
+   * dropping it if not (a lost connection: nobody would take it, and it
+   * would hold up the process's exit).
    */
-  detach(drain: boolean): void;
+  detach(drain: boolean, lingerMs?: number): void;
   /** Called once the Peer took the connection: the connector starts reading its socket. */
   start?(peer: Peer): void;
 }
@@ -968,8 +969,8 @@ export class Peer extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     const taken = await Promise.race([bye, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), drainMs)))]);
     clearTimeout(timer);
-    // Taken: it (and what was before it) still goes out for a while. Not taken in time: the other side does not read; drop it.
-    c.link.detach(taken);
+    // Taken: it (and what was before it) still goes out for a while (as long as it was waited for). Not taken in time: the other side does not read; drop it.
+    c.link.detach(taken, drainMs);
   }
 }
 
