@@ -20,4 +20,5 @@ export type { ListenOptions } from "./peer/server.js";
 export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
-export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats } from "./peer/peer.js";
+export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats, RequestHandler, RequestOptions, ServeOptions } from "./peer/peer.js";
+export { PeerRequest } from "./reqrep/request.js";

@@ -17,7 +17,8 @@ export type ShmErrorCode =
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
   | "ECONNRESET" // the connection dropped during the handshake
   | "EEXIST" // listen(): the ipc:// path is a file that is not a socket (never replaced)
-  | "EADDRINUSE"; // listen(): another listener is live on the ipc:// path
+  | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
+  | "EREMOTE"; // a request failed on the serving side (req.fail(), or its handler threw): the message is the other side's
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {
