@@ -769,8 +769,10 @@ export class Peer extends EventEmitter {
 
   /** The DATA frame of `b`, with the credit owed to the other side, counted as sent. */
   #frameZmq(b: Uint8Array, kind = 0, id = 0): Buffer[] {
-    if (b.byteLength > this.#maxZmq) {
-      throw new RangeError(`a message of ${b.byteLength} bytes is larger than maxMessageSize (${this.#maxZmq}) on transport "zmq"`);
+    // An envelope's kind and id take 8 bytes of the frame limit (docs/PROTOCOL.md §7.1).
+    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
+    if (b.byteLength > max) {
+      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${b.byteLength} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
     }
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
