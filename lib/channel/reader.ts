@@ -22,7 +22,7 @@ import {
 import { anyHeld, flushHeld } from "../core/publish.js";
 import { OFFSETS, SIDE_CLOSED } from "../core/layout.js";
 import { receiveIterator, type MessagesOptions } from "./iterate.js";
-import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
+import { ENVELOPE_ERROR, ENVELOPE_HEADER, ENVELOPE_REPLY, ENVELOPE_REQUEST, FRAME_DATA, FRAME_ENVELOPE, FRAME_ENVELOPE_LOAN, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
 import { LOAN_DESCRIPTOR_SIZE, readDescriptor } from "../loan/descriptor.js";
 import { LoanReceiver, type HeldLoan } from "../loan/receiver.js";
 import type { Segment } from "../core/segment.js";
@@ -113,6 +113,8 @@ export class ChannelReader extends ChannelEnd {
   #current: Uint8Array | null = null; // the view handed out and not yet released
   #currentStart = 0; // its frame's read index (u32); two fields, no allocation per message
   #currentLoan: HeldLoan | null = null; // set when the view handed out is a loan
+  #env = 0; // the message handed out came in an envelope of this kind (docs/PROTOCOL.md §7); 0: a plain message
+  #envId = 0; // and with this id
   readonly #loans: LoanReceiver;
   readonly #kept: Kept[] = []; // kept frames, oldest first (released ones wait behind an older unreleased one)
   #keptLive = 0; // kept and not yet released: what maxKept bounds
@@ -149,6 +151,35 @@ export class ChannelReader extends ChannelEnd {
 
   get stats(): Readonly<ReaderStats> {
     return { ...this.#stats, sleeps: this.parker.sleeps, kept: this.#keptLive };
+  }
+
+  /**
+   * @internal The kind of envelope (docs/PROTOCOL.md §7: 1 request, 2
+   * reply, 3 error) the message last received came in, 0 for a plain
+   * message; envelopeId its id. A Peer reads these after each receive.
+   */
+  get envelope(): number {
+    return this.#current === null ? 0 : this.#env;
+  }
+
+  /** @internal See envelope. */
+  get envelopeId(): number {
+    return this.#envId;
+  }
+
+  /**
+   * @internal The message last received, if it is a loan, with the call that
+   * releases it: held (its slot, no ring space) until then, outside maxKept:
+   * the writer's pool bounds how many there can be. Null if it is not a loan.
+   */
+  takeLoan(): { data: Uint8Array; release: () => void } | null {
+    const c = this.#current;
+    const loan = this.#currentLoan;
+    if (c === null || loan === null) return null;
+    this.#current = null;
+    this.#currentLoan = null;
+    // (release refers to the loan, not to its view: a FinalizationRegistry may hold it while the view is collected)
+    return { data: c, release: () => (this.closed || loan.released ? undefined : this.#loans.release(loan)) };
   }
 
   /** Whether the writer closed its end (what is left can still be read). */
@@ -339,14 +370,36 @@ export class ChannelReader extends ChannelEnd {
         const view = new Uint8Array(this.#ab, this.#base + pos + 8, len); // (a third cheaper than data.subarray)
         this.#current = view;
         this.#currentStart = r;
+        this.#env = 0;
         return view;
       }
-      if (type === FRAME_LOAN) {
+      if (type === FRAME_ENVELOPE) {
+        const frame = this.#dataFrame(pos, len, avail);
+        if (len < ENVELOPE_HEADER) this.corrupt(`bad envelope frame at ${pos}: length ${len}, shorter than its kind and id`);
+        const kind = this.frames[p + 2]! >>> 0;
+        if (kind < ENVELOPE_REQUEST || kind > ENVELOPE_ERROR) this.corrupt(`bad envelope frame at ${pos}: kind ${kind}`);
+        this.#r = (r + frame) >>> 0;
+        const s = this.#stats;
+        s.messages++;
+        s.bytes += len - ENVELOPE_HEADER;
+        const view = new Uint8Array(this.#ab, this.#base + pos + 16, len - ENVELOPE_HEADER);
+        this.#current = view;
+        this.#currentStart = r;
+        this.#env = kind;
+        this.#envId = this.frames[p + 3]! >>> 0;
+        return view;
+      }
+      if (type === FRAME_LOAN || type === FRAME_ENVELOPE_LOAN) {
         const frame = frameSize(len);
-        if (len !== LOAN_DESCRIPTOR_SIZE || frame > avail || pos + frame > cap) {
+        const env = type === FRAME_LOAN ? 0 : ENVELOPE_HEADER;
+        if (len !== env + LOAN_DESCRIPTOR_SIZE || frame > avail || pos + frame > cap) {
           this.corrupt(`bad loan frame at ${pos}: length ${len}, ${avail} bytes published`);
         }
-        const v = this.#loans.accept(readDescriptor(this.frames, p + 2));
+        // Each shared word once: the envelope's kind and id are copied before use.
+        const kind = env === 0 ? 0 : this.frames[p + 2]! >>> 0;
+        const id = env === 0 ? 0 : this.frames[p + 3]! >>> 0;
+        if (env !== 0 && kind !== ENVELOPE_REQUEST && kind !== ENVELOPE_REPLY) this.corrupt(`bad envelope loan frame at ${pos}: kind ${kind}`);
+        const v = this.#loans.accept(readDescriptor(this.frames, p + 2 + (env >> 2)));
         if ("corrupt" in v) this.corrupt(v.corrupt);
         if ("attachError" in v) {
           const e = v.attachError;
@@ -372,6 +425,8 @@ export class ChannelReader extends ChannelEnd {
         this.#current = v.view;
         this.#currentStart = r; // a loan holds no ring space
         this.#currentLoan = v.loan;
+        this.#env = kind;
+        this.#envId = id;
         return v.view;
       }
       if (type === FRAME_PAD) {
@@ -444,6 +499,7 @@ export class ChannelReader extends ChannelEnd {
           r = this.#r;
           w = this.#cachedWrite;
           if (m === null) continue; // a revoked loan, skipped
+          if (this.#env !== 0) this.corrupt("a request/reply envelope (docs/PROTOCOL.md §7) met by drain(): a Peer's channel is read by the Peer");
           count++;
           bytes += m.length;
           const loan = this.#currentLoan;
@@ -495,7 +551,7 @@ export class ChannelReader extends ChannelEnd {
   /** The batch after `first` (just received): data frames already published, up to max in all. */
   #rest(first: Uint8Array, max: number): Uint8Array[] {
     const out = [first];
-    if (this.#currentLoan !== null) return out;
+    if (this.#currentLoan !== null || this.#env !== 0) return out;
     const start = this.#currentStart; // the batch holds its space from its first frame on
     const frames = this.frames;
     const cap = this.capacity;
@@ -515,7 +571,7 @@ export class ChannelReader extends ChannelEnd {
         r = (r + this.#padFrame(pos, len, avail)) >>> 0;
         continue;
       }
-      if (type === FRAME_LOAN) break; // a loan comes alone, in the next batch
+      if (type === FRAME_LOAN || type === FRAME_ENVELOPE || type === FRAME_ENVELOPE_LOAN) break; // a loan or an envelope comes alone, in the next batch
       if (type !== FRAME_DATA) this.corrupt(`unknown frame type ${type} at ${pos}`);
       const frame = this.#dataFrame(pos, len, avail);
       out.push(new Uint8Array(this.#ab, this.#base + pos + 8, len));

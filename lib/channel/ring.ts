@@ -15,6 +15,22 @@ export const FRAME_PAD = 2;
 /** A loan: the payload is a 32-byte descriptor of bytes in a pool slab (lib/loan). */
 export const FRAME_LOAN = 3;
 
+/**
+ * A request/reply envelope of a Peer (docs/PROTOCOL.md §7): the payload is
+ * u32 kind, u32 id, then the message's bytes. A reader older than §7 meets
+ * an unknown frame type and reports ECORRUPT.
+ */
+export const FRAME_ENVELOPE = 4;
+/** An envelope whose body is a loan: u32 kind, u32 id, then a 32-byte loan descriptor (§3). */
+export const FRAME_ENVELOPE_LOAN = 5;
+/** Bytes of an envelope's kind and id, before its body. */
+export const ENVELOPE_HEADER = 8;
+/** Envelope kinds. */
+export const ENVELOPE_REQUEST = 1;
+export const ENVELOPE_REPLY = 2;
+/** A failure on the serving side: the body is a UTF-8 message (never a loan). */
+export const ENVELOPE_ERROR = 3;
+
 /** Smallest ring capacity. */
 export const MIN_CAPACITY = 1024;
 

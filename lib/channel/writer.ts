@@ -13,7 +13,7 @@ import {
   type WaitOptions,
 } from "../core/errors.js";
 import { OFFSETS, READER_LOCK_BYTE, SIDE_CLOSED, SIDE_OPEN } from "../core/layout.js";
-import { FRAME_DATA, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
+import { ENVELOPE_HEADER, FRAME_DATA, FRAME_ENVELOPE, FRAME_ENVELOPE_LOAN, FRAME_LOAN, FRAME_PAD, frameSize } from "./ring.js";
 import { LOAN_DESCRIPTOR_SIZE, writeDescriptor } from "../loan/descriptor.js";
 import { LoanPool, type LoanRecord, type PoolConfig, type PoolStats } from "../loan/pool.js";
 import type { Segment } from "../core/segment.js";
@@ -64,6 +64,9 @@ interface QueuedSend {
   next: number;
   /** In a sendMany(): how many of its messages come before this entry's (its error's `sent` counts from there); null for send(). */
   base: number | null;
+  /** A Peer's request/reply envelope (docs/PROTOCOL.md §7): its kind and id; kind 0 for a plain message. */
+  kind: number;
+  id: number;
   resolve: () => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -385,13 +388,35 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /** One checked message, without waiting: a loan's descriptor, a large buffer copied into a loan, or a copy into the ring. */
-  #trySendOne(src: Uint8Array): boolean {
+  #trySendOne(src: Uint8Array, kind = 0, id = 0): boolean {
     if (this.#pool !== null) {
       const loan = this.#pool.recordOf(src);
-      if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.length);
+      if (loan !== undefined) return this.#writeLoan(loan, src.byteOffset, src.length, kind, id);
     }
-    if (src.length > this.maxMessageSize) return this.#copyIn(src);
-    return this.#write(src);
+    if (src.length > this.#limit(kind)) return this.#copyIn(src, kind, id);
+    return kind === 0 ? this.#write(src) : this.#writeEnvelope(src, kind, id);
+  }
+
+  /** Largest bytes a frame of `kind` carries in the ring (an envelope's kind and id take 8 of maxMessageSize); above it, a loan. */
+  #limit(kind: number): number {
+    return kind === 0 ? this.maxMessageSize : this.maxMessageSize - ENVELOPE_HEADER;
+  }
+
+  /**
+   * @internal A Peer's request/reply envelope (docs/PROTOCOL.md §7): `bytes`
+   * as send() takes them (a loan of this writer goes as its descriptor, no
+   * copy), framed with `kind` and `id`, in order with every other message.
+   */
+  trySendEnvelope(kind: number, id: number, bytes: Bytes): boolean {
+    const src = this.#asBytes(bytes);
+    this.#checkWritable();
+    if (this.#queue.length > 0) return false;
+    return this.#trySendOne(src, kind, id);
+  }
+
+  /** @internal As send(), for an envelope (trySendEnvelope). */
+  sendEnvelope(kind: number, id: number, bytes: Bytes, options?: WaitOptions): Promise<void> {
+    return this.#send(bytes, options, kind, id);
   }
 
   /**
@@ -438,7 +463,7 @@ export class ChannelWriter extends ChannelEnd {
           for (; i < list.length && !alone(list[i]!); i++) {
             items.push(copied ? list[i]! : new Uint8Array(list[i]!)); // a copy: the caller may reuse its buffers at once
           }
-          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items, next: 0, base }, wait);
+          p = this.#enqueue({ bytes: null, loan: null, off: 0, len: 0, items, next: 0, base, kind: 0, id: 0 }, wait);
         }
         p.catch(() => {}); // awaited in order below; the later ones fail with the first
         entries.push(p);
@@ -471,15 +496,15 @@ export class ChannelWriter extends ChannelEnd {
   }
 
   /** Sends a buffer above maxMessageSize through a loan, copied once; false if the ring or the pool has no room now. */
-  #copyIn(src: Uint8Array): boolean {
+  #copyIn(src: Uint8Array, kind = 0, id = 0): boolean {
     const n = src.length;
     const pool = this.#loanPool();
     pool.checkSize(n);
-    if (!this.#hasSpace(this.#need(LOAN_DESCRIPTOR_SIZE))) return false;
+    if (!this.#hasSpace(this.#need(kind === 0 ? LOAN_DESCRIPTOR_SIZE : ENVELOPE_HEADER + LOAN_DESCRIPTOR_SIZE))) return false;
     const view = this.#tryLoan(n);
     if (view === null) return false;
     view.set(src);
-    return this.#writeLoan(pool.recordOf(view)!, 0, n);
+    return this.#writeLoan(pool.recordOf(view)!, 0, n, kind, id);
   }
 
   /**
@@ -487,16 +512,23 @@ export class ChannelWriter extends ChannelEnd {
    * buffer is detached once the descriptor is in the ring; false (and the
    * loan still the user's) if the ring has no room now.
    */
-  #writeLoan(loan: LoanRecord, off: number, len: number): boolean {
+  #writeLoan(loan: LoanRecord, off: number, len: number, kind = 0, id = 0): boolean {
     const pool = this.#pool!;
-    const pos = this.#claim(LOAN_DESCRIPTOR_SIZE);
+    const size = kind === 0 ? LOAN_DESCRIPTOR_SIZE : ENVELOPE_HEADER + LOAN_DESCRIPTOR_SIZE;
+    const pos = this.#claim(size);
     if (pos < 0) return false;
     if (loan.buffer !== null) pool.handOver(loan);
     const p = pos >> 2;
-    writeDescriptor(this.frames, p + 2, pool.send(loan, off, len));
-    this.frames[p] = LOAN_DESCRIPTOR_SIZE;
-    this.frames[p + 1] = FRAME_LOAN;
-    this.#w = (this.#w + frameSize(LOAN_DESCRIPTOR_SIZE)) >>> 0;
+    const frames = this.frames;
+    if (kind === 0) writeDescriptor(frames, p + 2, pool.send(loan, off, len));
+    else {
+      frames[p + 2] = kind;
+      frames[p + 3] = id;
+      writeDescriptor(frames, p + 4, pool.send(loan, off, len));
+    }
+    frames[p] = size;
+    frames[p + 1] = kind === 0 ? FRAME_LOAN : FRAME_ENVELOPE_LOAN;
+    this.#w = (this.#w + frameSize(size)) >>> 0;
     this.#stats.loans++;
     this.#committed(len);
     return true;
@@ -523,6 +555,23 @@ export class ChannelWriter extends ChannelEnd {
     return true;
   }
 
+  /** An envelope's DATA-like frame: kind, id, then a copy of `src` (#write's checks, 8 bytes more). */
+  #writeEnvelope(src: Uint8Array, kind: number, id: number): boolean {
+    const n = src.length + ENVELOPE_HEADER;
+    const pos = this.#claim(n);
+    if (pos < 0) return false;
+    const p = pos >> 2;
+    const frames = this.frames;
+    frames[p] = n;
+    frames[p + 1] = FRAME_ENVELOPE;
+    frames[p + 2] = kind;
+    frames[p + 3] = id;
+    this.data.set(src, pos + 16);
+    this.#w = (this.#w + frameSize(n)) >>> 0;
+    this.#committed(src.length);
+    return true;
+  }
+
   /**
    * Copies `bytes` into the ring as one message, waiting for room if the
    * ring is full. The bytes are copied before send() returns (into the ring,
@@ -533,32 +582,36 @@ export class ChannelWriter extends ChannelEnd {
    * not sent.
    */
   send(bytes: Bytes, options?: WaitOptions): Promise<void> {
+    return this.#send(bytes, options, 0, 0);
+  }
+
+  #send(bytes: Bytes, options: WaitOptions | undefined, kind: number, id: number): Promise<void> {
     let src: Uint8Array;
     let wait: ReturnType<typeof checkWaitOptions>;
     try {
       src = this.#asBytes(bytes);
       wait = checkWaitOptions(options);
       this.#checkWritable();
-      if (src.length > this.maxMessageSize && this.#pool?.recordOf(src) === undefined) {
+      if (src.length > this.#limit(kind) && this.#pool?.recordOf(src) === undefined) {
         this.#loanPool().checkSize(src.length); // RangeError above the pool's limit
       }
       if (wait.signal?.aborted) throw abortError(wait.signal);
-      if (this.#queue.length === 0 && this.#trySendOne(src)) return Promise.resolve();
+      if (this.#queue.length === 0 && this.#trySendOne(src, kind, id)) return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#queueSend(src, wait);
+    return this.#queueSend(src, wait, null, kind, id);
   }
 
   /** Queues a checked message that did not fit now; it is sent by #pump, in call order. */
-  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>, base: number | null = null): Promise<void> {
+  #queueSend(src: Uint8Array, wait: ReturnType<typeof checkWaitOptions>, base: number | null = null, kind = 0, id = 0): Promise<void> {
     let loan: LoanRecord | undefined;
     const len = src.length; // taken before a handed-over loan's buffer is detached
     let off = 0;
     try {
       loan = this.#pool?.recordOf(src);
       if (loan !== undefined) off = src.byteOffset;
-      else if (len > this.maxMessageSize) {
+      else if (len > this.#limit(kind)) {
         // Copy into a loan now if the pool has one: queued, it is only a descriptor.
         const view = this.#tryLoan(len);
         if (view !== null) {
@@ -571,12 +624,12 @@ export class ChannelWriter extends ChannelEnd {
       return Promise.reject(e);
     }
     // A copy (Buffer#slice would alias): never the caller's buffer.
-    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0, base }, wait);
+    return this.#enqueue({ bytes: loan === undefined ? new Uint8Array(src) : null, loan: loan ?? null, off, len, items: null, next: 0, base, kind, id }, wait);
   }
 
   /** Puts a send in the queue with its deadline and signal; #pump sends it. */
   #enqueue(
-    what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next" | "base">,
+    what: Pick<QueuedSend, "bytes" | "loan" | "off" | "len" | "items" | "next" | "base" | "kind" | "id">,
     wait: ReturnType<typeof checkWaitOptions>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -653,7 +706,7 @@ export class ChannelWriter extends ChannelEnd {
               await this.#room(q.items[q.next]!.length, q.deadline, q.timeout, q.signal, "sendMany");
               continue;
             }
-          } else if (q.loan === null && q.len > this.maxMessageSize) {
+          } else if (q.loan === null && q.len > this.#limit(q.kind)) {
             // A large copy waiting for pool memory: copy it into a loan once there is one.
             const view = this.#tryLoan(q.len);
             if (view === null) {
@@ -665,8 +718,9 @@ export class ChannelWriter extends ChannelEnd {
             q.loan = this.#pool!.recordOf(view)!;
             this.#pool!.handOver(q.loan);
           }
-          if (q.items === null && !(q.loan !== null ? this.#writeLoan(q.loan, q.off, q.len) : this.#write(q.bytes!))) {
-            await this.#room(q.loan !== null ? LOAN_DESCRIPTOR_SIZE : q.len, q.deadline, q.timeout, q.signal, "send");
+          if (q.items === null && !(q.loan !== null ? this.#writeLoan(q.loan, q.off, q.len, q.kind, q.id) : q.kind === 0 ? this.#write(q.bytes!) : this.#writeEnvelope(q.bytes!, q.kind, q.id))) {
+            const env = q.kind === 0 ? 0 : ENVELOPE_HEADER;
+            await this.#room(env + (q.loan !== null ? LOAN_DESCRIPTOR_SIZE : q.len), q.deadline, q.timeout, q.signal, "send");
             continue; // re-check: the head may have been settled meanwhile
           }
         } catch (e) {

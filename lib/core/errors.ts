@@ -20,7 +20,7 @@ export type ShmErrorCode =
   | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
   | "ENAMETAKEN" // join(): a live agent of another process holds this name on the hub
   | "ENOAGENT" // an agent sent to (or asked) a name that is not in the hub's roster
-  | "EREMOTE"; // the agent asked failed the request (req.fail(): its message says why)
+  | "EREMOTE"; // a request failed on the serving side (req.fail(), or its handler threw): the message is the other side's
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

@@ -230,7 +230,7 @@ async function nextControl(sock: Dealer, timeout: number, endpoint: string, sign
       const frames = await Promise.race([sock.receive(), stopped]);
       const m = decode(frames);
       if ("error" in m) throw shmError("ECORRUPT", `${endpoint}: ${m.error}`);
-      if (m.type === MsgType.Data) continue; // not before READY: ignore
+      if (m.type === MsgType.Data || m.type === MsgType.Envelope) continue; // not before READY: ignore
       return m;
     }
   } finally {
@@ -247,6 +247,7 @@ async function receiveLoop(sock: Dealer, peer: Peer, c: Connection): Promise<voi
       if ("error" in m) continue; // a peer speaking nonsense: dropped
       peer.heard(c);
       if (m.type === MsgType.Data) peer.deliver(c, m.data, m.credit);
+      else if (m.type === MsgType.Envelope) peer.deliverEnvelope(c, m);
       else if (m.type === MsgType.Credit) peer.credit(c, m.bytes);
       else if (m.type === MsgType.Bye) peer.bye(c, m.reconnect);
       else if (m.type === MsgType.Refuse) peer.remoteEnd(c);

@@ -19,10 +19,14 @@ import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
 import { asBytes } from "../channel/end.js"; // refuses a view over a detached buffer (a loan of a lost connection)
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
-import { abortError, anySignal, checkInteger, checkWaitOptions, invalidState, shmError, type WaitOptions } from "../core/errors.js";
+import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
 import { setLongTimeout, type LongTimer } from "../core/timers.js";
-import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, type Identity, type Transport } from "./protocol.js";
+import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, encodeEnvelope, type EnvelopeMsg, type Identity, type Transport } from "./protocol.js";
+import { ENVELOPE_ERROR, ENVELOPE_REQUEST } from "../channel/ring.js";
+import type { Bytes } from "../channel/writer.js";
+import { PendingRequests } from "../reqrep/pending.js";
+import { PeerRequest } from "../reqrep/request.js";
 import type { Outbox } from "./zmq.js";
 import { labelRing } from "./handshake.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
@@ -122,7 +126,34 @@ export interface PeerStats {
   bytesReceived: number;
   /** Connections lost and made again (a connector's). */
   reconnects: number;
+  /** request()s written to the other side (each also counts in messagesSent). */
+  requestsSent: number;
+  /** Replies (and error replies) that settled a request() of this side. */
+  repliesReceived: number;
+  /** Requests of the other side received (each also counts in messagesReceived). */
+  requestsReceived: number;
+  /** Replies (and fail()s) written to the other side. */
+  repliesSent: number;
+  /** Replies dropped: their id was not pending here (timed out, aborted, answered already, or never asked). */
+  repliesDropped: number;
 }
+
+/** What requests() iterates. */
+export type { PeerRequest };
+
+/** request()'s options: as send()'s; the timeout and the signal cover the whole round trip. */
+export type RequestOptions = WaitOptions;
+
+/** A serve() handler: the reply's bytes (or a promise of them); a throw answers with fail(its message). */
+export type RequestHandler = (req: PeerRequest) => Bytes | Promise<Bytes>;
+
+export interface ServeOptions extends WaitOptions {
+  /** Requests handled at once (default 256): a handler's promise holds one of them until it settles. */
+  concurrency?: number;
+}
+
+/** Releases, once collected, the loans request()/recv() handed out as themselves and nobody released (docs/PROTOCOL.md §7). */
+const loanFinalizer = new FinalizationRegistry<() => void>((release) => release());
 
 /** As a channel reader's messages(): copies by default; `copy: false` for views valid until the next step. */
 export type PeerMessagesOptions = MessagesOptions;
@@ -171,7 +202,44 @@ export class Peer extends EventEmitter {
   /** The first messages of the inbox that came over a lost connection: nobody to credit them to. */
   #stale = 0;
   /** Counts of ZeroMQ messages and of the rings of lost connections. */
-  readonly #counted: PeerStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, reconnects: 0 };
+  readonly #counted: PeerStats = {
+    messagesSent: 0,
+    messagesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    reconnects: 0,
+    requestsSent: 0,
+    repliesReceived: 0,
+    requestsReceived: 0,
+    repliesSent: 0,
+    repliesDropped: 0,
+  };
+
+  // ---- request/reply (docs/PROTOCOL.md §7) ----
+  /** This side's requests waiting for their replies. */
+  readonly #pending = new PendingRequests();
+  /**
+   * Set by the first request(), requests() or serve(): from then on the
+   * Peer may read its rings on its own (the pump), so plain messages it
+   * hands out are copies (a loan: itself, until release()), never views a
+   * later read could reuse.
+   */
+  #routed = false;
+  /** Plain messages the pump read ahead of the user, in order: copies, or loans (released through #loanOf). */
+  readonly #plain: Uint8Array[] = [];
+  /** The other side's requests, not yet taken by requests(); `credit`: bytes to credit when taken (zmq). */
+  readonly #requestQ: { req: PeerRequest; conn: Connection; credit: number }[] = [];
+  #requestWaiters = 0;
+  #recvWaiters = 0;
+  /** A recv() waits inside the current ring's reader (the pump must not wait there meanwhile). */
+  #rxBusy = false;
+  #pumping = false;
+  /** What ended the pump for good (the rings' end: ECLOSED, EPEERDEAD; ECORRUPT): requests() throws it. */
+  #pumpError: Error | null = null;
+  /** The release of each loan handed out as itself (a reply, a plain message in routed mode). */
+  readonly #loanOf = new WeakMap<Uint8Array, () => void>();
+  /** The loan handed out by the last receive (routed mode), for release() and keep(). */
+  #lastLoan: Uint8Array | null = null;
 
   /** @internal made by listen()/connect() */
   constructor(init: PeerInit) {
@@ -220,7 +288,7 @@ export class Peer extends EventEmitter {
       this.#lose(c, `${c.remote.name} sent nothing, not even a heartbeat, for ${Math.round(now - this.#lastHeard)} ms (heartbeat timeout ${this.#heartbeat.timeoutMs} ms): dead, hung or unreachable`);
       return;
     }
-    if (c.rx !== null && c.rx.writerState === "dead") {
+    if (c.rx !== null && !c.rx.closed && c.rx.writerState === "dead") {
       this.#lose(c, `${c.remote.name}'s process died`);
       return;
     }
@@ -257,17 +325,35 @@ export class Peer extends EventEmitter {
   /** @internal a DATA message over `c` (transport "zmq"), with the credit it carries */
   deliver(c: Connection, data: Uint8Array, credit: number): void {
     if (c !== this.#conn || this.#state !== "connected") return;
+    if (!this.#received(c, data, credit)) return;
+    this.#inbox.push(data);
+    this.#wake();
+  }
+
+  /** A DATA or ENVELOPE message's credit and size, counted; false if it broke the flow-control window (the connection is lost). */
+  #received(c: Connection, data: Uint8Array, credit: number): boolean {
     this.credit(c, credit);
     // More than the window unread (beyond one message when all was read): the other side ignores flow control.
     if (this.#unread > 0 && this.#unread + data.byteLength > CREDIT_WINDOW) {
       this.#lose(c, `${c.remote.name} sent more than the flow-control window (${CREDIT_WINDOW} bytes) ahead of this side's reading`);
-      return;
+      return false;
     }
     this.#unread += data.byteLength;
     this.#counted.messagesReceived++;
     this.#counted.bytesReceived += data.byteLength;
-    this.#inbox.push(data);
-    this.#wake();
+    return true;
+  }
+
+  /** @internal an ENVELOPE message over `c` (transport "zmq"): a request for requests(), or a reply that settles a request() */
+  deliverEnvelope(c: Connection, m: EnvelopeMsg): void {
+    if (c !== this.#conn || this.#state !== "connected") return;
+    if (!this.#received(c, m.data, m.credit)) return;
+    if (m.kind === ENVELOPE_REQUEST) {
+      this.#queueRequest(c, m.id, m.data, null, m.data.byteLength); // credited when requests() takes it
+      return;
+    }
+    this.#consumed(m.data);
+    this.#settleReply(m.kind, m.id, m.data);
   }
 
   /** @internal the other side read `bytes` more of this side's DATA (CREDIT, or piggybacked on DATA) */
@@ -392,11 +478,14 @@ export class Peer extends EventEmitter {
   #setState(s: PeerState, why: string): void {
     this.#state = s;
     this.#why = why;
+    if (s !== "connected" && (this.#routed || this.#pending.size > 0)) this.#settleRequests(s, why);
     this.#wake();
+    if (s === "connected") this.#ensurePump(); // a new connection's ring: replies, requests
     this.emit("state", s, why);
   }
 
   #wake(): void {
+    if (this.#envQ.length > 0) this.#flushEnv();
     if (this.#waiting.size === 0) return;
     for (const w of [...this.#waiting]) w();
   }
@@ -477,7 +566,7 @@ export class Peer extends EventEmitter {
   }
 
   get stats(): Readonly<PeerStats> {
-    const s = { ...this.#counted };
+    const s = { ...this.#counted, repliesDropped: this.#counted.repliesDropped + this.#pending.dropped };
     const { tx, rx } = this.#conn;
     if (tx !== null && !tx.closed) {
       s.messagesSent += tx.stats.messages;
@@ -685,15 +774,17 @@ export class Peer extends EventEmitter {
   }
 
   /** The DATA frame of `b`, with the credit owed to the other side, counted as sent. */
-  #frameZmq(b: Uint8Array): Buffer[] {
-    if (b.byteLength > this.#maxZmq) {
-      throw new RangeError(`a message of ${b.byteLength} bytes is larger than maxMessageSize (${this.#maxZmq}) on transport "zmq"`);
+  #frameZmq(b: Uint8Array, kind = 0, id = 0): Buffer[] {
+    // An envelope's kind and id take 8 bytes of the frame limit (docs/PROTOCOL.md §7.1).
+    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
+    if (b.byteLength > max) {
+      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${b.byteLength} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
     }
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
     this.#outstanding += b.byteLength;
-    return encodeData(b, this.#takeCredit());
+    return kind === 0 ? encodeData(b, this.#takeCredit()) : encodeEnvelope(kind, id, b, this.#takeCredit());
   }
 
   // ---- receiving ----
@@ -704,6 +795,23 @@ export class Peer extends EventEmitter {
    * read. A lost connection's messages come before the next connection's.
    */
   tryRecv(): Uint8Array | null {
+    if (this.#lastLoan !== null) this.release(this.#lastLoan); // the last receive's loan, not kept: released by this one
+    if (this.#plain.length > 0) return this.#handOut(this.#plain.shift()!);
+    if (this.#pumpError !== null) throw this.#pumpError;
+    for (;;) {
+      const m = this.#take();
+      const r = this.#lastFrom;
+      if (m === null || r === null) return m;
+      if (r.envelope !== 0) {
+        this.#route(r, m);
+        continue;
+      }
+      return this.#routed ? this.#handOut(this.#own(r, m)) : m;
+    }
+  }
+
+  /** The next message of any source in order (a request or reply among them), #lastFrom its reader. */
+  #take(): Uint8Array | null {
     if (this.#old.length > 0) {
       const m = this.#drainOld();
       if (m !== null) return m;
@@ -821,16 +929,32 @@ export class Peer extends EventEmitter {
       if (signal?.aborted) throw abortError(signal);
       if (performance.now() >= deadline) throw timedOut("recv", timeout);
       const c = this.#conn;
+      if (this.#routed && (c.rx !== null || this.#old.length > 0)) {
+        // The pump reads the rings (and hands plain messages over through #plain).
+        this.#recvWaiters++;
+        this.#ensurePump();
+        try {
+          if (this.#plain.length === 0) await this.#change(signal, deadline);
+        } finally {
+          this.#recvWaiters--;
+        }
+        continue;
+      }
       if (this.#state === "connected" && !this.#verdictPending && c.rx !== null) {
         // Not the connection's loss signal (an abort listener per sleep costs a
         // µs): a wait bounded by the heartbeat interval, then a look at the
         // connection; a hung writer's loss is seen within that interval.
         const bound = Math.min(deadline, performance.now() + this.#heartbeat.intervalMs);
+        this.#rxBusy = true;
         try {
           const wait = Math.max(0, bound - performance.now());
           const m = await c.rx.recv(signal === undefined ? { timeout: wait } : { signal, timeout: wait });
+          if (c.rx.envelope !== 0) {
+            this.#route(c.rx, m);
+            continue;
+          }
           this.#lastFrom = c.rx;
-          return m;
+          return this.#routed ? this.#handOut(this.#own(c.rx, m)) : m;
         } catch (e) {
           const code = (e as { code?: string }).code;
           if (signal?.aborted) throw e;
@@ -840,6 +964,9 @@ export class Peer extends EventEmitter {
           }
           if (c === this.#conn && code !== "ECLOSED") this.#recvFailed(c, e); // a death: lost (or thrown); others thrown
           continue; // lost, or the end of the ring: tryRecv() applies the rules
+        } finally {
+          this.#rxBusy = false;
+          if (this.#routed) this.#wake(); // a pump waiting for the ring
         }
       }
       await this.#change(signal, deadline);
@@ -869,17 +996,38 @@ export class Peer extends EventEmitter {
     if (old !== null) return old;
     const c = this.#checkShm("recvSync", "recv");
     if (c === null) return null;
+    if (this.#routed) throw shmError("EBUSY", "recvSync() on a peer that makes or serves requests: its rings are read on the event loop (recv() instead)");
+    const deadline = performance.now() + timeoutMs;
     try {
-      const m = c.rx!.recvSync(timeoutMs);
-      if (m !== null) this.#lastFrom = c.rx;
-      return m;
+      for (;;) {
+        const m = c.rx!.recvSync(Math.max(0, deadline - performance.now()));
+        if (m === null || c.rx!.envelope === 0) {
+          if (m !== null) this.#lastFrom = c.rx;
+          return m;
+        }
+        this.#route(c.rx!, m); // a request for requests(), or a late reply
+      }
     } catch (e) {
       return this.#recvFailed(c, e);
     }
   }
 
   /** Gives back the last received message (shm: its memory may be reused; zmq: nothing to do). */
-  release(): void {
+  release(message?: Uint8Array): void {
+    if (message !== undefined) {
+      // A loan handed out as itself (a reply, a plain message in routed mode): back to its sender now.
+      const release = this.#loanOf.get(message);
+      if (release === undefined) return;
+      this.#loanOf.delete(message);
+      loanFinalizer.unregister(release);
+      if (this.#lastLoan === message) this.#lastLoan = null;
+      release();
+      return;
+    }
+    if (this.#lastLoan !== null) {
+      this.release(this.#lastLoan);
+      return;
+    }
     const r = this.#lastFrom;
     if (r !== null && !r.closed) r.release();
   }
@@ -888,6 +1036,11 @@ export class Peer extends EventEmitter {
   keep(): KeptMessage {
     const r = this.#lastFrom;
     if (r !== null) return r.keep();
+    const loan = this.#lastLoan;
+    if (loan !== null) {
+      this.#lastLoan = this.#lastZmq = null;
+      return KeptMessage.of(loan, () => this.release(loan));
+    }
     if (this.#lastZmq === null) throw invalidState("keep() needs a message received and not yet released or kept");
     const k = KeptMessage.of(this.#lastZmq, () => {});
     this.#lastZmq = null;
@@ -909,6 +1062,430 @@ export class Peer extends EventEmitter {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
     return this.messages();
+  }
+
+
+  // ---- request/reply (docs/PROTOCOL.md §7) ----
+
+  /**
+   * Sends `bytes` (a loan of this peer's goes without a copy on "shm") as a
+   * request and resolves with the other side's reply, which
+   * `req.reply()` of its requests() sends; many may be in flight, each
+   * matched to its reply by id. The reply stays valid: a copy of a ring
+   * frame, a ZeroMQ message of its own, or (shm) the reply's loan itself,
+   * no copy, held until `peer.release(reply)` or until it is garbage
+   * collected. Rejects with ETIMEDOUT after `timeout` ms, an AbortError
+   * when `signal` aborts (a reply that comes later is dropped, counted in
+   * stats.repliesDropped), EREMOTE when the other side failed it
+   * (`req.fail()`, a serve() handler that threw), EPEERDEAD at once when
+   * the other side dies or the connection it went over is lost (a
+   * connector's request made while it reconnects waits for the new
+   * connection), ECLOSED when either side closes, RangeError above the
+   * largest message.
+   */
+  request(bytes: Bytes, options?: RequestOptions): Promise<Uint8Array> {
+    let wait: Wait;
+    try {
+      wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
+      if (wait.signal?.aborted) throw abortError(wait.signal);
+      if (this.#state !== "connected" && this.#state !== "reconnecting") throw this.#endError();
+      if (this.#pumpError !== null) throw this.#pumpError; // the rings are unreadable (ECORRUPT): no reply could come
+      asBytes(bytes); // a TypeError for what is not bytes, before anything is sent
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#routed = true;
+    const { id, reply } = this.#pending.open(wait.timeout, wait.signal);
+    const c = this.#conn;
+    try {
+      if (this.#state === "connected" && !this.#verdictPending && this.#trySendEnv(c, ENVELOPE_REQUEST, id, bytes)) {
+        this.#pending.sentOn(id, c);
+        this.#counted.requestsSent++;
+      } else {
+        const own = c.tx !== null && c.tx.isLoan(bytes) ? bytes : new Uint8Array(asBytes(bytes));
+        this.#sendEnvSlow(ENVELOPE_REQUEST, id, own, wait, null).then(
+          () => void this.#counted.requestsSent++,
+          (e: unknown) => this.#pending.fail(id, e),
+        );
+      }
+    } catch (e) {
+      this.#pending.fail(id, e);
+    }
+    this.#ensurePump();
+    return reply;
+  }
+
+  /**
+   * The other side's requests, in the order they came, until it closes
+   * (then the iteration ends; EPEERDEAD if it died): answer each with
+   * `req.reply(bytes)` or `req.fail(message)`. `req.data` is a copy, or
+   * (shm) the request's loan itself, valid until it is answered. Several
+   * iterators may take from the same requests. Requests of a connection
+   * that is lost before they are taken are dropped (the requester's
+   * request() rejects with EPEERDEAD). `signal` ends the iteration (an
+   * AbortError), `timeout` bounds each wait (ETIMEDOUT).
+   */
+  requests(options?: WaitOptions): AsyncIterableIterator<PeerRequest> {
+    this.#routed = true;
+    return receiveIterator<PeerRequest>((o) => this.#nextRequest(o), (r) => r, options);
+  }
+
+  /**
+   * requests() with `handler` answering each: what it returns (or
+   * resolves) is the reply, what it throws fails the request (the
+   * requester's EREMOTE carries its message); a handler that answers
+   * itself (req.reply/fail) is left alone. At most `concurrency` (default
+   * 256) answers pending at once. Resolves when the other side closes (or
+   * `signal` aborts: an AbortError) without waiting for handlers still
+   * running; rejects as requests() does.
+   */
+  async serve(handler: RequestHandler, options?: ServeOptions): Promise<void> {
+    if (typeof handler !== "function") throw invalidArgType("handler", "a function", handler);
+    const limit = options?.concurrency === undefined ? 256 : checkInteger("options.concurrency", options.concurrency, 1, 1 << 20);
+    const running = new Set<Promise<void>>();
+    for await (const req of this.requests(options)) {
+      let out: Bytes | Promise<Bytes>;
+      try {
+        out = handler(req);
+      } catch (e) {
+        void failQuietly(req, e);
+        continue;
+      }
+      const p: Promise<void> = Promise.resolve(out)
+        .then(
+          (bytes) => answerQuietly(req, bytes),
+          (e: unknown) => failQuietly(req, e),
+        )
+        .finally(() => running.delete(p));
+      running.add(p);
+      if (running.size >= limit) await Promise.race(running);
+    }
+    // Handlers still running may answer: their replies fail (nobody to take them) and are ignored.
+  }
+
+  async #nextRequest(options: WaitOptions): Promise<PeerRequest> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    this.#requestWaiters++;
+    try {
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal);
+        const q = this.#requestQ.shift();
+        if (q !== undefined) {
+          if (q.credit > 0 && q.conn === this.#conn && this.#state === "connected") this.#consumed(q.req.data);
+          return q.req;
+        }
+        const end = this.#requestsEnd();
+        if (end !== null) throw end;
+        this.#ensurePump();
+        if (this.#requestQ.length > 0) continue;
+        if (performance.now() >= deadline) throw timedOut("requests", timeout);
+        await this.#change(signal, deadline);
+      }
+    } finally {
+      this.#requestWaiters--;
+    }
+  }
+
+  /** Why no request will come any more (the end of requests()), or null. */
+  #requestsEnd(): Error | null {
+    if (this.#state === "closed") return shmError("ECLOSED", "the peer connection is closed");
+    if (this.#pumpError !== null) return this.#pumpError;
+    if (this.#state === "connected" || this.#state === "reconnecting") return null;
+    if (this.#old.length > 0 || (this.#state === "ended" && this.#conn.rx !== null)) return null; // the pump reads what is left
+    return this.#endError();
+  }
+
+  /** A request of the other side over `c`, for requests(). */
+  #queueRequest(c: Connection, id: number, data: Uint8Array, release: (() => void) | null, credit: number): void {
+    this.#counted.requestsReceived++;
+    this.#requestQ.push({ req: new PeerRequest(id, data, this.#answerOn(c), release), conn: c, credit });
+    this.#wake();
+  }
+
+  /** How a request that came over `c` is answered: over `c` only. */
+  #answerOn(c: Connection): (kind: number, id: number, bytes: Bytes, options: WaitOptions | undefined) => Promise<void> {
+    return (kind, id, bytes, options) => {
+      const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
+      asBytes(bytes);
+      if (c !== this.#conn || this.#state !== "connected") return Promise.reject(this.#lostError(c));
+      if (!this.#verdictPending && this.#trySendEnv(c, kind, id, bytes)) {
+        this.#counted.repliesSent++;
+        return RESOLVED;
+      }
+      const own = c.tx !== null && c.tx.isLoan(bytes) ? bytes : new Uint8Array(asBytes(bytes));
+      return this.#sendEnvSlow(kind, id, own, wait, c).then(() => void this.#counted.repliesSent++);
+    };
+  }
+
+  /** The error of an answer whose connection `c` is over. */
+  #lostError(c: Connection): Error {
+    if (c === this.#conn && this.#state !== "connected") return this.#endError();
+    return shmError("EPEERDEAD", `the connection this request came on was lost (${this.#why || "closed"})`);
+  }
+
+  /** An envelope now, if there is room (throws as trySend() does, and RangeError/TypeError for the bytes). */
+  #trySendEnv(c: Connection, kind: number, id: number, bytes: Bytes): boolean {
+    if (c.tx !== null) {
+      try {
+        return c.tx.trySendEnvelope(kind, id, bytes);
+      } catch (e) {
+        return this.#sendFailed(c, e);
+      }
+    }
+    // Not bounded by ZEROMQ_BACKLOG (trySend()'s "no room"): the credit window bounds what waits for ZeroMQ.
+    const b = asBytes(bytes);
+    if (this.#envQ.length > 0 || !this.#mayGo(b.byteLength)) return false;
+    c.link.outbox.post(this.#frameZmq(b, kind, id)); // its failure shows as the connection's end
+    return true;
+  }
+
+  /** Envelopes waiting for ZeroMQ credit, in order: only the first is tried (#flushEnv, on every #wake), never all of them. */
+  readonly #envQ: {
+    c: Connection;
+    kind: number;
+    id: number;
+    bytes: Uint8Array;
+    wait: Wait;
+    timer: LongTimer | null;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+
+  #queueEnv(c: Connection, kind: number, id: number, bytes: Uint8Array, wait: Wait): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const e = { c, kind, id, bytes, wait, timer: null as LongTimer | null, resolve, reject };
+      if (Number.isFinite(wait.deadline)) {
+        e.timer = setLongTimeout(() => {
+          const i = this.#envQ.indexOf(e);
+          if (i < 0) return;
+          this.#envQ.splice(i, 1);
+          reject(timedOut(kind === ENVELOPE_REQUEST ? "request" : "reply", wait.timeout));
+          this.#flushEnv();
+        }, Math.max(0, wait.deadline - performance.now()));
+      }
+      this.#envQ.push(e);
+    });
+  }
+
+  /** Sends the envelopes waiting for credit while it lasts; fails those whose connection, signal or request is gone. */
+  #flushEnv(): void {
+    const q = this.#envQ;
+    while (q.length > 0) {
+      const e = q[0]!;
+      const c = this.#conn;
+      let error: unknown = null;
+      if (e.kind === ENVELOPE_REQUEST && !this.#pending.has(e.id)) error = undefined; // timed out or aborted: never sent
+      else if (e.wait.signal?.aborted) error = abortError(e.wait.signal);
+      else if (c !== e.c || this.#state !== "connected") error = this.#lostError(e.c);
+      else if (!this.#mayGo(e.bytes.byteLength)) return;
+      q.shift();
+      e.timer?.clear();
+      if (error === null) {
+        try {
+          c.link.outbox.post(this.#frameZmq(e.bytes, e.kind, e.id));
+          if (e.kind === ENVELOPE_REQUEST) this.#pending.sentOn(e.id, c);
+        } catch (err) {
+          error = err;
+        }
+      }
+      if (error === null || error === undefined) e.resolve();
+      else e.reject(error);
+    }
+  }
+
+  /**
+   * An envelope that waits: for room in the ring, for ZeroMQ credit, for
+   * the connection to be made again (`only`: on that connection, or not at
+   * all). A request is marked sent on the connection it goes to.
+   */
+  async #sendEnvSlow(kind: number, id: number, bytes: Bytes, { signal, deadline, timeout }: Wait, only: Connection | null): Promise<void> {
+    const call = kind === ENVELOPE_REQUEST ? "request" : "reply";
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      if (kind === ENVELOPE_REQUEST && !this.#pending.has(id)) return; // timed out or aborted meanwhile: never sent
+      const c = this.#conn;
+      if (only !== null && (c !== only || this.#state !== "connected")) throw this.#lostError(only);
+      if (this.#state === "connected" && !this.#verdictPending) {
+        if (c.tx === null) {
+          const b = asBytes(bytes);
+          if (this.#envQ.length === 0 && this.#mayGo(b.byteLength)) {
+            c.link.outbox.post(this.#frameZmq(b, kind, id));
+            if (kind === ENVELOPE_REQUEST) this.#pending.sentOn(id, c);
+            return;
+          }
+          return this.#queueEnv(c, kind, id, b, { signal, deadline, timeout });
+        }
+        if (kind === ENVELOPE_REQUEST) this.#pending.sentOn(id, c); // from here a loss of `c` fails it
+        if (this.#trySendEnv(c, kind, id, bytes)) return;
+        if (c.tx !== null && c === this.#conn && this.#state === "connected") {
+          const lost = this.#lost.signal;
+          try {
+            await c.tx.sendEnvelope(kind, id, bytes, waitOptions(signal, lost, deadline));
+            return;
+          } catch (e) {
+            if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
+            if (!lost.aborted) this.#sendFailed(c, e); // throws, or false: wait for the verdict or the next connection
+            continue;
+          }
+        }
+      } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
+        throw this.#endError();
+      }
+      if (performance.now() >= deadline) throw timedOut(call, timeout);
+      await this.#change(signal, deadline); // credit, the connection, or its end
+    }
+  }
+
+  /** An envelope the current message of ring reader `r` came in: a request for requests(), a reply for its request(). */
+  #route(r: ChannelReader, m: Uint8Array): void {
+    const kind = r.envelope;
+    const id = r.envelopeId;
+    if (kind === ENVELOPE_REQUEST) {
+      const c = this.#conn;
+      // A lost connection's request: nobody to answer it (its loan goes back with the next read).
+      if (this.#state !== "connected" || r !== c.rx) return;
+      const loan = r.takeLoan();
+      this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan?.release ?? null, 0);
+      return;
+    }
+    if (!this.#pending.has(id)) {
+      this.#pending.dropped++; // late, duplicate or unknown: nobody's (a loan goes back with the next read)
+      return;
+    }
+    if (kind === ENVELOPE_ERROR) {
+      this.#settleReply(kind, id, m); // decoded at once
+      return;
+    }
+    const loan = r.takeLoan();
+    this.#settleReply(kind, id, loan !== null ? this.#adopt(loan) : Buffer.from(m));
+  }
+
+  /** A reply (or error) for request `id`: settles it, or is dropped and counted. */
+  #settleReply(kind: number, id: number, data: Uint8Array): void {
+    if (kind === ENVELOPE_ERROR) {
+      const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1024)).toString("utf8");
+      if (this.#pending.fail(id, shmError("EREMOTE", `${this.remoteName} failed the request: ${text}`))) this.#counted.repliesReceived++;
+      else this.#pending.dropped++;
+      return;
+    }
+    if (this.#pending.resolve(id, data)) this.#counted.repliesReceived++;
+  }
+
+  /** A received loan handed out as itself: released by release(view), or once it is collected. */
+  #adopt(loan: { data: Uint8Array; release: () => void }): Uint8Array {
+    this.#loanOf.set(loan.data, loan.release);
+    loanFinalizer.register(loan.data, loan.release, loan.release);
+    return loan.data;
+  }
+
+  /** A plain message of ring reader `r` that must outlive the next read (routed mode): a copy, or the loan itself. */
+  #own(r: ChannelReader, m: Uint8Array): Uint8Array {
+    const loan = r.takeLoan();
+    return loan !== null ? this.#adopt(loan) : Buffer.from(m);
+  }
+
+  /** A message handed to the user that is not a ring's current one (a copy, a loan held by the Peer, a ZeroMQ message). */
+  #handOut(m: Uint8Array): Uint8Array {
+    this.#lastFrom = null;
+    this.#lastZmq = m;
+    this.#lastLoan = this.#loanOf.has(m) ? m : null;
+    return m;
+  }
+
+  /** Whether the rings must be read by the Peer itself: replies are awaited, requests or plain messages asked for. */
+  #needPump(): boolean {
+    if (!this.#routed || this.#pumpError !== null || this.#state === "closed") return false;
+    if (this.#pending.size === 0 && this.#requestWaiters === 0 && this.#recvWaiters === 0) return false;
+    return this.#old.length > 0 || (this.#conn.rx !== null && (this.#state === "connected" || this.#state === "ended"));
+  }
+
+  #ensurePump(): void {
+    if (!this.#pumping && this.#needPump()) void this.#pump();
+  }
+
+  /**
+   * Reads the rings while #needPump(): envelopes are routed, plain
+   * messages kept in #plain for recv(), in order. One reader of the ring at
+   * a time: while a recv() waits inside it (it routes what it meets), the
+   * pump waits for that recv() to finish.
+   */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#needPump()) {
+        if (!this.#rxBusy) {
+          try {
+            this.#pumpSync();
+          } catch (e) {
+            this.#pumpError = e as Error;
+            this.#pending.failAll(e);
+            this.#wake();
+            return;
+          }
+          if (!this.#needPump()) return;
+        }
+        const c = this.#conn;
+        const bound = this.#heartbeat.intervalMs;
+        if (!this.#rxBusy && this.#state === "connected" && !this.#verdictPending && c.rx !== null && this.#old.length === 0) {
+          try {
+            await c.rx.readable({ timeout: bound });
+          } catch (e) {
+            // ETIMEDOUT: look again; ECLOSED: the ring's end, which #take's rules apply to; a death: the connection's loss.
+            if ((e as { code?: string }).code === "EPEERDEAD" && c === this.#conn) {
+              try {
+                this.#recvFailed(c, e);
+              } catch {
+                // dead for good: #setState failed what was pending
+              }
+            }
+          }
+        } else await this.#change(undefined, performance.now() + bound);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** What the rings hold now, routed (a request, a reply) or kept for recv() (a plain message). */
+  #pumpSync(): void {
+    for (;;) {
+      let m: Uint8Array | null;
+      // On ZeroMQ envelopes come through deliverEnvelope: only lost connections' rings are read (not the inbox: its credit is the user's).
+      if (this.#conn.rx === null) m = this.#old.length > 0 ? this.#drainOld() : null;
+      else m = this.#take();
+      if (m === null) return;
+      const r = this.#lastFrom;
+      if (r !== null && r.envelope !== 0) {
+        this.#route(r, m);
+        continue;
+      }
+      this.#plain.push(r === null ? m : this.#own(r, m));
+      this.#lastFrom = null;
+      this.#wake();
+    }
+  }
+
+  /**
+   * The state left "connected": requests of the other side can no longer
+   * be answered (dropped); what the lost connection's rings still hold is
+   * read (replies settle their requests), then this side's requests sent
+   * over it fail: EPEERDEAD (a loss, a death), ECLOSED (an end, a close).
+   * An ended "shm" connection's ring is read to its end by the pump first.
+   */
+  #settleRequests(s: PeerState, why: string): void {
+    if (s !== "ended") for (const q of this.#requestQ.splice(0)) q.req.drop();
+    if (s === "closed") {
+      this.#plain.length = 0;
+      this.#pending.failAll(shmError("ECLOSED", "the peer connection is closed"));
+      return;
+    }
+    if (s === "ended" && this.#conn.rx !== null) return;
+    try {
+      this.#pumpSync();
+    } catch {
+      // the end of what was left
+    }
+    this.#pending.failAll(s === "reconnecting" ? shmError("EPEERDEAD", why) : this.#endError(), s === "reconnecting");
   }
 
   #endError(): Error {
@@ -1017,3 +1594,19 @@ function timedOut(call: string, timeout: number): Error {
 
 /** A loan's size on transport "zmq" (ordinary memory). */
 const checkSize = (size: unknown): number => checkInteger("size", size, 1, Number.MAX_SAFE_INTEGER);
+
+/** serve(): the handler's bytes as the reply; a reply refused (too large) fails the request instead. */
+async function answerQuietly(req: PeerRequest, bytes: Bytes): Promise<void> {
+  if (req.answered) return;
+  try {
+    await req.reply(bytes);
+  } catch (e) {
+    if (!req.answered) await failQuietly(req, e);
+  }
+}
+
+/** serve(): a handler's failure as the request's error reply (the connection's end is nobody's to hear). */
+async function failQuietly(req: PeerRequest, e: unknown): Promise<void> {
+  if (req.answered) return;
+  await req.fail(e instanceof Error ? e.message : String(e)).catch(() => {});
+}

@@ -5,7 +5,8 @@
 //   header  8 bytes: "SMSH", u8 version (1), u8 type, u16 zero
 //   body    the rest: HELLO/WELCOME/READY/REFUSE/BYE/HEARTBEAT/CREDIT: a
 //           UTF-8 JSON object (at most MAX_CONTROL_BODY bytes); DATA: a u64
-//           credit, then the bytes
+//           credit, then the bytes; ENVELOPE (a request, reply or error,
+//           docs/PROTOCOL.md §7): a u64 credit, u32 kind, u32 id, the bytes
 // (One frame, not two: a ZeroMQ frame costs as much as a small message.)
 // Everything received is untrusted: decode() checks the header, the size and
 // every field's type and range, and returns an error string instead of
@@ -18,7 +19,7 @@ const MAGIC = [0x53, 0x4d, 0x53, 0x48]; // "SMSH"
 export const MAX_CONTROL_BODY = 64 * 1024;
 
 /** Message types on the wire (header byte 5). */
-export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6, Heartbeat: 7, Credit: 8 } as const;
+export const MsgType = { Hello: 1, Welcome: 2, Ready: 3, Refuse: 4, Data: 5, Bye: 6, Heartbeat: 7, Credit: 8, Envelope: 9 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 export type Transport = "shm" | "zmq";
@@ -88,7 +89,16 @@ export interface Credit {
 export const CREDIT_WINDOW = 64 * 1024 * 1024;
 
 export type Control = Hello | Welcome | Ready | Refuse | Bye | Heartbeat | Credit;
-export type Decoded = Control | { type: typeof MsgType.Data; credit: number; data: Uint8Array } | { error: string };
+/** A request, reply or error on transport "zmq" (docs/PROTOCOL.md §7): as DATA, with the envelope's kind and id. */
+export interface EnvelopeMsg {
+  type: typeof MsgType.Envelope;
+  credit: number;
+  kind: number;
+  id: number;
+  data: Uint8Array;
+}
+
+export type Decoded = Control | { type: typeof MsgType.Data; credit: number; data: Uint8Array } | EnvelopeMsg | { error: string };
 
 export function header(type: MsgType): Buffer {
   const h = Buffer.alloc(HEADER_SIZE);
@@ -123,6 +133,22 @@ export function encodeData(bytes: Uint8Array, credit: number): [Buffer] {
   return [f];
 }
 
+const ENVELOPE_MSG_HEADER = header(MsgType.Envelope);
+/** An ENVELOPE frame's bytes before its body: the header, the credit (u64), kind and id (u32 each). */
+export const ENVELOPE_PREFIX = DATA_PREFIX + 8;
+
+/** The frame of an ENVELOPE message: as encodeData, with `kind` and `id` after the credit. */
+export function encodeEnvelope(kind: number, id: number, bytes: Uint8Array, credit: number): [Buffer] {
+  const f = Buffer.allocUnsafe(ENVELOPE_PREFIX + bytes.byteLength);
+  f.set(ENVELOPE_MSG_HEADER, 0);
+  f.writeUIntLE(credit, HEADER_SIZE, 6);
+  f.writeUInt16LE(0, HEADER_SIZE + 6);
+  f.writeUInt32LE(kind, DATA_PREFIX);
+  f.writeUInt32LE(id, DATA_PREFIX + 4);
+  f.set(bytes, ENVELOPE_PREFIX);
+  return [f];
+}
+
 const NAME_MAX = 256;
 const RING_RE = /^smsh-[a-z2-7]{16}$/;
 const HEX32_RE = /^[0-9a-f]{32}$/;
@@ -136,10 +162,17 @@ export function decode(frames: readonly Uint8Array[]): Decoded {
   const body = f.subarray(HEADER_SIZE);
   if (h[4] !== PROTOCOL_VERSION) return { error: `protocol version ${h[4]}, this side speaks ${PROTOCOL_VERSION}` };
   const type = h[5]!;
-  if (type === MsgType.Data) {
-    if (body.length < 8) return { error: "DATA without its credit field" };
-    if (body[6] !== 0 || body[7] !== 0) return { error: "DATA credit above 2^48" };
-    return { type: MsgType.Data, credit: body[0]! + body[1]! * 2 ** 8 + body[2]! * 2 ** 16 + body[3]! * 2 ** 24 + body[4]! * 2 ** 32 + body[5]! * 2 ** 40, data: body.subarray(8) };
+  if (type === MsgType.Data || type === MsgType.Envelope) {
+    const name = type === MsgType.Data ? "DATA" : "ENVELOPE";
+    if (body.length < 8) return { error: `${name} without its credit field` };
+    if (body[6] !== 0 || body[7] !== 0) return { error: `${name} credit above 2^48` };
+    const credit = body[0]! + body[1]! * 2 ** 8 + body[2]! * 2 ** 16 + body[3]! * 2 ** 24 + body[4]! * 2 ** 32 + body[5]! * 2 ** 40;
+    if (type === MsgType.Data) return { type: MsgType.Data, credit, data: body.subarray(8) };
+    if (body.length < 16) return { error: "ENVELOPE without its kind and id" };
+    const kind = body[8]! | (body[9]! << 8) | (body[10]! << 16) | (body[11]! << 24);
+    const id = (body[12]! | (body[13]! << 8) | (body[14]! << 16) | (body[15]! << 24)) >>> 0;
+    if (kind < 1 || kind > 3) return { error: `ENVELOPE of unknown kind ${kind >>> 0}` };
+    return { type: MsgType.Envelope, credit, kind, id, data: body.subarray(16) };
   }
   if (type < MsgType.Hello || type > MsgType.Credit) return { error: `unknown message type ${type}` };
   if (body.length > MAX_CONTROL_BODY) return { error: `control body of ${body.length} bytes (> ${MAX_CONTROL_BODY})` };

@@ -168,6 +168,7 @@ export class Server implements AsyncIterable<Peer> {
           const known = this.#peers.get(key);
           if (known !== undefined) known.peer.heard(known.conn);
           if (m.type === MsgType.Data) known?.peer.deliver(known.conn, m.data, m.credit);
+          else if (m.type === MsgType.Envelope) known?.peer.deliverEnvelope(known.conn, m);
           else if (m.type === MsgType.Credit) known?.peer.credit(known.conn, m.bytes);
           else if (m.type === MsgType.Hello) this.#hello(id!, key, m);
           else if (m.type === MsgType.Ready) this.#ready(id!, key, m.transport, m.proof, m.reason);
