@@ -25,7 +25,7 @@ import type { HeartbeatOptions, Peer } from "../peer/peer.js";
 import type { Identity } from "../peer/protocol.js";
 import { listen, type Server } from "../peer/server.js";
 import { ACCEPT, Kind, Op, checkAgentName, decodeHub, encodeControl, encodeRoute, entryOf, isAccept, type AgentEntry, type OpCode, type RouteFrame } from "./messages.js";
-import { Pending, type AgentRequest } from "./requests.js";
+import { HubRequests, directRequest, routedRequest, type AgentRequest } from "./requests.js";
 
 export interface JoinOptions {
   /** This agent's name on the hub: a claim, refused (ENAMETAKEN) while a live agent of another process holds it. */
@@ -112,12 +112,16 @@ export class Agent extends EventEmitter {
   readonly #paths = new Map<string, Path>();
   /** A path being decided: the sends waiting for it, in call order. */
   readonly #deciding = new Map<string, { promise: Promise<Path>; waiting: number }>();
-  readonly #links = new Set<Peer>();
+  /** The direct pairs, with the other agent of each. */
+  readonly #linkNames = new Map<Peer, string>();
   readonly #counts = new Map<string, AgentRouteStats>();
   readonly #inbox: Item[] = [];
   #unreadRouted = 0;
   readonly #waiting = new Set<() => void>();
-  readonly #pending = new Pending();
+  /** Requests sent through the hub, waiting for their answer (a direct pair's are its Peer's). */
+  readonly #pending = new HubRequests();
+  /** requests() was called: direct pairs' requests are taken too (not before: a Peer waiting for requests copies its plain messages). */
+  #serving = false;
   readonly #requests: AgentRequest[] = [];
   #statsIntervalMs = 1000;
   #reportTimer: NodeJS.Timeout | null = null;
@@ -247,7 +251,7 @@ export class Agent extends EventEmitter {
     this.#roster.delete(e.name);
     // Through the hub: nothing more will arrive; its requests end. A direct pair ends with its Peer.
     if (this.#paths.get(e.name)?.kind === "hub") this.#paths.delete(e.name);
-    this.#pending.failTo(e.name, "hub", shmError("EPEERDEAD", `${e.name} left the hub: ${why}`));
+    this.#pending.failTo(e.name, shmError("EPEERDEAD", `${e.name} left the hub: ${why}`));
     this.emit("leave", { ...e }, why);
   }
 
@@ -264,10 +268,10 @@ export class Agent extends EventEmitter {
       this.#inbox.push({ from: r.name, data: r.data, next: null });
       this.#wake();
     } else if (r.op === Op.Request) {
-      this.#requests.push(this.#pending.incoming(r.name, r.id, r.data, (op, bytes, o) => this.#routeOut(r.name, op, r.id, bytes, o)));
+      this.#requests.push(routedRequest(r.name, r.data, (op, bytes, o) => this.#routeOut(r.name, op, r.id, bytes, o)));
       this.#wake();
     } else {
-      this.#pending.settle(r.id, r.name, "hub", r.op, r.data);
+      this.#pending.settle(r.id, r.name, r.op, r.data);
     }
   }
 
@@ -328,7 +332,7 @@ export class Agent extends EventEmitter {
 
   /** Reads a direct pair into the inbox (one message at a time: a loan stays valid until the consumer moves on) until it ends. */
   #adopt(peer: Peer, from: string): void {
-    this.#links.add(peer);
+    this.#linkNames.set(peer, from);
     void (async () => {
       try {
         for await (const data of peer.messages()) {
@@ -340,11 +344,25 @@ export class Agent extends EventEmitter {
       } catch {
         // its end: closed, died (EPEERDEAD below)
       }
-      this.#links.delete(peer);
+      this.#linkNames.delete(peer);
       const p = this.#paths.get(from);
       if (p?.kind === "direct" && p.peer === peer) this.#paths.delete(from);
-      this.#pending.failTo(from, peer, shmError("EPEERDEAD", `${from}: ${peer.stateReason || "the direct connection ended"}`));
-      await peer.close();
+      await peer.close(); // its pending requests reject (EPEERDEAD when it died)
+    })();
+    if (this.#serving) this.#serveDirect(peer, from);
+  }
+
+  /** A direct pair's requests into requests(), until it ends. */
+  #serveDirect(peer: Peer, from: string): void {
+    void (async () => {
+      try {
+        for await (const req of peer.requests()) {
+          this.#requests.push(directRequest(from, req, (bytes) => this.#count(from, "direct", bytes)));
+          this.#wake();
+        }
+      } catch {
+        // its end
+      }
     })();
   }
 
@@ -457,22 +475,25 @@ export class Agent extends EventEmitter {
     const { signal, deadline, timeout } = checkWaitOptions(options);
     this.#checkOpen();
     if (to === this.name) throw invalidArgValue("to", "is this agent's own name", to);
-    const b = asBytes(bytes);
+    const size = asBytes(bytes).byteLength;
     const p = await this.#pathTo(to, signal, deadline);
-    // Requests and replies go through the hub for every pair here (the direct pair carries messages only).
-    void p;
-    const { id, reply } = this.#pending.open(to, "hub", signal, deadline, timeout);
-    try {
-      await this.#routeOut(to, Op.Request, id, b, remaining(signal, deadline));
-    } catch (e) {
-      this.#pending.fail(id, e);
+    if (p.kind === "direct") {
+      const reply = p.peer.request(bytes, remaining(signal, deadline));
+      this.#count(to, "direct", size);
+      return reply;
     }
+    const { id, reply } = this.#pending.open(to, Number.isFinite(deadline) ? Math.max(0, deadline - performance.now()) : Infinity, signal);
+    this.#routeOut(to, Op.Request, id, asBytes(bytes), remaining(signal, deadline)).catch((e: unknown) => this.#pending.fail(id, e));
     return reply;
   }
 
   /** Requests from other agents, each with `from`, `data` and `reply(bytes)` / `fail(message)`; ends when the agent closes. */
   async *requests(options?: WaitOptions): AsyncIterableIterator<AgentRequest> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
+    if (!this.#serving) {
+      this.#serving = true;
+      for (const [peer, from] of this.#linkNames) this.#serveDirect(peer, from);
+    }
     for (;;) {
       const r = this.#requests.shift();
       if (r !== undefined) {
@@ -627,7 +648,7 @@ export class Agent extends EventEmitter {
     this.#hub = null;
     // A pair's BYE is waited for briefly: its messages are in its ring (shm) or queued in ZeroMQ before it, and a
     // pair whose other agent closed at the same moment has no listener left to take it (Peer.close would wait 10 s).
-    await Promise.all([hub?.close(), ...[...this.#links].map((p) => p.closeWith(false, PAIR_CLOSE_DRAIN_MS)), this.#server?.close()]);
+    await Promise.all([hub?.close(), ...[...this.#linkNames.keys()].map((p) => p.closeWith(false, PAIR_CLOSE_DRAIN_MS)), this.#server?.close()]);
     if (this.#dir !== null) rmSync(this.#dir, { recursive: true, force: true });
   }
 }

@@ -1,18 +1,21 @@
-// Request/reply between agents through the hub (docs/PROTOCOL.md §9.5): a
-// u32 correlation id per requester, never reused while pending; a reply to
-// an id not pending (timed out, aborted, from another agent) is dropped; a
-// pending request rejects EPEERDEAD when the agent asked leaves or dies.
+// Request/reply between agents (docs/PROTOCOL.md §9.5). Over a direct pair
+// it is the Peer's own (§7: peer.request(), peer.requests()); through the
+// hub, ROUTE frames of op REQUEST/REPLY/ERROR carry the requester's u32
+// correlation id, kept in the Peer's PendingRequests (never reused while
+// pending; a reply to an id not pending, or from another agent than the
+// one asked, is dropped and counted).
 import { asBytes } from "../channel/end.js";
-import { abortError, invalidState, shmError, type WaitOptions } from "../core/errors.js";
-import { setLongTimeout, type LongTimer } from "../core/timers.js";
+import { invalidState, shmError, type WaitOptions } from "../core/errors.js";
+import { PendingRequests } from "../reqrep/pending.js";
+import type { PeerRequest } from "../reqrep/request.js";
 import { Op, type OpCode } from "./messages.js";
 
 /** A request from another agent: answer it once, with reply() or fail(). */
 export interface AgentRequest {
   from: string;
-  /** The request's bytes (a buffer of its own). */
+  /** The request's bytes: a copy, or (a direct "shm" pair) the sender's loan itself, valid until answered. */
   data: Uint8Array;
-  /** Sends the reply (bytes, a loan is copied); a second answer throws. */
+  /** Sends the reply (through the hub a loan is copied); a second answer throws ERR_INVALID_STATE. */
   reply(bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void>;
   /** Fails the request: the requester's promise rejects with code EREMOTE and this message. */
   fail(message: string, options?: WaitOptions): Promise<void>;
@@ -20,89 +23,82 @@ export interface AgentRequest {
 
 type Send = (op: OpCode, bytes: Uint8Array, options?: WaitOptions) => Promise<void>;
 
-interface Open {
-  to: string;
-  via: unknown;
-  resolve(b: Uint8Array): void;
-  reject(e: unknown): void;
-}
+/** The requests this agent sent through the hub and waits to be answered. */
+export class HubRequests {
+  readonly #pending = new PendingRequests();
+  /** Who each pending id was sent to: only that agent's answer settles it. */
+  readonly #to = new Map<number, string>();
 
-export class Pending {
-  readonly #open = new Map<number, Open>();
-  #next = 1;
-
-  /** A new request to `to` (over `via`): its id and the promise of its reply, bounded by signal/deadline. */
-  open(to: string, via: unknown, signal: AbortSignal | undefined, deadline: number, timeout: number): { id: number; reply: Promise<Uint8Array> } {
-    let id = this.#next;
-    while (this.#open.has(id)) id = (id % 0xffffffff) + 1; // never one still pending
-    this.#next = (id % 0xffffffff) + 1;
-    const reply = new Promise<Uint8Array>((resolve, reject) => {
-      let timer: LongTimer | undefined;
-      const onAbort = (): void => this.fail(id, abortError(signal!));
-      const done = (): void => {
-        timer?.clear();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      this.#open.set(id, {
-        to,
-        via,
-        resolve: (b) => (done(), resolve(b)),
-        reject: (e) => (done(), reject(e)),
-      });
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(deadline)) timer = setLongTimeout(() => this.fail(id, shmError("ETIMEDOUT", `no reply from ${to} within ${timeout} ms`)), Math.max(0, deadline - performance.now()));
-    });
-    return { id, reply };
+  get dropped(): number {
+    return this.#pending.dropped;
   }
 
-  /** A REPLY or ERROR for `id` from `from`: settles it if it is pending and was sent to `from` over `via`; else dropped. */
-  settle(id: number, from: string, via: unknown, op: OpCode, data: Uint8Array): void {
-    const o = this.#open.get(id);
-    if (o === undefined || o.to !== from || o.via !== via) return;
-    this.#open.delete(id);
-    if (op === Op.Reply) o.resolve(data);
-    else {
-      const e = new Error(`EREMOTE: ${from} failed the request: ${Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1000)).toString("utf8")}`) as Error & { code: string };
-      e.code = "EREMOTE";
-      o.reject(e);
+  open(to: string, timeout: number, signal: AbortSignal | undefined): { id: number; reply: Promise<Uint8Array> } {
+    const r = this.#pending.open(timeout, signal);
+    this.#to.set(r.id, to);
+    r.reply.then(
+      () => this.#to.delete(r.id),
+      () => this.#to.delete(r.id),
+    );
+    return r;
+  }
+
+  /** A REPLY or ERROR for `id` from `from`: settles it if it is pending and was sent to `from`; else dropped. */
+  settle(id: number, from: string, op: OpCode, data: Uint8Array): void {
+    if (this.#to.get(id) !== from) {
+      this.#pending.dropped++;
+      return;
     }
+    if (op === Op.Reply) this.#pending.resolve(id, data);
+    else this.#pending.fail(id, shmError("EREMOTE", `${from} failed the request: ${Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1024)).toString("utf8")}`));
   }
 
   fail(id: number, e: unknown): void {
-    const o = this.#open.get(id);
-    if (o === undefined) return;
-    this.#open.delete(id);
-    o.reject(e);
+    this.#pending.fail(id, e);
   }
 
-  /** Every request pending to `to` over `via` rejects with `e` (it left or died). */
-  failTo(to: string, via: unknown, e: unknown): void {
-    for (const [id, o] of this.#open) if (o.to === to && o.via === via) this.fail(id, e);
+  /** Every request pending to `to` rejects with `e` (it left or died). */
+  failTo(to: string, e: unknown): void {
+    for (const [id, t] of [...this.#to]) if (t === to) this.#pending.fail(id, e);
   }
 
   failAll(e: unknown): void {
-    for (const id of [...this.#open.keys()]) this.fail(id, e);
+    this.#pending.failAll(e);
   }
+}
 
-  /** An incoming request and its one answer through `send`. */
-  incoming(from: string, _id: number, data: Uint8Array, send: Send): AgentRequest {
-    let answered = false;
-    const once = (): void => {
-      if (answered) throw invalidState("this request was answered already");
-      answered = true;
-    };
-    return {
-      from,
-      data,
-      reply: (bytes, options) => {
-        once();
-        return send(Op.Reply, asBytes(bytes), options);
-      },
-      fail: (message, options) => {
-        once();
-        return send(Op.Error, Buffer.from(String(message).slice(0, 1000), "utf8"), options);
-      },
-    };
-  }
+/** A request that came through the hub, answered through `send`. */
+export function routedRequest(from: string, data: Uint8Array, send: Send): AgentRequest {
+  let answered = false;
+  const once = (): void => {
+    if (answered) throw invalidState("this request was answered already");
+    answered = true;
+  };
+  return {
+    from,
+    data,
+    reply: async (bytes, options) => {
+      const b = asBytes(bytes);
+      once();
+      return send(Op.Reply, b, options);
+    },
+    fail: async (message, options) => {
+      once();
+      return send(Op.Error, Buffer.from(String(message), "utf8").subarray(0, 1024), options);
+    },
+  };
+}
+
+/** A request of a direct pair (the Peer's), with the name of the agent it came from; `counted` sees each reply's size. */
+export function directRequest(from: string, req: PeerRequest, counted: (bytes: number) => void): AgentRequest {
+  return {
+    from,
+    data: req.data,
+    reply: async (bytes, options) => {
+      const size = asBytes(bytes).byteLength;
+      await req.reply(bytes, options);
+      counted(size);
+    },
+    fail: (message, options) => req.fail(message, options),
+  };
 }

@@ -227,6 +227,9 @@ describe("request/reply", () => {
     }
     expect(a.transport("gemini")).toBe("shm");
     expect(a.transport("planner")).toBe("hub");
+    // gemini's requests and replies went over the direct pair (the Peer's request/reply), planner's through the hub.
+    const hubRoutes = h.stats().routes.filter((r) => r.path === "hub").map((r) => `${r.from}>${r.to}`);
+    expect(hubRoutes.sort()).toEqual(["claude>planner", "planner>claude"]);
     await expect(a.request("nobody", Buffer.from("?"))).rejects.toMatchObject({ code: "ENOAGENT" });
     // Agents in this process serve too.
     const b = await agent("b");
