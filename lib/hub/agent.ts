@@ -581,10 +581,15 @@ export class Agent extends EventEmitter {
     }
   }
 
-  /** How messages to `to` go now: "shm"/"zmq" over a direct pair, "hub" through the hub; null before the first send decides it. */
+  /**
+   * How messages to `to` go now: "shm"/"zmq" over a direct pair, "hub"
+   * through the hub (always, for an agent of transport "zmq"); null before
+   * the first send decides it (or for a name not on the roster).
+   */
   transport(to: string): AgentTransport | null {
     const p = this.#paths.get(to);
-    return p === undefined ? null : p.kind === "hub" ? "hub" : p.peer.transport;
+    if (p === undefined) return this.#forced && this.#roster.has(to) ? "hub" : null;
+    return p.kind === "hub" ? "hub" : p.peer.transport;
   }
 
   /** Whether the hub link is up (joined); direct pairs go on without it. */

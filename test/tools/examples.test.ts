@@ -167,6 +167,30 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  "three-agents": {
+    what: "three named agents on a hub: claude and gemini introduced, then direct over shared memory; planner (transport zmq) through the hub; the hub's per-route statistics",
+    check(out) {
+      // Four processes print: only each one's own lines are in a known order.
+      expect(out).toMatch(/^planner: claude asks "plan: paint the fence"$/m);
+      expect(out).toMatch(/^planner: claude says "all done" \(over hub\)$/m);
+      expect(out).toMatch(/^gemini: did 3 steps for claude over shm$/m);
+      expectLinesInOrder(out, [
+        'claude: planner (over hub) answered "scrape, prime, paint"',
+        "claude: sent 3 steps to gemini over shm",
+        'claude: gemini says "done: scrape"',
+        'claude: gemini says "done: paint"',
+      ]);
+      expectLinesInOrder(out, [
+        "hub: agents exited with 0, 0, 0",
+        "hub: routes",
+        "  claude -> gemini direct: 3 message(s), 16 bytes",
+        "  claude -> planner hub: 2 message(s), 29 bytes",
+        "  gemini -> claude direct: 3 message(s), 34 bytes",
+        "  planner -> claude hub: 1 message(s), 20 bytes",
+      ]);
+    },
+  },
+
   "point-cloud-threads": {
     what: "received loans moved to worker threads by transfer, computed there, detachLoan(); slots back only then",
     check(out) {
