@@ -84,8 +84,8 @@ interface Item {
 
 /** How long an agent's listener waits for a connecting agent to appear in its roster (JOINED may come after the connection). */
 const ROSTER_WAIT_MS = 5_000;
-/** Routed messages an agent holds unread before it stops reading the hub link (flow control goes back to the hub). */
-const MAX_UNREAD_ROUTED = 1024;
+/** Messages an agent holds unread before it stops reading the hub link and its pairs (flow control goes back to the senders). */
+const MAX_UNREAD = 1024;
 /** How long closing an agent waits for ZeroMQ to take each direct pair's BYE. */
 const PAIR_CLOSE_DRAIN_MS = 250;
 /** Pause between attempts to re-join a hub that went away: doubling from the first to the last. */
@@ -114,9 +114,14 @@ export class Agent extends EventEmitter {
   readonly #deciding = new Map<string, { promise: Promise<Path>; waiting: number }>();
   /** The direct pairs, with the other agent of each. */
   readonly #linkNames = new Map<Peer, string>();
-  readonly #counts = new Map<string, AgentRouteStats>();
+  /** What this agent sent over direct pairs and through the hub, per destination. */
+  readonly #direct = new Map<string, AgentRouteStats>();
+  readonly #routed = new Map<string, AgentRouteStats>();
   readonly #inbox: Item[] = [];
-  #unreadRouted = 0;
+  /** Messages in the inbox that nobody waits on (copies, routed ones): at MAX_UNREAD the hub link and the pairs stop being read. */
+  #unread = 0;
+  /** Consumers waiting in messages() for the inbox: the direct pairs' pumps read only then. */
+  #hungry = 0;
   readonly #waiting = new Set<() => void>();
   /** Requests sent through the hub, waiting for their answer (a direct pair's are its Peer's). */
   readonly #pending = new HubRequests();
@@ -197,7 +202,7 @@ export class Agent extends EventEmitter {
     let why = "";
     try {
       for (;;) {
-        while (this.#unreadRouted >= MAX_UNREAD_ROUTED && !this.#closed) await this.#change(undefined, Infinity);
+        while (this.#unread >= MAX_UNREAD && !this.#closed) await this.#change(undefined, Infinity);
         this.#onHub(await peer.recv());
       }
     } catch (e) {
@@ -264,7 +269,7 @@ export class Agent extends EventEmitter {
     }
     if (r.kind !== Kind.Deliver) return;
     if (r.op === Op.Message) {
-      this.#unreadRouted++;
+      this.#unread++;
       this.#inbox.push({ from: r.name, data: r.data, next: null });
       this.#wake();
     } else if (r.op === Op.Request) {
@@ -333,13 +338,33 @@ export class Agent extends EventEmitter {
   /** Reads a direct pair into the inbox (one message at a time: a loan stays valid until the consumer moves on) until it ends. */
   #adopt(peer: Peer, from: string): void {
     this.#linkNames.set(peer, from);
+    // The pair ended (closed, died): sends to `from` decide a path again; what it sent is still read.
+    peer.on("state", (st: string) => {
+      const p = this.#paths.get(from);
+      if (st !== "connected" && p?.kind === "direct" && p.peer === peer) this.#paths.delete(from);
+    });
     void (async () => {
       try {
-        for await (const data of peer.messages()) {
-          await new Promise<void>((next) => {
-            this.#inbox.push({ from, data, next });
+        for (;;) {
+          // Read on demand: a receive armed while nobody asks would sleep in the ring (the event loop woken for
+          // it later) instead of spinning in it when the consumer asks, just after its own send.
+          while (!this.#closed && (this.#hungry === 0 || this.#inbox.length > 0)) await this.#change(undefined, Infinity);
+          if (this.#closed) break;
+          const m = peer.tryRecv() ?? (await peer.recv());
+          const rx = peer.reader;
+          // A loan (shm) is handed out as it is, valid until the consumer moves past it (this pump waits for that);
+          // anything else is a copy (or a ZeroMQ message's own buffer), and the ring's space goes back at once.
+          const data = rx !== null && !rx.closed ? rx.iterationCopy(m) : m;
+          if (data === m && rx !== null) {
+            await new Promise<void>((next) => {
+              this.#inbox.push({ from, data, next });
+              this.#wake();
+            });
+          } else {
+            this.#unread++;
+            this.#inbox.push({ from, data, next: null });
             this.#wake();
-          });
+          }
         }
       } catch {
         // its end: closed, died (EPEERDEAD below)
@@ -399,7 +424,25 @@ export class Agent extends EventEmitter {
    * ENOAGENT for a name not on the roster; EPEERDEAD/ECLOSED when the
    * direct pair ended (the next send decides a path again).
    */
-  async send(to: string, bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+  send(to: string, bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+    // The common case first, without a step of its own: a direct pair decided already (its Peer checks the rest).
+    const p = this.#paths.get(to);
+    if (p !== undefined && p.kind === "direct" && !this.#closed && !this.#deciding.has(to)) {
+      let size: number;
+      try {
+        size = asBytes(bytes).byteLength; // a loan's view is empty once sent
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      const sent = p.peer.send(bytes, options);
+      this.#count(to, "direct", size);
+      sent.catch(() => this.#count(to, "direct", -size, -1)); // not sent after all
+      return sent;
+    }
+    return this.#sendSlow(to, bytes, options);
+  }
+
+  async #sendSlow(to: string, bytes: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
     checkAgentName("to", to);
     const { signal, deadline } = checkWaitOptions(options);
     this.#checkOpen();
@@ -445,17 +488,17 @@ export class Agent extends EventEmitter {
     );
   }
 
-  #count(to: string, path: "direct" | "hub", bytes: number): void {
-    const key = `${path}\u0000${to}`;
-    let c = this.#counts.get(key);
-    if (c === undefined) this.#counts.set(key, (c = { to, path, messages: 0, bytes: 0 }));
-    c.messages++;
+  #count(to: string, path: "direct" | "hub", bytes: number, messages = 1): void {
+    const m = path === "direct" ? this.#direct : this.#routed;
+    let c = m.get(to);
+    if (c === undefined) m.set(to, (c = { to, path, messages: 0, bytes: 0 }));
+    c.messages += messages;
     c.bytes += bytes;
   }
 
   /** REPORT of the direct pairs' counts, when they changed (or `last`: before leaving, awaited). */
   #report(last: boolean): Promise<void> {
-    const routes = [...this.#counts.values()].filter((c) => c.path === "direct").map(({ to, messages, bytes }) => ({ to, messages, bytes }));
+    const routes = [...this.#direct.values()].map(({ to, messages, bytes }) => ({ to, messages, bytes }));
     const body = JSON.stringify(routes);
     const hub = this.#hub;
     if (hub === null || (body === this.#reported && !last) || routes.length === 0) return Promise.resolve();
@@ -527,7 +570,13 @@ export class Agent extends EventEmitter {
           if (this.#closed) return;
           if (signal?.aborted) throw abortError(signal);
           if (performance.now() >= deadline) throw shmError("ETIMEDOUT", `no message within ${timeout} ms`);
-          await this.#change(signal, deadline);
+          // Hungry: the direct pairs' pumps read (they wait for this).
+          if (this.#hungry++ === 0) this.#wake();
+          try {
+            await this.#change(signal, deadline);
+          } finally {
+            this.#hungry--;
+          }
         }
         last = this.#inbox.shift()!;
         yield { from: last.from, data: last.data };
@@ -544,7 +593,7 @@ export class Agent extends EventEmitter {
   #consumed(item: Item | null): void {
     if (item === null) return;
     if (item.next === null) {
-      if (this.#unreadRouted-- === MAX_UNREAD_ROUTED) this.#wake();
+      if (this.#unread-- === MAX_UNREAD) this.#wake();
     } else item.next();
   }
 
@@ -604,7 +653,7 @@ export class Agent extends EventEmitter {
 
   /** What this agent sent, per destination and path, since it started. */
   stats(): AgentRouteStats[] {
-    return [...this.#counts.values()].map((c) => ({ ...c }));
+    return [...this.#direct.values(), ...this.#routed.values()].map((c) => ({ ...c }));
   }
 
   // ---- the end ----
