@@ -98,6 +98,18 @@ describe("an agent killed with -9", () => {
     expect(a.transport("gemini")).toBe("shm");
     const pending = a.request("gemini", Buffer.from("never"));
     pending.catch(() => {});
+    // One through the hub too: its request is the hub's to lose.
+    const c = await server(h.endpoint, "planner", "zmq");
+    await a.waitFor("planner", { timeout: SLOW_MS });
+    await roundTrip(a, "planner", "before");
+    const routed = a.request("planner", Buffer.from("never"));
+    routed.catch(() => {});
+    await roundTrip(a, "planner", "the request is at planner"); // after the request, in order: planner has it
+    const plannerLeft = once<[{ name: string }]>(a, "leave", SLOW_MS, (e) => e.name === "planner");
+    c.kill("SIGKILL");
+    await plannerLeft;
+    await expect(routed).rejects.toMatchObject({ code: "EPEERDEAD" });
+    expect(a.transport("planner")).toBe(null);
     const left = once<[{ name: string }, string]>(h, "leave", SLOW_MS);
     const agentSaw = once<[{ name: string }]>(a, "leave", SLOW_MS);
     const t0 = performance.now();

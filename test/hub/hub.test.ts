@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 import { hub, join, type Hub } from "../../dist/lib/index.js";
+import { ReportedCounts, RouteTable } from "../../dist/lib/hub/stats.js";
 import { streamBytes } from "../fixtures/hub-traffic.js";
 import { collect, killStrays, spawnFixture, waitForLine } from "../helpers.js";
 
@@ -19,7 +20,8 @@ let h: Hub | null = null;
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "hub-test-"));
-  h = await hub(process.platform === "win32" ? "tcp://127.0.0.1:0" : `ipc://${path.join(dir, "hub.sock")}`, { statsIntervalMs: 50 });
+  // No periodic report within a test: the direct pairs' figures come from each agent's last report, when it leaves.
+  h = await hub(process.platform === "win32" ? "tcp://127.0.0.1:0" : `ipc://${path.join(dir, "hub.sock")}`, { statsIntervalMs: 600_000 });
 });
 
 afterEach(async () => {
@@ -79,5 +81,21 @@ describe("names are claims", () => {
     }
     const again = await collect(spawnFixture("hub-agent", ["claim", h!.endpoint, "claude"]), SLOW_MS);
     expect(again.stdout, again.stderr).toMatch(/^joined$/m);
+  });
+});
+
+describe("routing statistics", () => {
+  it("a direct route counts the growth between an agent's cumulative reports, never a report twice, never a count that went down", () => {
+    const table = new RouteTable();
+    const reports = new ReportedCounts();
+    reports.apply(table, "claude", [{ to: "gemini", messages: 10, bytes: 640 }]);
+    reports.apply(table, "claude", [{ to: "gemini", messages: 10, bytes: 640 }]);
+    reports.apply(table, "claude", [{ to: "gemini", messages: 15, bytes: 960 }]);
+    reports.apply(table, "claude", [{ to: "gemini", messages: 3, bytes: 9 }]); // nonsense: ignored
+    table.add("claude", "planner", "hub", 1, 64);
+    expect(table.list().map(({ from, to, path, messages, bytes }) => ({ from, to, path, messages, bytes }))).toEqual([
+      { from: "claude", to: "gemini", path: "direct", messages: 15, bytes: 960 },
+      { from: "claude", to: "planner", path: "hub", messages: 1, bytes: 64 },
+    ]);
   });
 });
