@@ -219,6 +219,31 @@ describe("hostile messages", () => {
   });
 });
 
+describe("misuse", () => {
+  it("bad arguments are TypeErrors before anything is sent; a closed agent is ECLOSED; a second hub on a live endpoint is EADDRINUSE", async () => {
+    h = await hub(endpointIn(dir, "hub.sock"));
+    const ep = h.endpoint;
+    for (const bad of [{}, { name: "" }, { name: 7 }, { name: "x".repeat(65) }, { name: "a\nb" }, { name: "ok", transport: "shm" }]) {
+      await expect(join(ep, bad as never)).rejects.toMatchObject({ name: "TypeError" });
+    }
+    await expect(join(ep, { name: "ok", timeout: -1 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+    await expect(join("http://nope", { name: "x" })).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    await expect(hub(ep, { statsIntervalMs: 1 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+    if (process.platform !== "win32") await expect(hub(ep)).rejects.toMatchObject({ code: "EADDRINUSE" });
+    const a = await agent("claude");
+    await expect(a.send("claude", Buffer.from("me"))).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    await expect(a.send("", Buffer.from("x"))).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    await expect(a.send("nobody", "text" as never)).rejects.toMatchObject({ name: "TypeError" });
+    await expect(a.send("nobody", Buffer.from("x"))).rejects.toMatchObject({ code: "ENOAGENT" });
+    await expect(a.send("nobody", Buffer.from("x"), { timeout: -5 })).rejects.toMatchObject({ name: "RangeError" });
+    await a.close();
+    await a.close(); // idempotent
+    await expect(a.send("gemini", Buffer.from("x"))).rejects.toMatchObject({ code: "ECLOSED" });
+    await expect(a.request("gemini", Buffer.from("x"))).rejects.toMatchObject({ code: "ECLOSED" });
+    expect(await a.messages().next()).toEqual({ done: true, value: undefined });
+  });
+});
+
 describe("request/reply", () => {
   it("through a direct pair's agent and through the hub: replies matched, failures (EREMOTE), timeouts (a late reply dropped), aborts and unknown names", async () => {
     h = await hub(endpointIn(dir, "hub.sock"));
