@@ -113,7 +113,7 @@ const ROWS: Row[] = [
       const zmq = zeromqOrNull()!;
       const b = await child(["broker", ep(dir, "broker.sock")]);
       const e = await child(["echo-dealer", b.line]);
-      const d = new zmq.Dealer({ routingId: "measure", linger: 0 });
+      const d = new zmq.Dealer({ routingId: "measure", linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
       d.connect(b.line);
       const to = Buffer.from("echo");
       // The broker drops what goes to a routing id it does not know yet: probe until the echo side answers.
@@ -251,14 +251,15 @@ async function serveChild(role: string, args: string[]): Promise<void> {
     }
   } else if (role === "broker") {
     const zmq = zeromqOrNull()!;
-    const r = new zmq.Router({ linger: 0 });
+    // mandatory: a full queue waits instead of dropping (as the hub's ROUTER does); the groundwork's baselines set no HWM limit either.
+    const r = new zmq.Router({ linger: 0, mandatory: true, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     await r.bind(args[0]!);
     console.log(args[0]);
     void stop.then(() => r.close());
     for await (const [from, to, m] of r) await r.send([to!, from!, m!]);
   } else if (role === "echo-dealer") {
     const zmq = zeromqOrNull()!;
-    const d = new zmq.Dealer({ routingId: "echo", linger: 0 });
+    const d = new zmq.Dealer({ routingId: "echo", linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     d.connect(args[0]!);
     console.log("ready");
     void stop.then(() => d.close());

@@ -22,3 +22,24 @@ export function setLongTimeout(fn: () => void, ms: number): LongTimer {
   else step();
   return { clear: () => clearTimeout(timer) };
 }
+
+/**
+ * Until one of `waiting` is called (the owner's "something changed": it
+ * calls them all), `signal` aborts or `deadline` (performance.now() time)
+ * passes; never rejects: the caller looks again and decides.
+ */
+export function untilChange(waiting: Set<() => void>, signal: AbortSignal | undefined, deadline: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: LongTimer | undefined;
+    const done = (): void => {
+      waiting.delete(done);
+      timer?.clear();
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    // Any timeout: setTimeout fires at once for 2^31 ms and more.
+    if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
+    signal?.addEventListener("abort", done, { once: true });
+    waiting.add(done);
+  });
+}

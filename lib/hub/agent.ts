@@ -17,7 +17,7 @@ import * as path from "node:path";
 
 import { asBytes } from "../channel/end.js";
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type ShmErrorCode, type WaitOptions } from "../core/errors.js";
-import { setLongTimeout, type LongTimer } from "../core/timers.js";
+import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import type { PoolOptions } from "../loan/pool.js";
 import { connect, validateEndpoint, type CurveOptions } from "../peer/connect.js";
 import { localIdentity } from "../peer/handshake.js";
@@ -663,19 +663,9 @@ export class Agent extends EventEmitter {
   }
 
   #change(signal: AbortSignal | undefined, deadline: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: LongTimer | undefined;
-      const done = (): void => {
-        this.#waiting.delete(done);
-        timer?.clear();
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
-      signal?.addEventListener("abort", done, { once: true });
-      this.#waiting.add(done);
-    });
+    return untilChange(this.#waiting, signal, deadline);
   }
+
 
   #wake(): void {
     for (const w of [...this.#waiting]) w();

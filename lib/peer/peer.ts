@@ -21,7 +21,7 @@ import { asBytes } from "../channel/end.js"; // refuses a view over a detached b
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweep } from "../core/sweep.js";
-import { setLongTimeout, type LongTimer } from "../core/timers.js";
+import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, encodeEnvelope, type EnvelopeMsg, type Identity, type Transport } from "./protocol.js";
 import { ENVELOPE_ERROR, ENVELOPE_REQUEST } from "../channel/ring.js";
 import type { Bytes } from "../channel/writer.js";
@@ -975,20 +975,9 @@ export class Peer extends EventEmitter {
 
   /** Until something changes (a message on "zmq", a state, BYE), the abort or the deadline. */
   #change(signal: AbortSignal | undefined, deadline: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: LongTimer | undefined;
-      const done = (): void => {
-        this.#waiting.delete(done);
-        timer?.clear();
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      // Any timeout: setTimeout fires at once for 2^31 ms and more.
-      if (Number.isFinite(deadline)) timer = setLongTimeout(done, Math.max(0, deadline - performance.now()));
-      signal?.addEventListener("abort", done, { once: true });
-      this.#waiting.add(done);
-    });
+    return untilChange(this.#waiting, signal, deadline);
   }
+
 
   /** Blocking receive for worker threads (transport "shm" only); null after timeoutMs or while reconnecting. */
   recvSync(timeoutMs: number): Uint8Array | null {
