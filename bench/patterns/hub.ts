@@ -288,6 +288,51 @@ async function serveChild(role: string, args: string[]): Promise<void> {
   }
 }
 
+/**
+ * introduced and direct open at once, measured in alternating blocks of
+ * `block` round trips: each block of one beside a block of the other, under
+ * the same load (this machine's load swings between runs by 10x).
+ */
+async function paired(trips: number, block: number, warm: number): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-hub-"));
+  const rows = [ROWS.find((r) => r.name === "introduced")!, ROWS.find((r) => r.name === "direct")!];
+  const opened = [];
+  for (const r of rows) opened.push(await r.open(dir));
+  const m = Buffer.alloc(SIZE, 7);
+  m[0] = ECHO;
+  const lat = rows.map(() => [] as number[]);
+  const ratios: number[] = [];
+  try {
+    for (const o of opened) for (let i = 0; i < warm; i++) (await o.wire.send(m), await o.wire.recv());
+    for (let done = 0; done < trips; done += block) {
+      const p50s: number[] = [];
+      for (let k = 0; k < opened.length; k++) {
+        const w = opened[k]!.wire;
+        const b: number[] = [];
+        for (let i = 0; i < block; i++) {
+          const a = process.hrtime.bigint();
+          await w.send(m);
+          await w.recv();
+          b.push(Number(process.hrtime.bigint() - a) / 1000);
+        }
+        lat[k]!.push(...b);
+        p50s.push(median(b));
+      }
+      ratios.push(p50s[0]! / p50s[1]!);
+    }
+  } finally {
+    for (const o of opened) {
+      await o.wire.close();
+      await Promise.all(o.procs.map((p) => new Promise((r) => (p.once("exit", r), p.stdin!.end()))));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const q = (xs: number[], f: number): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * f)]!;
+  console.log(`\npaired: introduced and direct in alternating blocks of ${block} round trips (${trips} each), same processes throughout`);
+  for (let k = 0; k < rows.length; k++) console.log(`  ${rows[k]!.name.padEnd(11)} p50 ${q(lat[k]!, 0.5).toFixed(1)} µs  p99 ${q(lat[k]!, 0.99).toFixed(1)} µs`);
+  console.log(`  introduced / direct: p50 ${(q(lat[0]!, 0.5) / q(lat[1]!, 0.5)).toFixed(2)}x, p99 ${(q(lat[0]!, 0.99) / q(lat[1]!, 0.99)).toFixed(2)}x; per block pair, median ${median(ratios).toFixed(2)}x (quartiles ${q(ratios, 0.25).toFixed(2)}-${q(ratios, 0.75).toFixed(2)}) (target <= 1.2x)`);
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(argv: string[]): Promise<void> {
@@ -347,6 +392,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const sat = (row: string): string => `p50 ${med(row, "p50") < 1000 ? "<" : ">="} 1 ms, p99 ${med(row, "p99") < 2000 ? "<" : ">="} 2 ms, ${med(row, "stream") > 20_000 ? ">" : "<="} 20K msg/s`;
   console.log(`seeds' targets (P50 < 1 ms, P99 < 2 ms, > 20K msg/s): ${rows.filter((r) => r.name !== "tcp").map((r) => `${r.name} ${sat(r.name)}`).join("; ")}`);
+  if (has("introduced") && has("direct")) await paired(trips * 2, 500, warm);
   console.log(`loadavg at the end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 }
 

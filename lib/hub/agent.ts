@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import { asBytes } from "../channel/end.js";
-import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type ShmErrorCode, type WaitOptions } from "../core/errors.js";
+import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type ShmErrorCode, type WaitOptions } from "../core/errors.js";
 import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import type { PoolOptions } from "../loan/pool.js";
 import { connect, validateEndpoint, type CurveOptions } from "../peer/connect.js";
@@ -74,6 +74,7 @@ interface AgentConfig {
 
 type Path = { kind: "direct"; peer: Peer } | { kind: "hub" };
 const HUB: Path = Object.freeze({ kind: "hub" });
+const NOOP = (): void => {};
 
 interface Item {
   from: string;
@@ -122,6 +123,13 @@ export class Agent extends EventEmitter {
   #unread = 0;
   /** Consumers waiting in messages() for the inbox: the direct pairs' pumps read only then. */
   #hungry = 0;
+  /** Pairs whose pump is receiving now (the consumer must not receive beside it: order). */
+  readonly #busy = new Set<Peer>();
+  /** Pairs whose receive failed (their end): left to their pump. */
+  readonly #ending = new Set<Peer>();
+  /** The consumer waits in its one pair's receive; #interrupt ends that wait when anything else happens. */
+  #readingHere = false;
+  #interrupt = new AbortController();
   readonly #waiting = new Set<() => void>();
   /** Requests sent through the hub, waiting for their answer (a direct pair's are its Peer's). */
   readonly #pending = new HubRequests();
@@ -350,7 +358,13 @@ export class Agent extends EventEmitter {
           // it later) instead of spinning in it when the consumer asks, just after its own send.
           while (!this.#closed && (this.#hungry === 0 || this.#inbox.length > 0)) await this.#change(undefined, Infinity);
           if (this.#closed) break;
-          const m = peer.tryRecv() ?? (await peer.recv());
+          let m: Uint8Array;
+          this.#busy.add(peer);
+          try {
+            m = peer.tryRecv() ?? (await peer.recv());
+          } finally {
+            this.#busy.delete(peer);
+          }
           const rx = peer.reader;
           // A loan (shm) is handed out as it is, valid until the consumer moves past it (this pump waits for that);
           // anything else is a copy (or a ZeroMQ message's own buffer), and the ring's space goes back at once.
@@ -370,11 +384,13 @@ export class Agent extends EventEmitter {
         // its end: closed, died (EPEERDEAD below)
       }
       this.#linkNames.delete(peer);
+      this.#ending.delete(peer);
       const p = this.#paths.get(from);
       if (p?.kind === "direct" && p.peer === peer) this.#paths.delete(from);
       await peer.close(); // its pending requests reject (EPEERDEAD when it died)
     })();
     if (this.#serving) this.#serveDirect(peer, from);
+    this.#wake(); // a consumer reading its one pair reads through the pumps now
   }
 
   /** A direct pair's requests into requests(), until it ends. */
@@ -566,10 +582,20 @@ export class Agent extends EventEmitter {
         this.#consumed(last);
         last = null;
         const deadline = performance.now() + timeout;
-        while (this.#inbox.length === 0) {
+        while (last === null) {
+          if (this.#inbox.length > 0) {
+            last = this.#inbox.shift()!;
+            break;
+          }
           if (this.#closed) return;
           if (signal?.aborted) throw abortError(signal);
           if (performance.now() >= deadline) throw shmError("ETIMEDOUT", `no message within ${timeout} ms`);
+          // One direct pair and nothing else waiting: read it here, as a Peer's own receive would (no pump between).
+          const only = this.#linkNames.size === 1 ? this.#linkNames.keys().next().value! : undefined;
+          if (only !== undefined && !this.#busy.has(only) && !this.#ending.has(only)) {
+            last = await this.#readHere(only, signal, deadline);
+            continue;
+          }
           // Hungry: the direct pairs' pumps read (they wait for this).
           if (this.#hungry++ === 0) this.#wake();
           try {
@@ -578,12 +604,41 @@ export class Agent extends EventEmitter {
             this.#hungry--;
           }
         }
-        last = this.#inbox.shift()!;
         yield { from: last.from, data: last.data };
       }
     } finally {
       this.#consumed(last);
     }
+  }
+
+  /**
+   * The next message of the one direct pair, received by the consumer itself;
+   * null when something else arrived first (the wait is interrupted: the
+   * hub, another pair), the wait ran out, or the pair ended (its pump then
+   * reads the end and forgets it).
+   */
+  async #readHere(peer: Peer, signal: AbortSignal | undefined, deadline: number): Promise<Item | null> {
+    let m: Uint8Array | null;
+    try {
+      m = peer.tryRecv();
+      if (m === null) {
+        this.#readingHere = true;
+        const stop = signal === undefined ? this.#interrupt.signal : anySignal(signal, this.#interrupt.signal);
+        try {
+          m = await peer.recv(Number.isFinite(deadline) ? { signal: stop, timeout: Math.max(0, deadline - performance.now()) } : { signal: stop });
+        } finally {
+          this.#readingHere = false;
+        }
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== "ABORT_ERR" && code !== "ETIMEDOUT") this.#ending.add(peer);
+      return null;
+    }
+    const rx = peer.reader;
+    // As the pump does: a loan as it is (valid until the consumer's next step), anything else a copy.
+    const data = rx !== null && !rx.closed ? rx.iterationCopy(m) : m;
+    return { from: this.#linkNames.get(peer) ?? peer.remoteName, data, next: NOOP };
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<AgentMessage> {
@@ -668,6 +723,12 @@ export class Agent extends EventEmitter {
 
 
   #wake(): void {
+    if (this.#readingHere) {
+      // The consumer waits in its one pair's ring: something else needs it.
+      this.#readingHere = false;
+      this.#interrupt.abort();
+      this.#interrupt = new AbortController();
+    }
     for (const w of [...this.#waiting]) w();
   }
 

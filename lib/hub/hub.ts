@@ -154,7 +154,13 @@ export class Hub extends EventEmitter {
     const entry: AgentEntry = { name: id.name, pid: id.pid, uid: id.uid, startTime: id.startTime, host: id.host, endpoint, joinedAt: Date.now() };
     const me: Member = { entry, peer, instance, reported: held?.reported ?? new ReportedCounts() };
     this.#members.set(id.name, me);
-    await peer.send(encodeControl(Kind.Welcome, { agents: this.agents, statsIntervalMs: this.#statsIntervalMs }), { timeout: FIRST_MESSAGE_MS });
+    try {
+      await peer.send(encodeControl(Kind.Welcome, { agents: this.agents, statsIntervalMs: this.#statsIntervalMs }), { timeout: FIRST_MESSAGE_MS });
+    } catch (e) {
+      // Its connection went (or does not read) before it was welcomed: it never joined.
+      if (this.#members.get(id.name) === me) this.#members.delete(id.name);
+      throw e;
+    }
     this.#broadcast(encodeControl(Kind.Joined, entry), me);
     if (held === undefined) this.emit("join", { ...entry });
     return me;
