@@ -256,7 +256,10 @@ async function serveChild(role: string, args: string[]): Promise<void> {
     await r.bind(args[0]!);
     console.log(args[0]);
     void stop.then(() => r.close());
-    for await (const [from, to, m] of r) await r.send([to!, from!, m!]);
+    for await (const [from, to, m] of r) {
+      // Not connected yet (EHOSTUNREACH, mandatory): dropped; the measuring side probes until the echo answers.
+      await r.send([to!, from!, m!]).catch(() => {});
+    }
   } else if (role === "echo-dealer") {
     const zmq = zeromqOrNull()!;
     const d = new zmq.Dealer({ routingId: "echo", linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
