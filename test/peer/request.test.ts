@@ -140,8 +140,10 @@ describe("request/reply across two processes", () => {
       const aborted = s.peer.request(req(1, 300), { signal: ac.signal });
       ac.abort();
       await expect(aborted).rejects.toMatchObject({ code: "ABORT_ERR" });
-      // Requests made meanwhile get their own replies, before and after the late ones arrive.
-      const later = Array.from({ length: 50 }, (_, i) => req(1, i * 10, Buffer.from(`own ${i}`)));
+      // Requests made now, their ids free to take again if ids were reused, still wait when the late
+      // replies come (the server answers them after 400 ms and more, the late ones after 300 ms of an
+      // earlier start): each gets its own reply.
+      const later = Array.from({ length: 50 }, (_, i) => req(1, 400 + i * 5, Buffer.from(`own ${i}`)));
       const got = await Promise.all(later.map((b) => s.peer.request(b, { timeout: 30_000 })));
       got.forEach((r, i) => expect(Buffer.from(r).equals(transform(later[i]!))).toBe(true));
       // Both late replies came (the server answers in 300 ms; 30 s: a loaded machine) and were dropped.
