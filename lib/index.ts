@@ -21,4 +21,4 @@ export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
 export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats, RequestHandler, RequestOptions, ServeOptions } from "./peer/peer.js";
-export { PeerRequest } from "./reqrep/request.js";
+export { PeerRequest } from "./peer/request.js";

@@ -45,9 +45,12 @@ async function setup(transport: "auto" | "zmq", capacity = 64 * 1024): Promise<S
   const server = await listen(ep, { name: "planner", capacity });
   const child = spawnFixture("reqrep-peer", ["serve", ep, transport, String(capacity)]);
   const done = collect(child, 120_000);
-  const peer = await firstPeer(server);
+  // Listening from the start: the line may come before firstPeer() returns.
   // (30 s: a child Node process starting on a loaded 2-core machine)
-  await waitForLine(child, /^transport /, 30_000);
+  const started = waitForLine(child, /^transport /, 30_000);
+  started.catch(() => {});
+  const peer = await firstPeer(server);
+  await started;
   return {
     server,
     peer,
