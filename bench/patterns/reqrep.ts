@@ -2,6 +2,8 @@
 // §7): a Peer's request() on transport "shm" and on "zmq", against zeromq.js
 // REQ/REP and DEALER/ROUTER (ipc and tcp) and a plain TCP request/response
 // (4-byte length prefix), all in the same run. 64-byte requests, echoed.
+// "peer shm send/recv" is the same Peer without envelopes (a plain send()
+// answered by a plain send()): what the request/reply layer adds.
 // Per row: the round trip with one request in flight (p50/p99, and the rate
 // of that loop), then throughput with 64 and 1024 in flight (REQ/REP cannot
 // have more than one). Each row has a server process of its own; each
@@ -23,9 +25,11 @@ import { quantile } from "../stats.js";
 const SIZE = 64;
 const WARM = 1000;
 const IN_FLIGHT = [64, 1024] as const;
+/** ZeroMQ high-water marks for the DEALER/ROUTER rows: above the deepest row, so nothing is dropped. */
+const HWM = 100_000;
 
-type RowName = "peer shm" | "peer zmq" | "zmq REQ/REP ipc" | "zmq REQ/REP tcp" | "zmq DEALER/ROUTER ipc" | "zmq DEALER/ROUTER tcp" | "tcp";
-const ROWS: RowName[] = ["peer shm", "peer zmq", "zmq DEALER/ROUTER ipc", "zmq DEALER/ROUTER tcp", "zmq REQ/REP ipc", "zmq REQ/REP tcp", "tcp"];
+type RowName = "peer shm" | "peer zmq" | "peer shm send/recv" | "zmq REQ/REP ipc" | "zmq REQ/REP tcp" | "zmq DEALER/ROUTER ipc" | "zmq DEALER/ROUTER tcp" | "tcp";
+const ROWS: RowName[] = ["peer shm", "peer shm send/recv", "peer zmq", "zmq DEALER/ROUTER ipc", "zmq DEALER/ROUTER tcp", "zmq REQ/REP ipc", "zmq REQ/REP tcp", "tcp"];
 
 interface Figures {
   p50: number; // µs
@@ -45,9 +49,10 @@ interface Client {
 
 async function serve(kind: string, arg: string): Promise<void> {
   if (kind === "peer") {
-    const [ep, transport] = arg.split(",");
+    const [ep, transport, plain] = arg.split(",");
     const peer = await connect(ep!, { name: "server", transport: transport as "auto" | "zmq" });
-    await peer.serve((req) => req.data, { concurrency: 4096 });
+    if (plain === "plain") for await (const m of peer.messages({ copy: false })) await peer.send(m);
+    else await peer.serve((req) => req.data, { concurrency: 4096 });
     await peer.close();
     return;
   }
@@ -80,7 +85,8 @@ async function serve(kind: string, arg: string): Promise<void> {
     process.send!({ ep: sock.lastEndpoint });
     for await (const [m] of sock) await sock.send(m!);
   } else {
-    const sock = new zmq.Router();
+    // High-water marks above the deepest test (1024 in flight): a ROUTER drops what exceeds its HWM (1000 by default).
+    const sock = new zmq.Router({ sendHighWaterMark: HWM, receiveHighWaterMark: HWM });
     await sock.bind(arg);
     process.send!({ ep: sock.lastEndpoint });
     for await (const [id, m] of sock) await sock.send([id!, m!]);
@@ -101,19 +107,21 @@ async function openClient(row: RowName, dir: string, n: number): Promise<{ clien
   if (row.startsWith("peer")) {
     const ep = `ipc://${path.join(dir, `peer${n}.sock`)}`;
     const server = await listen(ep, { name: "bench" });
-    const child = spawnServer("peer", `${ep},${row === "peer shm" ? "auto" : "zmq"}`);
+    const plain = row === "peer shm send/recv";
+    const child = spawnServer("peer", `${ep},${row === "peer zmq" ? "zmq" : "auto"},${plain ? "plain" : "request"}`);
     let peer: Peer | undefined;
     for await (const p of server) {
       peer = p;
       break;
     }
-    const want = row === "peer shm" ? "shm" : "zmq";
+    const want = row === "peer zmq" ? "zmq" : "shm";
     if (peer!.transport !== want) throw new Error(`${row}: the peers agreed on ${peer!.transport}`);
     return {
       child,
       client: {
-        request: (b) => peer!.request(b),
-        maxInFlight: Infinity,
+        // The baseline without envelopes: a plain send() and the echo's recv(), one at a time.
+        request: plain ? async (b) => (await peer!.send(b), peer!.recv()) : (b) => peer!.request(b),
+        maxInFlight: plain ? 1 : Infinity,
         async close() {
           await peer!.close();
           await server.close();
@@ -186,7 +194,7 @@ async function openClient(row: RowName, dir: string, n: number): Promise<{ clien
     };
   }
   // DEALER: one send and one receive at a time (zeromq.js); replies come in order (one ROUTER, one DEALER).
-  const sock = new zmq.Dealer();
+  const sock = new zmq.Dealer({ sendHighWaterMark: HWM, receiveHighWaterMark: HWM });
   sock.connect(ep);
   const waiting: ((b: Uint8Array) => void)[] = [];
   const outQ: Buffer[] = [];

@@ -12,6 +12,12 @@
 // "reconnecting" while connect() dials again, and goes on over the new
 // connection (docs/PROTOCOL.md §4.6: at most once). A listener's Peer is one
 // connection: its end is the Peer's end ("ended" or "dead").
+//
+// Request/reply (docs/PROTOCOL.md §7) rides on the same rings or ZeroMQ
+// connection: request() sends an envelope (kind, id, bytes) and waits for
+// the reply with its id; requests() hands out the other side's. While
+// replies or requests are awaited the Peer reads its rings itself (#pump),
+// routing envelopes and keeping plain messages, copied, for recv().
 import { EventEmitter, setMaxListeners } from "node:events";
 
 import type { ChannelReader } from "../channel/reader.js";
@@ -1089,7 +1095,9 @@ export class Peer extends EventEmitter {
    * the other side dies or the connection it went over is lost (a
    * connector's request made while it reconnects waits for the new
    * connection), ECLOSED when either side closes, RangeError above the
-   * largest message.
+   * largest message. While replies are awaited, plain messages that arrive
+   * are read out of the ring too (copied) and wait for recv(): read them,
+   * or they accumulate.
    */
   request(bytes: Bytes, options?: RequestOptions): Promise<Uint8Array> {
     let wait: Wait;
@@ -1522,6 +1530,8 @@ export class Peer extends EventEmitter {
     this.#stopHeartbeat();
     this.#closing.abort();
     this.#dropWatch(false);
+    // A process lost to silence may have died since (its exit not yet seen): a sweep removes only what dead owners left.
+    if (this.#graves.size > 0) sweepAfterDeath();
     for (const w of this.#graves) w.close();
     this.#graves.clear();
     this.#lost.abort(shmError("ECLOSED", "the peer connection is closed"));

@@ -40,9 +40,9 @@ interface Setup {
 }
 
 /** This process listens; the fixture connects with `transport` and serves. Ring capacity small: both rings fill up under 10,000 requests. */
-async function setup(transport: "auto" | "zmq", capacity = 64 * 1024): Promise<Setup> {
+async function setup(transport: "auto" | "zmq", capacity = 64 * 1024, heartbeat?: { intervalMs: number; timeoutMs: number }): Promise<Setup> {
   const ep = endpoint();
-  const server = await listen(ep, { name: "planner", capacity });
+  const server = await listen(ep, { name: "planner", capacity, ...(heartbeat !== undefined ? { heartbeat } : {}) });
   const child = spawnFixture("reqrep-peer", ["serve", ep, transport, String(capacity)]);
   const done = collect(child, 120_000);
   // Listening from the start: the line may come before firstPeer() returns.
@@ -183,6 +183,27 @@ describe("request/reply across two processes", () => {
       }
     }, 60_000);
   }
+
+  it("a server stopped with SIGSTOP while requests wait (alive, silent): each rejects with EPEERDEAD after the heartbeat timeout", async () => {
+    // 3 s: three times the fixture's heartbeat interval (1 s, the default), so a loaded machine does not
+    // make a live server look silent; the stop is then the only silence.
+    const s = await setup("auto", 64 * 1024, { intervalMs: 250, timeoutMs: 3000 });
+    try {
+      const pending = Array.from({ length: 20 }, () => s.peer.request(req(4)).then(
+        () => "resolved",
+        (e: { code?: string }) => e.code,
+      ));
+      await new Promise((r) => setTimeout(r, 100));
+      s.child.kill("SIGSTOP");
+      const t0 = performance.now();
+      expect(new Set(await Promise.all(pending))).toEqual(new Set(["EPEERDEAD"]));
+      expect(performance.now() - t0).toBeGreaterThan(2000); // the silence, not a death, ended them
+    } finally {
+      s.child.kill("SIGKILL");
+      await s.done; // dead before close(), which then removes the ring it left
+      await s.close();
+    }
+  }, 60_000);
 
   it("close() with requests waiting rejects them with ECLOSED; request() after close is ECLOSED", async () => {
     const s = await setup("auto");
