@@ -1026,7 +1026,12 @@ export class Peer extends EventEmitter {
     }
   }
 
-  /** Gives back the last received message (shm: its memory may be reused; zmq: nothing to do). */
+  /**
+   * Gives back the last received message (shm: its memory may be reused;
+   * zmq: nothing to do). With `message`: gives back that loan, handed out
+   * as itself (a request()'s reply on shm): it reads as empty afterwards;
+   * anything else is left alone.
+   */
   release(message?: Uint8Array): void {
     if (message !== undefined) {
       // A loan handed out as itself (a reply, a plain message in routed mode): back to its sender now.

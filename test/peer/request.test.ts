@@ -205,6 +205,37 @@ describe("request/reply across two processes", () => {
     }
   }, 60_000);
 
+  it("the requester killed with -9 while its requests are being answered: serve() rejects with EPEERDEAD, the answers still running fail quietly, no crash", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner" });
+    const child = spawnFixture("reqrep-peer", ["ask", ep, "200"]);
+    const asked = waitForLine(child, /^asked /, 30_000); // (30 s: a child Node process starting on a loaded machine)
+    asked.catch(() => {});
+    try {
+      const peer = await firstPeer(server);
+      await asked;
+      let answered = 0;
+      let killed = false;
+      const served = peer.serve(async (req) => {
+        if (!killed) {
+          killed = true;
+          child.kill("SIGKILL"); // while this and the other requests are in hand
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        answered++;
+        return req.data;
+      });
+      await expect(served).rejects.toMatchObject({ code: "EPEERDEAD" });
+      expect(killed).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // the handlers in hand finish; their replies go nowhere
+      expect(answered).toBeGreaterThan(0);
+      await expect(peer.request(Buffer.from("x"))).rejects.toMatchObject({ code: "EPEERDEAD" });
+      await peer.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
   it("close() with requests waiting rejects them with ECLOSED; request() after close is ECLOSED", async () => {
     const s = await setup("auto");
     try {
