@@ -21,7 +21,7 @@ export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
 export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats, RequestHandler, RequestOptions, ServeOptions } from "./peer/peer.js";
-export { PeerRequest } from "./reqrep/request.js";
+export { PeerRequest } from "./peer/request.js";
 export { hub, Hub } from "./hub/hub.js";
 export type { HubOptions, HubStats } from "./hub/hub.js";
 export { join, Agent } from "./hub/agent.js";

@@ -6,8 +6,8 @@
 // one asked, is dropped and counted).
 import { asBytes } from "../channel/end.js";
 import { invalidState, shmError, type WaitOptions } from "../core/errors.js";
-import { PendingRequests } from "../reqrep/pending.js";
-import type { PeerRequest } from "../reqrep/request.js";
+import { PendingRequests } from "../peer/pending.js";
+import type { PeerRequest } from "../peer/request.js";
 import { Op, type OpCode } from "./messages.js";
 
 /** A request from another agent: answer it once, with reply() or fail(). */

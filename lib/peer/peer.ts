@@ -12,7 +12,13 @@
 // "reconnecting" while connect() dials again, and goes on over the new
 // connection (docs/PROTOCOL.md §4.6: at most once). A listener's Peer is one
 // connection: its end is the Peer's end ("ended" or "dead").
-import { EventEmitter } from "node:events";
+//
+// Request/reply (docs/PROTOCOL.md §7) rides on the same rings or ZeroMQ
+// connection: request() sends an envelope (kind, id, bytes) and waits for
+// the reply with its id; requests() hands out the other side's. While
+// replies or requests are awaited the Peer reads its rings itself (#pump),
+// routing envelopes and keeping plain messages, copied, for recv().
+import { EventEmitter, setMaxListeners } from "node:events";
 
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
@@ -25,8 +31,8 @@ import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, encodeEnvelope, type EnvelopeMsg, type Identity, type Transport } from "./protocol.js";
 import { ENVELOPE_ERROR, ENVELOPE_REQUEST } from "../channel/ring.js";
 import type { Bytes } from "../channel/writer.js";
-import { PendingRequests } from "../reqrep/pending.js";
-import { PeerRequest } from "../reqrep/request.js";
+import { PendingRequests } from "./pending.js";
+import { PeerRequest } from "./request.js";
 import type { Outbox } from "./zmq.js";
 import { labelRing } from "./handshake.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
@@ -272,6 +278,8 @@ export class Peer extends EventEmitter {
     this.#watch = w;
     this.#outstanding = this.#uncredited = this.#unread = 0;
     this.#lost = new AbortController();
+    // Each send waiting in the ring's queue listens to it (many requests and replies at once): not a leak.
+    setMaxListeners(0, this.#lost.signal);
     this.#verdictPending = false;
     this.#lastHeard = this.#lastSent = performance.now();
     const h = this.#heartbeat;
@@ -666,15 +674,9 @@ export class Peer extends EventEmitter {
               }
             }
           } else {
-            const lost = this.#lost.signal;
-            try {
-              await c.tx.send(bytes, waitOptions(signal, lost, deadline));
-              return;
-            } catch (e) {
-              if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
-              if (!lost.aborted) this.#sendFailed(c, e); // throws, or false: wait for the verdict or the next connection
-              continue;
-            }
+            const tx = c.tx;
+            if (await this.#ringSend(c, signal, deadline, (o) => tx.send(bytes, o))) return;
+            continue;
           }
         } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
           throw this.#endError();
@@ -685,6 +687,24 @@ export class Peer extends EventEmitter {
     } finally {
       this.#turns.splice(this.#turns.indexOf(turn), 1);
       this.#wake(); // the next in line
+    }
+  }
+
+  /**
+   * A send into connection `c`'s ring that may wait for room (its wait ends
+   * with the connection's loss too): true once written; false when the
+   * connection was lost or its end is in question (wait for the verdict or
+   * the next connection); throws anything else.
+   */
+  async #ringSend(c: Connection, signal: AbortSignal | undefined, deadline: number, send: (o: WaitOptions) => Promise<void>): Promise<boolean> {
+    const lost = this.#lost.signal;
+    try {
+      await send(waitOptions(signal, lost, deadline));
+      return true;
+    } catch (e) {
+      if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
+      if (!lost.aborted) this.#sendFailed(c, e); // throws, or false: wait for the verdict or the next connection
+      return false;
     }
   }
 
@@ -1001,7 +1021,12 @@ export class Peer extends EventEmitter {
     }
   }
 
-  /** Gives back the last received message (shm: its memory may be reused; zmq: nothing to do). */
+  /**
+   * Gives back the last received message (shm: its memory may be reused;
+   * zmq: nothing to do). With `message`: gives back that loan, handed out
+   * as itself (a request()'s reply on shm): it reads as empty afterwards;
+   * anything else is left alone.
+   */
   release(message?: Uint8Array): void {
     if (message !== undefined) {
       // A loan handed out as itself (a reply, a plain message in routed mode): back to its sender now.
@@ -1070,7 +1095,9 @@ export class Peer extends EventEmitter {
    * the other side dies or the connection it went over is lost (a
    * connector's request made while it reconnects waits for the new
    * connection), ECLOSED when either side closes, RangeError above the
-   * largest message.
+   * largest message. While replies are awaited, plain messages that arrive
+   * are read out of the ring too (copied) and wait for recv(): read them,
+   * or they accumulate.
    */
   request(bytes: Bytes, options?: RequestOptions): Promise<Uint8Array> {
     let wait: Wait;
@@ -1306,16 +1333,10 @@ export class Peer extends EventEmitter {
         }
         if (kind === ENVELOPE_REQUEST) this.#pending.sentOn(id, c); // from here a loss of `c` fails it
         if (this.#trySendEnv(c, kind, id, bytes)) return;
-        if (c.tx !== null && c === this.#conn && this.#state === "connected") {
-          const lost = this.#lost.signal;
-          try {
-            await c.tx.sendEnvelope(kind, id, bytes, waitOptions(signal, lost, deadline));
-            return;
-          } catch (e) {
-            if (signal?.aborted || (e as { code?: string }).code === "ETIMEDOUT") throw e;
-            if (!lost.aborted) this.#sendFailed(c, e); // throws, or false: wait for the verdict or the next connection
-            continue;
-          }
+        const tx = c.tx;
+        if (tx !== null && c === this.#conn && this.#state === "connected") {
+          if (await this.#ringSend(c, signal, deadline, (o) => tx.sendEnvelope(kind, id, bytes, o))) return;
+          continue;
         }
       } else if (this.#state !== "reconnecting" && this.#state !== "connected") {
         throw this.#endError();
@@ -1509,6 +1530,8 @@ export class Peer extends EventEmitter {
     this.#stopHeartbeat();
     this.#closing.abort();
     this.#dropWatch(false);
+    // A process lost to silence may have died since (its exit not yet seen): a sweep removes only what dead owners left.
+    if (this.#graves.size > 0) sweepAfterDeath();
     for (const w of this.#graves) w.close();
     this.#graves.clear();
     this.#lost.abort(shmError("ECLOSED", "the peer connection is closed"));

@@ -73,7 +73,8 @@ describe("request/reply against a hostile other side", () => {
   });
 
   for (const [what, patch] of [
-    ["a truncated envelope (4 bytes: no room for its kind and id)", (h: Uint32Array) => ((h[0] = 4), (h[1] = 4))],
+    // (A valid kind where the kind would be: only the length can tell.)
+    ["a truncated envelope (4 bytes: no room for its kind and id)", (h: Uint32Array) => ((h[0] = 4), (h[1] = 4), (h[2] = 2), (h[3] = 1))],
     ["an envelope of unknown kind 9", (h: Uint32Array) => ((h[1] = 4), (h[2] = 9))],
     ["a loan envelope of the wrong length", (h: Uint32Array) => ((h[0] = 16), (h[1] = 5))],
   ] as const) {

@@ -40,14 +40,17 @@ interface Setup {
 }
 
 /** This process listens; the fixture connects with `transport` and serves. Ring capacity small: both rings fill up under 10,000 requests. */
-async function setup(transport: "auto" | "zmq", capacity = 64 * 1024): Promise<Setup> {
+async function setup(transport: "auto" | "zmq", capacity = 64 * 1024, heartbeat?: { intervalMs: number; timeoutMs: number }): Promise<Setup> {
   const ep = endpoint();
-  const server = await listen(ep, { name: "planner", capacity });
+  const server = await listen(ep, { name: "planner", capacity, ...(heartbeat !== undefined ? { heartbeat } : {}) });
   const child = spawnFixture("reqrep-peer", ["serve", ep, transport, String(capacity)]);
   const done = collect(child, 120_000);
-  const peer = await firstPeer(server);
+  // Listening from the start: the line may come before firstPeer() returns.
   // (30 s: a child Node process starting on a loaded 2-core machine)
-  await waitForLine(child, /^transport /, 30_000);
+  const started = waitForLine(child, /^transport /, 30_000);
+  started.catch(() => {});
+  const peer = await firstPeer(server);
+  await started;
   return {
     server,
     peer,
@@ -140,8 +143,10 @@ describe("request/reply across two processes", () => {
       const aborted = s.peer.request(req(1, 300), { signal: ac.signal });
       ac.abort();
       await expect(aborted).rejects.toMatchObject({ code: "ABORT_ERR" });
-      // Requests made meanwhile get their own replies, before and after the late ones arrive.
-      const later = Array.from({ length: 50 }, (_, i) => req(1, i * 10, Buffer.from(`own ${i}`)));
+      // Requests made now, their ids free to take again if ids were reused, still wait when the late
+      // replies come (the server answers them after 400 ms and more, the late ones after 300 ms of an
+      // earlier start): each gets its own reply.
+      const later = Array.from({ length: 50 }, (_, i) => req(1, 400 + i * 5, Buffer.from(`own ${i}`)));
       const got = await Promise.all(later.map((b) => s.peer.request(b, { timeout: 30_000 })));
       got.forEach((r, i) => expect(Buffer.from(r).equals(transform(later[i]!))).toBe(true));
       // Both late replies came (the server answers in 300 ms; 30 s: a loaded machine) and were dropped.
@@ -178,6 +183,58 @@ describe("request/reply across two processes", () => {
       }
     }, 60_000);
   }
+
+  it("a server stopped with SIGSTOP while requests wait (alive, silent): each rejects with EPEERDEAD after the heartbeat timeout", async () => {
+    // 3 s: three times the fixture's heartbeat interval (1 s, the default), so a loaded machine does not
+    // make a live server look silent; the stop is then the only silence.
+    const s = await setup("auto", 64 * 1024, { intervalMs: 250, timeoutMs: 3000 });
+    try {
+      const pending = Array.from({ length: 20 }, () => s.peer.request(req(4)).then(
+        () => "resolved",
+        (e: { code?: string }) => e.code,
+      ));
+      await new Promise((r) => setTimeout(r, 100));
+      s.child.kill("SIGSTOP");
+      const t0 = performance.now();
+      expect(new Set(await Promise.all(pending))).toEqual(new Set(["EPEERDEAD"]));
+      expect(performance.now() - t0).toBeGreaterThan(2000); // the silence, not a death, ended them
+    } finally {
+      s.child.kill("SIGKILL");
+      await s.done; // dead before close(), which then removes the ring it left
+      await s.close();
+    }
+  }, 60_000);
+
+  it("the requester killed with -9 while its requests are being answered: serve() rejects with EPEERDEAD, the answers still running fail quietly, no crash", async () => {
+    const ep = endpoint();
+    const server = await listen(ep, { name: "planner" });
+    const child = spawnFixture("reqrep-peer", ["ask", ep, "200"]);
+    const asked = waitForLine(child, /^asked /, 30_000); // (30 s: a child Node process starting on a loaded machine)
+    asked.catch(() => {});
+    try {
+      const peer = await firstPeer(server);
+      await asked;
+      let answered = 0;
+      let killed = false;
+      const served = peer.serve(async (req) => {
+        if (!killed) {
+          killed = true;
+          child.kill("SIGKILL"); // while this and the other requests are in hand
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        answered++;
+        return req.data;
+      });
+      await expect(served).rejects.toMatchObject({ code: "EPEERDEAD" });
+      expect(killed).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // the handlers in hand finish; their replies go nowhere
+      expect(answered).toBeGreaterThan(0);
+      await expect(peer.request(Buffer.from("x"))).rejects.toMatchObject({ code: "EPEERDEAD" });
+      await peer.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 
   it("close() with requests waiting rejects them with ECLOSED; request() after close is ECLOSED", async () => {
     const s = await setup("auto");

@@ -191,6 +191,25 @@ const EXAMPLES: Record<string, Example> = {
     },
   },
 
+  "verification-dialogue": {
+    what: "a planner sends claims to a verifier process over request/reply (shm), all in flight at once; each answer comes back to its own claim; a claim the verifier cannot check is EREMOTE",
+    check(out) {
+      // Two processes print: only each one's own lines are in a known order.
+      expect(out).toMatch(/^verifier: connected to planner over shm$/m);
+      expectLinesInOrder(out, [
+        /^planner: verifier \(pid \d+\) connected over shm$/,
+        'planner: "17 is prime" is TRUE',
+        'planner: "91 is prime" is FALSE: divisible by 7',
+        'planner: "7 * 8 = 54" is FALSE: 7 * 8 is 56',
+        'planner: "sqrt 2 is rational" could not be checked: EREMOTE',
+        'planner: "1000003 is prime" is TRUE',
+        "planner: 7 requests, 7 answers, 0 dropped",
+        "planner: verifier exited with 0",
+      ]);
+      expect(out).toMatch(/^verifier: the planner closed after 7 claims$/m);
+    },
+  },
+
   "point-cloud-threads": {
     what: "received loans moved to worker threads by transfer, computed there, detachLoan(); slots back only then",
     check(out) {
