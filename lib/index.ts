@@ -21,3 +21,7 @@ export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
 export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats } from "./peer/peer.js";
+export { publish, Publisher } from "./pubsub/publish.js";
+export type { PublishOptions, PublisherStats, SubscriberInfo } from "./pubsub/publish.js";
+export { subscribe, Subscriber } from "./pubsub/subscribe.js";
+export type { Published, SubscribeOptions } from "./pubsub/subscribe.js";

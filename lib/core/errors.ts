@@ -17,7 +17,9 @@ export type ShmErrorCode =
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
   | "ECONNRESET" // the connection dropped during the handshake
   | "EEXIST" // listen(): the ipc:// path is a file that is not a socket (never replaced)
-  | "EADDRINUSE"; // listen(): another listener is live on the ipc:// path
+  | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
+  | "ESLOW" // a subscriber evicted by its "block" publisher: it took nothing for the publisher's blockTimeout
+  | "EPROTO"; // the other side of a conversation broke its protocol (publish/subscribe: an undecodable or out-of-order message)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

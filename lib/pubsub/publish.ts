@@ -1,0 +1,447 @@
+// publish(): one publisher, any number of subscribers that join and leave at
+// any time (docs/PROTOCOL.md §8). The publisher listens on an endpoint with
+// listen() (transport "zmq": the conversation is control, plus the data of
+// remote subscribers); each subscriber's Peer says what it wants
+// (SUBSCRIBE, then TOPICS at any time); the publisher filters by topic
+// prefix per subscriber, as a ZeroMQ (>= 3) PUB does, and sends each
+// subscriber its messages in publication order.
+//
+// Each subscriber has a window: at most `window` messages sent to it and not
+// yet taken by its user (its CONSUMED counts say), as a ring's capacity
+// bounds a reader. A slow subscriber is one whose window is full; then the
+// publisher's policy decides:
+//   block: send() waits for it (later sends queue behind, in order); one
+//          that takes nothing for blockTimeout ms while the publisher waits
+//          is evicted: EVICTED tells it why, its iteration fails with ESLOW,
+//          the others go on.
+//   drop:  send() never waits; a subscriber with no room misses the message,
+//          and the publisher counts it: MISSED (exact count) goes before its
+//          next message (or on its own soon after), so it is told how many it
+//          missed, never given a partial one.
+// A subscriber that dies (kill -9) is known at once on the same host (the
+// Peer's pidfd watch) and by heartbeats elsewhere; it stops holding the
+// publisher then.
+import { EventEmitter } from "node:events";
+
+import { asBytes } from "../channel/end.js";
+import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
+import type { Peer } from "../peer/peer.js";
+import { listen, type ListenOptions, type Server } from "../peer/server.js";
+import { Kind, MAX_TOPICS, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
+
+export interface PublishOptions extends Omit<ListenOptions, "name" | "transport" | "capacity" | "pool"> {
+  /** This publisher's name, as subscribers see it (default "publisher"). */
+  name?: string;
+  /** What a slow subscriber does to the publisher (default "block"). */
+  policy?: Policy;
+  /** block: how long a subscriber may take nothing while send() waits for it, in ms, before it is evicted (default 5,000). */
+  blockTimeout?: number;
+  /** Messages sent to one subscriber and not yet taken by it (default 1,000, ZeroMQ's default high-water mark). */
+  window?: number;
+  /** How long a connected subscriber may take to say what it wants, in ms (default 10,000). */
+  subscribeTimeout?: number;
+}
+
+/** A subscriber as the publisher sees it. */
+export interface SubscriberInfo {
+  name: string;
+  pid: number;
+  transport: "shm" | "zmq";
+  topics: readonly string[];
+  /** Messages and payload bytes sent to it. */
+  messages: number;
+  bytes: number;
+  /** Messages it missed (drop; block: sends abandoned by the caller's signal or timeout). */
+  missed: number;
+}
+
+export interface PublisherStats {
+  /** send() calls that completed. */
+  messages: number;
+  bytes: number;
+  /** Deliveries to subscribers (a message sent to 3 counts 3), and deliveries missed. */
+  delivered: number;
+  missed: number;
+  /** Subscribers evicted under "block". */
+  evicted: number;
+}
+
+export const DEFAULT_BLOCK_TIMEOUT_MS = 5000;
+export const DEFAULT_WINDOW = 1000;
+const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
+/** drop: how soon a MISSED count owed to a subscriber that gets no further message is tried again. */
+const MISSED_FLUSH_MS = 10;
+
+/** A message waiting for room in one subscriber's window (block). */
+interface Queued {
+  frame: Buffer;
+  size: number;
+  /** Called once: sent, missed (abandoned by the caller) or the subscriber is gone. */
+  done(): void;
+  abandoned: boolean;
+}
+
+class Sub {
+  readonly peer: Peer;
+  topics: string[] = [];
+  ready = false;
+  gone = false;
+  /** MESSAGEs sent, and taken by its user (CONSUMED). */
+  sent = 0;
+  consumed = 0;
+  /** Messages it missed and was not told yet. */
+  owed = 0;
+  /** block: messages waiting for room, in publication order, and when it last made progress. */
+  readonly queue: Queued[] = [];
+  progressAt = 0;
+  timer: NodeJS.Timeout | null = null;
+  pumping = false;
+  readonly info: SubscriberInfo;
+  constructor(peer: Peer) {
+    this.peer = peer;
+    this.info = { name: peer.remoteName, pid: peer.remotePid, transport: "zmq", topics: this.topics, messages: 0, bytes: 0, missed: 0 };
+  }
+}
+
+type Wait = ReturnType<typeof checkWaitOptions>;
+
+export class Publisher extends EventEmitter {
+  readonly #server: Server;
+  readonly policy: Policy;
+  readonly blockTimeout: number;
+  readonly window: number;
+  readonly #subscribeTimeout: number;
+  readonly #subs = new Set<Sub>();
+  #union: string[] = [];
+  #closed = false;
+  #flush: NodeJS.Timeout | null = null;
+  readonly #stats: PublisherStats = { messages: 0, bytes: 0, delivered: 0, missed: 0, evicted: 0 };
+
+  /** @internal made by publish() */
+  constructor(server: Server, policy: Policy, blockTimeout: number, window: number, subscribeTimeout: number) {
+    super();
+    this.#server = server;
+    this.policy = policy;
+    this.blockTimeout = blockTimeout;
+    this.window = window;
+    this.#subscribeTimeout = subscribeTimeout;
+    void this.#accept();
+  }
+
+  /** The endpoint bound (with the port chosen for "tcp://host:*"). */
+  get endpoint(): string {
+    return this.#server.endpoint;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The subscribers that said what they want, and their counters. */
+  get subscribers(): SubscriberInfo[] {
+    return [...this.#subs].filter((s) => s.ready && !s.gone).map((s) => ({ ...s.info, topics: [...s.topics] }));
+  }
+
+  /**
+   * The union of every subscriber's prefixes (sorted; a prefix another one
+   * covers is left out): what a proxy subscribes to upstream. A "topics"
+   * event gives each change.
+   */
+  get topics(): readonly string[] {
+    return this.#union;
+  }
+
+  get stats(): Readonly<PublisherStats> {
+    return { ...this.#stats };
+  }
+
+  async #accept(): Promise<void> {
+    for await (const peer of this.#server) {
+      if (this.#closed) {
+        void peer.close();
+        continue;
+      }
+      void this.#serve(new Sub(peer));
+    }
+  }
+
+  /** One subscriber's conversation: SUBSCRIBE, then TOPICS and CONSUMED at any time, until it ends. */
+  async #serve(s: Sub): Promise<void> {
+    this.#subs.add(s);
+    const timer = setTimeout(() => {
+      if (!s.ready) this.#refuse(s, `no SUBSCRIBE within ${this.#subscribeTimeout} ms`);
+    }, this.#subscribeTimeout);
+    timer.unref();
+    try {
+      for await (const m of s.peer.messages()) {
+        if (s.gone) return;
+        const d = decodeFromSubscriber(m);
+        if ("error" in d) return this.#refuse(s, d.error);
+        if (d.kind === Kind.Consumed) {
+          if (!s.ready || d.count < s.consumed || d.count > s.sent) return this.#refuse(s, `CONSUMED ${d.count}: ${s.consumed} consumed before, ${s.sent} sent`);
+          if (d.count > s.consumed) {
+            s.consumed = d.count;
+            s.progressAt = performance.now();
+            this.#pump(s);
+          }
+          continue;
+        }
+        if (d.kind === Kind.Subscribe) {
+          if (s.ready) return this.#refuse(s, "SUBSCRIBE twice");
+          s.ready = true;
+          clearTimeout(timer);
+          s.topics = s.info.topics = d.topics;
+          // Remote path: every subscriber is served over its Peer.
+          const reason = d.shm ? "this publisher serves every subscriber over ZeroMQ" : "the subscriber asked for ZeroMQ";
+          s.peer.trySend(encodeWelcome({ policy: this.policy, blockTimeout: this.blockTimeout, window: this.window, transport: "zmq", ring: null, reason }));
+          this.emit("subscriber", { ...s.info });
+        } else {
+          if (!s.ready) return this.#refuse(s, "TOPICS before SUBSCRIBE");
+          s.topics = s.info.topics = d.topics;
+        }
+        this.#recomputeTopics();
+      }
+    } catch {
+      // its end (closed, died, evicted): forgotten below
+    } finally {
+      clearTimeout(timer);
+      this.#forget(s);
+    }
+  }
+
+  #refuse(s: Sub, reason: string): void {
+    try {
+      s.peer.trySend(encodeRefused(reason));
+    } catch {
+      // gone already
+    }
+    this.#forget(s);
+    void s.peer.close();
+  }
+
+  /** It ended, died, was refused or evicted: what waited for it goes on. */
+  #forget(s: Sub): void {
+    if (s.gone) return;
+    s.gone = true;
+    this.#subs.delete(s);
+    if (s.timer !== null) clearTimeout(s.timer);
+    for (const q of s.queue.splice(0)) q.done();
+    this.#recomputeTopics();
+  }
+
+  #recomputeTopics(): void {
+    const all = new Set<string>();
+    for (const s of this.#subs) if (s.ready && !s.gone) for (const t of s.topics) all.add(t);
+    // A prefix covered by a shorter one adds nothing (and "" covers all).
+    const sorted = [...all].sort();
+    const union = sorted.filter((t) => !sorted.some((p) => p !== t && t.startsWith(p))).slice(0, MAX_TOPICS);
+    if (union.length === this.#union.length && union.every((t, i) => t === this.#union[i])) return;
+    this.#union = union;
+    this.emit("topics", union);
+  }
+
+  /**
+   * Publishes `data` (bytes, or a loan: copied onto the wire for remote
+   * subscribers) on `topic` to every subscriber whose prefixes match, in
+   * publication order. block: resolves once every matching subscriber had
+   * room for it (or was evicted, or died); drop: at once. options.signal /
+   * timeout bound that wait: the subscribers that had no room by then miss
+   * it (MISSED tells them), and send() rejects (AbortError, ETIMEDOUT).
+   */
+  send(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+    try {
+      if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
+      const t = topicBytes("topic", topic);
+      const bytes = asBytes(data);
+      const wait = checkWaitOptions(options);
+      if (wait.signal?.aborted) throw abortError(wait.signal);
+      let frame: Buffer | null = null;
+      let blocked: Queued[] | null = null;
+      for (const s of this.#subs) {
+        if (!s.ready || s.gone || !topicMatches(s.topics, topic)) continue;
+        frame ??= encodeMessage(t, bytes);
+        const q = this.#deliver(s, frame, bytes.byteLength);
+        if (q !== null) (blocked ??= []).push(q);
+      }
+      this.#stats.messages++;
+      this.#stats.bytes += bytes.byteLength;
+      return blocked === null ? Promise.resolve() : this.#waitFor(blocked, wait);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** block: until every queued copy of one message went (or its subscriber went), the caller's abort or deadline. */
+  #waitFor(blocked: Queued[], { signal, deadline, timeout }: Wait): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let left = blocked.length;
+      let timer: NodeJS.Timeout | null = null;
+      const finish = (e: Error | null): void => {
+        if (timer !== null) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (e === null) return resolve();
+        // Abandoned: those still waiting miss it (told by MISSED before their next).
+        for (const q of blocked) q.abandoned = true;
+        reject(e);
+      };
+      const onAbort = (): void => finish(abortError(signal));
+      for (const q of blocked) {
+        const done = q.done;
+        q.done = () => {
+          done();
+          if (--left === 0) finish(null);
+        };
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (Number.isFinite(deadline)) timer = setTimeout(() => finish(shmError("ETIMEDOUT", `send() timed out after ${timeout} ms`)), Math.max(0, deadline - performance.now()));
+    });
+  }
+
+  /** One subscriber's copy of a message: sent now (null), missed (drop: null) or queued for room (block). */
+  #deliver(s: Sub, frame: Buffer, size: number): Queued | null {
+    if (s.queue.length === 0 && s.sent - s.consumed < this.window) {
+      try {
+        if (this.#tryOne(s, frame, size)) return null;
+      } catch {
+        this.#forget(s); // it ended or died
+        return null;
+      }
+    }
+    if (this.policy === "drop") {
+      this.#miss(s);
+      return null;
+    }
+    const q: Queued = { frame, size, done: () => {}, abandoned: false };
+    s.queue.push(q);
+    if (s.queue.length === 1) {
+      s.progressAt = performance.now();
+      this.#armEviction(s);
+    }
+    return q;
+  }
+
+  /** MISSED if owed, then the message, if the Peer has room for both now; throws if it ended. */
+  #tryOne(s: Sub, frame: Buffer, size: number): boolean {
+    if (s.owed > 0) {
+      if (!s.peer.trySend(encodeMissed(s.owed))) return false;
+      s.owed = 0;
+    }
+    if (!s.peer.trySend(frame)) return false;
+    s.sent++;
+    s.info.messages++;
+    s.info.bytes += size;
+    this.#stats.delivered++;
+    return true;
+  }
+
+  /** block: sends what waits for `s` while its window has room (its CONSUMED came). */
+  #pump(s: Sub): void {
+    if (s.pumping) return;
+    s.pumping = true;
+    try {
+      while (s.queue.length > 0 && !s.gone) {
+        const q = s.queue[0]!;
+        if (q.abandoned) {
+          s.queue.shift();
+          this.#miss(s);
+          q.done();
+          continue;
+        }
+        if (s.sent - s.consumed >= this.window) return;
+        if (!this.#tryOne(s, q.frame, q.size)) {
+          // The Peer's own limits (its ZeroMQ backlog, its flow-control window for large messages): soon again.
+          setTimeout(() => this.#pump(s), 1).unref();
+          return;
+        }
+        s.queue.shift();
+        s.progressAt = performance.now();
+        q.done();
+      }
+    } catch {
+      this.#forget(s);
+    } finally {
+      s.pumping = false;
+      if (s.queue.length === 0 && s.timer !== null) {
+        clearTimeout(s.timer);
+        s.timer = null;
+      }
+    }
+  }
+
+  /** block: evicts `s` once it made no progress for blockTimeout while messages wait for it. */
+  #armEviction(s: Sub): void {
+    if (s.timer !== null) clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      s.timer = null;
+      if (s.gone || s.queue.length === 0) return;
+      const idle = performance.now() - s.progressAt;
+      if (idle >= this.blockTimeout) this.#evict(s);
+      else this.#armEviction(s);
+    }, Math.max(1, this.blockTimeout - (performance.now() - s.progressAt)));
+    s.timer.unref();
+  }
+
+  #miss(s: Sub): void {
+    s.owed++;
+    s.info.missed++;
+    this.#stats.missed++;
+    if (this.#flush === null) {
+      this.#flush = setTimeout(() => this.#flushMissed(), MISSED_FLUSH_MS);
+      this.#flush.unref();
+    }
+  }
+
+  /** MISSED counts owed to subscribers that got no later message are sent on their own. */
+  #flushMissed(): void {
+    this.#flush = null;
+    let again = false;
+    for (const s of this.#subs) {
+      if (s.owed === 0 || s.gone || s.queue.length > 0) continue;
+      try {
+        if (s.peer.trySend(encodeMissed(s.owed))) s.owed = 0;
+        else again = true;
+      } catch {
+        this.#forget(s);
+      }
+    }
+    if (again && !this.#closed) {
+      this.#flush = setTimeout(() => this.#flushMissed(), MISSED_FLUSH_MS);
+      this.#flush.unref();
+    }
+  }
+
+  #evict(s: Sub): void {
+    if (s.gone) return;
+    this.#stats.evicted++;
+    const reason = `evicted by ${this.#server.endpoint}: it took nothing for ${Math.round(performance.now() - s.progressAt)} ms while the publisher waited for it (policy "block", blockTimeout ${this.blockTimeout} ms)`;
+    const info = { ...s.info };
+    this.#forget(s);
+    this.emit("evicted", info);
+    // Told behind what it was sent already, then the connection ends.
+    s.peer
+      .send(encodeEvicted(reason), { timeout: 1000 })
+      .catch(() => {})
+      .finally(() => void s.peer.close());
+  }
+
+  /** Ends every subscription (their iterations end; ECLOSED for waits), then the endpoint. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#flush !== null) clearTimeout(this.#flush);
+    for (const s of [...this.#subs]) this.#forget(s);
+    await this.#server.close();
+  }
+}
+
+/** Listens on `endpoint` ("ipc://<path>" or "tcp://host:port") and publishes to whoever subscribes there. */
+export async function publish(endpoint: string, options: PublishOptions = {}): Promise<Publisher> {
+  if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
+  const { policy = "block", blockTimeout = DEFAULT_BLOCK_TIMEOUT_MS, window = DEFAULT_WINDOW, subscribeTimeout = DEFAULT_SUBSCRIBE_TIMEOUT_MS, name = "publisher", ...rest } = options;
+  if (policy !== "block" && policy !== "drop") throw invalidArgValue("options.policy", 'must be "block" or "drop"', policy);
+  checkInteger("options.blockTimeout", blockTimeout, 1, 2 ** 31 - 1);
+  checkInteger("options.subscribeTimeout", subscribeTimeout, 1, 2 ** 31 - 1);
+  checkInteger("options.window", window, 1, 2 ** 31 - 1);
+  const server = await listen(endpoint, { ...rest, name, transport: "zmq" });
+  return new Publisher(server, policy, blockTimeout, window, subscribeTimeout);
+}
