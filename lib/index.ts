@@ -25,3 +25,5 @@ export { publish, Publisher } from "./pubsub/publish.js";
 export type { PublishOptions, PublisherStats, SubscriberInfo } from "./pubsub/publish.js";
 export { subscribe, Subscriber } from "./pubsub/subscribe.js";
 export type { Published, SubscribeOptions } from "./pubsub/subscribe.js";
+export { proxy, Proxy } from "./pubsub/proxy.js";
+export type { ProxyOptions, UpstreamInfo } from "./pubsub/proxy.js";
