@@ -424,12 +424,21 @@ export class Publisher extends EventEmitter {
       .finally(() => void s.peer.close());
   }
 
-  /** Ends every subscription (their iterations end; ECLOSED for waits), then the endpoint. Idempotent. */
+  /**
+   * Ends every subscription, then the endpoint. Each subscriber reads what
+   * was sent to it (and the count of what it missed) before its iteration
+   * ends; sends still waiting for room (block) are not sent. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#flush !== null) clearTimeout(this.#flush);
-    for (const s of [...this.#subs]) this.#forget(s);
+    for (const s of [...this.#subs]) {
+      // Told before the end, behind what it was sent (MISSED is not counted in the window).
+      if (s.owed > 0) s.peer.send(encodeMissed(s.owed)).catch(() => {});
+      s.owed = 0;
+      this.#forget(s);
+    }
     await this.#server.close();
   }
 }
