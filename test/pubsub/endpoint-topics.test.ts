@@ -1,0 +1,188 @@
+// Subscriptions by endpoint, in one process (the data path is the same as
+// across processes: ZeroMQ or the ring): subscribers join and leave at any
+// time and get what was published while they were there; subscribe() and
+// unsubscribe() change what a subscriber gets at run time, counted as
+// ZeroMQ's are, and the publisher stops sending what nobody wants; the
+// publisher's topic union follows.
+import { afterAll, describe, expect, it } from "vitest";
+
+import { publish, subscribe, type Publisher, type Subscriber } from "../../dist/lib/index.js";
+import { sleep } from "../helpers.js";
+import { endpoints, subscribersJoined } from "./endpoint-procs.js";
+
+const eps = endpoints("smsh-pubsub-topics-");
+afterAll(() => eps.remove());
+
+/** Until the publisher's view of the subscribers satisfies `ok`. */
+async function until(pub: Publisher, ok: (p: Publisher) => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!ok(pub)) {
+    if (Date.now() > end) throw new Error(`not within 10 s: ${JSON.stringify(pub.subscribers)}`);
+    await sleep(5);
+  }
+}
+
+async function take(sub: Subscriber, n: number): Promise<string[]> {
+  const got: string[] = [];
+  while (got.length < n) {
+    const m = await sub.recv({ timeout: 10_000 });
+    got.push(`${m.topic}=${Buffer.from(m.data).toString()}`);
+  }
+  return got;
+}
+
+describe("subscriptions", () => {
+  it("subscribers join and leave at any time; each gets what was published while it was there", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint);
+    try {
+      await pub.send("a", Buffer.from("before anyone")); // nobody: goes nowhere, blocks nothing
+      const s1 = await subscribe(endpoint, { topics: ["a"] });
+      await subscribersJoined(pub, 1);
+      await pub.send("a", Buffer.from("1"));
+      const s2 = await subscribe(endpoint, { topics: ["a"] });
+      await subscribersJoined(pub, 2);
+      await pub.send("a", Buffer.from("2"));
+      await s1.close();
+      await until(pub, (p) => p.subscribers.length === 1);
+      await pub.send("a", Buffer.from("3"));
+      expect(await take(s2, 2)).toEqual(["a=2", "a=3"]);
+      await expect(s1.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+      await s2.close();
+      await until(pub, (p) => p.subscribers.length === 0);
+      expect(pub.topics).toEqual([]);
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("subscribe()/unsubscribe() at run time change what is sent, counted as ZeroMQ's; the union follows", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint);
+    const unions: string[][] = [];
+    pub.on("topics", (t: string[]) => unions.push([...t]));
+    try {
+      const sub = await subscribe(endpoint, { topics: [] });
+      expect(sub.topics).toEqual([]);
+      await subscribersJoined(pub, 1);
+      await pub.send("x.1", Buffer.from("nobody wants it"));
+      sub.subscribe("x.", "y.");
+      sub.subscribe("x."); // counted: two unsubscribe()s to remove it
+      await until(pub, (p) => p.topics.length === 2);
+      await pub.send("x.1", Buffer.from("a"));
+      await pub.send("y.1", Buffer.from("b"));
+      await pub.send("z.1", Buffer.from("not subscribed"));
+      expect(await take(sub, 2)).toEqual(["x.1=a", "y.1=b"]);
+      sub.unsubscribe("x.", "y.", "never.subscribed");
+      expect(sub.topics).toEqual(["x."]);
+      await until(pub, (p) => p.topics.length === 1);
+      await pub.send("y.2", Buffer.from("no longer"));
+      await pub.send("x.2", Buffer.from("c"));
+      expect(await take(sub, 1)).toEqual(["x.2=c"]);
+      // The publisher sent it only what it wanted (filtering at the publisher: "y.2", "z.1" never went).
+      expect(pub.subscribers[0]!.messages).toBe(3);
+      sub.unsubscribe("x.");
+      await until(pub, (p) => p.topics.length === 0);
+      const before = pub.stats.delivered;
+      await pub.send("x.3", Buffer.from("nobody"));
+      expect(pub.stats.delivered).toBe(before);
+      expect(unions).toEqual([["x.", "y."], ["x."], []]);
+      await sub.close();
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("a message that arrives after unsubscribe() is filtered on the subscriber's side too", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint);
+    try {
+      const sub = await subscribe(endpoint, { topics: ["a", "b"] });
+      await subscribersJoined(pub, 1);
+      await pub.send("a", Buffer.from("1")); // on its way, or arrived already, when the unsubscribe below is made
+      sub.unsubscribe("a");
+      await pub.send("a", Buffer.from("2")); // may still be sent: the publisher has not heard of the unsubscribe yet
+      await pub.send("b", Buffer.from("3"));
+      // As a ZeroMQ SUB: what arrives after unsubscribe() is filtered by the subscriber's prefixes of now.
+      expect(await take(sub, 1)).toEqual(["b=3"]);
+      await sub.close();
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("the union leaves out prefixes that others cover; the empty prefix covers all", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint);
+    try {
+      const a = await subscribe(endpoint, { topics: ["tot.exploration.", "tot.eval"] });
+      const b = await subscribe(endpoint, { topics: ["tot."] });
+      await until(pub, (p) => p.subscribers.length === 2);
+      expect(pub.topics).toEqual(["tot."]);
+      const c = await subscribe(endpoint, {});
+      await until(pub, (p) => p.subscribers.length === 3);
+      expect(pub.topics).toEqual([""]);
+      await Promise.all([a.close(), b.close(), c.close()]);
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("bad arguments are clear errors", async () => {
+    const endpoint = eps.next();
+    await expect(publish(endpoint, { policy: "fast" as never })).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    await expect(publish(endpoint, { blockTimeout: 0 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+    await expect(publish(endpoint, { window: 1.5 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+    await expect(publish("http://x", {})).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    await expect(subscribe(endpoint, { topics: "a" as never })).rejects.toMatchObject({ code: "ERR_INVALID_ARG_TYPE" });
+    await expect(subscribe(endpoint, { topics: [1 as never] })).rejects.toMatchObject({ code: "ERR_INVALID_ARG_TYPE" });
+    await expect(subscribe(endpoint, { topics: ["x".repeat(70_000)] })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+    await expect(subscribe(endpoint, { transport: "shm" as never })).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+    // Nobody there: the handshake times out.
+    await expect(subscribe(endpoint, { timeout: 200 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    const pub = await publish(endpoint);
+    try {
+      await expect(pub.send(1 as never, Buffer.from("x"))).rejects.toMatchObject({ code: "ERR_INVALID_ARG_TYPE" });
+      await expect(pub.send("t", "text" as never)).rejects.toMatchObject({ code: "ERR_INVALID_ARG_TYPE" });
+      await expect(pub.send("t", Buffer.from("x"), { timeout: -1 })).rejects.toMatchObject({ code: "ERR_OUT_OF_RANGE" });
+      const sub = await subscribe(endpoint);
+      expect(() => sub.subscribe(3 as never)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      await sub.close();
+      await expect(sub.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+      await sub.close(); // twice: fine
+    } finally {
+      await pub.close();
+    }
+    await pub.close();
+    await expect(pub.send("t", Buffer.from("x"))).rejects.toMatchObject({ code: "ECLOSED" });
+  });
+
+  it("block: send()'s own timeout and signal end its wait; the subscribers not served are told they missed it", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint, { policy: "block", window: 2, blockTimeout: 60_000 });
+    try {
+      const sub = await subscribe(endpoint, { topics: [""] });
+      await subscribersJoined(pub, 1);
+      await pub.send("t", Buffer.from("1"));
+      await pub.send("t", Buffer.from("2"));
+      await expect(pub.send("t", Buffer.from("3"), { timeout: 50 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      const ac = new AbortController();
+      const p = pub.send("t", Buffer.from("4"), { signal: ac.signal });
+      ac.abort();
+      await expect(p).rejects.toMatchObject({ code: "ABORT_ERR" });
+      const m1 = await sub.recv({ timeout: 10_000 });
+      const m2 = await sub.recv({ timeout: 10_000 });
+      await pub.send("t", Buffer.from("5"));
+      const m3 = await sub.recv({ timeout: 10_000 });
+      expect([m1, m2, m3].map((m) => [Buffer.from(m.data).toString(), m.missed])).toEqual([
+        ["1", 0],
+        ["2", 0],
+        ["5", 2],
+      ]);
+      expect(sub.missed).toBe(2);
+      await sub.close();
+    } finally {
+      await pub.close();
+    }
+  });
+});
