@@ -78,7 +78,8 @@ sweep.
 {"dryRun": true, "wouldRemove": [...]}; each entry has name, kind, reason.
 `,
   proxy: `usage: synaptic-shm proxy --publish-on EP [--policy block|drop] [--block-timeout MS]
-                          [--window N] [--allow-remote] [--quiet] UPSTREAM...
+                          [--window N] [--zmq-publish-on EP2] [--allow-remote] [--quiet]
+                          UPSTREAM...
 
 Runs a publish/subscribe proxy until SIGINT or SIGTERM: subscribes to every
 publisher at the UPSTREAM endpoints (ipc://PATH or tcp://HOST:PORT) and
@@ -88,8 +89,10 @@ union, forwarded as they change), so publishers do not send what nobody
 downstream reads. An upstream publisher that is not there yet, or goes, is
 dialled again every 250 ms. --policy (default block), --block-timeout (ms,
 default 5000) and --window (messages, default 1000) are the proxy's own
-publisher's (README "Publish/subscribe"). --allow-remote lets EP be a
-non-loopback tcp:// address. It prints a line when it listens, one per
+publisher's (README "Publish/subscribe"). --zmq-publish-on EP2 also
+publishes on EP2 to plain ZeroMQ SUB sockets (an XPUB: frames [topic, data];
+their subscriptions are forwarded upstream too). --allow-remote lets EP and
+EP2 be non-loopback tcp:// addresses. It prints a line when it listens, one per
 upstream change, and (unless --quiet) one every 10 s with its counts.
 `,
 };
@@ -103,6 +106,7 @@ const OPTIONS: Record<string, OptionSpecs> = {
     policy: { type: "string" },
     "block-timeout": { type: "string" },
     window: { type: "string" },
+    "zmq-publish-on": { type: "string" },
     "allow-remote": { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     help: { type: "boolean", short: "h" },
@@ -329,7 +333,8 @@ async function proxyCmd(values: Record<string, unknown>, positionals: string[]):
   const { proxy } = await import("./pubsub/proxy.js");
   let p: Awaited<ReturnType<typeof proxy>>;
   try {
-    p = await proxy({ subscribeTo: positionals, publishOn, policy, blockTimeout, window, allowRemote: values["allow-remote"] === true });
+    const zmqPublishOn = typeof values["zmq-publish-on"] === "string" ? values["zmq-publish-on"] : undefined;
+    p = await proxy({ subscribeTo: positionals, publishOn, policy, blockTimeout, window, zmqPublishOn, allowRemote: values["allow-remote"] === true });
   } catch (e) {
     if ((e as { code?: string }).code === "ERR_INVALID_ARG_VALUE") throw new UsageError((e as Error).message);
     throw e;

@@ -27,6 +27,7 @@ import { asBytes } from "../channel/end.js";
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
 import type { Peer } from "../peer/peer.js";
 import { listen, type ListenOptions, type Server } from "../peer/server.js";
+import { bindMirror, type ZmqMirror } from "./interop.js";
 import { Kind, MAX_TOPICS, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
 
 export interface PublishOptions extends Omit<ListenOptions, "name" | "transport" | "capacity" | "pool"> {
@@ -40,6 +41,13 @@ export interface PublishOptions extends Omit<ListenOptions, "name" | "transport"
   window?: number;
   /** How long a connected subscriber may take to say what it wants, in ms (default 10,000). */
   subscribeTimeout?: number;
+  /**
+   * Also publish every message to plain ZeroMQ SUB sockets on this endpoint
+   * (an XPUB: two frames [topic, data], ZeroMQ's own prefix filtering and
+   * high-water-mark drops; no block, no missed counts). Their subscriptions
+   * join `topics`.
+   */
+  zmqPublishOn?: string;
 }
 
 /** A subscriber as the publisher sees it. */
@@ -116,6 +124,7 @@ export class Publisher extends EventEmitter {
   #closed = false;
   #flush: NodeJS.Timeout | null = null;
   readonly #stats: PublisherStats = { messages: 0, bytes: 0, delivered: 0, missed: 0, evicted: 0 };
+  #mirror: ZmqMirror | null = null;
 
   /** @internal made by publish() */
   constructor(server: Server, policy: Policy, blockTimeout: number, window: number, subscribeTimeout: number) {
@@ -131,6 +140,16 @@ export class Publisher extends EventEmitter {
   /** The endpoint bound (with the port chosen for "tcp://host:*"). */
   get endpoint(): string {
     return this.#server.endpoint;
+  }
+
+  /** The plain ZeroMQ endpoint (zmqPublishOn), or null. */
+  get zmqEndpoint(): string | null {
+    return this.#mirror?.endpoint ?? null;
+  }
+
+  /** @internal publish() binds it after the publisher exists (its subscriptions update the union). */
+  async bindZmq(endpoint: string, allowRemote: boolean): Promise<void> {
+    this.#mirror = await bindMirror(endpoint, allowRemote, () => this.#recomputeTopics());
   }
 
   get closed(): boolean {
@@ -232,6 +251,7 @@ export class Publisher extends EventEmitter {
   #recomputeTopics(): void {
     const all = new Set<string>();
     for (const s of this.#subs) if (s.ready && !s.gone) for (const t of s.topics) all.add(t);
+    for (const t of this.#mirror?.topics ?? []) all.add(t);
     // A prefix covered by a shorter one adds nothing (and "" covers all).
     const sorted = [...all].sort();
     const union = sorted.filter((t) => !sorted.some((p) => p !== t && t.startsWith(p))).slice(0, MAX_TOPICS);
@@ -263,6 +283,7 @@ export class Publisher extends EventEmitter {
         const q = this.#deliver(s, frame, bytes.byteLength);
         if (q !== null) (blocked ??= []).push(q);
       }
+      if (this.#mirror?.send(topic, t, bytes)) this.#stats.delivered++;
       this.#stats.messages++;
       this.#stats.bytes += bytes.byteLength;
       return blocked === null ? Promise.resolve() : this.#waitFor(blocked, wait);
@@ -439,6 +460,7 @@ export class Publisher extends EventEmitter {
       s.owed = 0;
       this.#forget(s);
     }
+    this.#mirror?.close();
     await this.#server.close();
   }
 }
@@ -446,11 +468,20 @@ export class Publisher extends EventEmitter {
 /** Listens on `endpoint` ("ipc://<path>" or "tcp://host:port") and publishes to whoever subscribes there. */
 export async function publish(endpoint: string, options: PublishOptions = {}): Promise<Publisher> {
   if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
-  const { policy = "block", blockTimeout = DEFAULT_BLOCK_TIMEOUT_MS, window = DEFAULT_WINDOW, subscribeTimeout = DEFAULT_SUBSCRIBE_TIMEOUT_MS, name = "publisher", ...rest } = options;
+  const { policy = "block", blockTimeout = DEFAULT_BLOCK_TIMEOUT_MS, window = DEFAULT_WINDOW, subscribeTimeout = DEFAULT_SUBSCRIBE_TIMEOUT_MS, name = "publisher", zmqPublishOn, ...rest } = options;
   if (policy !== "block" && policy !== "drop") throw invalidArgValue("options.policy", 'must be "block" or "drop"', policy);
   checkInteger("options.blockTimeout", blockTimeout, 1, 2 ** 31 - 1);
   checkInteger("options.subscribeTimeout", subscribeTimeout, 1, 2 ** 31 - 1);
   checkInteger("options.window", window, 1, 2 ** 31 - 1);
   const server = await listen(endpoint, { ...rest, name, transport: "zmq" });
-  return new Publisher(server, policy, blockTimeout, window, subscribeTimeout);
+  const pub = new Publisher(server, policy, blockTimeout, window, subscribeTimeout);
+  if (zmqPublishOn !== undefined) {
+    try {
+      await pub.bindZmq(zmqPublishOn, rest.allowRemote === true);
+    } catch (e) {
+      await pub.close();
+      throw e;
+    }
+  }
+  return pub;
 }
