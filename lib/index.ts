@@ -21,3 +21,13 @@ export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
 export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats } from "./peer/peer.js";
+export { Broadcast, BroadcastReader, BroadcastWriter } from "./broadcast/broadcast.js";
+export type {
+  BroadcastAttachOptions,
+  BroadcastCreateOptions,
+  BroadcastMessage,
+  BroadcastPolicy,
+  BroadcastReaderStats,
+  BroadcastWriterStats,
+  SubscriberInfo,
+} from "./broadcast/broadcast.js";

@@ -12,6 +12,7 @@ export type ShmErrorCode =
   | "EBUSY" // the other end is already taken (a channel has one reader); a loan's memory is held by a buffer a transfer moved it to
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
+  | "ESLOW" // a broadcast subscriber held a "block" writer longer than its blockTimeout and was evicted (docs/PROTOCOL.md §6)
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
