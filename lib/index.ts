@@ -21,8 +21,18 @@ export { connect, curveKeyPair } from "./peer/connect.js";
 export type { ConnectOptions, CurveOptions, PeerOptions } from "./peer/connect.js";
 export { Peer } from "./peer/peer.js";
 export type { HeartbeatOptions, PeerMessagesOptions, PeerState, PeerStats } from "./peer/peer.js";
+export { Broadcast, BroadcastReader, BroadcastWriter } from "./broadcast/broadcast.js";
+export type {
+  BroadcastAttachOptions,
+  BroadcastCreateOptions,
+  BroadcastMessage,
+  BroadcastPolicy,
+  BroadcastReaderStats,
+  BroadcastWriterStats,
+  SubscriberInfo,
+} from "./broadcast/broadcast.js";
 export { publish, Publisher } from "./pubsub/publish.js";
-export type { PublishOptions, PublisherStats, SubscriberInfo } from "./pubsub/publish.js";
+export type { PublishOptions, PublisherStats, SubscriptionInfo } from "./pubsub/publish.js";
 export { subscribe, Subscriber } from "./pubsub/subscribe.js";
 export type { Published, SubscribeOptions } from "./pubsub/subscribe.js";
 export { proxy, Proxy } from "./pubsub/proxy.js";

@@ -12,13 +12,13 @@ export type ShmErrorCode =
   | "EBUSY" // the other end is already taken (a channel has one reader); a loan's memory is held by a buffer a transfer moved it to
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
+  | "ESLOW" // a broadcast subscriber held a "block" writer longer than its blockTimeout and was evicted (docs/PROTOCOL.md §6), or a publish() subscriber that took nothing for its publisher's blockTimeout (§8)
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
   | "ECONNRESET" // the connection dropped during the handshake
   | "EEXIST" // listen(): the ipc:// path is a file that is not a socket (never replaced)
   | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
-  | "ESLOW" // a subscriber evicted by its "block" publisher: it took nothing for the publisher's blockTimeout
   | "EPROTO"; // the other side of a conversation broke its protocol (publish/subscribe: an undecodable or out-of-order message)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */

@@ -51,7 +51,7 @@ export interface PublishOptions extends Omit<ListenOptions, "name" | "transport"
 }
 
 /** A subscriber as the publisher sees it. */
-export interface SubscriberInfo {
+export interface SubscriptionInfo {
   name: string;
   pid: number;
   transport: "shm" | "zmq";
@@ -104,7 +104,7 @@ class Sub {
   progressAt = 0;
   timer: NodeJS.Timeout | null = null;
   pumping = false;
-  readonly info: SubscriberInfo;
+  readonly info: SubscriptionInfo;
   constructor(peer: Peer) {
     this.peer = peer;
     this.info = { name: peer.remoteName, pid: peer.remotePid, transport: "zmq", topics: this.topics, messages: 0, bytes: 0, missed: 0 };
@@ -157,7 +157,7 @@ export class Publisher extends EventEmitter {
   }
 
   /** The subscribers that said what they want, and their counters. */
-  get subscribers(): SubscriberInfo[] {
+  get subscribers(): SubscriptionInfo[] {
     return [...this.#subs].filter((s) => s.ready && !s.gone).map((s) => ({ ...s.info, topics: [...s.topics] }));
   }
 
