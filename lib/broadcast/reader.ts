@@ -97,7 +97,7 @@ export class BroadcastReader {
   readonly #mask: number;
   readonly #maxBody: number;
   readonly #stateIdx: number;
-  readonly #filter: TopicFilter;
+  #filter: TopicFilter;
   readonly #decoder = new TopicDecoder();
   readonly #parker: Parker;
   readonly #writerLine: WaitLine;
@@ -196,6 +196,18 @@ export class BroadcastReader {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Changes the subscriptions at run time (ZeroMQ's subscribe()/unsubscribe();
+   * publish()'s subscribers use it): frames read from now on are filtered by
+   * `topics`. Unlike attach()'s option, an empty list matches nothing (a
+   * ZeroMQ SUB with no subscription). Messages already read into this
+   * reader's batch are not filtered again.
+   */
+  setTopics(topics: (string | Uint8Array)[]): void {
+    this.#filter = topics.length === 0 ? [] : compileTopics(topics);
+    writeTopics(this.cursor, topics);
   }
 
   /** Messages lost to laps so far (drop; of any topic). */

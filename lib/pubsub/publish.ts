@@ -2,10 +2,17 @@
 // any time (docs/PROTOCOL.md §8). The publisher listens on an endpoint with
 // listen() (transport "zmq": the conversation is control, plus the data of
 // remote subscribers); each subscriber's Peer says what it wants
-// (SUBSCRIBE, then TOPICS at any time); the publisher filters by topic
-// prefix per subscriber, as a ZeroMQ (>= 3) PUB does, and sends each
-// subscriber its messages in publication order.
+// (SUBSCRIBE, then TOPICS at any time).
 //
+// Local subscribers (same host and user: they can map the publisher's
+// broadcast ring, lib/broadcast, §6) read every message from the ring, written
+// once for all of them, each through its own cursor; the ring applies the
+// policy below to them and filters topics on their side. Remote ones
+// (another host or user, or transport "zmq") are sent their messages over
+// their Peer: the publisher filters by topic prefix per subscriber, as a
+// ZeroMQ (>= 3) PUB does, and each gets its messages in publication order.
+//
+// What follows is the remote side; the ring does the same for local ones.
 // Each subscriber has a window: at most `window` messages sent to it and not
 // yet taken by its user (its CONSUMED counts say), as a ring's capacity
 // bounds a reader. A slow subscriber is one whose window is full; then the
@@ -27,10 +34,17 @@ import { asBytes } from "../channel/end.js";
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
 import type { Peer } from "../peer/peer.js";
 import { listen, type ListenOptions, type Server } from "../peer/server.js";
+import { Broadcast, type BroadcastWriter } from "../broadcast/broadcast.js";
 import { bindMirror, type ZmqMirror } from "./interop.js";
 import { Kind, MAX_TOPICS, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
 
 export interface PublishOptions extends Omit<ListenOptions, "name" | "transport" | "capacity" | "pool"> {
+  /** "auto" (default): local subscribers read a broadcast ring; "zmq": every subscriber is served over ZeroMQ (no ring). */
+  transport?: "auto" | "zmq";
+  /** The broadcast ring's bytes (a power of two, default 1 MiB): its largest message is a quarter of it. */
+  capacity?: number;
+  /** Local subscribers at once (the ring's slots, 1..256, default 64); more are served over ZeroMQ. */
+  maxLocalSubscribers?: number;
   /** This publisher's name, as subscribers see it (default "publisher"). */
   name?: string;
   /** What a slow subscriber does to the publisher (default "block"). */
@@ -56,10 +70,10 @@ export interface SubscriptionInfo {
   pid: number;
   transport: "shm" | "zmq";
   topics: readonly string[];
-  /** Messages and payload bytes sent to it. */
+  /** Messages (and, remote: payload bytes) sent to it; local: what it read from the ring. */
   messages: number;
   bytes: number;
-  /** Messages it missed (drop; block: sends abandoned by the caller's signal or timeout). */
+  /** Messages it missed (drop; block: sends abandoned by the caller's signal or timeout). Local: lapped in the ring. */
   missed: number;
 }
 
@@ -67,9 +81,11 @@ export interface PublisherStats {
   /** send() calls that completed. */
   messages: number;
   bytes: number;
-  /** Deliveries to subscribers (a message sent to 3 counts 3), and deliveries missed. */
+  /** Deliveries to remote subscribers and plain ZeroMQ sockets (a message sent to 3 counts 3), and those missed; local subscribers read the ring (see `subscribers`). */
   delivered: number;
   missed: number;
+  /** Messages written into the broadcast ring (once each, for every local subscriber). */
+  ring: number;
   /** Subscribers evicted under "block". */
   evicted: number;
 }
@@ -91,6 +107,10 @@ interface Queued {
 
 class Sub {
   readonly peer: Peer;
+  /** "shm": it reads the ring (offered, then attached or falling back); "zmq": served over its Peer. */
+  mode: "shm" | "zmq" = "zmq";
+  /** mode "shm": the ring slot it says it holds (ATTACHED), -1 before. */
+  slot = -1;
   topics: string[] = [];
   ready = false;
   gone = false;
@@ -123,13 +143,32 @@ export class Publisher extends EventEmitter {
   #union: string[] = [];
   #closed = false;
   #flush: NodeJS.Timeout | null = null;
-  readonly #stats: PublisherStats = { messages: 0, bytes: 0, delivered: 0, missed: 0, evicted: 0 };
+  readonly #stats: PublisherStats = { messages: 0, bytes: 0, delivered: 0, missed: 0, evicted: 0, ring: 0 };
   #mirror: ZmqMirror | null = null;
+  /** The broadcast ring of local subscribers (null: transport "zmq", or no shared memory here), and why not. */
+  readonly #ring: BroadcastWriter | null;
+  readonly #noRing: string;
+  /** Subscribers in mode "shm" (the ring is written only while there is one). */
+  #shm = 0;
+  /** The ring's send waiting for room (block), which later ones follow: publication order in the ring. */
+  #ringTail: Promise<void> | null = null;
 
   /** @internal made by publish() */
-  constructor(server: Server, policy: Policy, blockTimeout: number, window: number, subscribeTimeout: number) {
+  constructor(server: Server, policy: Policy, blockTimeout: number, window: number, subscribeTimeout: number, ring: BroadcastWriter | null, noRing: string) {
     super();
     this.#server = server;
+    this.#ring = ring;
+    this.#noRing = noRing;
+    // The ring evicts local subscribers itself (their side: ESLOW); the publisher forgets them.
+    ring?.on("evict", (info: { slot: number }) => {
+      this.#stats.evicted++;
+      for (const s of this.#subs) {
+        if (s.mode !== "shm" || s.slot !== info.slot) continue;
+        this.#forget(s);
+        this.emit("evicted", { ...s.info });
+        void s.peer.close();
+      }
+    });
     this.policy = policy;
     this.blockTimeout = blockTimeout;
     this.window = window;
@@ -158,7 +197,20 @@ export class Publisher extends EventEmitter {
 
   /** The subscribers that said what they want, and their counters. */
   get subscribers(): SubscriptionInfo[] {
-    return [...this.#subs].filter((s) => s.ready && !s.gone).map((s) => ({ ...s.info, topics: [...s.topics] }));
+    const slots = this.#shm > 0 && this.#ring !== null && !this.#ring.closed ? this.#ring.subscribers : [];
+    return [...this.#subs]
+      .filter((s) => s.ready && !s.gone)
+      .map((s) => {
+        if (s.mode === "zmq") return { ...s.info, topics: [...s.topics] };
+        // Its slot in the ring (as it said: display only).
+        const slot = slots.find((x) => x.slot === s.slot && x.pid === s.info.pid);
+        return { ...s.info, transport: "shm" as const, topics: [...s.topics], messages: slot?.messages ?? 0, bytes: 0, missed: slot?.missed ?? 0 };
+      });
+  }
+
+  /** The broadcast ring's name (local subscribers attach it), or null. */
+  get ringName(): string | null {
+    return this.#ring?.name ?? null;
   }
 
   /**
@@ -205,15 +257,31 @@ export class Publisher extends EventEmitter {
           }
           continue;
         }
+        if (d.kind === Kind.Attached) {
+          if (!s.ready || s.mode !== "shm" || s.slot >= 0) return this.#refuse(s, "ATTACHED without a ring offered, or twice");
+          s.slot = d.slot;
+          continue;
+        }
+        if (d.kind === Kind.Fallback) {
+          // It could not attach the ring: ZeroMQ from now on (a second WELCOME says so).
+          if (!s.ready || s.mode !== "shm") return this.#refuse(s, "FALLBACK without a ring offered");
+          s.mode = "zmq";
+          this.#shm--;
+          this.#welcome(s, "zmq", `${s.info.name} could not map the ring: ${d.reason}`);
+          continue;
+        }
         if (d.kind === Kind.Subscribe) {
           if (s.ready) return this.#refuse(s, "SUBSCRIBE twice");
           s.ready = true;
           clearTimeout(timer);
           s.topics = s.info.topics = d.topics;
-          // Remote path: every subscriber is served over its Peer.
-          const reason = d.shm ? "this publisher serves every subscriber over ZeroMQ" : "the subscriber asked for ZeroMQ";
-          s.peer.trySend(encodeWelcome({ policy: this.policy, blockTimeout: this.blockTimeout, window: this.window, transport: "zmq", ring: null, reason }));
-          this.emit("subscriber", { ...s.info });
+          if (d.shm && this.#ring !== null && !this.#ring.closed) {
+            // Counted before it attaches: every message published after its attach is in the ring.
+            s.mode = "shm";
+            this.#shm++;
+            this.#welcome(s, "shm", "");
+          } else this.#welcome(s, "zmq", d.shm ? this.#noRing : "the subscriber asked for ZeroMQ");
+          this.emit("subscriber", { ...s.info, transport: s.mode });
         } else {
           if (!s.ready) return this.#refuse(s, "TOPICS before SUBSCRIBE");
           s.topics = s.info.topics = d.topics;
@@ -226,6 +294,12 @@ export class Publisher extends EventEmitter {
       clearTimeout(timer);
       this.#forget(s);
     }
+  }
+
+  #welcome(s: Sub, transport: "shm" | "zmq", reason: string): void {
+    s.info.transport = transport;
+    const ring = transport === "shm" ? this.#ring!.name : null;
+    s.peer.trySend(encodeWelcome({ policy: this.policy, blockTimeout: this.blockTimeout, window: this.window, transport, ring, reason }));
   }
 
   #refuse(s: Sub, reason: string): void {
@@ -242,6 +316,7 @@ export class Publisher extends EventEmitter {
   #forget(s: Sub): void {
     if (s.gone) return;
     s.gone = true;
+    if (s.mode === "shm") this.#shm--;
     this.#subs.delete(s);
     if (s.timer !== null) clearTimeout(s.timer);
     for (const q of s.queue.splice(0)) q.done();
@@ -277,8 +352,9 @@ export class Publisher extends EventEmitter {
       if (wait.signal?.aborted) throw abortError(wait.signal);
       let frame: Buffer | null = null;
       let blocked: Queued[] | null = null;
+      const ring = this.#shm > 0 ? this.#toRing(topic, bytes, wait) : null;
       for (const s of this.#subs) {
-        if (!s.ready || s.gone || !topicMatches(s.topics, topic)) continue;
+        if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
         frame ??= encodeMessage(t, bytes);
         const q = this.#deliver(s, frame, bytes.byteLength);
         if (q !== null) (blocked ??= []).push(q);
@@ -286,10 +362,32 @@ export class Publisher extends EventEmitter {
       if (this.#mirror?.send(topic, t, bytes)) this.#stats.delivered++;
       this.#stats.messages++;
       this.#stats.bytes += bytes.byteLength;
-      return blocked === null ? Promise.resolve() : this.#waitFor(blocked, wait);
+      const remote = blocked === null ? null : this.#waitFor(blocked, wait);
+      if (ring === null) return remote ?? Promise.resolve();
+      return remote === null ? ring : Promise.all([ring, remote]).then(() => {});
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** Writes into the ring (once for every local subscriber): now, or (block) after the ring's sends that wait, in order. */
+  #toRing(topic: string, bytes: Uint8Array, wait: Wait): Promise<void> | null {
+    const ring = this.#ring!;
+    this.#stats.ring++;
+    if (this.#ringTail === null && ring.trySend(topic, bytes)) return null;
+    // It waits: a copy of its own (a caller that does not await may reuse its buffer at once).
+    const own = new Uint8Array(bytes);
+    const opts = { signal: wait.signal, timeout: Math.max(0, wait.deadline - performance.now()) };
+    const p = (this.#ringTail ?? Promise.resolve()).then(() => ring.send(topic, own, Number.isFinite(wait.deadline) ? opts : { signal: wait.signal }));
+    const tail = p.then(
+      () => {},
+      () => {},
+    );
+    this.#ringTail = tail;
+    void tail.then(() => {
+      if (this.#ringTail === tail) this.#ringTail = null;
+    });
+    return p;
   }
 
   /** block: until every queued copy of one message went (or its subscriber went), the caller's abort or deadline. */
@@ -461,6 +559,7 @@ export class Publisher extends EventEmitter {
       this.#forget(s);
     }
     this.#mirror?.close();
+    this.#ring?.close(); // local subscribers read what is in it, then their stream ends
     await this.#server.close();
   }
 }
@@ -468,13 +567,32 @@ export class Publisher extends EventEmitter {
 /** Listens on `endpoint` ("ipc://<path>" or "tcp://host:port") and publishes to whoever subscribes there. */
 export async function publish(endpoint: string, options: PublishOptions = {}): Promise<Publisher> {
   if (options === null || typeof options !== "object") throw invalidArgType("options", "an object", options);
-  const { policy = "block", blockTimeout = DEFAULT_BLOCK_TIMEOUT_MS, window = DEFAULT_WINDOW, subscribeTimeout = DEFAULT_SUBSCRIBE_TIMEOUT_MS, name = "publisher", zmqPublishOn, ...rest } = options;
+  const { policy = "block", blockTimeout = DEFAULT_BLOCK_TIMEOUT_MS, window = DEFAULT_WINDOW, subscribeTimeout = DEFAULT_SUBSCRIBE_TIMEOUT_MS, name = "publisher", zmqPublishOn, transport = "auto", capacity, maxLocalSubscribers, ...rest } = options;
+  if (transport !== "auto" && transport !== "zmq") throw invalidArgValue("options.transport", 'must be "auto" or "zmq"', transport);
   if (policy !== "block" && policy !== "drop") throw invalidArgValue("options.policy", 'must be "block" or "drop"', policy);
   checkInteger("options.blockTimeout", blockTimeout, 1, 2 ** 31 - 1);
   checkInteger("options.subscribeTimeout", subscribeTimeout, 1, 2 ** 31 - 1);
   checkInteger("options.window", window, 1, 2 ** 31 - 1);
-  const server = await listen(endpoint, { ...rest, name, transport: "zmq" });
-  const pub = new Publisher(server, policy, blockTimeout, window, subscribeTimeout);
+  // The ring first: its option errors are the caller's, before anything listens.
+  let ring: BroadcastWriter | null = null;
+  let noRing = 'the publisher uses transport "zmq"';
+  if (transport === "auto") {
+    try {
+      ring = Broadcast.create({ policy, blockTimeout, capacity, maxSubscribers: maxLocalSubscribers });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? "";
+      if (code.startsWith("ERR_")) throw e;
+      noRing = `the publisher has no broadcast ring (${(e as Error).message})`;
+    }
+  }
+  let server: Server;
+  try {
+    server = await listen(endpoint, { ...rest, name, transport: "zmq" });
+  } catch (e) {
+    ring?.close();
+    throw e;
+  }
+  const pub = new Publisher(server, policy, blockTimeout, window, subscribeTimeout, ring, noRing);
   if (zmqPublishOn !== undefined) {
     try {
       await pub.bindZmq(zmqPublishOn, rest.allowRemote === true);

@@ -6,10 +6,17 @@
 // `missed` is how many messages for this subscriber the publisher did not
 // send just before this one (policy "drop": its window was full); a
 // subscriber evicted by a "block" publisher fails with ESLOW.
+//
+// On the publisher's host and user (transport "shm") the messages come from
+// the publisher's broadcast ring (lib/broadcast), read through this
+// subscriber's own cursor; the Peer then carries only subscription changes.
+// There `missed` counts the messages of any topic lost to a lap (the ring
+// cannot know the topic of what was overwritten unread).
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
 import { connect, type ConnectOptions } from "../peer/connect.js";
+import { Broadcast, type BroadcastReader } from "../broadcast/broadcast.js";
 import type { Peer } from "../peer/peer.js";
-import { Kind, MAX_TOPICS, decodeFromPublisher, encodeConsumed, encodeSubscribe, encodeTopics, topicBytes, topicMatches, type Policy } from "./wire.js";
+import { Kind, MAX_TOPICS, decodeFromPublisher, encodeAttached, encodeConsumed, encodeFallback, encodeSubscribe, encodeTopics, topicBytes, topicMatches, type Policy, type Welcome } from "./wire.js";
 
 export interface SubscribeOptions extends Omit<ConnectOptions, "name" | "transport" | "reconnect" | "capacity" | "pool"> {
   /** This subscriber's name, as the publisher sees it (default "subscriber"). */
@@ -33,6 +40,8 @@ const CONSUMED_DELAY_MS = 1;
 
 export class Subscriber implements AsyncIterable<Published> {
   readonly #peer: Peer;
+  /** transport "shm": the publisher's ring, read through this subscriber's cursor. */
+  readonly #ring: BroadcastReader | null;
   readonly #counts = new Map<string, number>();
   /** The prefixes in effect (each once). */
   #topics: string[];
@@ -48,13 +57,16 @@ export class Subscriber implements AsyncIterable<Published> {
   #ackTimer: NodeJS.Timeout | null = null;
   #missed = 0;
   #owed = 0;
+  /** transport "shm": the ring reader's missed count already added to #missed. */
+  #ringMissed = 0;
   #messages = 0;
   #failure: Error | null = null;
   #closed = false;
 
   /** @internal made by subscribe() */
-  constructor(peer: Peer, topics: string[], w: { policy: Policy; blockTimeout: number; window: number; transport: "shm" | "zmq"; reason: string }) {
+  constructor(peer: Peer, topics: string[], w: { policy: Policy; blockTimeout: number; window: number; transport: "shm" | "zmq"; reason: string }, ring: BroadcastReader | null) {
     this.#peer = peer;
+    this.#ring = ring;
     for (const t of topics) this.#counts.set(t, (this.#counts.get(t) ?? 0) + 1);
     this.#topics = [...this.#counts.keys()];
     this.policy = w.policy;
@@ -120,6 +132,7 @@ export class Subscriber implements AsyncIterable<Published> {
     if (next.length === this.#topics.length && next.every((t, i) => t === this.#topics[i])) return;
     this.#topics = next;
     if (this.#closed || this.#failure !== null) return;
+    this.#ring?.setTopics(next);
     // After what this side sent before; messages of a removed prefix already on their way are filtered here.
     this.#peer.send(encodeTopics(next)).catch(() => {});
   }
@@ -127,6 +140,7 @@ export class Subscriber implements AsyncIterable<Published> {
   /** The next message, waiting for it (timeout, signal); ECLOSED after the publisher closed and everything was read. */
   async recv(options?: WaitOptions): Promise<Published> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
+    if (this.#ring !== null) return this.#recvRing(signal, deadline, timeout);
     for (;;) {
       if (this.#failure !== null) throw this.#failure;
       if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
@@ -163,6 +177,43 @@ export class Subscriber implements AsyncIterable<Published> {
     }
   }
 
+  /** transport "shm": the next message of the ring that matches this subscriber's prefixes of now. */
+  async #recvRing(signal: AbortSignal | undefined, deadline: number, timeout: number): Promise<Published> {
+    const ring = this.#ring!;
+    for (;;) {
+      if (this.#failure !== null) throw this.#failure;
+      if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
+      let m;
+      try {
+        m = ring.tryRecv();
+        if (m === null) {
+          const left = deadline - performance.now();
+          if (left <= 0 && Number.isFinite(deadline)) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
+          m = await ring.recv(Number.isFinite(deadline) ? { signal, timeout: left } : { signal });
+        }
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === "ETIMEDOUT") throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
+        if (code === "ABORT_ERR") throw e;
+        if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
+        // Lapped at the very end: counted by the reader, with no message after it to carry the count.
+        this.#missed += ring.missed - this.#ringMissed;
+        this.#ringMissed = ring.missed;
+        throw this.#fail(code === "ECLOSED" ? shmError("ECLOSED", `the publisher ${this.publisherName} closed`) : (e as Error));
+      }
+      if (m.missed > 0) {
+        this.#owed += m.missed;
+        this.#missed += m.missed;
+        this.#ringMissed += m.missed;
+      }
+      if (!topicMatches(this.#topics, m.topic)) continue; // read before a setTopics() that excludes it
+      this.#messages++;
+      const missed = this.#owed;
+      this.#owed = 0;
+      return { topic: m.topic, data: m.data, missed };
+    }
+  }
+
   /** One MESSAGE taken: CONSUMED, batched (a window's fraction at once, or within CONSUMED_DELAY_MS). */
   #took(): void {
     this.#consumed++;
@@ -188,6 +239,7 @@ export class Subscriber implements AsyncIterable<Published> {
   #fail(e: Error): Error {
     this.#failure ??= e;
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ring?.close();
     void this.#peer.close();
     return this.#failure;
   }
@@ -212,6 +264,7 @@ export class Subscriber implements AsyncIterable<Published> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.#ring?.close(); // the ring stops waiting for this subscriber at once
     await this.#peer.close();
   }
 }
@@ -227,16 +280,33 @@ export async function subscribe(endpoint: string, options: SubscribeOptions = {}
   checkInteger("options.timeout", timeout, 1, 2 ** 31 - 1);
   const deadline = performance.now() + timeout;
   const peer = await connect(endpoint, { ...rest, name, timeout, transport: "zmq", reconnect: false });
+  let ring: BroadcastReader | null = null;
   try {
+    const welcome = async (): Promise<Welcome> => {
+      const w = decodeFromPublisher(await peer.recv({ timeout: Math.max(1, deadline - performance.now()) }));
+      if ("error" in w) throw shmError("EPROTO", `${endpoint} is not a publisher, or broke the protocol: ${w.error}`);
+      if (w.kind === Kind.Refused) throw shmError("ECONNREFUSED", `${endpoint} refused the subscription: ${w.reason}`);
+      if (w.kind !== Kind.Welcome) throw shmError("EPROTO", `${endpoint} answered SUBSCRIBE with message kind ${w.kind}`);
+      return w;
+    };
     await peer.send(encodeSubscribe([...new Set(topics)], transport === "auto"));
-    const m = await peer.recv({ timeout: Math.max(1, deadline - performance.now()) });
-    const w = decodeFromPublisher(m);
-    if ("error" in w) throw shmError("EPROTO", `${endpoint} is not a publisher, or broke the protocol: ${w.error}`);
-    if (w.kind === Kind.Refused) throw shmError("ECONNREFUSED", `${endpoint} refused the subscription: ${w.reason}`);
-    if (w.kind !== Kind.Welcome) throw shmError("EPROTO", `${endpoint} answered SUBSCRIBE with message kind ${w.kind}`);
-    if (w.transport !== "zmq") throw shmError("EPROTO", `${endpoint} offered transport "${w.transport}" to a subscriber that cannot use it`);
-    return new Subscriber(peer, topics, w);
+    let w = await welcome();
+    if (w.transport === "shm") {
+      if (transport === "zmq") throw shmError("EPROTO", `${endpoint} offered a ring to a subscriber that asked for ZeroMQ`);
+      try {
+        ring = Broadcast.attach(w.ring!, topics.length === 0 ? {} : { topics });
+        if (topics.length === 0) ring.setTopics([]); // nothing until subscribe() (attach's empty list means everything)
+        await peer.send(encodeAttached(ring.slot));
+      } catch (e) {
+        // Another user's ring (EACCES), another /dev/shm (ENOENT), no addon, every slot taken (EBUSY): ZeroMQ.
+        await peer.send(encodeFallback((e as Error).message));
+        w = await welcome();
+        if (w.transport !== "zmq") throw shmError("EPROTO", `${endpoint} offered a ring again after FALLBACK`);
+      }
+    }
+    return new Subscriber(peer, topics, w, ring);
   } catch (e) {
+    (ring as BroadcastReader | null)?.close();
     await peer.close();
     throw e;
   }

@@ -8,6 +8,10 @@
 //   3  CONSUMED   sub -> pub   u64 count (bytes 8-15, LE): MESSAGEs taken by the user since
 //                              SUBSCRIBE (cumulative); the publisher keeps at most `window`
 //                              MESSAGEs sent and not consumed per subscriber
+//   4  FALLBACK   sub -> pub   JSON {reason}: it could not attach the ring WELCOME named;
+//                              serve it over ZeroMQ (a second WELCOME answers)
+//   5  ATTACHED   sub -> pub   JSON {slot}: it attached the ring and holds this slot (the
+//                              publisher's view of it, its eviction; informative)
 //   16 WELCOME    pub -> sub   JSON {policy, blockTimeout, window, transport, ring, reason}
 //   17 MESSAGE    pub -> sub   u16 topic length (bytes 2-3, LE), topic (UTF-8), payload
 //   18 MISSED     pub -> sub   u64 count (bytes 8-15, LE, < 2^53): messages for this
@@ -17,7 +21,7 @@
 // Everything received is untrusted: decodeFromSubscriber/decodeFromPublisher
 // check every byte and field and return an error string instead of throwing.
 
-export const Kind = { Subscribe: 1, Topics: 2, Consumed: 3, Welcome: 16, Message: 17, Missed: 18, Evicted: 19, Refused: 20 } as const;
+export const Kind = { Subscribe: 1, Topics: 2, Consumed: 3, Fallback: 4, Attached: 5, Welcome: 16, Message: 17, Missed: 18, Evicted: 19, Refused: 20 } as const;
 
 export type Policy = "block" | "drop";
 
@@ -32,6 +36,8 @@ export type FromSubscriber =
   | { kind: typeof Kind.Subscribe; topics: string[]; shm: boolean }
   | { kind: typeof Kind.Topics; topics: string[] }
   | { kind: typeof Kind.Consumed; count: number }
+  | { kind: typeof Kind.Fallback; reason: string }
+  | { kind: typeof Kind.Attached; slot: number }
   | { error: string };
 
 export interface Welcome {
@@ -72,6 +78,8 @@ function json(kind: number, body: object): Buffer {
 export const encodeSubscribe = (topics: string[], shm: boolean): Buffer => json(Kind.Subscribe, { topics, shm });
 export const encodeTopics = (topics: string[]): Buffer => json(Kind.Topics, { topics });
 export const encodeWelcome = (w: Omit<Welcome, "kind">): Buffer => json(Kind.Welcome, w);
+export const encodeFallback = (reason: string): Buffer => json(Kind.Fallback, { reason: reason.slice(0, 4096) });
+export const encodeAttached = (slot: number): Buffer => json(Kind.Attached, { slot });
 export const encodeEvicted = (reason: string): Buffer => json(Kind.Evicted, { reason });
 export const encodeRefused = (reason: string): Buffer => json(Kind.Refused, { reason });
 
@@ -136,9 +144,11 @@ export function decodeFromSubscriber(f: Uint8Array): FromSubscriber {
     const count = countOf(f);
     return count === null ? { error: "CONSUMED: bad frame" } : { kind, count };
   }
-  if (kind !== Kind.Subscribe && kind !== Kind.Topics) return { error: `message kind ${kind ?? "(empty)"} from a subscriber` };
+  if (kind !== Kind.Subscribe && kind !== Kind.Topics && kind !== Kind.Fallback && kind !== Kind.Attached) return { error: `message kind ${kind ?? "(empty)"} from a subscriber` };
   const b = body(f);
   if (typeof b === "string") return { error: b };
+  if (kind === Kind.Attached) return Number.isInteger(b.slot) && (b.slot as number) >= 0 && (b.slot as number) < 256 ? { kind, slot: b.slot as number } : { error: "ATTACHED: bad slot" };
+  if (kind === Kind.Fallback) return typeof b.reason === "string" && b.reason.length <= 4096 ? { kind, reason: b.reason } : { error: "FALLBACK: bad reason" };
   const topics = topicList(b.topics);
   if (topics === null) return { error: `topics must be an array of at most ${MAX_TOPICS} strings of at most ${MAX_TOPIC_BYTES} bytes` };
   if (kind === Kind.Topics) return { kind, topics };
