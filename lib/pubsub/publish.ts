@@ -198,8 +198,9 @@ export class Publisher extends EventEmitter {
   /** The subscribers that said what they want, and their counters. */
   get subscribers(): SubscriptionInfo[] {
     const slots = this.#shm > 0 && this.#ring !== null && !this.#ring.closed ? this.#ring.subscribers : [];
+    // A local one counts once it attached the ring (ATTACHED): from then on it reads what is published.
     return [...this.#subs]
-      .filter((s) => s.ready && !s.gone)
+      .filter((s) => s.ready && !s.gone && (s.mode === "zmq" || s.slot >= 0))
       .map((s) => {
         if (s.mode === "zmq") return { ...s.info, topics: [...s.topics] };
         // Its slot in the ring (as it said: display only).
@@ -260,6 +261,7 @@ export class Publisher extends EventEmitter {
         if (d.kind === Kind.Attached) {
           if (!s.ready || s.mode !== "shm" || s.slot >= 0) return this.#refuse(s, "ATTACHED without a ring offered, or twice");
           s.slot = d.slot;
+          this.emit("subscriber", { ...s.info });
           continue;
         }
         if (d.kind === Kind.Fallback) {
@@ -268,6 +270,7 @@ export class Publisher extends EventEmitter {
           s.mode = "zmq";
           this.#shm--;
           this.#welcome(s, "zmq", `${s.info.name} could not map the ring: ${d.reason}`);
+          this.emit("subscriber", { ...s.info });
           continue;
         }
         if (d.kind === Kind.Subscribe) {
@@ -280,8 +283,10 @@ export class Publisher extends EventEmitter {
             s.mode = "shm";
             this.#shm++;
             this.#welcome(s, "shm", "");
-          } else this.#welcome(s, "zmq", d.shm ? this.#noRing : "the subscriber asked for ZeroMQ");
-          this.emit("subscriber", { ...s.info, transport: s.mode });
+          } else {
+            this.#welcome(s, "zmq", d.shm ? this.#noRing : "the subscriber asked for ZeroMQ");
+            this.emit("subscriber", { ...s.info });
+          }
         } else {
           if (!s.ready) return this.#refuse(s, "TOPICS before SUBSCRIBE");
           s.topics = s.info.topics = d.topics;
@@ -352,7 +357,8 @@ export class Publisher extends EventEmitter {
       if (wait.signal?.aborted) throw abortError(wait.signal);
       let frame: Buffer | null = null;
       let blocked: Queued[] | null = null;
-      const ring = this.#shm > 0 ? this.#toRing(topic, bytes, wait) : null;
+      // The ring only gets what some local subscriber wants (as the publisher filters for remote ones).
+      const ring = this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
       for (const s of this.#subs) {
         if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
         frame ??= encodeMessage(t, bytes);
@@ -368,6 +374,11 @@ export class Publisher extends EventEmitter {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  #localWants(topic: string): boolean {
+    for (const s of this.#subs) if (s.mode === "shm" && !s.gone && topicMatches(s.topics, topic)) return true;
+    return false;
   }
 
   /** Writes into the ring (once for every local subscriber): now, or (block) after the ring's sends that wait, in order. */
