@@ -68,11 +68,11 @@ export const CURSOR = {
   missed: 16, // u64 lost to laps (drop)
   topics_len: 24, // u32 bytes of `topics` (display only)
   topics: 64, // NUL-separated prefixes, up to 960 bytes (display only)
-  held: 1024, // held-loan table: HELD_ENTRIES x 16 bytes (loans, §6.8)
+  held: 1024, // held-loan table: HELD_ENTRIES u64 words (slab index + 1) | (generation << 32); 0 = empty (§6.8)
 } as const;
 export const CURSOR_TOPICS_MAX = 960;
 export const HELD_ENTRIES = 64;
-export const HELD_ENTRY_SIZE = 16;
+export const HELD_ENTRY_SIZE = 8;
 export const CURSOR_DATA_SIZE = 4096;
 
 /** Frame header (16 bytes), frames 8-aligned, never wrapped. */
@@ -108,3 +108,22 @@ export function align8(n: number): number {
 export function ringOffset(maxSubscribers: number): number {
   return Math.ceil((CONTROL_SIZE + maxSubscribers * SLOT_SIZE) / 4096) * 4096;
 }
+
+/** LOAN frame body (32 bytes): which slab, its generation, the message's size. */
+export const LOAN_BODY = {
+  slab: 0, // u32 slab index (the slab's name: "smsh-<first 16 hex of the ring token>.<index>")
+  gen: 4, // u32 generation (never 0)
+  size: 8, // u64 bytes of the message, at LOAN_PAYLOAD_OFFSET of the slab's data region
+  // 16..31 reserved, 0
+} as const;
+export const LOAN_BODY_SIZE = 32;
+
+/** A broadcast loan slab: a plain segment; its data region starts with this page, then the payload. */
+export const LOAN_SLAB_MAGIC = 0x4c424d53; // "SMBL"
+export const LOAN_META = {
+  magic: 0,
+  gen: 4, // the generation of the loan the slot holds now (stored before the LOAN frame)
+  slot_size: 8, // payload bytes
+} as const;
+export const LOAN_PAYLOAD_OFFSET = 4096;
+export const DEFAULT_MAX_LOAN_BYTES = 2 ** 30;

@@ -21,7 +21,11 @@ import {
   CURSOR_TOPICS_MAX,
   FRAME_DATA,
   FRAME_HEADER,
+  FRAME_LOAN,
   FRAME_PAD,
+  HELD_ENTRIES,
+  LOAN_BODY,
+  LOAN_BODY_SIZE,
   MAX_BROADCAST_CAPACITY,
   MAX_SUBSCRIBERS,
   maxFrame,
@@ -38,6 +42,7 @@ import {
   WRITER_CLOSED,
   WRITER_OPEN,
 } from "./layout.js";
+import { LoanViews } from "./loan-views.js";
 import { slotOffset } from "./subscriber-slot.js";
 import { compileTopics, matches, TopicDecoder, type TopicFilter } from "./topics.js";
 
@@ -64,8 +69,16 @@ export interface BroadcastAttachOptions {
 
 export interface BroadcastMessage {
   topic: string;
-  /** A copy: stays valid for as long as it is referenced. */
+  /**
+   * The body. A DATA message's is a copy: valid for as long as it is
+   * referenced. A loan's is a view of the writer's shared memory (no copy),
+   * valid until release() (then it reads as length 0).
+   */
   data: Uint8Array;
+  /** Whether `data` is a loan's view (release it when done; the writer cannot reuse the memory before). */
+  loan: boolean;
+  /** Releases a loan's view (a no-op for copies). Safe twice. */
+  release(): void;
   /** The writer's sequence number of this message (u32, wraps). */
   seq: number;
   /** Messages (of any topic) this subscriber lost to a lap just before this one (drop); usually 0. */
@@ -111,6 +124,9 @@ export class BroadcastReader {
   #error: ShmError | null = null;
   #closed = false;
   #stats = { messages: 0, missed: 0, laps: 0 };
+  readonly #held: BigUint64Array;
+  readonly #loans: LoanViews;
+  #heldFull = false; // a matching loan waits for a free entry of the held table (EMAXKEPT)
 
   private constructor(ring: Segment, cursor: Segment, slot: number, filter: TopicFilter, mode: WaitMode, spin: number | "adaptive") {
     this.ring = ring;
@@ -134,6 +150,8 @@ export class BroadcastReader {
     this.#curWords = new Int32Array(cursor.buffer, cursor.dataOffset, CURSOR_DATA_SIZE / 4);
     this.#parker = new Parker(new WaitLine(cursor, OFFSETS.reader_wait), mode, spinPolicy(spin));
     this.#writerLine = new WaitLine(ring, OFFSETS.writer_wait);
+    this.#held = new BigUint64Array(cursor.buffer, cursor.dataOffset + CURSOR.held, HELD_ENTRIES);
+    this.#loans = new LoanViews(ring, this.#held, this.#writerLine);
     this.#pos = 0;
     this.#expected = 0;
     let watch: PeerWatchHandle | null = null;
@@ -291,6 +309,10 @@ export class BroadcastReader {
     this.#fill();
     if (this.#qi < this.#queue.length) return this.#take();
     if (this.#error !== null) throw this.#error;
+    if (this.#heldFull) {
+      this.#heldFull = false;
+      throw shmError("EMAXKEPT", `this subscriber holds ${HELD_ENTRIES} loans: release() some to receive the next one`);
+    }
     return null;
   }
 
@@ -305,9 +327,9 @@ export class BroadcastReader {
   }
 
   #ready(): boolean {
-    if (this.#closed || this.#qi < this.#queue.length || this.#error !== null) return true;
+    if (this.#closed || this.#qi < this.#queue.length || this.#error !== null || this.#heldFull) return true;
     this.#fill();
-    return this.#qi < this.#queue.length || this.#error !== null;
+    return this.#qi < this.#queue.length || this.#error !== null || this.#heldFull;
   }
 
   /** Nothing came for a while: is the writer still there? */
@@ -376,6 +398,7 @@ export class BroadcastReader {
     let lastSeq = -1;
     let bad: string | null = null;
     const got: BroadcastMessage[] = [];
+    const loans: { msg: number; entry: number; slab: number; gen: number; size: number }[] = [];
     while (p < avail && n < MAX_BATCH && bytes < this.capacity / 4) {
       const off = p & this.#mask;
       const rest = this.capacity - off;
@@ -400,7 +423,7 @@ export class BroadcastReader {
         continue;
       }
       const size = align8(FRAME_HEADER + len);
-      if (type !== FRAME_DATA || len > this.#maxBody || tl + bl !== len || size > rest || p + size > avail) {
+      if ((type !== FRAME_DATA && (type !== FRAME_LOAN || bl !== LOAN_BODY_SIZE)) || len > this.#maxBody || tl + bl !== len || size > rest || p + size > avail) {
         bad = `frame at ${p}: type ${type}, length ${len}, topic ${tl}, body ${bl} (ring ${this.capacity}, published ${avail})`;
         break;
       }
@@ -409,11 +432,29 @@ export class BroadcastReader {
         bad = `frame at ${p}: sequence ${seq} after ${lastSeq}`;
         break;
       }
-      lastSeq = seq;
       if (matches(this.#filter, u8, at + FRAME_HEADER, tl)) {
-        got.push({ topic: this.#decoder.decode(u8, at + FRAME_HEADER, tl), data: u8.slice(at + FRAME_HEADER + tl, at + FRAME_HEADER + len), seq, missed: 0 });
-        bytes += bl;
+        const topic = this.#decoder.decode(u8, at + FRAME_HEADER, tl);
+        if (type === FRAME_LOAN) {
+          const body = new DataView(u8.buffer, at + FRAME_HEADER + tl, LOAN_BODY_SIZE);
+          const slab = body.getUint32(LOAN_BODY.slab, true);
+          const gen = body.getUint32(LOAN_BODY.gen, true);
+          const loanSize = Number(body.getBigUint64(LOAN_BODY.size, true));
+          // SYNC POINT: the hold before the validation below; pairs with the writer's
+          // exchange of claim_pos, then load of the holds (writer.ts #isFree).
+          const entry = this.#loans.hold(slab, gen);
+          if (entry < 0) {
+            this.#heldFull = true;
+            if (got.length === 0 && firstSeq === seq) firstSeq = -1;
+            break;
+          }
+          loans.push({ msg: got.length, entry, slab, gen, size: loanSize });
+          got.push({ topic, data: EMPTY, loan: true, release: noop, seq, missed: 0 });
+        } else {
+          got.push({ topic, data: u8.slice(at + FRAME_HEADER + tl, at + FRAME_HEADER + len), loan: false, release: noop, seq, missed: 0 });
+          bytes += bl;
+        }
       }
+      lastSeq = seq;
       p += size;
       n++;
     }
@@ -423,7 +464,9 @@ export class BroadcastReader {
     // batch is intact iff its first frame is (a later frame was found through
     // the lengths of the earlier ones).
     const claim = Number(ORDERED_LOADS ? Atomics.load(this.#b64, CONTROL.claim_pos >> 3) : Atomics.add(this.#b64, CONTROL.claim_pos >> 3, 0n));
-    if (claim > start + this.capacity) {
+    if (claim > start + this.capacity || (loans.length > 0 && Atomics.load(this.#i32, this.#stateIdx) !== SLOT_ACTIVE)) {
+      for (const l of loans) this.#loans.unhold(l.entry);
+      if (claim <= start + this.capacity) return; // evicted meanwhile (§6.8): the next #fill reports ESLOW
       // Lapped: nothing of this batch is trusted. write_pos is a frame boundary.
       this.#lapped = true;
       this.#stats.laps++;
@@ -451,6 +494,17 @@ export class BroadcastReader {
         got[0]!.missed += this.#pendingMissed;
         this.#pendingMissed = 0;
       }
+    }
+    for (const l of loans) {
+      const r = this.#loans.view(l.entry, l.slab, l.gen, l.size);
+      if (typeof r === "string") {
+        for (const k of loans) if (k.msg >= l.msg) this.#loans.unhold(k.entry);
+        got.length = l.msg;
+        bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
+        break;
+      }
+      got[l.msg]!.data = r.data;
+      got[l.msg]!.release = r.release;
     }
     if (bad !== null) {
       this.#error = shmError("ECORRUPT", `broadcast ring ${this.name}: ${bad}`);
@@ -482,6 +536,7 @@ export class BroadcastReader {
     this.#closed = true;
     this.#watch?.close();
     this.#parker.close();
+    this.#loans.close();
     try {
       const st = Atomics.load(this.#i32, this.#stateIdx);
       if (st === SLOT_ACTIVE || st === SLOT_EVICTED || st === SLOT_JOINING) Atomics.store(this.#i32, this.#stateIdx, SLOT_FREE);
@@ -498,6 +553,9 @@ export class BroadcastReader {
     this.close();
   }
 }
+
+const EMPTY = new Uint8Array(0);
+const noop = (): void => undefined;
 
 /** Validates a ring's control block (everything in it is untrusted); returns its slot count. */
 function checkControl(ring: Segment): number {

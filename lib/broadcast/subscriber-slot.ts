@@ -6,7 +6,7 @@ import { Segment } from "../core/segment.js";
 import { WaitLine } from "../core/notify.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
 import { OFFSETS } from "../core/layout.js";
-import { CURSOR, CURSOR_DATA_SIZE, CURSOR_NAME_SIZE, CURSOR_TOPICS_MAX, HELD_ENTRIES, HELD_ENTRY_SIZE, SLOT, SLOT_SIZE, CONTROL_SIZE } from "./layout.js";
+import { CURSOR, CURSOR_DATA_SIZE, CURSOR_NAME_SIZE, CURSOR_TOPICS_MAX, HELD_ENTRIES, SLOT, SLOT_SIZE, CONTROL_SIZE } from "./layout.js";
 
 const ascii = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
@@ -71,10 +71,14 @@ export class SlotView {
     return { messages: u64(CURSOR.messages >> 2), missed: u64(CURSOR.missed >> 2), topics: len === 0 ? [""] : utf8.decode(bytes).split("\0") };
   }
 
-  /** The held-loan table's words (held loans, §6.8): `HELD_ENTRIES` entries of 4 words. */
-  heldWords(): Int32Array {
-    return new Int32Array(this.cursor.buffer, this.cursor.dataOffset + CURSOR.held, (HELD_ENTRIES * HELD_ENTRY_SIZE) / 4);
+  /** Whether the subscriber's held-loan table names `key` ((slab + 1) | gen << 32, §6.8). */
+  holds(key: bigint): boolean {
+    const t = (this.#held ??= new BigUint64Array(this.cursor.buffer, this.cursor.dataOffset + CURSOR.held, HELD_ENTRIES));
+    for (let i = 0; i < HELD_ENTRIES; i++) if (Atomics.load(t, i) === key) return true;
+    return false;
   }
+
+  #held: BigUint64Array | null = null;
 
   /** Stops watching and unmaps (the writer's mapping only; the subscriber owns the name). */
   close(): void {

@@ -21,8 +21,12 @@ import {
   DEFAULT_BLOCK_TIMEOUT_MS,
   DEFAULT_CAPACITY,
   DEFAULT_MAX_SUBSCRIBERS,
+  DEFAULT_MAX_LOAN_BYTES,
   FRAME_DATA,
   FRAME_HEADER,
+  FRAME_LOAN,
+  LOAN_BODY,
+  LOAN_BODY_SIZE,
   FRAME_PAD,
   MAX_BROADCAST_CAPACITY,
   MAX_SUBSCRIBERS,
@@ -40,6 +44,7 @@ import {
   WRITER_CLOSED,
   WRITER_OPEN,
 } from "./layout.js";
+import { LoanSlabs, type LoanSlab } from "./loans.js";
 import { slotOffset, SlotView } from "./subscriber-slot.js";
 import { TopicEncoder } from "./topics.js";
 
@@ -60,6 +65,44 @@ export interface BroadcastCreateOptions {
   spin?: number | "adaptive";
   /** Segment name; default a random "smsh-..." one. */
   name?: string;
+  /** Most bytes of loan slabs (shared memory) the writer keeps. Default 1 GiB. */
+  maxLoanBytes?: number;
+}
+
+/**
+ * A loan: `data` is shared memory the writer fills in place; send(topic,
+ * loan) hands it to every subscriber without a copy (each subscriber that
+ * takes it holds a view until it releases it). After send the writer's
+ * view is detached (length 0).
+ */
+export class BroadcastLoan {
+  readonly size: number;
+  /** @internal */
+  readonly slab: LoanSlab;
+  /** @internal */
+  readonly gen: number;
+  #buffer: ArrayBuffer | null;
+  readonly data: Uint8Array;
+
+  /** @internal */
+  constructor(slab: LoanSlab, gen: number, size: number) {
+    this.slab = slab;
+    this.gen = gen;
+    this.size = size;
+    this.#buffer = slab.view(size);
+    this.data = new Uint8Array(this.#buffer);
+  }
+
+  get sent(): boolean {
+    return this.#buffer === null;
+  }
+
+  /** @internal detaches the writer's view (at send, or when the writer closes). */
+  detach(): void {
+    if (this.#buffer === null) return;
+    if (!this.slab.segment.closed) this.slab.segment.handle.detachView(this.#buffer);
+    this.#buffer = null;
+  }
 }
 
 export interface SubscriberInfo {
@@ -120,9 +163,22 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #closed = false;
   #timer: NodeJS.Timeout | null;
   #stats = { messages: 0, bytes: 0, waits: 0, evictions: 0 };
+  readonly #maxLoanBytes: number;
+  #loans: LoanSlabs | null = null;
+  readonly #outstanding = new Set<BroadcastLoan>(); // loaned, not yet sent
 
-  private constructor(seg: Segment, capacity: number, policy: BroadcastPolicy, blockTimeout: number, maxSubscribers: number, mode: WaitMode, spin: number | "adaptive") {
+  private constructor(
+    seg: Segment,
+    capacity: number,
+    policy: BroadcastPolicy,
+    blockTimeout: number,
+    maxSubscribers: number,
+    mode: WaitMode,
+    spin: number | "adaptive",
+    maxLoanBytes: number,
+  ) {
     super();
+    this.#maxLoanBytes = maxLoanBytes;
     this.segment = seg;
     this.name = seg.name;
     this.capacity = capacity;
@@ -159,6 +215,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const mode = validateWaitMode(options.mode ?? DEFAULT_WAIT_MODE);
     const spin = options.spin ?? 0;
     if (spin !== "adaptive") checkInteger("options.spin", spin, 0, 10_000_000);
+    const maxLoanBytes = checkInteger("options.maxLoanBytes", options.maxLoanBytes ?? DEFAULT_MAX_LOAN_BYTES, 4096, Number.MAX_SAFE_INTEGER);
     const ro = ringOffset(maxSubscribers);
     const seg = Segment.create({ size: ro + capacity, prefault: true, ...(options.name === undefined ? {} : { name: options.name }) });
     const i32 = new Int32Array(seg.buffer, seg.dataOffset, ro / 4);
@@ -171,7 +228,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     Atomics.store(i32, CONTROL.writer_state >> 2, WRITER_OPEN);
     // SYNC POINT: the magic last; a subscriber checks it first (pairs with reader.ts's attach).
     Atomics.store(i32, CONTROL.magic >> 2, BROADCAST_MAGIC);
-    return new BroadcastWriter(seg, capacity, policy, blockTimeout, maxSubscribers, mode, spin);
+    return new BroadcastWriter(seg, capacity, policy, blockTimeout, maxSubscribers, mode, spin, maxLoanBytes);
   }
 
   get closed(): boolean {
@@ -211,12 +268,15 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     };
   }
 
-  /** Sends one message to every subscriber whose topics match; waits for room under "block". */
-  async send(topic: string | Uint8Array, data: Uint8Array, options?: SendOptions): Promise<void> {
+  /**
+   * Sends one message to every subscriber whose topics match: bytes (copied
+   * into the ring once) or a loan (no copy). Waits for room under "block".
+   */
+  async send(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan, options?: SendOptions): Promise<void> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
-    if (this.#tryRoom(total)) return this.#write(t, data);
+    if (this.#tryRoom(total)) return this.#writeAny(t, data);
     this.#stats.waits++;
     await this.#parker.wait({
       ready: () => this.#closed || this.#tryRoom(total),
@@ -227,20 +287,20 @@ export class BroadcastWriter extends EventEmitter implements Holder {
       op: "send",
     });
     this.#throwIfClosed();
-    this.#write(t, data);
+    this.#writeAny(t, data);
   }
 
   /** Sends if there is room now; false otherwise (block: a subscriber holds the ring full). */
-  trySend(topic: string | Uint8Array, data: Uint8Array): boolean {
+  trySend(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan): boolean {
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
     if (!this.#tryRoom(total)) return false;
-    this.#write(t, data);
+    this.#writeAny(t, data);
     return true;
   }
 
   /** send() that blocks this thread (worker threads); ETIMEDOUT after timeoutMs. */
-  sendSync(topic: string | Uint8Array, data: Uint8Array, timeoutMs = Infinity): void {
+  sendSync(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan, timeoutMs = Infinity): void {
     const { deadline, timeout } = checkWaitOptions({ timeout: timeoutMs });
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
@@ -250,17 +310,106 @@ export class BroadcastWriter extends EventEmitter implements Holder {
       this.#throwIfClosed();
       if (!ok) throw shmError("ETIMEDOUT", `sendSync() timed out after ${timeoutMs} ms`);
     }
-    this.#write(t, data);
+    this.#writeAny(t, data);
+  }
+
+  /**
+   * Lends `size` bytes of shared memory to fill in place and send to every
+   * subscriber without a copy. Waits while every slab of that size is still
+   * held (by a subscriber that has not released it, or has not passed its
+   * frame) and maxLoanBytes allows no new one.
+   */
+  async loan(size: number, options?: WaitOptions): Promise<BroadcastLoan> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
+    checkInteger("size", size, 1, this.#maxLoanBytes);
+    let got = this.tryLoan(size);
+    if (got !== null) return got;
+    await this.#parker.wait({
+      ready: () => this.#closed || (got = this.tryLoan(size)) !== null,
+      recheck: () => this.#scan(performance.now()),
+      deadline,
+      timeout,
+      signal,
+      op: "loan",
+    });
+    this.#throwIfClosed();
+    return got!;
+  }
+
+  /** A loan if a slab is free now (or can be made), else null. */
+  tryLoan(size: number): BroadcastLoan | null {
+    this.#throwIfClosed();
+    checkInteger("size", size, 1, this.#maxLoanBytes);
+    this.#loans ??= new LoanSlabs(this.segment.token, this.#maxLoanBytes);
+    let slab = this.#loans.acquire(size, (s) => this.#isFree(s));
+    if (slab === null) {
+      this.flushHeld(); // a frame not yet published cannot be passed
+      this.#scan(performance.now());
+      slab = this.#loans.acquire(size, (s) => this.#isFree(s));
+      if (slab === null) return null;
+    }
+    const loan = new BroadcastLoan(slab, slab.take(), size);
+    this.#outstanding.add(loan);
+    return loan;
+  }
+
+  /** Bytes of loan slabs this writer keeps (shared memory). */
+  get loanBytes(): number {
+    return this.#loans?.bytes ?? 0;
+  }
+
+  /**
+   * Whether no subscriber can still take or still holds the slab's loan:
+   * its frame is published, every ACTIVE subscriber has passed it (or it was
+   * overwritten: none can validate it any more), and no hold names it (§6.8).
+   */
+  #isFree(s: LoanSlab): boolean {
+    if (s.framePos < 0 || s.framePos >= this.#published) return false;
+    const overwritten = this.#claimed > s.framePos + this.capacity;
+    const key = BigInt(s.index + 1) | (BigInt(s.gen) << 32n);
+    for (let i = 0; i < this.maxSubscribers; i++) {
+      const st = Atomics.load(this.#i32, (this.#ctl + slotOffset(i) + SLOT.state) >> 2);
+      if (st === SLOT_FREE || st === SLOT_JOINING) continue; // a joiner starts past every published frame
+      const v = this.#slots[i] ?? (st === SLOT_ACTIVE ? this.#adopt(i) : null);
+      if (v === null) continue;
+      // SYNC POINT: the cursor, then the holds; pairs with the subscriber's hold, then cursor (reader.ts).
+      if (st === SLOT_ACTIVE && !overwritten && v.position() <= s.framePos) return false;
+      if (v.holds(key)) return false;
+    }
+    return true;
   }
 
   #throwIfClosed(): void {
     if (this.#closed) throw shmError("ECLOSED", "the broadcast writer is closed");
   }
 
+  /** Bytes the frame's body takes: the data's, or a loan descriptor's. */
   #checkData(data: unknown): number {
     this.#throwIfClosed();
-    if (!(data instanceof Uint8Array)) throw invalidArgType("data", "a Uint8Array", data);
-    return data.length;
+    if (data instanceof Uint8Array) return data.length;
+    if (data instanceof BroadcastLoan) {
+      if (!this.#outstanding.has(data)) throw invalidArgValue("data", "is a loan already sent, or not of this writer", "a BroadcastLoan");
+      return LOAN_BODY_SIZE;
+    }
+    throw invalidArgType("data", "a Uint8Array or a BroadcastLoan", data);
+  }
+
+  #writeAny(topic: Uint8Array, data: Uint8Array | BroadcastLoan): void {
+    if (data instanceof Uint8Array) {
+      this.#write(topic, data, FRAME_DATA);
+      return;
+    }
+    this.#outstanding.delete(data);
+    data.detach();
+    const body = new Uint8Array(LOAN_BODY_SIZE);
+    const dv = new DataView(body.buffer);
+    dv.setUint32(LOAN_BODY.slab, data.slab.index, true);
+    dv.setUint32(LOAN_BODY.gen, data.gen, true);
+    dv.setBigUint64(LOAN_BODY.size, BigInt(data.size), true);
+    data.slab.state = "sent";
+    data.slab.lastUsed = performance.now();
+    data.slab.framePos = this.#write(topic, body, FRAME_LOAN);
+    this.#stats.bytes += data.size - LOAN_BODY_SIZE;
   }
 
   /** Ring bytes a frame of this topic and body takes, with the PAD before it if it would not fit before the end. */
@@ -285,7 +434,8 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     return true;
   }
 
-  #write(topic: Uint8Array, data: Uint8Array): void {
+  /** Writes one frame; returns its position. */
+  #write(topic: Uint8Array, data: Uint8Array, type: number): number {
     const need = align8(FRAME_HEADER + topic.length + data.length);
     let off = this.#w & this.#mask;
     const rest = this.capacity - off;
@@ -313,7 +463,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const at = this.#base + off;
     const h = at >> 2;
     i32[h] = topic.length + data.length;
-    i32[h + 1] = FRAME_DATA | (topic.length << 16);
+    i32[h + 1] = type | (topic.length << 16);
     i32[h + 2] = this.#seq;
     i32[h + 3] = data.length;
     this.#u8.set(topic, at + FRAME_HEADER);
@@ -328,6 +478,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     }
     // Never hold more than half a ring: a sleeping subscriber would wait for the tick's end.
     if (this.#w - this.#published > this.capacity / 2) this.flushHeld();
+    return this.#w - need;
   }
 
   /** Publishes what was written this tick and wakes the subscribers that sleep (core/publish.ts). */
@@ -490,6 +641,9 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     }
     this.#slots.fill(null);
     this.#parker.close();
+    for (const l of this.#outstanding) l.detach();
+    this.#outstanding.clear();
+    this.#loans?.close();
     this.segment.close();
   }
 
