@@ -57,7 +57,8 @@ async function planner(): Promise<void> {
       await pub.send("tot.log", Buffer.from("nobody subscribed to this: the publisher sends it to no one"));
     }
     const s = pub.stats;
-    console.log(`planner: published ${s.messages} thoughts, ${s.delivered} deliveries (each explorer got only its topics)`);
+    // Local explorers read the ring (each thought written once, whatever their number); the remote one is sent its own.
+    console.log(`planner: published ${s.messages} thoughts: ${s.ring} written once into the shared-memory ring, ${s.delivered} sent over ZeroMQ`);
   } finally {
     await pub.close(); // every explorer reads what it was sent, then its stream ends
     const codes = await Promise.all(children);

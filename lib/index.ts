@@ -32,7 +32,7 @@ export type {
   SubscriberInfo,
 } from "./broadcast/broadcast.js";
 export { publish, Publisher } from "./pubsub/publish.js";
-export type { PublishOptions, PublisherStats, SubscriptionInfo } from "./pubsub/publish.js";
+export type { PublishOptions, PublisherLoan, PublisherStats, SubscriptionInfo } from "./pubsub/publish.js";
 export { subscribe, Subscriber } from "./pubsub/subscribe.js";
 export type { Published, SubscribeOptions } from "./pubsub/subscribe.js";
 export { proxy, Proxy } from "./pubsub/proxy.js";

@@ -35,6 +35,7 @@ import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgV
 import type { Peer } from "../peer/peer.js";
 import { listen, type ListenOptions, type Server } from "../peer/server.js";
 import { Broadcast, type BroadcastWriter } from "../broadcast/broadcast.js";
+import { BroadcastLoan } from "../broadcast/writer.js";
 import { bindMirror, type ZmqMirror } from "./interop.js";
 import { Kind, MAX_TOPICS, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
 
@@ -88,6 +89,16 @@ export interface PublisherStats {
   ring: number;
   /** Subscribers evicted under "block". */
   evicted: number;
+}
+
+/**
+ * A loan of a publisher (loan()): fill `data` in place, then send(topic,
+ * loan). Local subscribers get a view of the same shared memory (no copy);
+ * remote ones a copy on the wire. Without a ring (transport "zmq") it is
+ * ordinary memory.
+ */
+export interface PublisherLoan {
+  readonly data: Uint8Array;
 }
 
 export const DEFAULT_BLOCK_TIMEOUT_MS = 5000;
@@ -348,17 +359,18 @@ export class Publisher extends EventEmitter {
    * timeout bound that wait: the subscribers that had no room by then miss
    * it (MISSED tells them), and send() rejects (AbortError, ETIMEDOUT).
    */
-  send(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer, options?: WaitOptions): Promise<void> {
+  send(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer | PublisherLoan, options?: WaitOptions): Promise<void> {
     try {
       if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
       const t = topicBytes("topic", topic);
-      const bytes = asBytes(data);
+      const loan = data instanceof BroadcastLoan ? data : null;
+      if (loan !== null && loan.sent) throw invalidArgValue("data", "is a loan that was sent already (take a new one)", data);
+      const bytes = loan !== null ? loan.data : isPlainLoan(data) ? data.data : asBytes(data);
       const wait = checkWaitOptions(options);
       if (wait.signal?.aborted) throw abortError(wait.signal);
+      // Remote subscribers first: their copy is made before a loan goes into the ring (which takes its memory).
       let frame: Buffer | null = null;
       let blocked: Queued[] | null = null;
-      // The ring only gets what some local subscriber wants (as the publisher filters for remote ones).
-      const ring = this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
       for (const s of this.#subs) {
         if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
         frame ??= encodeMessage(t, bytes);
@@ -366,6 +378,9 @@ export class Publisher extends EventEmitter {
         if (q !== null) (blocked ??= []).push(q);
       }
       if (this.#mirror?.send(topic, t, bytes)) this.#stats.delivered++;
+      // The ring only gets what some local subscriber wants (as the publisher filters for remote ones); a loan
+      // always goes (its memory returns to the pool once every subscriber passed it).
+      const ring = loan !== null ? this.#toRing(topic, loan, wait) : this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
       this.#stats.messages++;
       this.#stats.bytes += bytes.byteLength;
       const remote = blocked === null ? null : this.#waitFor(blocked, wait);
@@ -376,18 +391,31 @@ export class Publisher extends EventEmitter {
     }
   }
 
+  /**
+   * Shared memory to fill in place and publish with send(topic, loan): local
+   * subscribers read the same memory (no copy, whatever their number), remote
+   * ones get a copy. Waits (block) while the ring's loan memory
+   * (maxLoanBytes) is held by subscribers. Without a ring: ordinary memory.
+   */
+  async loan(size: number, options?: WaitOptions): Promise<PublisherLoan> {
+    if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
+    if (this.#ring === null) return { data: new Uint8Array(checkInteger("size", size, 1, 2 ** 32)) };
+    return this.#ring.loan(size, options);
+  }
+
   #localWants(topic: string): boolean {
     for (const s of this.#subs) if (s.mode === "shm" && !s.gone && topicMatches(s.topics, topic)) return true;
     return false;
   }
 
   /** Writes into the ring (once for every local subscriber): now, or (block) after the ring's sends that wait, in order. */
-  #toRing(topic: string, bytes: Uint8Array, wait: Wait): Promise<void> | null {
-    const ring = this.#ring!;
+  #toRing(topic: string, bytes: Uint8Array | BroadcastLoan, wait: Wait): Promise<void> | null {
+    const ring = this.#ring;
+    if (ring === null) throw invalidArgValue("data", "is a loan of another publisher's ring", bytes);
     this.#stats.ring++;
     if (this.#ringTail === null && ring.trySend(topic, bytes)) return null;
-    // It waits: a copy of its own (a caller that does not await may reuse its buffer at once).
-    const own = new Uint8Array(bytes);
+    // It waits: a copy of its own (a caller that does not await may reuse its buffer at once); a loan is the ring's already.
+    const own = bytes instanceof BroadcastLoan ? bytes : new Uint8Array(bytes);
     const opts = { signal: wait.signal, timeout: Math.max(0, wait.deadline - performance.now()) };
     const p = (this.#ringTail ?? Promise.resolve()).then(() => ring.send(topic, own, Number.isFinite(wait.deadline) ? opts : { signal: wait.signal }));
     const tail = p.then(
@@ -573,6 +601,10 @@ export class Publisher extends EventEmitter {
     this.#ring?.close(); // local subscribers read what is in it, then their stream ends
     await this.#server.close();
   }
+}
+
+function isPlainLoan(d: unknown): d is PublisherLoan {
+  return d !== null && typeof d === "object" && !ArrayBuffer.isView(d) && !(d instanceof ArrayBuffer) && (d as PublisherLoan).data instanceof Uint8Array;
 }
 
 /** Listens on `endpoint` ("ipc://<path>" or "tcp://host:port") and publishes to whoever subscribes there. */

@@ -29,10 +29,20 @@ export interface SubscribeOptions extends Omit<ConnectOptions, "name" | "transpo
 
 export interface Published {
   topic: string;
+  /** The payload: a copy of its own, or (`loan`) a view of the publisher's shared memory, valid until release(). */
   data: Uint8Array;
   /** Messages for this subscriber that the publisher did not send just before this one (policy "drop"); 0 mostly. */
   missed: number;
+  /** Whether `data` is a loan's view (transport "shm"): the publisher cannot reuse that memory before release(). */
+  loan: boolean;
+  /** Releases a loan's view (it then reads as length 0); a no-op for copies. Safe twice. Iteration releases each at the next step. */
+  release(): void;
 }
+
+const noop = (): void => {};
+
+/** How long a subscriber whose ring ended waits for the publisher's BYE before closing its Peer anyway. */
+const END_WAIT_MS = 1000;
 
 /** CONSUMED goes when this many messages were taken since the last (a fraction of the window), or after CONSUMED_DELAY_MS. */
 const CONSUMED_FRACTION = 4;
@@ -74,6 +84,25 @@ export class Subscriber implements AsyncIterable<Published> {
     this.window = w.window;
     this.transport = w.transport;
     this.reason = w.reason;
+    if (ring !== null) void this.#control();
+  }
+
+  /**
+   * transport "shm": the Peer carries no data, but its end (the publisher's
+   * BYE, its death) and a REFUSED must still be read, so that close() does
+   * not wait for a publisher that is gone.
+   */
+  async #control(): Promise<void> {
+    try {
+      for await (const m of this.#peer.messages()) {
+        const d = decodeFromPublisher(m);
+        if ("error" in d) this.#fail(shmError("EPROTO", `the publisher broke the protocol: ${d.error}`));
+        else if (d.kind === Kind.Refused) this.#fail(shmError("ECONNREFUSED", `the publisher refused this subscriber: ${d.reason}`));
+        else if (d.kind === Kind.Evicted) this.#fail(shmError("ESLOW", d.reason));
+      }
+    } catch {
+      // the publisher's end or death: the ring says it to recv()
+    }
   }
 
   /** The publisher's name. */
@@ -173,7 +202,7 @@ export class Subscriber implements AsyncIterable<Published> {
       this.#messages++;
       const missed = this.#owed;
       this.#owed = 0;
-      return { topic: d.topic, data: d.data, missed };
+      return { topic: d.topic, data: d.data, missed, loan: false, release: noop };
     }
   }
 
@@ -206,11 +235,14 @@ export class Subscriber implements AsyncIterable<Published> {
         this.#missed += m.missed;
         this.#ringMissed += m.missed;
       }
-      if (!topicMatches(this.#topics, m.topic)) continue; // read before a setTopics() that excludes it
+      if (!topicMatches(this.#topics, m.topic)) {
+        m.release(); // read before a setTopics() that excludes it
+        continue;
+      }
       this.#messages++;
       const missed = this.#owed;
       this.#owed = 0;
-      return { topic: m.topic, data: m.data, missed };
+      return { topic: m.topic, data: m.data, missed, loan: m.loan, release: m.release };
     }
   }
 
@@ -237,25 +269,32 @@ export class Subscriber implements AsyncIterable<Published> {
   }
 
   #fail(e: Error): Error {
-    this.#failure ??= e;
+    if (this.#failure !== null) return this.#failure;
+    this.#failure = e;
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
     this.#ring?.close();
-    void this.#peer.close();
-    return this.#failure;
+    void this.#endPeer();
+    return e;
   }
 
   /** Messages until the publisher closes (the end of iteration); ESLOW, EPEERDEAD and the like are thrown. */
   async *[Symbol.asyncIterator](): AsyncIterator<Published> {
-    for (;;) {
-      let m: Published;
-      try {
-        m = await this.recv();
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code === "ECLOSED") return; // the publisher closed, or this side did
-        throw e;
+    let last: Published | null = null;
+    try {
+      for (;;) {
+        last?.release(); // a loan's view is valid until the next step (release() earlier, or copy what must stay)
+        last = null;
+        try {
+          last = await this.recv();
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          if (code === "ECLOSED") return; // the publisher closed, or this side did
+          throw e;
+        }
+        yield last;
       }
-      yield m;
+    } finally {
+      last?.release();
     }
   }
 
@@ -265,7 +304,28 @@ export class Subscriber implements AsyncIterable<Published> {
     this.#closed = true;
     if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
     this.#ring?.close(); // the ring stops waiting for this subscriber at once
-    await this.#peer.close();
+    await this.#endPeer();
+  }
+
+  /**
+   * Closes the Peer. After the publisher's end was seen in the ring (its BYE
+   * follows at once), waits for that BYE a moment rather than for a
+   * listener that is gone to take ours.
+   */
+  async #endPeer(): Promise<void> {
+    const p = this.#peer;
+    if (this.#ring !== null && this.#failure !== null && p.state === "connected") {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, END_WAIT_MS);
+        function done(): void {
+          clearTimeout(t);
+          p.off("state", done);
+          resolve();
+        }
+        p.on("state", done);
+      });
+    }
+    await p.close();
   }
 }
 
