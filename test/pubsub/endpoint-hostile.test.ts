@@ -45,6 +45,11 @@ describe("hostile subscribers", () => {
     ["CONSUMED before SUBSCRIBE", [wire.encodeConsumed(0)], /CONSUMED 0/],
     ["CONSUMED more than it was sent", [wire.encodeSubscribe([""], false), wire.encodeConsumed(5)], /CONSUMED 5: 0 consumed before, 0 sent/],
     ["CONSUMED of a bad size", [wire.encodeSubscribe([""], false), Buffer.from([3, 0, 0, 0, 0, 0, 0, 0, 1])], /CONSUMED: bad frame/],
+    ["ATTACHED without a ring offered", [wire.encodeSubscribe([""], false), wire.encodeAttached(0)], /ATTACHED without a ring offered/],
+    ["ATTACHED with a bad slot", [wire.encodeSubscribe([""], true), json(5, '{"slot":999}')], /ATTACHED: bad slot/],
+    ["ATTACHED twice", [wire.encodeSubscribe([""], true), wire.encodeAttached(0), wire.encodeAttached(1)], /or twice/],
+    ["FALLBACK without a ring offered", [wire.encodeSubscribe([""], false), wire.encodeFallback("x")], /FALLBACK without a ring offered/],
+    ["CONSUMED from a subscriber of the ring", [wire.encodeSubscribe([""], true), wire.encodeConsumed(1)], /CONSUMED 1: 0 consumed before, 0 sent/],
     ["CONSUMED above 2^53", [wire.encodeSubscribe([""], false), Buffer.from([3, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255])], /CONSUMED: bad frame/],
   ];
 
@@ -120,6 +125,7 @@ describe("hostile publishers", () => {
   }
 
   const welcome = wire.encodeWelcome({ policy: "block", blockTimeout: 100, window: 10, transport: "zmq", ring: null, reason: "" });
+  const ringWelcome = json(16, '{"policy":"drop","blockTimeout":1,"window":1,"transport":"shm","ring":"smsh-aaaaaaaaaaaaaaaa","reason":""}');
   const bad: [string, Buffer, RegExp][] = [
     ["garbage", Buffer.from("nonsense"), /EPROTO/],
     ["a WELCOME with a bad policy", json(16, '{"policy":"fast","blockTimeout":1,"window":1,"transport":"zmq","ring":null,"reason":""}'), /bad policy/],
@@ -127,9 +133,10 @@ describe("hostile publishers", () => {
     ["a WELCOME with a ring that is not a ring name", json(16, '{"policy":"drop","blockTimeout":1,"window":1,"transport":"shm","ring":"../../etc/passwd","reason":""}'), /bad ring/],
     ["a MESSAGE first", wire.encodeMessage(Buffer.from("t"), Buffer.from("x")), /answered SUBSCRIBE with message kind 17/],
     ["REFUSED", wire.encodeRefused("go away"), /ECONNREFUSED.*go away/],
+    ["a WELCOME naming a ring that does not exist, then a ring again after FALLBACK", ringWelcome, /offered a ring again after FALLBACK/],
   ];
   it.each(bad)("%s: subscribe() fails clearly", async (_what, reply, re) => {
-    const f = await fakePublisher(reply);
+    const f = await fakePublisher(reply, reply === ringWelcome ? [reply] : []);
     try {
       const e = await subscribe(f.endpoint, { timeout: 10_000 }).catch((x: Error) => x);
       expect(e).toBeInstanceOf(Error);

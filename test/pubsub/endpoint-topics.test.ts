@@ -192,3 +192,43 @@ describe.each(["auto", "zmq"] as const)("subscriptions (transport %s)", (transpo
     }
   });
 });
+
+describe("local and remote at once", () => {
+  it("more local subscribers than the ring has slots: the others fall back to ZeroMQ (FALLBACK), same stream", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint, { maxLocalSubscribers: 1 });
+    try {
+      const a = await subscribe(endpoint, { topics: ["t"] });
+      const b = await subscribe(endpoint, { topics: ["t"] });
+      expect([a.transport, b.transport]).toEqual(["shm", "zmq"]);
+      expect(b.reason).toMatch(/could not map the ring: .*EBUSY/);
+      await subscribersJoined(pub, 2);
+      expect(pub.subscribers.map((s) => s.transport).sort()).toEqual(["shm", "zmq"]);
+      for (let i = 0; i < 100; i++) await pub.send("t", Buffer.from(String(i)));
+      for (const s of [a, b]) expect((await take(s, 100)).join()).toBe(Array.from({ length: 100 }, (_, i) => `t=${i}`).join());
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await pub.close();
+    }
+  });
+
+  it("transport \"zmq\" on the publisher: no ring, every subscriber over ZeroMQ", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint, { transport: "zmq" });
+    try {
+      expect(pub.ringName).toBeNull();
+      const a = await subscribe(endpoint, { topics: ["t"] });
+      expect(a.transport).toBe("zmq");
+      expect(a.reason).toMatch(/transport "zmq"/);
+      const loan = await pub.loan(10); // ordinary memory then
+      loan.data.fill(7);
+      await subscribersJoined(pub, 1);
+      await pub.send("t", loan);
+      const m = await a.recv({ timeout: 10_000 });
+      expect([m.loan, [...m.data]]).toEqual([false, Array(10).fill(7)]);
+      await a.close();
+    } finally {
+      await pub.close();
+    }
+  });
+});
