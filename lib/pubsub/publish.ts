@@ -37,7 +37,7 @@ import { listen, type ListenOptions, type Server } from "../peer/server.js";
 import { Broadcast, type BroadcastWriter } from "../broadcast/broadcast.js";
 import { BroadcastLoan } from "../broadcast/writer.js";
 import { bindMirror, type ZmqMirror } from "./interop.js";
-import { Kind, MAX_TOPICS, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
+import { Kind, MAX_TOPICS, MAX_TOPIC_BYTES, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
 
 export interface PublishOptions extends Omit<ListenOptions, "name" | "transport" | "capacity" | "pool"> {
   /** "auto" (default): local subscribers read a broadcast ring; "zmq": every subscriber is served over ZeroMQ (no ring). */
@@ -102,6 +102,8 @@ export interface PublisherLoan {
 }
 
 export const DEFAULT_BLOCK_TIMEOUT_MS = 5000;
+const RESOLVED = Promise.resolve();
+const NO_WAIT: ReturnType<typeof checkWaitOptions> = Object.freeze({ signal: undefined, deadline: Infinity, timeout: Infinity });
 export const DEFAULT_WINDOW = 1000;
 const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** drop: how soon a MISSED count owed to a subscriber that gets no further message is tried again. */
@@ -362,34 +364,48 @@ export class Publisher extends EventEmitter {
   send(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer | PublisherLoan, options?: WaitOptions): Promise<void> {
     try {
       if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
-      const t = topicBytes("topic", topic);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long topic needs its bytes counted here.
+      if (typeof topic !== "string" || topic.length * 3 > MAX_TOPIC_BYTES) topicBytes("topic", topic);
       const loan = data instanceof BroadcastLoan ? data : null;
       if (loan !== null && loan.sent) throw invalidArgValue("data", "is a loan that was sent already (take a new one)", data);
       const bytes = loan !== null ? loan.data : isPlainLoan(data) ? data.data : asBytes(data);
-      const wait = checkWaitOptions(options);
+      const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
       if (wait.signal?.aborted) throw abortError(wait.signal);
       // Remote subscribers first: their copy is made before a loan goes into the ring (which takes its memory).
       let frame: Buffer | null = null;
       let blocked: Queued[] | null = null;
       for (const s of this.#subs) {
         if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
-        frame ??= encodeMessage(t, bytes);
+        frame ??= encodeMessage(this.#topicBytes(topic), bytes);
         const q = this.#deliver(s, frame, bytes.byteLength);
         if (q !== null) (blocked ??= []).push(q);
       }
-      if (this.#mirror?.send(topic, t, bytes)) this.#stats.delivered++;
+      if (this.#mirror?.send(topic, this.#topicBytes(topic), bytes)) this.#stats.delivered++;
       // The ring only gets what some local subscriber wants (as the publisher filters for remote ones); a loan
       // always goes (its memory returns to the pool once every subscriber passed it).
       const ring = loan !== null ? this.#toRing(topic, loan, wait) : this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
       this.#stats.messages++;
       this.#stats.bytes += bytes.byteLength;
       const remote = blocked === null ? null : this.#waitFor(blocked, wait);
-      if (ring === null) return remote ?? Promise.resolve();
+      if (ring === null) return remote ?? RESOLVED;
       return remote === null ? ring : Promise.all([ring, remote]).then(() => {});
     } catch (e) {
       return Promise.reject(e);
     }
   }
+
+  /** A topic's UTF-8 bytes (the last few remembered: a publisher repeats its topics). */
+  #topicBytes(topic: string): Buffer {
+    let b = this.#topicCache.get(topic);
+    if (b === undefined) {
+      b = topicBytes("topic", topic);
+      if (this.#topicCache.size >= 256) this.#topicCache.clear();
+      this.#topicCache.set(topic, b);
+    }
+    return b;
+  }
+
+  readonly #topicCache = new Map<string, Buffer>();
 
   /**
    * Shared memory to fill in place and publish with send(topic, loan): local

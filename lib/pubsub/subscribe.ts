@@ -14,7 +14,7 @@
 // cannot know the topic of what was overwritten unread).
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
 import { connect, type ConnectOptions } from "../peer/connect.js";
-import { Broadcast, type BroadcastReader } from "../broadcast/broadcast.js";
+import { Broadcast, type BroadcastMessage, type BroadcastReader } from "../broadcast/broadcast.js";
 import type { Peer } from "../peer/peer.js";
 import { Kind, MAX_TOPICS, decodeFromPublisher, encodeAttached, encodeConsumed, encodeFallback, encodeSubscribe, encodeTopics, topicBytes, topicMatches, type Policy, type Welcome } from "./wire.js";
 
@@ -166,84 +166,104 @@ export class Subscriber implements AsyncIterable<Published> {
     this.#peer.send(encodeTopics(next)).catch(() => {});
   }
 
-  /** The next message, waiting for it (timeout, signal); ECLOSED after the publisher closed and everything was read. */
-  async recv(options?: WaitOptions): Promise<Published> {
-    const { signal, deadline, timeout } = checkWaitOptions(options);
-    if (this.#ring !== null) return this.#recvRing(signal, deadline, timeout);
+  /**
+   * The next message if one is here now, else null (no promise per message:
+   * drain with it, await recv() when it says null). Throws as recv() does.
+   */
+  tryRecv(): Published | null {
     for (;;) {
       if (this.#failure !== null) throw this.#failure;
       if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-      if (signal?.aborted) throw abortError(signal);
-      let m: Uint8Array;
+      let got: Published | null | undefined;
       try {
-        const left = deadline - performance.now();
-        if (left <= 0 && Number.isFinite(deadline)) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
-        m = await this.#peer.recv(Number.isFinite(deadline) ? { signal, timeout: left } : { signal });
+        if (this.#ring !== null) {
+          const m = this.#ring.tryRecv();
+          got = m === null ? null : this.#fromRing(m);
+        } else {
+          const f = this.#peer.tryRecv();
+          got = f === null ? null : this.#fromPeer(f);
+        }
       } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code === "ETIMEDOUT") throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
-        if (code === "ABORT_ERR") throw e;
-        if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-        throw this.#fail(code === "ECLOSED" ? shmError("ECLOSED", `the publisher ${this.publisherName} closed`) : (e as Error));
+        throw this.#ended(e);
       }
-      const d = decodeFromPublisher(m);
-      if ("error" in d) throw this.#fail(shmError("EPROTO", `the publisher broke the protocol: ${d.error}`));
-      if (d.kind === Kind.Missed) {
-        this.#owed += d.count;
-        this.#missed += d.count;
-        continue;
-      }
-      if (d.kind === Kind.Evicted) throw this.#fail(shmError("ESLOW", d.reason));
-      if (d.kind === Kind.Refused) throw this.#fail(shmError("ECONNREFUSED", `the publisher refused this subscriber: ${d.reason}`));
-      if (d.kind === Kind.Welcome) throw this.#fail(shmError("EPROTO", "the publisher broke the protocol: WELCOME twice"));
-      this.#took();
-      // Sent before an unsubscribe() reached the publisher: not this subscriber's any more (ZeroMQ's SUB filters too).
-      if (!topicMatches(this.#topics, d.topic)) continue;
-      this.#messages++;
-      const missed = this.#owed;
-      this.#owed = 0;
-      return { topic: d.topic, data: d.data, missed, loan: false, release: noop };
+      if (got !== undefined) return got;
+      // undefined: a control message or a filtered one was taken; look again
     }
   }
 
-  /** transport "shm": the next message of the ring that matches this subscriber's prefixes of now. */
-  async #recvRing(signal: AbortSignal | undefined, deadline: number, timeout: number): Promise<Published> {
-    const ring = this.#ring!;
+  /** The next message, waiting for it (timeout, signal); ECLOSED after the publisher closed and everything was read. */
+  async recv(options?: WaitOptions): Promise<Published> {
+    const { signal, deadline, timeout } = checkWaitOptions(options);
     for (;;) {
-      if (this.#failure !== null) throw this.#failure;
-      if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-      let m;
+      const now = this.tryRecv();
+      if (now !== null) return now;
+      if (signal?.aborted) throw abortError(signal);
+      const left = deadline - performance.now();
+      if (left <= 0 && Number.isFinite(deadline)) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
+      const o = Number.isFinite(deadline) ? { signal, timeout: left } : { signal };
+      let got: Published | undefined;
       try {
-        m = ring.tryRecv();
-        if (m === null) {
-          const left = deadline - performance.now();
-          if (left <= 0 && Number.isFinite(deadline)) throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
-          m = await ring.recv(Number.isFinite(deadline) ? { signal, timeout: left } : { signal });
-        }
+        got = this.#ring !== null ? this.#fromRing(await this.#ring.recv(o)) : this.#fromPeer(await this.#peer.recv(o));
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === "ETIMEDOUT") throw shmError("ETIMEDOUT", `recv() timed out after ${timeout} ms`);
         if (code === "ABORT_ERR") throw e;
-        if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-        // Lapped at the very end: counted by the reader, with no message after it to carry the count.
-        this.#missed += ring.missed - this.#ringMissed;
-        this.#ringMissed = ring.missed;
-        throw this.#fail(code === "ECLOSED" ? shmError("ECLOSED", `the publisher ${this.publisherName} closed`) : (e as Error));
+        throw this.#ended(e);
       }
-      if (m.missed > 0) {
-        this.#owed += m.missed;
-        this.#missed += m.missed;
-        this.#ringMissed += m.missed;
-      }
-      if (!topicMatches(this.#topics, m.topic)) {
-        m.release(); // read before a setTopics() that excludes it
-        continue;
-      }
-      this.#messages++;
-      const missed = this.#owed;
-      this.#owed = 0;
-      return { topic: m.topic, data: m.data, missed, loan: m.loan, release: m.release };
+      if (got !== undefined) return got;
     }
+  }
+
+  /** The ring or the Peer ended or failed: the subscriber's end (ECLOSED when the publisher closed). */
+  #ended(e: unknown): Error {
+    if (this.#closed) return shmError("ECLOSED", "the subscriber is closed");
+    if (this.#failure !== null) return this.#failure;
+    if (this.#ring !== null) {
+      // Lapped at the very end: counted by the reader, with no message after it to carry the count.
+      this.#missed += this.#ring.missed - this.#ringMissed;
+      this.#ringMissed = this.#ring.missed;
+    }
+    const code = (e as { code?: string }).code;
+    return this.#fail(code === "ECLOSED" ? shmError("ECLOSED", `the publisher ${this.publisherName} closed`) : (e as Error));
+  }
+
+  /** A frame of the Peer: the message it carries, or undefined (a count, or filtered out); throws for an end. */
+  #fromPeer(m: Uint8Array): Published | undefined {
+    const d = decodeFromPublisher(m);
+    if ("error" in d) throw this.#fail(shmError("EPROTO", `the publisher broke the protocol: ${d.error}`));
+    if (d.kind === Kind.Missed) {
+      this.#owed += d.count;
+      this.#missed += d.count;
+      return undefined;
+    }
+    if (d.kind === Kind.Evicted) throw this.#fail(shmError("ESLOW", d.reason));
+    if (d.kind === Kind.Refused) throw this.#fail(shmError("ECONNREFUSED", `the publisher refused this subscriber: ${d.reason}`));
+    if (d.kind === Kind.Welcome) throw this.#fail(shmError("EPROTO", "the publisher broke the protocol: WELCOME twice"));
+    this.#took();
+    // Sent before an unsubscribe() reached the publisher: not this subscriber's any more (ZeroMQ's SUB filters too).
+    if (!topicMatches(this.#topics, d.topic)) return undefined;
+    return this.#deliver(d.topic, d.data, false, noop);
+  }
+
+  /** A message of the ring (transport "shm"), or undefined if this subscriber's prefixes of now exclude it. */
+  #fromRing(m: BroadcastMessage): Published | undefined {
+    if (m.missed > 0) {
+      this.#owed += m.missed;
+      this.#missed += m.missed;
+      this.#ringMissed += m.missed;
+    }
+    if (!topicMatches(this.#topics, m.topic)) {
+      m.release(); // read before a setTopics() that excludes it
+      return undefined;
+    }
+    return this.#deliver(m.topic, m.data, m.loan, m.release);
+  }
+
+  #deliver(topic: string, data: Uint8Array, loan: boolean, release: () => void): Published {
+    this.#messages++;
+    const missed = this.#owed;
+    this.#owed = 0;
+    return { topic, data, missed, loan, release };
   }
 
   /** One MESSAGE taken: CONSUMED, batched (a window's fraction at once, or within CONSUMED_DELAY_MS). */
