@@ -114,6 +114,32 @@ describe.each(["auto", "zmq"] as const)("subscriptions (transport %s)", (transpo
     }
   });
 
+  it("block: sends not awaited keep publication order while the subscriber holds the publisher", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint, { policy: "block", window: 8, capacity: 4096 });
+    try {
+      const sub = await subscribe(endpoint, { topics: [""], transport });
+      await subscribersJoined(pub, 1);
+      // Far more than the window or the ring holds: most of these wait, and must go in call order.
+      // Sent in bursts while the subscriber reads, so that room appears while earlier sends still wait.
+      const N = 600;
+      const got: number[] = [];
+      const reading = (async () => {
+        while (got.length < N) got.push(Number(Buffer.from((await sub.recv({ timeout: 10_000 })).data).toString()));
+      })();
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < N; i++) {
+        sends.push(pub.send(`t${i % 3}`, Buffer.from(String(i).padStart(40, "0"))));
+        if (i % 20 === 19) await sleep(1);
+      }
+      await Promise.all([reading, ...sends]);
+      expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+      await sub.close();
+    } finally {
+      await pub.close();
+    }
+  });
+
   it("the union leaves out prefixes that others cover; the empty prefix covers all", async () => {
     const endpoint = eps.next();
     const pub = await publish(endpoint);
