@@ -9,7 +9,7 @@
 // each message is copied onto the wire. Its subscriptions join the
 // publisher's topic union (a proxy forwards them upstream too).
 import { invalidArgValue } from "../core/errors.js";
-import { bindOwnerOnly, clearIpcPath, removeIpcPath } from "../peer/ipc-path.js";
+import { bindEndpoint } from "../peer/ipc-path.js";
 import { SendQueue, loadZmq } from "../peer/zmq.js";
 import { topicMatches } from "./wire.js";
 
@@ -77,18 +77,11 @@ export async function bindMirror(endpoint: string, allowRemote: boolean, onTopic
   }
   const zmq = loadZmq();
   const sock = new zmq.XPublisher({ linger: 0 });
-  const file = endpoint.startsWith("ipc://") && !endpoint.startsWith("ipc://@") ? endpoint.slice("ipc://".length) : null;
-  let id = "";
   try {
-    if (file === null) await sock.bind(endpoint);
-    else {
-      await clearIpcPath(file);
-      id = await bindOwnerOnly(file, (tmp) => sock.bind(tmp));
-    }
+    const { bound, unbind } = await bindEndpoint(sock, endpoint);
+    return new ZmqMirror(sock, bound, unbind, onTopics);
   } catch (e) {
     sock.close();
     throw e;
   }
-  const bound = file === null ? (sock.lastEndpoint ?? endpoint) : endpoint;
-  return new ZmqMirror(sock, bound, file === null ? null : () => removeIpcPath(file, id), onTopics);
 }

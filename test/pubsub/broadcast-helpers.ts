@@ -1,5 +1,8 @@
 // Subscriber processes for the broadcast tests (test/fixtures/broadcast-sub.ts).
 import type { ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
+
+import { listSegments } from "../../dist/lib/index.js";
 
 import { spawnFixture, waitForLine } from "../helpers.js";
 
@@ -41,4 +44,18 @@ export function startSub(name: string, topics: string, ...opts: string[]): SubPr
   });
   result.catch(() => undefined);
   return { child, ready, result };
+}
+
+/** Bytes of shared memory (allocated, as /dev/shm counts them) in segments owned by these processes. */
+export function sharedBytesOf(pids: number[]): number {
+  let sum = 0;
+  for (const s of listSegments()) {
+    if (!pids.includes(s.owner.pid)) continue;
+    try {
+      sum += statSync(`/dev/shm/${s.name}`).blocks * 512;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return sum;
 }

@@ -1,12 +1,11 @@
 // Loans to many subscribers (docs/PROTOCOL.md §6.8): written once, viewed
 // by every subscriber in place, freed only when none holds it.
-import { statSync } from "node:fs";
-
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Broadcast, listSegments, type BroadcastWriter } from "../../dist/lib/index.js";
+import { Broadcast, type BroadcastWriter } from "../../dist/lib/index.js";
 import { loanByte } from "../../dist/test/fixtures/broadcast-pattern.js";
 import { killStrays, spawnFixture, waitForLine } from "../helpers.js";
+import { sharedBytesOf } from "./broadcast-helpers.js";
 
 afterEach(() => killStrays());
 
@@ -19,19 +18,6 @@ function fillLoan(data: Uint8Array, k: number): void {
   for (let page = 0; page * 4096 < data.length; page++) data.fill(loanByte(k, page * 4096), page * 4096, Math.min(data.length, (page + 1) * 4096));
 }
 
-/** Bytes of shared memory (allocated, as /dev/shm counts them) in segments owned by these processes. */
-function sharedBytesOf(pids: number[]): number {
-  let sum = 0;
-  for (const s of listSegments()) {
-    if (!pids.includes(s.owner.pid)) continue;
-    try {
-      sum += statSync(`/dev/shm/${s.name}`).blocks * 512;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return sum;
-}
 
 async function sendLoan(w: BroadcastWriter, k: number, size: number): Promise<void> {
   const l = await w.loan(size, { timeout: 20_000 });

@@ -4,30 +4,16 @@
 // test shows the same at its level, test/pubsub/broadcast-loans). A remote
 // subscriber (forced ZeroMQ) gets the same bytes as a copy on the wire.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { statSync } from "node:fs";
 
-import { listSegments, publish } from "../../dist/lib/index.js";
+import { publish } from "../../dist/lib/index.js";
 import { fillPayload } from "../../dist/test/fixtures/pubsub-traffic.js";
 import { killStrays } from "../helpers.js";
+import { sharedBytesOf } from "./broadcast-helpers.js";
 import { endpoints, spawnSubscriber, subscribersJoined } from "./endpoint-procs.js";
 
 const eps = endpoints("smsh-pubsub-loan-");
 afterAll(() => eps.remove());
 afterEach(killStrays);
-
-/** Bytes of shared memory (allocated, as /dev/shm counts them) in segments owned by these processes. */
-function sharedBytesOf(pids: number[]): number {
-  let sum = 0;
-  for (const s of listSegments()) {
-    if (!pids.includes(s.owner.pid)) continue;
-    try {
-      sum += statSync(`/dev/shm/${s.name}`).blocks * 512;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return sum;
-}
 
 describe.skipIf(process.platform !== "linux")("loans through publish/subscribe", () => {
   it("a 100 MB loan to 4 local subscriber processes is not copied; a remote one gets a copy", async () => {
