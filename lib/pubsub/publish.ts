@@ -12,11 +12,10 @@
 // their Peer: the publisher filters by topic prefix per subscriber, as a
 // ZeroMQ (>= 3) PUB does, and each gets its messages in publication order.
 //
-// What follows is the remote side; the ring does the same for local ones.
-// Each subscriber has a window: at most `window` messages sent to it and not
-// yet taken by its user (its CONSUMED counts say), as a ring's capacity
-// bounds a reader. A slow subscriber is one whose window is full; then the
-// publisher's policy decides:
+// A remote subscriber has a window (remote.ts): at most `window` messages
+// sent to it and not yet taken by its user, as a ring's capacity bounds a
+// local one. A slow subscriber is one whose window (ring) is full; then the
+// publisher's policy decides, the same for both:
 //   block: send() waits for it (later sends queue behind, in order); one
 //          that takes nothing for blockTimeout ms while the publisher waits
 //          is evicted: EVICTED tells it why, its iteration fails with ESLOW,
@@ -37,6 +36,7 @@ import { listen, type ListenOptions, type Server } from "../peer/server.js";
 import { Broadcast, type BroadcastWriter } from "../broadcast/broadcast.js";
 import { BroadcastLoan } from "../broadcast/writer.js";
 import { bindMirror, type ZmqMirror } from "./interop.js";
+import { RemoteWindow, waitAll, type Queued, type WindowHost } from "./remote.js";
 import { Kind, MAX_TOPICS, MAX_TOPIC_BYTES, decodeFromSubscriber, encodeEvicted, encodeMessage, encodeMissed, encodeRefused, encodeWelcome, topicBytes, topicMatches, type Policy } from "./wire.js";
 
 export interface PublishOptions extends Omit<ListenOptions, "name" | "transport" | "capacity" | "pool"> {
@@ -109,38 +109,21 @@ const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** drop: how soon a MISSED count owed to a subscriber that gets no further message is tried again. */
 const MISSED_FLUSH_MS = 10;
 
-/** A message waiting for room in one subscriber's window (block). */
-interface Queued {
-  frame: Buffer;
-  size: number;
-  /** Called once: sent, missed (abandoned by the caller) or the subscriber is gone. */
-  done(): void;
-  abandoned: boolean;
-}
-
 class Sub {
   readonly peer: Peer;
-  /** "shm": it reads the ring (offered, then attached or falling back); "zmq": served over its Peer. */
+  /** "shm": it reads the ring (offered, then attached or falling back); "zmq": served over its Peer (win). */
   mode: "shm" | "zmq" = "zmq";
   /** mode "shm": the ring slot it says it holds (ATTACHED), -1 before. */
   slot = -1;
   topics: string[] = [];
   ready = false;
   gone = false;
-  /** MESSAGEs sent, and taken by its user (CONSUMED). */
-  sent = 0;
-  consumed = 0;
-  /** Messages it missed and was not told yet. */
-  owed = 0;
-  /** block: messages waiting for room, in publication order, and when it last made progress. */
-  readonly queue: Queued[] = [];
-  progressAt = 0;
-  timer: NodeJS.Timeout | null = null;
-  pumping = false;
   readonly info: SubscriptionInfo;
-  constructor(peer: Peer) {
+  readonly win: RemoteWindow;
+  constructor(peer: Peer, host: WindowHost) {
     this.peer = peer;
     this.info = { name: peer.remoteName, pid: peer.remotePid, transport: "zmq", topics: this.topics, messages: 0, bytes: 0, missed: 0 };
+    this.win = new RemoteWindow(peer, this.info, host);
   }
 }
 
@@ -246,7 +229,7 @@ export class Publisher extends EventEmitter {
         void peer.close();
         continue;
       }
-      void this.#serve(new Sub(peer));
+      void this.#serve(new Sub(peer, this.#host));
     }
   }
 
@@ -263,12 +246,8 @@ export class Publisher extends EventEmitter {
         const d = decodeFromSubscriber(m);
         if ("error" in d) return this.#refuse(s, d.error);
         if (d.kind === Kind.Consumed) {
-          if (!s.ready || d.count < s.consumed || d.count > s.sent) return this.#refuse(s, `CONSUMED ${d.count}: ${s.consumed} consumed before, ${s.sent} sent`);
-          if (d.count > s.consumed) {
-            s.consumed = d.count;
-            s.progressAt = performance.now();
-            this.#pump(s);
-          }
+          const why = s.ready ? s.win.consumed(d.count) : `CONSUMED ${d.count} before SUBSCRIBE`;
+          if (why !== null) return this.#refuse(s, why);
           continue;
         }
         if (d.kind === Kind.Attached) {
@@ -336,8 +315,7 @@ export class Publisher extends EventEmitter {
     s.gone = true;
     if (s.mode === "shm") this.#shm--;
     this.#subs.delete(s);
-    if (s.timer !== null) clearTimeout(s.timer);
-    for (const q of s.queue.splice(0)) q.done();
+    s.win.close();
     this.#recomputeTopics();
   }
 
@@ -377,7 +355,7 @@ export class Publisher extends EventEmitter {
       for (const s of this.#subs) {
         if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
         frame ??= encodeMessage(this.#topicBytes(topic), bytes);
-        const q = this.#deliver(s, frame, bytes.byteLength);
+        const q = s.win.deliver(frame, bytes.byteLength);
         if (q !== null) (blocked ??= []).push(q);
       }
       if (this.#mirror?.send(topic, this.#topicBytes(topic), bytes)) this.#stats.delivered++;
@@ -386,7 +364,7 @@ export class Publisher extends EventEmitter {
       const ring = loan !== null ? this.#toRing(topic, loan, wait) : this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
       this.#stats.messages++;
       this.#stats.bytes += bytes.byteLength;
-      const remote = blocked === null ? null : this.#waitFor(blocked, wait);
+      const remote = blocked === null ? null : waitAll(blocked, wait);
       if (ring === null) return remote ?? RESOLVED;
       return remote === null ? ring : Promise.all([ring, remote]).then(() => {});
     } catch (e) {
@@ -445,124 +423,37 @@ export class Publisher extends EventEmitter {
     return p;
   }
 
-  /** block: until every queued copy of one message went (or its subscriber went), the caller's abort or deadline. */
-  #waitFor(blocked: Queued[], { signal, deadline, timeout }: Wait): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let left = blocked.length;
-      let timer: NodeJS.Timeout | null = null;
-      const finish = (e: Error | null): void => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        if (e === null) return resolve();
-        // Abandoned: those still waiting miss it (told by MISSED before their next).
-        for (const q of blocked) q.abandoned = true;
-        reject(e);
-      };
-      const onAbort = (): void => finish(abortError(signal));
-      for (const q of blocked) {
-        const done = q.done;
-        q.done = () => {
-          done();
-          if (--left === 0) finish(null);
-        };
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(deadline)) timer = setTimeout(() => finish(shmError("ETIMEDOUT", `send() timed out after ${timeout} ms`)), Math.max(0, deadline - performance.now()));
-    });
-  }
+  /** What each remote subscriber's window needs of this publisher. */
+  readonly #host: WindowHost = ((pub: Publisher): WindowHost => ({
+    get policy() {
+      return pub.policy;
+    },
+    get window() {
+      return pub.window;
+    },
+    get blockTimeout() {
+      return pub.blockTimeout;
+    },
+    counts: pub.#stats,
+    gone: (w) => {
+      const s = pub.#subOf(w);
+      if (s !== null) pub.#forget(s);
+    },
+    evict: (w, idleMs) => {
+      const s = pub.#subOf(w);
+      if (s !== null) pub.#evict(s, idleMs);
+    },
+    owes: () => {
+      if (pub.#flush !== null) return;
+      pub.#flush = setTimeout(() => pub.#flushMissed(), MISSED_FLUSH_MS);
+      pub.#flush.unref();
+    },
+  }))(this);
 
-  /** One subscriber's copy of a message: sent now (null), missed (drop: null) or queued for room (block). */
-  #deliver(s: Sub, frame: Buffer, size: number): Queued | null {
-    if (s.queue.length === 0 && s.sent - s.consumed < this.window) {
-      try {
-        if (this.#tryOne(s, frame, size)) return null;
-      } catch {
-        this.#forget(s); // it ended or died
-        return null;
-      }
-    }
-    if (this.policy === "drop") {
-      this.#miss(s);
-      return null;
-    }
-    const q: Queued = { frame, size, done: () => {}, abandoned: false };
-    s.queue.push(q);
-    if (s.queue.length === 1) {
-      s.progressAt = performance.now();
-      this.#armEviction(s);
-    }
-    return q;
-  }
-
-  /** MISSED if owed, then the message, if the Peer has room for both now; throws if it ended. */
-  #tryOne(s: Sub, frame: Buffer, size: number): boolean {
-    if (s.owed > 0) {
-      if (!s.peer.trySend(encodeMissed(s.owed))) return false;
-      s.owed = 0;
-    }
-    if (!s.peer.trySend(frame)) return false;
-    s.sent++;
-    s.info.messages++;
-    s.info.bytes += size;
-    this.#stats.delivered++;
-    return true;
-  }
-
-  /** block: sends what waits for `s` while its window has room (its CONSUMED came). */
-  #pump(s: Sub): void {
-    if (s.pumping) return;
-    s.pumping = true;
-    try {
-      while (s.queue.length > 0 && !s.gone) {
-        const q = s.queue[0]!;
-        if (q.abandoned) {
-          s.queue.shift();
-          this.#miss(s);
-          q.done();
-          continue;
-        }
-        if (s.sent - s.consumed >= this.window) return;
-        if (!this.#tryOne(s, q.frame, q.size)) {
-          // The Peer's own limits (its ZeroMQ backlog, its flow-control window for large messages): soon again.
-          setTimeout(() => this.#pump(s), 1).unref();
-          return;
-        }
-        s.queue.shift();
-        s.progressAt = performance.now();
-        q.done();
-      }
-    } catch {
-      this.#forget(s);
-    } finally {
-      s.pumping = false;
-      if (s.queue.length === 0 && s.timer !== null) {
-        clearTimeout(s.timer);
-        s.timer = null;
-      }
-    }
-  }
-
-  /** block: evicts `s` once it made no progress for blockTimeout while messages wait for it. */
-  #armEviction(s: Sub): void {
-    if (s.timer !== null) clearTimeout(s.timer);
-    s.timer = setTimeout(() => {
-      s.timer = null;
-      if (s.gone || s.queue.length === 0) return;
-      const idle = performance.now() - s.progressAt;
-      if (idle >= this.blockTimeout) this.#evict(s);
-      else this.#armEviction(s);
-    }, Math.max(1, this.blockTimeout - (performance.now() - s.progressAt)));
-    s.timer.unref();
-  }
-
-  #miss(s: Sub): void {
-    s.owed++;
-    s.info.missed++;
-    this.#stats.missed++;
-    if (this.#flush === null) {
-      this.#flush = setTimeout(() => this.#flushMissed(), MISSED_FLUSH_MS);
-      this.#flush.unref();
-    }
+  /** The subscriber of a window (null once forgotten). */
+  #subOf(w: RemoteWindow): Sub | null {
+    for (const s of this.#subs) if (s.win === w) return s;
+    return null;
   }
 
   /** MISSED counts owed to subscribers that got no later message are sent on their own. */
@@ -570,24 +461,19 @@ export class Publisher extends EventEmitter {
     this.#flush = null;
     let again = false;
     for (const s of this.#subs) {
-      if (s.owed === 0 || s.gone || s.queue.length > 0) continue;
       try {
-        if (s.peer.trySend(encodeMissed(s.owed))) s.owed = 0;
-        else again = true;
+        if (!s.gone && s.win.flushMissed()) again = true;
       } catch {
         this.#forget(s);
       }
     }
-    if (again && !this.#closed) {
-      this.#flush = setTimeout(() => this.#flushMissed(), MISSED_FLUSH_MS);
-      this.#flush.unref();
-    }
+    if (again && !this.#closed) this.#host.owes();
   }
 
-  #evict(s: Sub): void {
+  #evict(s: Sub, idleMs: number): void {
     if (s.gone) return;
     this.#stats.evicted++;
-    const reason = `evicted by ${this.#server.endpoint}: it took nothing for ${Math.round(performance.now() - s.progressAt)} ms while the publisher waited for it (policy "block", blockTimeout ${this.blockTimeout} ms)`;
+    const reason = `evicted by ${this.#server.endpoint}: it took nothing for ${Math.round(idleMs)} ms while the publisher waited for it (policy "block", blockTimeout ${this.blockTimeout} ms)`;
     const info = { ...s.info };
     this.#forget(s);
     this.emit("evicted", info);
@@ -609,8 +495,7 @@ export class Publisher extends EventEmitter {
     if (this.#flush !== null) clearTimeout(this.#flush);
     for (const s of [...this.#subs]) {
       // Told before the end, behind what it was sent (MISSED is not counted in the window).
-      if (s.owed > 0) s.peer.send(encodeMissed(s.owed)).catch(() => {});
-      s.owed = 0;
+      s.win.tellOwed();
       this.#forget(s);
     }
     this.#mirror?.close();
