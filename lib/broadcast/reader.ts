@@ -387,6 +387,7 @@ export class BroadcastReader {
     let bad: string | null = null;
     const got: BroadcastMessage[] = [];
     const loans: { msg: number; entry: number; slab: number; gen: number; size: number }[] = [];
+    let gone: string | null = null;
     while (p < avail && n < MAX_BATCH && bytes < this.capacity / 4) {
       const off = p & this.#mask;
       const rest = this.capacity - off;
@@ -485,10 +486,11 @@ export class BroadcastReader {
     }
     for (const l of loans) {
       const r = this.#loans.view(l.entry, l.slab, l.gen, l.size);
-      if (typeof r === "string") {
+      if (typeof r === "string" || "gone" in r) {
         for (const k of loans) if (k.msg >= l.msg) this.#loans.unhold(k.entry);
         got.length = l.msg;
-        bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
+        if (typeof r === "string") bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
+        else gone = r.gone;
         break;
       }
       got[l.msg]!.data = r.data;
@@ -496,7 +498,7 @@ export class BroadcastReader {
     }
     if (bad !== null) {
       this.#error = shmError("ECORRUPT", `broadcast ring ${this.name}: ${bad}`);
-    }
+    } else if (gone !== null) this.#error = shmError("ENOENT", gone);
     for (const m of got) this.#queue.push(m);
     this.#stats.messages += got.length;
     this.#pos = p;

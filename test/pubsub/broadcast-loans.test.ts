@@ -1,6 +1,6 @@
 // Loans to many subscribers (docs/PROTOCOL.md §6.8): written once, viewed
 // by every subscriber in place, freed only when none holds it.
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -118,6 +118,41 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
       await w.send("cloud.1", l);
     } finally {
       w.close();
+    }
+  });
+
+  it("close() keeps a sent loan's slab until its subscribers took it, then removes it", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name);
+    const slab = `/dev/shm/smsh-${w.segment.token.slice(0, 16)}.0`;
+    try {
+      await sendLoan(w, 5, 1 << 20);
+      w.close(); // before the subscriber has even looked
+      expect(existsSync(`/dev/shm/${w.name}`)).toBe(false); // nobody new attaches
+      expect(existsSync(slab)).toBe(true); // lingering for a
+      const m = await a.recv({ timeout: 5000 });
+      expect(m.loan).toBe(true);
+      expect(m.data[4096 * 3]).toBe(loanByte(5, 4096 * 3));
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ECLOSED" });
+      m.release();
+      const t0 = performance.now();
+      while (existsSync(slab) && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(slab)).toBe(false); // released: the writer let go at once, not after lingerMs
+    } finally {
+      a.close();
+      w.close();
+    }
+  });
+
+  it("a loan whose slab is gone before the subscriber maps it is ENOENT, not a corruption", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, lingerMs: 0 });
+    const a = Broadcast.attach(w.name);
+    try {
+      await sendLoan(w, 6, 1 << 20);
+      w.close();
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      a.close();
     }
   });
 
