@@ -228,10 +228,12 @@ export class BroadcastReader {
   /** The next message; waits for one. Rejects ECLOSED after the writer closed and everything was read, ESLOW when evicted, EPEERDEAD when the writer died, ECORRUPT. */
   async recv(options?: WaitOptions): Promise<BroadcastMessage> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
-    const m = this.#next();
-    if (m !== null) return m;
-    await this.#parker.wait({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, signal, op: "recv" });
-    return this.#next() ?? this.#fail();
+    for (;;) {
+      const m = this.#next();
+      if (m !== null) return m;
+      // Several receives may wait at once: the one woken second may find the message taken, and waits again.
+      await this.#parker.wait({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, signal, op: "recv" });
+    }
   }
 
   /** The next message if one is there now, else null. */
@@ -242,16 +244,12 @@ export class BroadcastReader {
   /** recv() that blocks this thread; ETIMEDOUT after timeoutMs. */
   recvSync(timeoutMs = Infinity): BroadcastMessage {
     const { deadline, timeout } = checkWaitOptions({ timeout: timeoutMs });
-    const m = this.#next();
-    if (m !== null) return m;
-    const ok = this.#parker.waitSync({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, op: "recvSync" });
-    if (!ok) throw shmError("ETIMEDOUT", `recvSync() timed out after ${timeoutMs} ms`);
-    return this.#next() ?? this.#fail();
-  }
-
-  #fail(): never {
-    if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-    throw this.#error ?? shmError("ECORRUPT", "woken with nothing to receive");
+    for (;;) {
+      const m = this.#next();
+      if (m !== null) return m;
+      const ok = this.#parker.waitSync({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, op: "recvSync" });
+      if (!ok) throw shmError("ETIMEDOUT", `recvSync() timed out after ${timeoutMs} ms`);
+    }
   }
 
   /**

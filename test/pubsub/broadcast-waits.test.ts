@@ -33,6 +33,20 @@ describe("broadcast waits", () => {
     }
   });
 
+  it("several receives pending at once each get their own message, in order", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const pending = [r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 })];
+      await new Promise((res) => setTimeout(res, 20));
+      for (let k = 0; k < 3; k++) await w.send("t", bytes(k + 1));
+      expect((await Promise.all(pending)).map((m) => m.data.length)).toEqual([1, 2, 3]);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("send under block: timeout, abort, writer close while held; sendSync timeout", async () => {
     const w = Broadcast.create({ capacity: 4096, blockTimeout: 60_000 });
     const r = Broadcast.attach(w.name); // never reads: holds the writer
