@@ -3,12 +3,13 @@
 // which stay valid), validates every batch against the writer's claim
 // (copy, then validate: a lapped batch is dropped and counted, never
 // delivered torn), stores its cursor, and sleeps on its own wait line.
-import { anySignal, checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
+import { checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
 import { OFFSETS, OWNER_LOCK_BYTE } from "../core/layout.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, validateWaitMode, WaitLine, type WaitMode } from "../core/notify.js";
 import { Segment } from "../core/segment.js";
 import { sweepAfterDeath } from "../core/sweep.js";
+import { receiveIterator } from "../channel/iterate.js";
 import { Parker } from "../channel/parker.js";
 import { spinPolicy } from "../channel/spin.js";
 import {
@@ -257,31 +258,8 @@ export class BroadcastReader {
    * errors (ESLOW, EPEERDEAD, ECORRUPT) are thrown. `timeout` applies to each wait.
    */
   messages(options?: WaitOptions): AsyncIterableIterator<BroadcastMessage> {
-    const { timeout } = checkWaitOptions(options);
-    const stop = new AbortController();
-    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
-    const opts: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
-    let done = false;
-    const end = (): IteratorResult<BroadcastMessage> => ({ done: true, value: undefined });
-    const it: AsyncIterableIterator<BroadcastMessage> = {
-      next: async () => {
-        if (done) return end();
-        try {
-          return { done: false, value: await this.recv(opts) };
-        } catch (e) {
-          done = true;
-          if (stop.signal.aborted || (e as ShmError).code === "ECLOSED") return end();
-          throw e;
-        }
-      },
-      return: async () => {
-        done = true;
-        stop.abort();
-        return end();
-      },
-      [Symbol.asyncIterator]: () => it,
-    };
-    return it;
+    // Messages are copies or loans already: nothing to copy for the iterator.
+    return receiveIterator((o) => this.recv(o), (m) => m, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<BroadcastMessage> {
