@@ -337,6 +337,11 @@ export class BroadcastReader {
     }
   }
 
+  /** Whether the writer closed or died (then a loan's slab may be gone without corruption). */
+  #writerGone(): boolean {
+    return Atomics.load(this.#i32, (this.#ctl + CONTROL.writer_state) >> 2) === WRITER_CLOSED || !this.ring.handle.probe(OWNER_LOCK_BYTE);
+  }
+
   #evicted(): ShmError {
     const seqAt = Atomics.load(this.#i32, (this.#ctl + slotOffset(this.slot) + SLOT.evicted_seq) >> 2) >>> 0;
     const now = Atomics.load(this.#i32, (this.#ctl + CONTROL.published_seq) >> 2) >>> 0;
@@ -466,7 +471,8 @@ export class BroadcastReader {
         for (const k of loans) if (k.msg >= l.msg) this.#loans.unhold(k.entry);
         got.length = l.msg;
         if (typeof r === "string") bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
-        else gone = r.gone;
+        else if (this.#writerGone()) gone = r.gone;
+        else bad ??= `LOAN frame names slab ${l.slab}, which does not exist while its writer is open`;
         break;
       }
       got[l.msg]!.data = r.data;

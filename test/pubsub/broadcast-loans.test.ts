@@ -64,6 +64,25 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     }
   });
 
+  it("a slab is not reused before every subscriber has passed its frame", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name); // takes loans, but has not read yet
+    try {
+      const size = 1 << 20;
+      await sendLoan(w, 1, size);
+      await sendLoan(w, 2, size); // a has not passed the first frame: a second slab
+      expect(w.loanBytes).toBe(2 * size);
+      for (const k of [1, 2]) {
+        const m = await a.recv({ timeout: 5000 });
+        expect(m.data[4096 * 9]).toBe(loanByte(k, 4096 * 9));
+        m.release();
+      }
+    } finally {
+      a.close();
+      w.close();
+    }
+  });
+
   it("a held loan's slab is not reused; released (or passed) ones are", async () => {
     const w = Broadcast.create({ capacity: 1 << 16 });
     const a = Broadcast.attach(w.name);
