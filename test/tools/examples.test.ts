@@ -56,8 +56,8 @@ interface Example {
 const NAME = "(smsh-[a-z2-7]{16})";
 
 const EXAMPLES: Record<string, Example> = {
-  "tot-broadcast": {
-    what: "a Tree-of-Thoughts broadcast: topic prefixes, three subscriber processes, a loan read in place by all",
+  "broadcast-ring": {
+    what: "the broadcast ring by name: topic prefixes, three subscriber processes, a loan read in place by all",
     check(out) {
       expectLinesInOrder(out, [new RegExp(`publisher: broadcast ring ${NAME}`), "publisher: 3 subscribers joined", "publisher: sent 5 messages and closed"]);
       expect(out).toContain(

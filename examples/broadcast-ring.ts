@@ -1,7 +1,7 @@
-// A Tree-of-Thoughts broadcast: one process publishes thoughts on topics,
-// three subscriber processes each take the topics they subscribed to (byte
-// prefixes, as ZeroMQ SUB), and a 4 MB embedding goes to all as one loan.
-//   npm run build:ts && node dist/examples/tot-broadcast.js
+// The broadcast ring by name (the layer under publish/subscribe): one process
+// writes Tree-of-Thoughts messages on topics, three subscriber processes take
+// the topics they subscribed to, and a 4 MB embedding goes to all as a loan.
+//   npm run build:ts && node dist/examples/broadcast-ring.js
 //
 // Topics: "tot.exploration.branch_A", "tot.exploration.branch_B",
 // "tot.embedding", "tot.verdict". The loan is written once in shared memory
