@@ -49,7 +49,7 @@ export class LoanViews {
   }
 
   /** The view a validated, held LOAN frame names, or why it is corrupt. */
-  view(entry: number, slab: number, gen: number, size: number): { data: Uint8Array; release: () => void } | string {
+  view(entry: number, slab: number, gen: number, size: number): { data: Uint8Array; release: () => void } | { gone: string } | string {
     if (slab > MAX_SLAB_INDEX || gen === 0 || size < 1) return `LOAN frame: slab ${slab}, generation ${gen}, size ${size}`;
     let m = this.#slabs.get(slab);
     if (m === undefined) {
@@ -57,6 +57,9 @@ export class LoanViews {
       try {
         seg = Segment.attach(slabName(this.#ring.token, slab));
       } catch (e) {
+        // Gone: the writer removed it before we mapped it (it closed, lingered
+        // lingerMs, or exited): ENOENT, not a corruption.
+        if ((e as { code?: string }).code === "ENOENT") return { gone: `the loan's slab ${slab} was removed by the writer before this subscriber mapped it` };
         return `LOAN frame names slab ${slab}, which cannot be mapped (${(e as Error).message})`;
       }
       const ours = new Int32Array(this.#ring.buffer, 0, 16);

@@ -3,12 +3,13 @@
 // which stay valid), validates every batch against the writer's claim
 // (copy, then validate: a lapped batch is dropped and counted, never
 // delivered torn), stores its cursor, and sleeps on its own wait line.
-import { anySignal, checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
+import { checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
 import { OFFSETS, OWNER_LOCK_BYTE } from "../core/layout.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, validateWaitMode, WaitLine, type WaitMode } from "../core/notify.js";
 import { Segment } from "../core/segment.js";
 import { sweepAfterDeath } from "../core/sweep.js";
+import { receiveIterator } from "../channel/iterate.js";
 import { Parker } from "../channel/parker.js";
 import { spinPolicy } from "../channel/spin.js";
 import {
@@ -240,10 +241,12 @@ export class BroadcastReader {
   /** The next message; waits for one. Rejects ECLOSED after the writer closed and everything was read, ESLOW when evicted, EPEERDEAD when the writer died, ECORRUPT. */
   async recv(options?: WaitOptions): Promise<BroadcastMessage> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
-    const m = this.#next();
-    if (m !== null) return m;
-    await this.#parker.wait({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, signal, op: "recv" });
-    return this.#next() ?? this.#fail();
+    for (;;) {
+      const m = this.#next();
+      if (m !== null) return m;
+      // Several receives may wait at once: the one woken second may find the message taken, and waits again.
+      await this.#parker.wait({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, signal, op: "recv" });
+    }
   }
 
   /** The next message if one is there now, else null. */
@@ -254,16 +257,12 @@ export class BroadcastReader {
   /** recv() that blocks this thread; ETIMEDOUT after timeoutMs. */
   recvSync(timeoutMs = Infinity): BroadcastMessage {
     const { deadline, timeout } = checkWaitOptions({ timeout: timeoutMs });
-    const m = this.#next();
-    if (m !== null) return m;
-    const ok = this.#parker.waitSync({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, op: "recvSync" });
-    if (!ok) throw shmError("ETIMEDOUT", `recvSync() timed out after ${timeoutMs} ms`);
-    return this.#next() ?? this.#fail();
-  }
-
-  #fail(): never {
-    if (this.#closed) throw shmError("ECLOSED", "the subscriber is closed");
-    throw this.#error ?? shmError("ECORRUPT", "woken with nothing to receive");
+    for (;;) {
+      const m = this.#next();
+      if (m !== null) return m;
+      const ok = this.#parker.waitSync({ ready: () => this.#ready(), recheck: () => this.#recheck(), deadline, timeout, op: "recvSync" });
+      if (!ok) throw shmError("ETIMEDOUT", `recvSync() timed out after ${timeoutMs} ms`);
+    }
   }
 
   /**
@@ -271,31 +270,8 @@ export class BroadcastReader {
    * errors (ESLOW, EPEERDEAD, ECORRUPT) are thrown. `timeout` applies to each wait.
    */
   messages(options?: WaitOptions): AsyncIterableIterator<BroadcastMessage> {
-    const { timeout } = checkWaitOptions(options);
-    const stop = new AbortController();
-    const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
-    const opts: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
-    let done = false;
-    const end = (): IteratorResult<BroadcastMessage> => ({ done: true, value: undefined });
-    const it: AsyncIterableIterator<BroadcastMessage> = {
-      next: async () => {
-        if (done) return end();
-        try {
-          return { done: false, value: await this.recv(opts) };
-        } catch (e) {
-          done = true;
-          if (stop.signal.aborted || (e as ShmError).code === "ECLOSED") return end();
-          throw e;
-        }
-      },
-      return: async () => {
-        done = true;
-        stop.abort();
-        return end();
-      },
-      [Symbol.asyncIterator]: () => it,
-    };
-    return it;
+    // Messages are copies or loans already: nothing to copy for the iterator.
+    return receiveIterator((o) => this.recv(o), (m) => m, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<BroadcastMessage> {
@@ -373,6 +349,11 @@ export class BroadcastReader {
     }
   }
 
+  /** Whether the writer closed or died (then a loan's slab may be gone without corruption). */
+  #writerGone(): boolean {
+    return Atomics.load(this.#i32, (this.#ctl + CONTROL.writer_state) >> 2) === WRITER_CLOSED || !this.ring.handle.probe(OWNER_LOCK_BYTE);
+  }
+
   #evicted(): ShmError {
     const seqAt = Atomics.load(this.#i32, (this.#ctl + slotOffset(this.slot) + SLOT.evicted_seq) >> 2) >>> 0;
     const now = Atomics.load(this.#i32, (this.#ctl + CONTROL.published_seq) >> 2) >>> 0;
@@ -399,6 +380,7 @@ export class BroadcastReader {
     let bad: string | null = null;
     const got: BroadcastMessage[] = [];
     const loans: { msg: number; entry: number; slab: number; gen: number; size: number }[] = [];
+    let gone: string | null = null;
     while (p < avail && n < MAX_BATCH && bytes < this.capacity / 4) {
       const off = p & this.#mask;
       const rest = this.capacity - off;
@@ -497,10 +479,12 @@ export class BroadcastReader {
     }
     for (const l of loans) {
       const r = this.#loans.view(l.entry, l.slab, l.gen, l.size);
-      if (typeof r === "string") {
+      if (typeof r === "string" || "gone" in r) {
         for (const k of loans) if (k.msg >= l.msg) this.#loans.unhold(k.entry);
         got.length = l.msg;
-        bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
+        if (typeof r === "string") bad ??= r; // ECORRUPT from here on: nothing after the bad loan is delivered
+        else if (this.#writerGone()) gone = r.gone;
+        else bad ??= `LOAN frame names slab ${l.slab}, which does not exist while its writer is open`;
         break;
       }
       got[l.msg]!.data = r.data;
@@ -508,7 +492,7 @@ export class BroadcastReader {
     }
     if (bad !== null) {
       this.#error = shmError("ECORRUPT", `broadcast ring ${this.name}: ${bad}`);
-    }
+    } else if (gone !== null) this.#error = shmError("ENOENT", gone);
     for (const m of got) this.#queue.push(m);
     this.#stats.messages += got.length;
     this.#pos = p;

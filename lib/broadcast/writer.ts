@@ -67,6 +67,8 @@ export interface BroadcastCreateOptions {
   name?: string;
   /** Most bytes of loan slabs (shared memory) the writer keeps. Default 1 GiB. */
   maxLoanBytes?: number;
+  /** close(): ms at most to keep slabs of loans sent but not yet taken by every subscriber. Default 10,000. */
+  lingerMs?: number;
 }
 
 /**
@@ -164,6 +166,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #timer: NodeJS.Timeout | null;
   #stats = { messages: 0, bytes: 0, waits: 0, evictions: 0 };
   readonly #maxLoanBytes: number;
+  readonly #lingerMs: number;
   #loans: LoanSlabs | null = null;
   readonly #outstanding = new Set<BroadcastLoan>(); // loaned, not yet sent
 
@@ -176,9 +179,11 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     mode: WaitMode,
     spin: number | "adaptive",
     maxLoanBytes: number,
+    lingerMs: number,
   ) {
     super();
     this.#maxLoanBytes = maxLoanBytes;
+    this.#lingerMs = lingerMs;
     this.segment = seg;
     this.name = seg.name;
     this.capacity = capacity;
@@ -216,6 +221,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const spin = options.spin ?? 0;
     if (spin !== "adaptive") checkInteger("options.spin", spin, 0, 10_000_000);
     const maxLoanBytes = checkInteger("options.maxLoanBytes", options.maxLoanBytes ?? DEFAULT_MAX_LOAN_BYTES, 4096, Number.MAX_SAFE_INTEGER);
+    const lingerMs = checkInteger("options.lingerMs", options.lingerMs ?? 10_000, 0, 2 ** 31 - 1);
     const ro = ringOffset(maxSubscribers);
     const seg = Segment.create({ size: ro + capacity, prefault: true, ...(options.name === undefined ? {} : { name: options.name }) });
     const i32 = new Int32Array(seg.buffer, seg.dataOffset, ro / 4);
@@ -228,7 +234,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     Atomics.store(i32, CONTROL.writer_state >> 2, WRITER_OPEN);
     // SYNC POINT: the magic last; a subscriber checks it first (pairs with reader.ts's attach).
     Atomics.store(i32, CONTROL.magic >> 2, BROADCAST_MAGIC);
-    return new BroadcastWriter(seg, capacity, policy, blockTimeout, maxSubscribers, mode, spin, maxLoanBytes);
+    return new BroadcastWriter(seg, capacity, policy, blockTimeout, maxSubscribers, mode, spin, maxLoanBytes, lingerMs);
   }
 
   get closed(): boolean {
@@ -278,8 +284,11 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const total = this.#frameRoom(t.length, this.#checkData(data));
     if (this.#tryRoom(total)) return this.#writeAny(t, data);
     this.#stats.waits++;
+    // Once held, wait for a quarter of the ring (or the frame, if larger):
+    // waking for every batch a subscriber frees would ping-pong wakeups.
+    const want = Math.max(total, this.capacity / 4);
     await this.#parker.wait({
-      ready: () => this.#closed || this.#tryRoom(total),
+      ready: () => this.#closed || this.#tryRoom(want),
       recheck: () => this.#scan(performance.now()),
       deadline,
       timeout,
@@ -306,7 +315,8 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const total = this.#frameRoom(t.length, this.#checkData(data));
     if (!this.#tryRoom(total)) {
       this.#stats.waits++;
-      const ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(total), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
+      const want = Math.max(total, this.capacity / 4); // as send()
+      const ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(want), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
       this.#throwIfClosed();
       if (!ok) throw shmError("ETIMEDOUT", `sendSync() timed out after ${timeoutMs} ms`);
     }
@@ -541,7 +551,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
    * a frame waits for room (#want).
    */
   #scan(now: number): void {
-    if (this.#closed) return;
+    if (this.#closed && !this.#lingerScan) return;
     const want = this.#want;
     const i32 = this.#i32;
     let min = this.#published;
@@ -625,7 +635,13 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     process.nextTick(() => this.emit(event, ...args));
   }
 
-  /** Publishes what is held, tells subscribers the stream ended (they drain, then ECLOSED), and removes the ring's name. Safe twice. */
+  /**
+   * Publishes what is held, tells subscribers the stream ended (they drain,
+   * then ECLOSED), and removes the ring's name. Safe twice. Loans sent that
+   * a subscriber has not taken yet keep their slabs (and this process, as a
+   * socket's end() does) until every subscriber passed or released them, or
+   * for lingerMs at most.
+   */
   close(): void {
     if (this.#closed) return;
     this.flushHeld();
@@ -634,15 +650,40 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     this.#timer = null;
     // SYNC POINT: writer_state after the last write_pos; pairs with the subscriber's check of it after finding nothing new.
     Atomics.store(this.#i32, (this.#ctl + CONTROL.writer_state) >> 2, WRITER_CLOSED);
-    for (const s of this.#slots) {
-      if (s === null) continue;
-      s.line.notify();
-      s.close();
-    }
-    this.#slots.fill(null);
+    for (const s of this.#slots) s?.line.notify();
     this.#parker.close();
     for (const l of this.#outstanding) l.detach();
     this.#outstanding.clear();
+    this.segment.unlink(); // nobody new attaches; subscribers keep their mapping
+    if (this.#lingerMs === 0 || !this.#loansInFlight()) {
+      this.#release();
+      return;
+    }
+    const until = performance.now() + this.#lingerMs;
+    this.#lingering = setInterval(() => {
+      this.#lingerScan = true;
+      this.#scan(performance.now()); // subscribers that left or died stop counting
+      this.#lingerScan = false;
+      if (!this.#loansInFlight() || performance.now() >= until) this.#release();
+    }, 10);
+  }
+
+  #lingering: NodeJS.Timeout | null = null;
+  #lingerScan = false;
+
+  /** Whether a sent loan may still be taken or is held by a subscriber. */
+  #loansInFlight(): boolean {
+    if (this.#loans === null) return false;
+    for (const s of this.#loans.slabs.values()) if (s.state === "sent" && !this.#isFree(s)) return true;
+    return false;
+  }
+
+  /** Unmaps everything (the end of close(), after lingering). */
+  #release(): void {
+    if (this.#lingering !== null) clearInterval(this.#lingering);
+    this.#lingering = null;
+    for (const s of this.#slots) s?.close();
+    this.#slots.fill(null);
     this.#loans?.close();
     this.segment.close();
   }

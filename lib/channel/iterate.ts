@@ -21,11 +21,11 @@ export interface MessagesOptions extends WaitOptions {
  * return() waits for the pending step. So: a hand-written iterator whose
  * receives also listen to a signal of its own.
  */
-export function receiveIterator(
-  recv: (options: WaitOptions) => Promise<Uint8Array>,
-  copyOf: (m: Uint8Array) => Uint8Array,
+export function receiveIterator<T = Uint8Array>(
+  recv: (options: WaitOptions) => Promise<T>,
+  copyOf: (m: T) => T,
   options: MessagesOptions | undefined,
-): AsyncIterableIterator<Uint8Array> {
+): AsyncIterableIterator<T> {
   const { timeout } = checkWaitOptions(options);
   const copy = options?.copy ?? true;
   if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
@@ -33,11 +33,11 @@ export function receiveIterator(
   const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
   const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
   let done = false;
-  const finished = (): IteratorResult<Uint8Array> => ({ done: true, value: undefined });
-  const iterator: AsyncIterableIterator<Uint8Array> = {
-    next: async (): Promise<IteratorResult<Uint8Array>> => {
+  const finished = (): IteratorResult<T> => ({ done: true, value: undefined });
+  const iterator: AsyncIterableIterator<T> = {
+    next: async (): Promise<IteratorResult<T>> => {
       if (done) return finished();
-      let m: Uint8Array;
+      let m: T;
       try {
         m = await recv(recvOptions);
       } catch (e) {
@@ -47,7 +47,7 @@ export function receiveIterator(
       }
       return { done: false, value: copy ? copyOf(m) : m };
     },
-    return: async (): Promise<IteratorResult<Uint8Array>> => {
+    return: async (): Promise<IteratorResult<T>> => {
       done = true;
       stop.abort();
       return finished();

@@ -80,6 +80,33 @@ describe("broadcast ring under hostile bytes", () => {
     }
   });
 
+  it("a scribbled LOAN frame (slab, generation, size, length) is ECORRUPT, never a view of other memory", async () => {
+    for (const scribble of ["slab", "gen", "size", "body_len"] as const) {
+      const w = Broadcast.create({ capacity: 1 << 16 });
+      const r = Broadcast.attach(w.name);
+      try {
+        const l = w.tryLoan(8192)!;
+        l.data.fill(1);
+        await w.send("L", l);
+        w.flushHeld();
+        // The frame is the first: header at 0, topic "L" at 16, the body at 17.
+        const at = w.segment.dataOffset + ringOffset(w.maxSubscribers);
+        const dv = new DataView(w.segment.buffer, at);
+        if (scribble === "slab") dv.setUint32(17, 12345, true);
+        if (scribble === "gen") dv.setUint32(17 + 4, 999, true);
+        if (scribble === "size") dv.setBigUint64(17 + 8, 1n << 40n, true);
+        if (scribble === "body_len") {
+          dv.setUint32(12, 31, true);
+          dv.setUint32(0, 32, true);
+        }
+        await expect(r.recv({ timeout: 5000 }), scribble).rejects.toMatchObject({ code: "ECORRUPT" });
+      } finally {
+        r.close();
+        w.close();
+      }
+    }
+  });
+
   it("a cursor scribbled far behind holds only until its owner is evicted; the other subscriber gets everything", async () => {
     const w = Broadcast.create({ capacity: 4096, blockTimeout: 200 });
     const victim = Broadcast.attach(w.name);

@@ -1,5 +1,7 @@
 // Loans to many subscribers (docs/PROTOCOL.md §6.8): written once, viewed
 // by every subscriber in place, freed only when none holds it.
+import { existsSync } from "node:fs";
+
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Broadcast, type BroadcastWriter } from "../../dist/lib/index.js";
@@ -46,6 +48,25 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
       w.close();
       for (const line of await Promise.all(summaries)) expect(JSON.parse(line)).toEqual({ code: "ECLOSED", errors: [], held: 1 });
     } finally {
+      w.close();
+    }
+  });
+
+  it("a slab is not reused before every subscriber has passed its frame", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name); // takes loans, but has not read yet
+    try {
+      const size = 1 << 20;
+      await sendLoan(w, 1, size);
+      await sendLoan(w, 2, size); // a has not passed the first frame: a second slab
+      expect(w.loanBytes).toBe(2 * size);
+      for (const k of [1, 2]) {
+        const m = await a.recv({ timeout: 5000 });
+        expect(m.data[4096 * 9]).toBe(loanByte(k, 4096 * 9));
+        m.release();
+      }
+    } finally {
+      a.close();
       w.close();
     }
   });
@@ -104,6 +125,41 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
       await w.send("cloud.1", l);
     } finally {
       w.close();
+    }
+  });
+
+  it("close() keeps a sent loan's slab until its subscribers took it, then removes it", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name);
+    const slab = `/dev/shm/smsh-${w.segment.token.slice(0, 16)}.0`;
+    try {
+      await sendLoan(w, 5, 1 << 20);
+      w.close(); // before the subscriber has even looked
+      expect(existsSync(`/dev/shm/${w.name}`)).toBe(false); // nobody new attaches
+      expect(existsSync(slab)).toBe(true); // lingering for a
+      const m = await a.recv({ timeout: 5000 });
+      expect(m.loan).toBe(true);
+      expect(m.data[4096 * 3]).toBe(loanByte(5, 4096 * 3));
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ECLOSED" });
+      m.release();
+      const t0 = performance.now();
+      while (existsSync(slab) && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(slab)).toBe(false); // released: the writer let go at once, not after lingerMs
+    } finally {
+      a.close();
+      w.close();
+    }
+  });
+
+  it("a loan whose slab is gone before the subscriber maps it is ENOENT, not a corruption", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, lingerMs: 0 });
+    const a = Broadcast.attach(w.name);
+    try {
+      await sendLoan(w, 6, 1 << 20);
+      w.close();
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      a.close();
     }
   });
 

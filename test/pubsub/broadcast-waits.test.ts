@@ -33,6 +33,44 @@ describe("broadcast waits", () => {
     }
   });
 
+  it("the iterator: return() ends a pending step at once without taking a message; an abort rejects it, then it is done", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const it = r.messages();
+      const step = it.next();
+      await new Promise((res) => setTimeout(res, 20));
+      await it.return!();
+      await expect(step).resolves.toEqual({ done: true, value: undefined });
+      await w.send("t", bytes(5));
+      expect((await r.recv({ timeout: 5000 })).data.length).toBe(5); // not taken by the ended iterator
+      const ac = new AbortController();
+      const it2 = r.messages({ signal: ac.signal });
+      const step2 = it2.next();
+      ac.abort();
+      await expect(step2).rejects.toMatchObject({ code: "ABORT_ERR" }); // as a channel's iterator
+      await expect(it2.next()).resolves.toEqual({ done: true, value: undefined });
+      await expect(r.messages({ timeout: 20 }).next()).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("several receives pending at once each get their own message, in order", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const pending = [r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 })];
+      await new Promise((res) => setTimeout(res, 20));
+      for (let k = 0; k < 3; k++) await w.send("t", bytes(k + 1));
+      expect((await Promise.all(pending)).map((m) => m.data.length)).toEqual([1, 2, 3]);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("send under block: timeout, abort, writer close while held; sendSync timeout", async () => {
     const w = Broadcast.create({ capacity: 4096, blockTimeout: 60_000 });
     const r = Broadcast.attach(w.name); // never reads: holds the writer

@@ -143,6 +143,38 @@ describe("broadcast ring across processes", () => {
     }
   });
 
+  it.skipIf(process.platform !== "linux")("a subscriber stopped with SIGSTOP is evicted after blockTimeout, and after SIGCONT learns it (ESLOW); subscribers killed meanwhile free the writer", async () => {
+    const w = Broadcast.create({ capacity: 1 << 14, policy: "block", blockTimeout: 500 });
+    const events: string[] = [];
+    w.on("evict", () => events.push("evict"));
+    w.on("leave", (_s: unknown, why: string) => events.push(`leave ${why}`));
+    try {
+      const keep = startSub(w.name, "*");
+      const stopped = startSub(w.name, "*");
+      const killed = startSub(w.name, "tot");
+      await Promise.all([keep.ready, stopped.ready, killed.ready]);
+      const n = 20_000;
+      for (let k = 0; k < n; k++) {
+        if (k === 2000) stopped.child.kill("SIGSTOP");
+        if (k === 4000) killed.child.kill("SIGKILL");
+        if (k === 15_000) stopped.child.kill("SIGCONT");
+        if (k % 500 === 0) await new Promise((r) => setImmediate(r));
+        await w.send(topicOf(k), bodyOf(k), { timeout: 10_000 });
+      }
+      w.close();
+      const k = await keep.result;
+      expect(k.errors).toEqual([]);
+      expect(k.got).toBe(n);
+      const s = await stopped.result;
+      expect(s.code).toBe("ESLOW");
+      expect(s.errors).toEqual([]);
+      expect(events.filter((e) => e === "evict")).toHaveLength(1);
+      expect(events).toContain("leave died");
+    } finally {
+      w.close();
+    }
+  });
+
   it("subscribers join and leave while the writer sends: a joiner gets an unbroken run to the end, a leaver stops holding the writer", async () => {
     const w = Broadcast.create({ capacity: 1 << 14, policy: "block", blockTimeout: 30_000 });
     try {

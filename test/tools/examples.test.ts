@@ -56,6 +56,19 @@ interface Example {
 const NAME = "(smsh-[a-z2-7]{16})";
 
 const EXAMPLES: Record<string, Example> = {
+  "broadcast-ring": {
+    what: "the broadcast ring by name: topic prefixes, three subscriber processes, a loan read in place by all",
+    check(out) {
+      expectLinesInOrder(out, [new RegExp(`publisher: broadcast ring ${NAME}`), "publisher: 3 subscribers joined", "publisher: sent 5 messages and closed"]);
+      expect(out).toContain(
+        "subscriber [tot.exploration.branch_A]: tot.exploration.branch_A split the problem by region | tot.exploration.branch_A regions overlap: merge them",
+      );
+      expect(out).toContain(
+        "subscriber [tot.exploration.]: tot.exploration.branch_A split the problem by region | tot.exploration.branch_B solve the small case first | tot.exploration.branch_A regions overlap: merge them",
+      );
+      expect(out).toContain("subscriber [tot.verdict, tot.embedding]: tot.embedding 1048576 floats (sum 3145722), read in place | tot.verdict branch A wins");
+    },
+  },
   receive: {
     what: "views, keep(), a timeout, then Readable.from across two processes",
     check(out) {
