@@ -9,7 +9,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { publish } from "../../dist/lib/index.js";
 import { TOPICS, expected, payload, publishTraffic } from "../../dist/test/fixtures/pubsub-traffic.js";
-import { killStrays, sleep } from "../helpers.js";
+import { subscribe } from "../../dist/lib/index.js";
+import { killStrays, sleep, spawnFixture, waitForLine } from "../helpers.js";
 import { endpoints, spawnSubscriber, subscribersJoined } from "./endpoint-procs.js";
 
 const eps = endpoints("smsh-pubsub-death-");
@@ -92,6 +93,33 @@ describe.each(["auto", "zmq"] as const)("dead subscribers (transport %s)", (tran
       expect(r.count).toBeLessThan(expected(["log."], 200).count);
     } finally {
       await pub.close();
+    }
+  });
+
+  it("a publisher killed with -9: its subscribers' waits end with EPEERDEAD, not a hang", async () => {
+    const endpoint = eps.next();
+    const pub = spawnFixture("pubsub-publisher", [endpoint]);
+    await waitForLine(pub, /^ready$/, 30_000);
+    const sub = await subscribe(endpoint, { topics: ["tick"], transport, timeout: 30_000 });
+    try {
+      await sub.recv({ timeout: 10_000 }); // it publishes
+      const killed = performance.now();
+      pub.kill("SIGKILL");
+      let code = "";
+      for (;;) {
+        try {
+          await sub.recv({ timeout: 10_000 }); // what it sent before dying, then its death
+        } catch (e) {
+          code = (e as { code: string }).code;
+          break;
+        }
+      }
+      const took = performance.now() - killed;
+      console.log(`${transport}: the subscriber learnt of the publisher's death ${took.toFixed(1)} ms after the kill`);
+      expect(code).toBe("EPEERDEAD");
+      expect(took).toBeLessThan(BOUND_MS);
+    } finally {
+      await sub.close();
     }
   });
 });
