@@ -341,35 +341,90 @@ export class Publisher extends EventEmitter {
    */
   send(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer | PublisherLoan, options?: WaitOptions): Promise<void> {
     try {
-      if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long topic needs its bytes counted here.
-      if (typeof topic !== "string" || topic.length * 3 > MAX_TOPIC_BYTES) topicBytes("topic", topic);
-      const loan = data instanceof BroadcastLoan ? data : null;
-      if (loan !== null && loan.sent) throw invalidArgValue("data", "is a loan that was sent already (take a new one)", data);
-      const bytes = loan !== null ? loan.data : isPlainLoan(data) ? data.data : asBytes(data);
+      const { bytes, loan } = this.#payload(topic, data);
       const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
       if (wait.signal?.aborted) throw abortError(wait.signal);
       // Remote subscribers first: their copy is made before a loan goes into the ring (which takes its memory).
-      let frame: Buffer | null = null;
-      let blocked: Queued[] | null = null;
-      for (const s of this.#subs) {
-        if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
-        frame ??= encodeMessage(this.#topicBytes(topic), bytes);
-        const q = s.win.deliver(frame, bytes.byteLength);
-        if (q !== null) (blocked ??= []).push(q);
-      }
-      if (this.#mirror?.send(topic, this.#topicBytes(topic), bytes)) this.#stats.delivered++;
+      const blocked = this.#toRemote(topic, bytes, this.#frameFor(topic, bytes));
       // The ring only gets what some local subscriber wants (as the publisher filters for remote ones); a loan
       // always goes (its memory returns to the pool once every subscriber passed it).
-      const ring = loan !== null ? this.#toRing(topic, loan, wait) : this.#shm > 0 && this.#localWants(topic) ? this.#toRing(topic, bytes, wait) : null;
-      this.#stats.messages++;
-      this.#stats.bytes += bytes.byteLength;
+      const ring = this.#ringWants(topic, loan) ? this.#toRing(topic, loan ?? bytes, wait) : null;
+      this.#counted(bytes);
       const remote = blocked === null ? null : waitAll(blocked, wait);
       if (ring === null) return remote ?? RESOLVED;
       return remote === null ? ring : Promise.all([ring, remote]).then(() => {});
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * send() if it can go now without waiting: false, and nothing sent to
+   * anyone, when under "block" the ring or a matching remote subscriber's
+   * window is full, or earlier sends still wait; under "drop", true. For
+   * loops that publish many messages without a promise each:
+   * `pub.trySend(t, b) || (await pub.send(t, b))`.
+   */
+  trySend(topic: string, data: Uint8Array | ArrayBufferView | ArrayBuffer | PublisherLoan): boolean {
+    if (this.policy === "drop") {
+      const { bytes, loan } = this.#payload(topic, data);
+      this.#toRemote(topic, bytes, this.#frameFor(topic, bytes));
+      if (this.#ringWants(topic, loan)) void this.#toRing(topic, loan ?? bytes, NO_WAIT)?.catch(() => {});
+      this.#counted(bytes);
+      return true;
+    }
+    const { bytes, loan } = this.#payload(topic, data);
+    if (this.#ringTail !== null) return false;
+    for (const s of this.#subs) if (s.ready && !s.gone && s.mode === "zmq" && !s.win.hasRoom && topicMatches(s.topics, topic)) return false;
+    // Every remote window has room: the remote part cannot wait. The ring decides last (its write is the commit).
+    const frame = this.#frameFor(topic, bytes);
+    if (this.#ringWants(topic, loan)) {
+      if (!this.#ring!.trySend(topic, loan ?? bytes)) return false;
+      this.#stats.ring++;
+    }
+    this.#toRemote(topic, bytes, frame);
+    this.#counted(bytes);
+    return true;
+  }
+
+  /** Checks the arguments of send(): the payload's bytes, and the loan if it is one of the ring's. */
+  #payload(topic: string, data: unknown): { bytes: Uint8Array; loan: BroadcastLoan | null } {
+    if (this.#closed) throw shmError("ECLOSED", "the publisher is closed");
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long topic needs its bytes counted here.
+    if (typeof topic !== "string" || topic.length * 3 > MAX_TOPIC_BYTES) topicBytes("topic", topic);
+    const loan = data instanceof BroadcastLoan ? data : null;
+    if (loan !== null && loan.sent) throw invalidArgValue("data", "is a loan that was sent already (take a new one)", data);
+    if (loan !== null && this.#ring === null) throw invalidArgValue("data", "is a loan of another publisher's ring", data);
+    return { bytes: loan !== null ? loan.data : isPlainLoan(data) ? data.data : asBytes(data), loan };
+  }
+
+  /** The MESSAGE frame if some remote subscriber (or plain ZeroMQ socket) wants the topic, else null. */
+  #frameFor(topic: string, bytes: Uint8Array): Buffer | null {
+    for (const s of this.#subs) if (s.ready && !s.gone && s.mode === "zmq" && topicMatches(s.topics, topic)) return encodeMessage(this.#topicBytes(topic), bytes);
+    return null;
+  }
+
+  /** Each matching remote subscriber's copy (sent, missed or queued), and the plain ZeroMQ sockets'; the copies that wait. */
+  #toRemote(topic: string, bytes: Uint8Array, frame: Buffer | null): Queued[] | null {
+    let blocked: Queued[] | null = null;
+    if (frame !== null) {
+      for (const s of this.#subs) {
+        if (!s.ready || s.gone || s.mode !== "zmq" || !topicMatches(s.topics, topic)) continue;
+        const q = s.win.deliver(frame, bytes.byteLength);
+        if (q !== null) (blocked ??= []).push(q);
+      }
+    }
+    if (this.#mirror?.send(topic, this.#topicBytes(topic), bytes)) this.#stats.delivered++;
+    return blocked;
+  }
+
+  #ringWants(topic: string, loan: BroadcastLoan | null): boolean {
+    return loan !== null || (this.#shm > 0 && this.#localWants(topic));
+  }
+
+  #counted(bytes: Uint8Array): void {
+    this.#stats.messages++;
+    this.#stats.bytes += bytes.byteLength;
   }
 
   /** A topic's UTF-8 bytes (the last few remembered: a publisher repeats its topics). */
@@ -404,8 +459,7 @@ export class Publisher extends EventEmitter {
 
   /** Writes into the ring (once for every local subscriber): now, or (block) after the ring's sends that wait, in order. */
   #toRing(topic: string, bytes: Uint8Array | BroadcastLoan, wait: Wait): Promise<void> | null {
-    const ring = this.#ring;
-    if (ring === null) throw invalidArgValue("data", "is a loan of another publisher's ring", bytes);
+    const ring = this.#ring!;
     this.#stats.ring++;
     if (this.#ringTail === null && ring.trySend(topic, bytes)) return null;
     // It waits: a copy of its own (a caller that does not await may reuse its buffer at once); a loan is the ring's already.

@@ -64,6 +64,11 @@ export class RemoteWindow {
     this.#host = host;
   }
 
+  /** Whether a message would go now (block: nothing waits and the window has room). */
+  get hasRoom(): boolean {
+    return this.#queue.length === 0 && this.#sent - this.#consumed < this.#host.window;
+  }
+
   /** One message for it: sent now (null), missed (drop: null) or queued for room (block). */
   deliver(frame: Buffer, size: number): Queued | null {
     if (this.#queue.length === 0 && this.#sent - this.#consumed < this.#host.window) {

@@ -140,6 +140,35 @@ describe.each(["auto", "zmq"] as const)("subscriptions (transport %s)", (transpo
     }
   });
 
+  it("trySend(): block: false, and nothing sent to anyone, while a subscriber has no room; drop: always true", async () => {
+    const endpoint = eps.next();
+    const pub = await publish(endpoint, { policy: "block", window: 4, capacity: 4096 });
+    try {
+      const sub = await subscribe(endpoint, { topics: [""], transport });
+      await subscribersJoined(pub, 1);
+      let sent = 0;
+      while (pub.trySend("t", Buffer.alloc(200, sent)) && sent < 10_000) sent++;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThan(10_000); // the window (remote) or the ring (local) filled
+      const before = pub.stats.messages;
+      expect(pub.trySend("t", Buffer.alloc(200, 255))).toBe(false);
+      expect(pub.stats.messages).toBe(before); // nothing sent
+      for (let i = 0; i < sent; i++) expect((await sub.recv({ timeout: 10_000 })).data[0]).toBe(i & 255);
+      // Room again: it goes, in order after the others.
+      await pub.send("t", Buffer.alloc(200, 7));
+      expect((await sub.recv({ timeout: 10_000 })).data[0]).toBe(7);
+      await sub.close();
+    } finally {
+      await pub.close();
+    }
+    const drop = await publish(eps.next(), { policy: "drop", window: 1, capacity: 4096 });
+    try {
+      for (let i = 0; i < 100; i++) expect(drop.trySend("t", Buffer.alloc(10))).toBe(true);
+    } finally {
+      await drop.close();
+    }
+  });
+
   it("the union leaves out prefixes that others cover; the empty prefix covers all", async () => {
     const endpoint = eps.next();
     const pub = await publish(endpoint);
