@@ -23,9 +23,12 @@ commands:
   sweep [NAME...] [--dry-run] [--json]
                               remove segments whose owner died (never live ones, other
                               users' or foreign files); --dry-run lists them only
-  hub ENDPOINT                 run a hub for named agents (join()) on ENDPOINT
+  hub ENDPOINT                run a hub for named agents (join()) on ENDPOINT
   hub --stats ENDPOINT        a running hub's routing statistics, per route
   hub ls ENDPOINT             the agents joined to a running hub
+  proxy --publish-on EP [options] UPSTREAM...
+                              join publishers to subscribers (XSUB/XPUB): subscribe to
+                              the publishers at UPSTREAM endpoints, republish on EP
   bench [options]             measure this package against TCP, Unix sockets, ZeroMQ,
                               child_process IPC and worker_threads
 
@@ -81,6 +84,24 @@ sweep.
 --json prints {"dryRun": false, "removed": [...]}, or with --dry-run
 {"dryRun": true, "wouldRemove": [...]}; each entry has name, kind, reason.
 `,
+  proxy: `usage: synaptic-shm proxy --publish-on EP [--policy block|drop] [--block-timeout MS]
+                          [--window N] [--zmq-publish-on EP2] [--allow-remote] [--quiet]
+                          UPSTREAM...
+
+Runs a publish/subscribe proxy until SIGINT or SIGTERM: subscribes to every
+publisher at the UPSTREAM endpoints (ipc://PATH or tcp://HOST:PORT) and
+republishes their messages on EP, where subscribe() connects. The proxy
+subscribes upstream only to the topic prefixes its own subscribers want (the
+union, forwarded as they change), so publishers do not send what nobody
+downstream reads. An upstream publisher that is not there yet, or goes, is
+dialled again every 250 ms. --policy (default block), --block-timeout (ms,
+default 5000) and --window (messages, default 1000) are the proxy's own
+publisher's (README "Publish/subscribe"). --zmq-publish-on EP2 also
+publishes on EP2 to plain ZeroMQ SUB sockets (an XPUB: frames [topic, data];
+their subscriptions are forwarded upstream too). --allow-remote lets EP and
+EP2 be non-loopback tcp:// addresses. It prints a line when it listens, one per
+upstream change, and (unless --quiet) one every 10 s with its counts.
+`,
 };
 
 const HUB_HELP = `usage: synaptic-shm hub ENDPOINT [--allow-remote] [--stats-interval MS]
@@ -107,6 +128,16 @@ const OPTIONS: Record<string, OptionSpecs> = {
   ls: { all: { type: "boolean", short: "a" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   stat: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   sweep: { "dry-run": { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  proxy: {
+    "publish-on": { type: "string" },
+    policy: { type: "string" },
+    "block-timeout": { type: "string" },
+    window: { type: "string" },
+    "zmq-publish-on": { type: "string" },
+    "allow-remote": { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+    help: { type: "boolean", short: "h" },
+  },
 };
 
 /**
@@ -309,10 +340,55 @@ function sweepCmd(values: Record<string, unknown>, positionals: string[]): numbe
   return 0;
 }
 
-const COMMANDS: Record<string, { positionals: number; run(values: Record<string, unknown>, positionals: string[]): number }> = {
+/** A whole number option of the proxy, or a usage error. */
+function intOption(values: Record<string, unknown>, name: string, fallback: number): number {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== "string" || !/^\d{1,10}$/.test(v) || Number(v) < 1 || Number(v) > 2 ** 31 - 1) throw new UsageError(`--${name} must be a whole number from 1 to ${2 ** 31 - 1}`);
+  return Number(v);
+}
+
+/** synaptic-shm proxy: runs until SIGINT/SIGTERM (exit 0), or fails to start (exit 1). */
+async function proxyCmd(values: Record<string, unknown>, positionals: string[]): Promise<number> {
+  const publishOn = values["publish-on"];
+  if (typeof publishOn !== "string") throw new UsageError("--publish-on EP is required");
+  if (positionals.length === 0) throw new UsageError("at least one UPSTREAM endpoint is required");
+  const policy = values.policy ?? "block";
+  if (policy !== "block" && policy !== "drop") throw new UsageError('--policy must be "block" or "drop"');
+  const blockTimeout = intOption(values, "block-timeout", 5000);
+  const window = intOption(values, "window", 1000);
+  const { proxy } = await import("./pubsub/proxy.js");
+  let p: Awaited<ReturnType<typeof proxy>>;
+  try {
+    const zmqPublishOn = typeof values["zmq-publish-on"] === "string" ? values["zmq-publish-on"] : undefined;
+    p = await proxy({ subscribeTo: positionals, publishOn, policy, blockTimeout, window, zmqPublishOn, allowRemote: values["allow-remote"] === true });
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_INVALID_ARG_VALUE") throw new UsageError((e as Error).message);
+    throw e;
+  }
+  console.log(`proxy: publishing on ${p.publisher.endpoint} what ${positionals.join(", ")} publish (policy ${policy})`);
+  p.on("upstream", (u: { endpoint: string; connected: boolean; reason: string }) => console.log(`proxy: upstream ${u.endpoint} ${u.connected ? "connected" : `not connected: ${u.reason}`}`));
+  p.publisher.on("topics", (t: readonly string[]) => console.log(`proxy: subscribed upstream to ${t.length === 0 ? "nothing" : t.map((x) => JSON.stringify(x)).join(" ")}`));
+  const report = setInterval(() => {
+    const s = p.publisher.stats;
+    console.log(`proxy: ${s.messages} messages forwarded, ${p.publisher.subscribers.length} subscribers, ${s.missed} missed, ${s.evicted} evicted`);
+  }, 10_000);
+  if (values.quiet === true) clearInterval(report);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  clearInterval(report);
+  await p.close();
+  console.log("proxy: closed");
+  return 0;
+}
+
+const COMMANDS: Record<string, { positionals: number; run(values: Record<string, unknown>, positionals: string[]): number | Promise<number> }> = {
   ls: { positionals: 0, run: ls },
   stat: { positionals: 1, run: stat },
   sweep: { positionals: Infinity, run: sweepCmd },
+  proxy: { positionals: Infinity, run: proxyCmd },
 };
 
 /** `hub`: run one (until a signal), or ask a running one (--stats, ls). */
@@ -395,7 +471,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP[cmd]);
       return 0;
     }
-    return command.run(values, positionals);
+    return await command.run(values, positionals);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`synaptic-shm ${cmd}: ${e.message}\n\n${HELP[cmd]}`);

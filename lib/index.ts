@@ -29,3 +29,19 @@ export type { JoinOptions, AgentMessage, AgentTransport, AgentRouteStats } from 
 export type { AgentRequest } from "./hub/requests.js";
 export type { AgentEntry } from "./hub/messages.js";
 export type { RouteStats, RoutePath } from "./hub/stats.js";
+export { Broadcast, BroadcastReader, BroadcastWriter } from "./broadcast/broadcast.js";
+export type {
+  BroadcastAttachOptions,
+  BroadcastCreateOptions,
+  BroadcastMessage,
+  BroadcastPolicy,
+  BroadcastReaderStats,
+  BroadcastWriterStats,
+  SubscriberInfo,
+} from "./broadcast/broadcast.js";
+export { publish, Publisher } from "./pubsub/publish.js";
+export type { PublishOptions, PublisherLoan, PublisherStats, SubscriptionInfo } from "./pubsub/publish.js";
+export { subscribe, Subscriber } from "./pubsub/subscribe.js";
+export type { Published, SubscribeOptions } from "./pubsub/subscribe.js";
+export { proxy, Proxy } from "./pubsub/proxy.js";
+export type { ProxyOptions, UpstreamInfo } from "./pubsub/proxy.js";

@@ -12,6 +12,7 @@ export type ShmErrorCode =
   | "EBUSY" // the other end is already taken (a channel has one reader); a loan's memory is held by a buffer a transfer moved it to
   | "ENOTSUP" // not possible here: no native binary for this platform, or a runtime without external ArrayBuffers
   | "EMAXKEPT" // a reader already keeps its maxKept messages
+  | "ESLOW" // a broadcast subscriber held a "block" writer longer than its blockTimeout and was evicted (docs/PROTOCOL.md §6), or a publish() subscriber that took nothing for its publisher's blockTimeout (§8)
   | "ENOENT" // gone: a loan whose memory the writer removed before the reader mapped it
   | "ENOSPC" // no room: /dev/shm is full, or a loan pool ran out of slab names
   | "ECONNREFUSED" // a listener refused the connection (its REFUSE message says why)
@@ -20,7 +21,8 @@ export type ShmErrorCode =
   | "EADDRINUSE" // listen(): another listener is live on the ipc:// path
   | "ENAMETAKEN" // join(): a live agent of another process holds this name on the hub
   | "ENOAGENT" // an agent sent to (or asked) a name that is not in the hub's roster
-  | "EREMOTE"; // a request failed on the serving side (req.fail(), or its handler threw): the message is the other side's
+  | "EREMOTE" // a request failed on the serving side (req.fail(), or its handler threw): the message is the other side's
+  | "EPROTO"; // the other side of a conversation broke its protocol (publish/subscribe: an undecodable or out-of-order message)
 
 /** An error of this package: `code` is an errno name or a ShmErrorCode. */
 export interface ShmError extends Error {

@@ -479,3 +479,17 @@ export function sweepOpportunistically(): void {
     /* best effort */
   }
 }
+
+/**
+ * A process on the other side died: its segments (this side's mapping stays
+ * to read them) and the doorbell sockets it left go. A whole sweep of this
+ * user's segments, once per death: a dead sleeper's doorbells are named by
+ * the token of the segment it slept on, not by its name. (Peers, broadcast rings.)
+ */
+export function sweepAfterDeath(): void {
+  try {
+    sweep({ prefixOnly: true });
+  } catch {
+    // nothing to sweep with (no addon) or /dev/shm unreadable: exit cleanup and `synaptic-shm sweep` remain
+  }
+}

@@ -76,3 +76,22 @@ export function removeIpcPath(file: string, id: string): void {
     // gone already
   }
 }
+
+/**
+ * Binds a ZeroMQ socket on `endpoint`: an ipc:// path owner-only from the
+ * start (clearIpcPath, bindOwnerOnly), tcp:// and abstract names as they
+ * are. Returns the endpoint bound (with the port chosen for "tcp://host:*")
+ * and how to remove the socket file later (null when there is none). The
+ * caller closes the socket if this throws.
+ */
+export async function bindEndpoint(sock: { bind(endpoint: string): Promise<void>; readonly lastEndpoint: string | null }, endpoint: string): Promise<{ bound: string; unbind: (() => void) | null }> {
+  const file = endpoint.startsWith("ipc://") && !endpoint.startsWith("ipc://@") ? endpoint.slice("ipc://".length) : null;
+  if (file === null) {
+    await sock.bind(endpoint);
+    return { bound: sock.lastEndpoint ?? endpoint, unbind: null };
+  }
+  // Owner-only from the start: another user must not even connect.
+  await clearIpcPath(file);
+  const id = await bindOwnerOnly(file, (tmp) => sock.bind(tmp));
+  return { bound: endpoint, unbind: () => removeIpcPath(file, id) };
+}

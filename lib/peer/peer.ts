@@ -26,7 +26,7 @@ import type { ChannelWriter } from "../channel/writer.js";
 import { asBytes } from "../channel/end.js"; // refuses a view over a detached buffer (a loan of a lost connection)
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
-import { sweep } from "../core/sweep.js";
+import { sweepAfterDeath } from "../core/sweep.js";
 import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import { CREDIT_WINDOW, MsgType, encodeControl, encodeData, encodeEnvelope, type EnvelopeMsg, type Identity, type Transport } from "./protocol.js";
 import { ENVELOPE_ERROR, ENVELOPE_REQUEST } from "../channel/ring.js";
@@ -1560,20 +1560,6 @@ export class Peer extends EventEmitter {
     clearTimeout(timer);
     // Taken: it (and what was before it) still goes out for a while (as long as it was waited for). Not taken in time: the other side does not read; drop it.
     c.link.detach(taken, drainMs);
-  }
-}
-
-/**
- * The other side died: its ring and loan slabs (this side's mapping stays
- * to read them), and the doorbell sockets it left in this side's ring, go.
- * A whole sweep of this user's segments, once per death: a dead reader's
- * doorbells are named by the ring's token, not its name.
- */
-function sweepAfterDeath(): void {
-  try {
-    sweep({ prefixOnly: true });
-  } catch {
-    // nothing to sweep with (no addon) or /dev/shm unreadable: exit cleanup and `synaptic-shm sweep` remain
   }
 }
 

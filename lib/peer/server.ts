@@ -9,7 +9,7 @@ import { attachRing, localIdentity, makeRing, proofHolds } from "./handshake.js"
 import { Peer, type Connection } from "./peer.js";
 import { MsgType, zmqFrameLimit, decode, encodeControl, type Hello, type Identity, type Transport } from "./protocol.js";
 import { RoutedQueue, loadZmq } from "./zmq.js";
-import { bindOwnerOnly, clearIpcPath, removeIpcPath } from "./ipc-path.js";
+import { bindEndpoint } from "./ipc-path.js";
 
 export interface ListenOptions extends PeerOptions {
   /** Allow binding tcp:// on an address other than loopback (peers on other hosts; default false). */
@@ -349,15 +349,10 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
     router.curveServer = true;
     router.curveSecretKey = o.curve.secretKey;
   }
-  const file = endpoint.startsWith("ipc://") && !endpoint.startsWith("ipc://@") ? endpoint.slice("ipc://".length) : null;
-  let fileId = "";
+  let b: Awaited<ReturnType<typeof bindEndpoint>>;
   try {
-    if (file === null) await router.bind(endpoint);
-    else {
-      // Owner-only from the start: another user must not even connect (and learn our ring names).
-      await clearIpcPath(file);
-      fileId = await bindOwnerOnly(file, (tmp) => router.bind(tmp));
-    }
+    // An ipc:// path is owner-only from the start: another user must not even connect (and learn our ring names).
+    b = await bindEndpoint(router, endpoint);
   } catch (e) {
     router.close();
     const err = e as { code?: string; message?: string };
@@ -365,6 +360,5 @@ export async function listen(endpoint: string, options: ListenOptions): Promise<
     out.code = err.code ?? "EINVAL";
     throw out;
   }
-  const bound = file === null ? (router.lastEndpoint ?? endpoint) : endpoint;
-  return new Server(router, bound, o, handshakeTimeout, file === null ? null : () => removeIpcPath(file, fileId));
+  return new Server(router, b.bound, o, handshakeTimeout, b.unbind);
 }

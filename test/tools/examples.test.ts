@@ -56,6 +56,19 @@ interface Example {
 const NAME = "(smsh-[a-z2-7]{16})";
 
 const EXAMPLES: Record<string, Example> = {
+  "broadcast-ring": {
+    what: "the broadcast ring by name: topic prefixes, three subscriber processes, a loan read in place by all",
+    check(out) {
+      expectLinesInOrder(out, [new RegExp(`publisher: broadcast ring ${NAME}`), "publisher: 3 subscribers joined", "publisher: sent 5 messages and closed"]);
+      expect(out).toContain(
+        "subscriber [tot.exploration.branch_A]: tot.exploration.branch_A split the problem by region | tot.exploration.branch_A regions overlap: merge them",
+      );
+      expect(out).toContain(
+        "subscriber [tot.exploration.]: tot.exploration.branch_A split the problem by region | tot.exploration.branch_B solve the small case first | tot.exploration.branch_A regions overlap: merge them",
+      );
+      expect(out).toContain("subscriber [tot.verdict, tot.embedding]: tot.embedding 1048576 floats (sum 3145722), read in place | tot.verdict branch A wins");
+    },
+  },
   receive: {
     what: "views, keep(), a timeout, then Readable.from across two processes",
     check(out) {
@@ -207,6 +220,20 @@ const EXAMPLES: Record<string, Example> = {
         "planner: verifier exited with 0",
       ]);
       expect(out).toMatch(/^verifier: the planner closed after 7 claims$/m);
+    },
+  },
+
+  "tot-broadcast": {
+    what: "a Tree-of-Thoughts broadcast: a planner publishes thoughts on topics, four explorer processes subscribe by prefix (one forced onto ZeroMQ), each gets exactly its topics in order",
+    check(out) {
+      // Five processes print: each explorer's line is checked whole (its thoughts, in publication order).
+      expect(out).toContain("planner: 4 explorers subscribed; union of their prefixes: tot.eval. tot.exploration.");
+      expect(out).toMatch(/^explorer-A \(over shm\): 4 thoughts: A0 A1 A2 A3$/m);
+      expect(out).toMatch(/^explorer-all \(over shm\): 12 thoughts: A0 B0 C0 A1 B1 C1 A2 B2 C2 A3 B3 C3$/m);
+      expect(out).toMatch(/^evaluator \(over shm\): 4 thoughts: eval0:branch_A eval1:branch_B eval2:branch_C eval3:branch_A$/m);
+      expect(out).toContain("remote-B (over zmq): 8 thoughts: B0 eval0:branch_A B1 eval1:branch_B B2 eval2:branch_C B3 eval3:branch_A");
+      // 16 of the 20 are wanted locally (the 4 "tot.log" ones by nobody); remote-B wants 8.
+      expectLinesInOrder(out, ["planner: published 20 thoughts: 16 written once into the shared-memory ring, 8 sent over ZeroMQ", "planner: explorers exited with 0,0,0,0"]);
     },
   },
 

@@ -1,0 +1,182 @@
+// Loans to many subscribers (docs/PROTOCOL.md §6.8): written once, viewed
+// by every subscriber in place, freed only when none holds it.
+import { existsSync } from "node:fs";
+
+import { afterEach, describe, expect, it } from "vitest";
+
+import { Broadcast, type BroadcastWriter } from "../../dist/lib/index.js";
+import { loanByte } from "../../dist/test/fixtures/broadcast-pattern.js";
+import { killStrays, spawnFixture, waitForLine } from "../helpers.js";
+import { sharedBytesOf } from "./broadcast-helpers.js";
+
+afterEach(() => killStrays());
+
+function startLoanSub(name: string, how: "hold" | "release"): { child: ReturnType<typeof spawnFixture>; ready: Promise<string> } {
+  const child = spawnFixture("broadcast-loan-sub", [name, how]);
+  return { child, ready: waitForLine(child, /^ready \d+$/m, 20_000) };
+}
+
+function fillLoan(data: Uint8Array, k: number): void {
+  for (let page = 0; page * 4096 < data.length; page++) data.fill(loanByte(k, page * 4096), page * 4096, Math.min(data.length, (page + 1) * 4096));
+}
+
+
+async function sendLoan(w: BroadcastWriter, k: number, size: number): Promise<void> {
+  const l = await w.loan(size, { timeout: 20_000 });
+  fillLoan(l.data, k);
+  await w.send(`cloud.${k}`, l);
+  w.flushHeld();
+}
+
+describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
+  it("a 100 MB loan to 4 subscriber processes is not copied: shared memory used stays about one payload", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    try {
+      const subs = [0, 1, 2, 3].map(() => startLoanSub(w.name, "hold"));
+      await Promise.all(subs.map((s) => s.ready));
+      const size = 100_000_000;
+      const gots = subs.map((s) => waitForLine(s.child, /^got 0 /m, 30_000));
+      await sendLoan(w, 0, size);
+      await Promise.all(gots); // each holds its view now, every page checked
+      const used = sharedBytesOf([process.pid, ...subs.map((s) => s.child.pid!)]);
+      // One slot of the 100,663,296-byte class, plus the ring and 4 cursor
+      // segments (a few hundred KiB); a copy per subscriber would be 5x.
+      expect(used).toBeGreaterThanOrEqual(size);
+      expect(used).toBeLessThan(size * 1.1);
+      expect(w.loanBytes).toBeLessThan(size * 1.01);
+      const summaries = subs.map((s) => waitForLine(s.child, /^\{.*\}$/m, 20_000));
+      w.close();
+      for (const line of await Promise.all(summaries)) expect(JSON.parse(line)).toEqual({ code: "ECLOSED", errors: [], held: 1 });
+    } finally {
+      w.close();
+    }
+  });
+
+  it("a slab is not reused before every subscriber has passed its frame", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name); // takes loans, but has not read yet
+    try {
+      const size = 1 << 20;
+      await sendLoan(w, 1, size);
+      await sendLoan(w, 2, size); // a has not passed the first frame: a second slab
+      expect(w.loanBytes).toBe(2 * size);
+      for (const k of [1, 2]) {
+        const m = await a.recv({ timeout: 5000 });
+        expect(m.data[4096 * 9]).toBe(loanByte(k, 4096 * 9));
+        m.release();
+      }
+    } finally {
+      a.close();
+      w.close();
+    }
+  });
+
+  it("a held loan's slab is not reused; released (or passed) ones are", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name);
+    const b = Broadcast.attach(w.name, { topics: ["other"] }); // passes loan frames without taking them
+    try {
+      const size = 1 << 20;
+      await sendLoan(w, 1, size);
+      const m1 = await a.recv({ timeout: 5000 });
+      expect(m1.loan).toBe(true);
+      expect(b.tryRecv()).toBeNull();
+      await sendLoan(w, 2, size); // a holds the first: a second slab
+      expect(w.loanBytes).toBe(2 * size);
+      const m2 = await a.recv({ timeout: 5000 });
+      expect(m1.data[0]).toBe(loanByte(1, 0)); // untouched
+      expect(m2.data[size - 1]).toBe(loanByte(2, size - 1));
+      m1.release();
+      m1.release(); // safe twice
+      expect(m1.data.length).toBe(0); // a stale view reads as empty
+      expect(b.tryRecv()).toBeNull();
+      await new Promise((r) => setTimeout(r, 10));
+      await sendLoan(w, 3, size); // the first slab again
+      expect(w.loanBytes).toBe(2 * size);
+      const m3 = await a.recv({ timeout: 5000 });
+      expect(m3.data[4096 * 7]).toBe(loanByte(3, 4096 * 7));
+      expect(m2.data[0]).toBe(loanByte(2, 0)); // still held, still intact
+      // Under a small maxLoanBytes, a loan waits for a release.
+      m2.release();
+      m3.release();
+    } finally {
+      a.close();
+      b.close();
+      w.close();
+    }
+  });
+
+  it("loan() waits while every slab is held, until a release; a subscriber killed while holding frees its loans", async () => {
+    const size = 1 << 20;
+    const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: size });
+    try {
+      const sub = startLoanSub(w.name, "hold");
+      await sub.ready;
+      const got = waitForLine(sub.child, /^got 0 /m, 20_000);
+      await sendLoan(w, 0, size);
+      await got;
+      expect(w.tryLoan(size)).toBeNull(); // the only slab is held
+      await expect(w.loan(size, { timeout: 50 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      const waiting = w.loan(size, { timeout: 10_000 });
+      sub.child.kill("SIGKILL");
+      const l = await waiting; // the dead subscriber's hold no longer counts
+      expect(l.size).toBe(size);
+      expect(w.loanBytes).toBe(size);
+      await w.send("cloud.1", l);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("close() keeps a sent loan's slab until its subscribers took it, then removes it", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const a = Broadcast.attach(w.name);
+    const slab = `/dev/shm/smsh-${w.segment.token.slice(0, 16)}.0`;
+    try {
+      await sendLoan(w, 5, 1 << 20);
+      w.close(); // before the subscriber has even looked
+      expect(existsSync(`/dev/shm/${w.name}`)).toBe(false); // nobody new attaches
+      expect(existsSync(slab)).toBe(true); // lingering for a
+      const m = await a.recv({ timeout: 5000 });
+      expect(m.loan).toBe(true);
+      expect(m.data[4096 * 3]).toBe(loanByte(5, 4096 * 3));
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ECLOSED" });
+      m.release();
+      const t0 = performance.now();
+      while (existsSync(slab) && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(slab)).toBe(false); // released: the writer let go at once, not after lingerMs
+    } finally {
+      a.close();
+      w.close();
+    }
+  });
+
+  it("a loan whose slab is gone before the subscriber maps it is ENOENT, not a corruption", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, lingerMs: 0 });
+    const a = Broadcast.attach(w.name);
+    try {
+      await sendLoan(w, 6, 1 << 20);
+      w.close();
+      await expect(a.recv({ timeout: 5000 })).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      a.close();
+    }
+  });
+
+  it("bad loan use is a clear error", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
+    const other = Broadcast.create({ capacity: 4096 });
+    try {
+      expect(() => w.tryLoan(0)).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
+      expect(() => w.tryLoan(2 << 20)).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
+      const l = w.tryLoan(100)!;
+      expect(() => other.trySend("t", l)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+      expect(w.trySend("t", l)).toBe(true);
+      expect(l.data.length).toBe(0); // the writer's view is detached at send
+      expect(() => w.trySend("t", l)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    } finally {
+      other.close();
+      w.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+// Every wait of the broadcast ring has a way out (timeout, abort, close,
+// the other side's death), and bad arguments are clear errors.
+import { afterEach, describe, expect, it } from "vitest";
+
+import { Broadcast, type BroadcastReader } from "../../dist/lib/index.js";
+import { bodyOf, topicOf } from "../../dist/test/fixtures/broadcast-pattern.js";
+import { killStrays, spawnFixture, waitForLine } from "../helpers.js";
+
+afterEach(() => killStrays());
+
+const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7);
+
+describe("broadcast waits", () => {
+  it("recv: timeout, abort, close while waiting, recvSync timeout", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      await expect(r.recv({ timeout: 30 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      const ac = new AbortController();
+      const p = r.recv({ signal: ac.signal });
+      setTimeout(() => ac.abort(), 20);
+      await expect(p).rejects.toMatchObject({ name: "AbortError", code: "ABORT_ERR" });
+      await expect(r.recv({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ABORT_ERR" });
+      expect(() => r.recvSync(20)).toThrow(expect.objectContaining({ code: "ETIMEDOUT" }));
+      expect(r.tryRecv()).toBeNull();
+      const pending = r.recv();
+      setTimeout(() => r.close(), 20);
+      await expect(pending).rejects.toMatchObject({ code: "ECLOSED" });
+      await expect(r.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("the iterator: return() ends a pending step at once without taking a message; an abort rejects it, then it is done", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const it = r.messages();
+      const step = it.next();
+      await new Promise((res) => setTimeout(res, 20));
+      await it.return!();
+      await expect(step).resolves.toEqual({ done: true, value: undefined });
+      await w.send("t", bytes(5));
+      expect((await r.recv({ timeout: 5000 })).data.length).toBe(5); // not taken by the ended iterator
+      const ac = new AbortController();
+      const it2 = r.messages({ signal: ac.signal });
+      const step2 = it2.next();
+      ac.abort();
+      await expect(step2).rejects.toMatchObject({ code: "ABORT_ERR" }); // as a channel's iterator
+      await expect(it2.next()).resolves.toEqual({ done: true, value: undefined });
+      await expect(r.messages({ timeout: 20 }).next()).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("several receives pending at once each get their own message, in order", async () => {
+    const w = Broadcast.create({ capacity: 4096 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const pending = [r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 }), r.recv({ timeout: 5000 })];
+      await new Promise((res) => setTimeout(res, 20));
+      for (let k = 0; k < 3; k++) await w.send("t", bytes(k + 1));
+      expect((await Promise.all(pending)).map((m) => m.data.length)).toEqual([1, 2, 3]);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("send under block: timeout, abort, writer close while held; sendSync timeout", async () => {
+    const w = Broadcast.create({ capacity: 4096, blockTimeout: 60_000 });
+    const r = Broadcast.attach(w.name); // never reads: holds the writer
+    try {
+      while (w.trySend("t", bytes(200)));
+      await expect(w.send("t", bytes(200), { timeout: 30 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      const ac = new AbortController();
+      const p = w.send("t", bytes(200), { signal: ac.signal });
+      setTimeout(() => ac.abort(), 20);
+      await expect(p).rejects.toMatchObject({ code: "ABORT_ERR" });
+      expect(() => w.sendSync("t", bytes(200), 20)).toThrow(expect.objectContaining({ code: "ETIMEDOUT" }));
+      const held = w.send("t", bytes(200));
+      setTimeout(() => w.close(), 20);
+      await expect(held).rejects.toMatchObject({ code: "ECLOSED" });
+      await expect(w.send("t", bytes(1))).rejects.toMatchObject({ code: "ECLOSED" });
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("a reader drains what was sent before the writer closed, then its iteration ends", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const r = Broadcast.attach(w.name, { topics: ["tot.a"] });
+    try {
+      for (let k = 0; k < 100; k++) await w.send(topicOf(k), bodyOf(k));
+      w.close();
+      const seen: number[] = [];
+      for await (const m of r) seen.push(m.seq);
+      expect(seen).toEqual([...Array(100).keys()].filter((k) => topicOf(k).startsWith("tot.a")));
+      await expect(r.recv()).rejects.toMatchObject({ code: "ECLOSED" });
+      expect(() => Broadcast.attach(w.name)).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    } finally {
+      r.close();
+    }
+  });
+
+  it("a reader whose writer was killed gets what it sent, then EPEERDEAD", async () => {
+    const child = spawnFixture("broadcast-writer", ["50", "1"]);
+    const name = (await waitForLine(child, /^ring (\S+)$/m, 20_000)).trim().split(" ")[1]!;
+    let r: BroadcastReader | null = null;
+    try {
+      r = Broadcast.attach(name);
+      await waitForLine(child, /^sent$/m, 20_000);
+      child.kill("SIGKILL");
+      let got = 0;
+      const err = await (async () => {
+        try {
+          for (;;) {
+            await r!.recv({ timeout: 10_000 });
+            got++;
+          }
+        } catch (e) {
+          return e as { code: string };
+        }
+      })();
+      expect(got).toBe(50);
+      expect(err.code).toBe("EPEERDEAD");
+    } finally {
+      r?.close();
+    }
+  });
+
+  it("bad arguments are clear errors", () => {
+    expect(() => Broadcast.create({ capacity: 5000 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    expect(() => Broadcast.create({ capacity: 1024 })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
+    expect(() => Broadcast.create({ policy: "later" as "drop" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    expect(() => Broadcast.create({ maxSubscribers: 0 })).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
+    const w = Broadcast.create({ capacity: 4096, maxSubscribers: 1 });
+    try {
+      expect(() => w.trySend("t", "text" as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      expect(() => w.trySend(5 as unknown as string, bytes(1))).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      expect(() => w.trySend("t", bytes(1024))).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
+      expect(() => Broadcast.attach(w.name, { topics: "tot" as unknown as string[] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      const r = Broadcast.attach(w.name);
+      try {
+        expect(() => Broadcast.attach(w.name)).toThrow(expect.objectContaining({ code: "EBUSY" }));
+      } finally {
+        r.close();
+      }
+      // The slot is free again once its subscriber closed.
+      Broadcast.attach(w.name).close();
+    } finally {
+      w.close();
+    }
+  });
+});
