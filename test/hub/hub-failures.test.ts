@@ -31,18 +31,24 @@ beforeEach(() => {
 });
 
 const children: ChildProcess[] = [];
+const agentDirs: string[] = [];
 
 afterEach(async () => {
   // The children end first: an agent closed before its pair's process is gone would leave that process's ring (nobody sweeps it then).
   await Promise.all(
     children.splice(0).map((c) => {
       if (c.exitCode !== null || c.signalCode !== null) return;
+      // Its stdin's end first (it closes: nothing left behind), SIGKILL if it does not go within 5 s.
       const gone = new Promise((r) => c.once("exit", r));
-      c.kill("SIGKILL");
-      return gone;
+      c.kill("SIGCONT");
+      if (c.stdin !== null) c.stdin.end();
+      else c.kill("SIGTERM"); // the hub's command line
+      const timer = setTimeout(() => c.kill("SIGKILL"), 5000);
+      return gone.finally(() => clearTimeout(timer));
     }),
   );
   killStrays();
+  for (const d of agentDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   await Promise.all(agents.splice(0).map((a) => a.close()));
   await h?.close();
   h = null;
@@ -67,7 +73,10 @@ async function server(hubEndpoint: string, name: string, transport: "auto" | "zm
   const args = [fixture("hub-agent"), "serve", hubEndpoint, name, transport, ...(fast ? ["fast"] : [])];
   const child = track(spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] }));
   children.push(child);
-  await waitForLine(child, /^joined/, SLOW_MS);
+  const line = await waitForLine(child, /^joined/, SLOW_MS);
+  // Its listener's directory: an agent killed with -9 cannot remove it.
+  const m = /^joined ipc:\/\/(.+)$/.exec(line);
+  if (m !== null) agentDirs.push(path.dirname(m[1]!));
   return child;
 }
 
