@@ -31,18 +31,24 @@ beforeEach(() => {
 });
 
 const children: ChildProcess[] = [];
+const agentDirs: string[] = [];
 
 afterEach(async () => {
   // The children end first: an agent closed before its pair's process is gone would leave that process's ring (nobody sweeps it then).
   await Promise.all(
     children.splice(0).map((c) => {
       if (c.exitCode !== null || c.signalCode !== null) return;
+      // Its stdin's end first (it closes: nothing left behind), SIGKILL if it does not go within 5 s.
       const gone = new Promise((r) => c.once("exit", r));
-      c.kill("SIGKILL");
-      return gone;
+      c.kill("SIGCONT");
+      if (c.stdin !== null) c.stdin.end();
+      else c.kill("SIGTERM"); // the hub's command line
+      const timer = setTimeout(() => c.kill("SIGKILL"), 5000);
+      return gone.finally(() => clearTimeout(timer));
     }),
   );
   killStrays();
+  for (const d of agentDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   await Promise.all(agents.splice(0).map((a) => a.close()));
   await h?.close();
   h = null;
@@ -62,11 +68,15 @@ async function agent(name: string, transport: "auto" | "zmq" = "auto"): Promise<
 }
 
 /** A "serve" agent process (echoes messages, answers requests), once joined. */
-async function server(hubEndpoint: string, name: string, transport: "auto" | "zmq" = "auto"): Promise<ChildProcess> {
+async function server(hubEndpoint: string, name: string, transport: "auto" | "zmq" = "auto", fast = false): Promise<ChildProcess> {
   // stdin a pipe: its end is the agent's cue to close.
-  const child = track(spawn(process.execPath, [fixture("hub-agent"), "serve", hubEndpoint, name, transport], { stdio: ["pipe", "pipe", "pipe"] }));
+  const args = [fixture("hub-agent"), "serve", hubEndpoint, name, transport, ...(fast ? ["fast"] : [])];
+  const child = track(spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] }));
   children.push(child);
-  await waitForLine(child, /^joined/, SLOW_MS);
+  const line = await waitForLine(child, /^joined/, SLOW_MS);
+  // Its listener's directory: an agent killed with -9 cannot remove it.
+  const m = /^joined ipc:\/\/(.+)$/.exec(line);
+  if (m !== null) agentDirs.push(path.dirname(m[1]!));
   return child;
 }
 
@@ -123,6 +133,34 @@ describe("an agent killed with -9", () => {
     expect(h.agents.map((e) => e.name)).toEqual(["claude"]);
     expect(a.agents).toEqual([]);
     await expect(a.send("gemini", Buffer.from("after"))).rejects.toMatchObject({ code: "ENOAGENT" });
+  });
+});
+
+describe("an agent stopped (SIGSTOP)", () => {
+  it("a hung agent is dropped by the hub and by its direct pair after the heartbeat timeout: requests to it reject EPEERDEAD", async () => {
+    const heartbeat = { intervalMs: 100, timeoutMs: 1000 };
+    h = await hub(endpointIn(dir, "hub.sock"), { heartbeat });
+    const a = await join(h.endpoint, { name: "claude", heartbeat, timeout: SLOW_MS });
+    agents.push(a);
+    const b = await server(h.endpoint, "gemini", "auto", true);
+    await a.waitFor("gemini", { timeout: SLOW_MS });
+    await roundTrip(a, "gemini", "before");
+    expect(a.transport("gemini")).toBe("shm");
+    const pending = a.request("gemini", Buffer.from("never"));
+    pending.catch(() => {});
+    const left = once<[{ name: string }]>(h, "leave", SLOW_MS);
+    const t0 = performance.now();
+    b.kill("SIGSTOP");
+    try {
+      await expect(pending).rejects.toMatchObject({ code: "EPEERDEAD" });
+      await left;
+      // Not before the timeout (1 s, less the last interval): a stopped process is not a dead one until then.
+      expect(performance.now() - t0).toBeGreaterThan(800);
+      expect(h.agents.map((e) => e.name)).toEqual(["claude"]);
+      expect(a.transport("gemini")).toBe(null);
+    } finally {
+      b.kill("SIGCONT");
+    }
   });
 });
 
@@ -257,6 +295,9 @@ describe("request/reply", () => {
       expect(replies.map((r) => Buffer.from(r).toString())).toEqual(Array.from({ length: 20 }, (_, i) => `re:${to}-${i}`));
       await expect(a.request(to, Buffer.from("fail"), { timeout: SLOW_MS })).rejects.toMatchObject({ code: "EREMOTE" });
       await expect(a.request(to, Buffer.from("never"), { timeout: 200 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      // Its reply comes 500 ms later, while the next request waits: dropped, never taken for the next one's.
+      await expect(a.request(to, Buffer.from("slow"), { timeout: 100 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+      expect(Buffer.from(await a.request(to, Buffer.from("after"), { timeout: SLOW_MS })).toString()).toBe("re:after");
       const ac = new AbortController();
       const aborted = a.request(to, Buffer.from("never"), { signal: ac.signal });
       ac.abort();
