@@ -518,7 +518,12 @@ export class BroadcastWriter extends EventEmitter implements Holder {
         if (this.#slots[i] !== null) this.#scan(performance.now());
         continue;
       }
-      const s = this.#slots[i] ?? (st === SLOT_ACTIVE ? this.#adopt(i) : null);
+      let s = this.#slots[i] ?? (st === SLOT_ACTIVE ? this.#adopt(i) : null);
+      // A mapping of a claimant that left: the slot's new claimant sleeps on another line.
+      if (s !== null && Atomics.load(i32, (this.#ctl + slotOffset(i) + SLOT.epoch) >> 2) !== s.epoch) {
+        this.#scan(performance.now());
+        s = this.#slots[i] ?? null;
+      }
       if (s !== null) s.line.notify();
     }
   }
