@@ -55,7 +55,7 @@ export interface BroadcastCreateOptions {
   capacity?: number;
   /** What a full ring does to the writer. Default "block". */
   policy?: BroadcastPolicy;
-  /** block: ms a subscriber may hold the writer before it is evicted (ESLOW on its side). Default 5000. */
+  /** ms a subscriber may hold the writer before it is evicted (ESLOW on its side): block, a send waiting for room; either policy, a loan() waiting for a slab whose frame it has not passed. Default 5000. */
   blockTimeout?: number;
   /** Subscriber slots, 1..256. Default 64. */
   maxSubscribers?: number;
@@ -161,6 +161,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #limit: number; // block: write no byte at or past this position
   #seq = 0;
   #want = 0; // block: the end of a frame waiting for room (0: none waits); who holds it is timed
+  #loanWant = -1; // loan() waits: a cursor at or before this frame position holds a slab; who holds it is timed (-1: none waits)
   #held = false;
   #closed = false;
   #timer: NodeJS.Timeout | null;
@@ -334,14 +335,23 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     checkInteger("size", size, 1, this.#maxLoanBytes);
     let got = this.tryLoan(size);
     if (got !== null) return got;
-    await this.#parker.wait({
-      ready: () => this.#closed || (got = this.tryLoan(size)) !== null,
-      recheck: () => this.#scan(performance.now()),
-      deadline,
-      timeout,
-      signal,
-      op: "loan",
-    });
+    // A subscriber that does not pass a slab's frame holds it: timed and evicted as one that holds the ring.
+    this.#loanWant = this.#oldestSent();
+    try {
+      await this.#parker.wait({
+        ready: () => this.#closed || (got = this.tryLoan(size)) !== null,
+        recheck: () => {
+          this.#loanWant = this.#oldestSent();
+          this.#scan(performance.now());
+        },
+        deadline,
+        timeout,
+        signal,
+        op: "loan",
+      });
+    } finally {
+      this.#loanWant = -1;
+    }
     this.#throwIfClosed();
     return got!;
   }
@@ -361,6 +371,13 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const loan = new BroadcastLoan(slab, slab.take(), size);
     this.#outstanding.add(loan);
     return loan;
+  }
+
+  /** The position of the oldest LOAN frame whose slab is not free yet (-1: none). */
+  #oldestSent(): number {
+    let q = -1;
+    for (const s of this.#loans?.slabs.values() ?? []) if (s.state === "sent" && s.framePos >= 0 && (q < 0 || s.framePos < q) && !this.#isFree(s)) q = s.framePos;
+    return q;
   }
 
   /** Bytes of loan slabs this writer keeps (shared memory). */
@@ -558,6 +575,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #scan(now: number): void {
     if (this.#closed && !this.#lingerScan) return;
     const want = this.#want;
+    const loanWant = this.#loanWant;
     const i32 = this.#i32;
     let min = this.#published;
     for (let i = 0; i < this.maxSubscribers; i++) {
@@ -588,15 +606,17 @@ export class BroadcastWriter extends EventEmitter implements Holder {
         s.lastPos = pos;
         s.heldSince = 0;
       }
-      if (this.policy !== "block") continue;
-      if (want > 0 && pos + this.capacity < want) {
+      // Holds the writer: a frame waits for room (block) behind its cursor, or a loan
+      // waits for a slab whose frame it has not passed (either policy).
+      const holdsRoom = this.policy === "block" && want > 0 && pos + this.capacity < want;
+      if (holdsRoom || (loanWant >= 0 && pos <= loanWant)) {
         if (s.heldSince === 0) s.heldSince = now;
         else if (now - s.heldSince >= this.blockTimeout) {
           this.#evict(s);
           continue;
         }
       } else s.heldSince = 0;
-      if (pos < min) min = pos;
+      if (this.policy === "block" && pos < min) min = pos;
     }
     this.#limit = min + this.capacity;
   }

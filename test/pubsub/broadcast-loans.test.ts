@@ -175,6 +175,33 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     }
   });
 
+  for (const policy of ["block", "drop"] as const) {
+    it(`${policy}: a subscriber that does not pass a loan's frame is evicted after blockTimeout while loan() waits (it was not: loan() waited forever)`, async () => {
+      const w = Broadcast.create({ capacity: 1 << 16, policy, blockTimeout: 200, maxLoanBytes: 4 * 4096 });
+      const idle = Broadcast.attach(w.name); // never reads: as a SIGSTOPped one, for the writer
+      const reader = Broadcast.attach(w.name);
+      try {
+        for (let k = 0; k < 12; k++) {
+          // 4 slabs: the 5th loan needs one the idle subscriber holds (it has not passed its frame).
+          const l = await w.loan(4096, { timeout: 20_000 });
+          l.data.fill(k);
+          await w.send("t", l);
+          w.flushHeld();
+          const m = await reader.recv({ timeout: 20_000 });
+          expect(m.data[0]).toBe(k);
+          m.release();
+        }
+        expect(w.subscribers.find((s) => s.slot === idle.slot)!.state).toBe("evicted");
+        expect(w.stats.evictions).toBe(1);
+        await expect(idle.recv({ timeout: 1000 })).rejects.toMatchObject({ code: "ESLOW" });
+      } finally {
+        idle.close();
+        reader.close();
+        w.close();
+      }
+    });
+  }
+
   it("bad loan use is a clear error", async () => {
     const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
     const other = Broadcast.create({ capacity: 4096 });
