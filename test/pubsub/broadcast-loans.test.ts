@@ -202,6 +202,34 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     });
   }
 
+  it("a subscriber receives loans from more slabs than it keeps mapped (it unmapped the slab it had just mapped: TypeError)", () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const n = 12; // more than the 8 mappings a subscriber keeps: 12 slabs, as none is free before r passes its frame
+      for (let k = 0; k < n; k++) {
+        const l = w.tryLoan(4096)!;
+        l.data.fill(k);
+        expect(w.trySend(`L.${k}`, l)).toBe(true);
+      }
+      w.flushHeld();
+      expect(w.loanBytes).toBe(n * 4096);
+      const kept = [];
+      for (let k = 0; k < n; k++) {
+        const m = r.tryRecv()!;
+        expect(m.topic).toBe(`L.${k}`);
+        expect(m.data.length).toBe(4096);
+        expect(m.data[0]).toBe(k);
+        if (k % 2 === 0) m.release(); // released mappings may be unmapped, held ones not
+        else kept.push({ m, k });
+      }
+      for (const { m, k } of kept) expect(m.data[4095]).toBe(k);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("bad loan use is a clear error", async () => {
     const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
     const other = Broadcast.create({ capacity: 4096 });
