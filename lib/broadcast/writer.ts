@@ -339,7 +339,8 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     this.#loanWant = this.#oldestSent();
     try {
       await this.#parker.wait({
-        ready: () => this.#closed || (got = this.tryLoan(size)) !== null,
+        // Idempotent: the Parker may evaluate ready() again after it held (its pre-sleep re-check, then its loop).
+        ready: () => this.#closed || (got ??= this.tryLoan(size)) !== null,
         recheck: () => {
           this.#loanWant = this.#oldestSent();
           this.#scan(performance.now());

@@ -230,6 +230,32 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     }
   });
 
+  it("loan() takes one loan however often its wait re-checks (a slab taken by a re-check was leaked, 'loaned' forever)", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 4 * 4096 });
+    try {
+      // The first check finds no slab (as when all are held), so loan() sleeps; the
+      // sleep's own re-check then finds one, as when a release lands at that moment.
+      const real = w.tryLoan.bind(w);
+      const results: unknown[] = [];
+      let calls = 0;
+      w.tryLoan = (size: number) => {
+        const l = ++calls <= 2 ? null : real(size); // loan()'s own try, then the wait's first check
+        results.push(l);
+        return l;
+      };
+      const l = await w.loan(4096, { timeout: 5000 });
+      expect(results.filter((x) => x !== null)).toEqual([l]);
+      w.tryLoan = real;
+      await w.send("t", l);
+      w.flushHeld();
+      // Every slab can be loaned again (none leaked as "loaned").
+      const all = [real(4096), real(4096), real(4096), real(4096)];
+      expect(all.every((x) => x !== null)).toBe(true);
+    } finally {
+      w.close();
+    }
+  });
+
   it("bad loan use is a clear error", async () => {
     const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
     const other = Broadcast.create({ capacity: 4096 });
