@@ -282,29 +282,44 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   async send(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan, options?: SendOptions): Promise<void> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
     const t = this.#topics.encode(topic);
-    const total = this.#frameRoom(t.length, this.#checkData(data));
-    if (this.#tryRoom(total)) return this.#writeAny(t, data);
+    const bodyLen = this.#checkData(data);
+    const total = this.#frameRoom(t.length, bodyLen);
+    if (this.#sendQueue.length === 0 && this.#tryRoom(total)) return this.#writeAny(t, data);
     this.#stats.waits++;
-    // Once held, wait for a quarter of the ring (or the frame, if larger):
-    // waking for every batch a subscriber frees would ping-pong wakeups.
-    const want = Math.max(total, this.capacity / 4);
-    await this.#parker.wait({
-      ready: () => this.#closed || this.#tryRoom(want),
-      recheck: () => this.#scan(performance.now()),
-      deadline,
-      timeout,
-      signal,
-      op: "send",
-    });
-    this.#throwIfClosed();
-    this.#writeAny(t, data);
+    // In call order: a send() does not overtake one that waits (as a socket's writes).
+    const me = {};
+    this.#sendQueue.push(me);
+    if (data instanceof BroadcastLoan) this.#sending.add(data); // not sent twice meanwhile
+    try {
+      await this.#parker.wait({
+        // Once held, wait for a quarter of the ring (or the frame, if larger):
+        // waking for every batch a subscriber frees would ping-pong wakeups.
+        // The frame's room (its PAD) is counted from where it is written now, not from the call.
+        ready: () => this.#closed || (this.#sendQueue[0] === me && this.#tryRoom(Math.max(this.#frameRoom(t.length, bodyLen), this.capacity / 4))),
+        recheck: () => this.#scan(performance.now()),
+        deadline,
+        timeout,
+        signal,
+        op: "send",
+      });
+      this.#throwIfClosed();
+      this.#writeAny(t, data);
+    } finally {
+      const i = this.#sendQueue.indexOf(me);
+      this.#sendQueue.splice(i, 1);
+      if (data instanceof BroadcastLoan) this.#sending.delete(data);
+      if (i === 0 && this.#sendQueue.length > 0) this.#parker.kick(); // the next in line checks for room
+    }
   }
+
+  readonly #sendQueue: object[] = []; // send()s waiting for room, in call order
+  readonly #sending = new Set<BroadcastLoan>(); // loans of send()s waiting for room
 
   /** Sends if there is room now; false otherwise (block: a subscriber holds the ring full). */
   trySend(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan): boolean {
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
-    if (!this.#tryRoom(total)) return false;
+    if (this.#sendQueue.length > 0 || !this.#tryRoom(total)) return false; // keep order behind waiting send()s
     this.#writeAny(t, data);
     return true;
   }
@@ -314,6 +329,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const { deadline, timeout } = checkWaitOptions({ timeout: timeoutMs });
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
+    if (this.#sendQueue.length > 0) throw shmError("EBUSY", "async send()s are waiting on this writer: sendSync() would overtake them");
     if (!this.#tryRoom(total)) {
       this.#stats.waits++;
       const want = Math.max(total, this.capacity / 4); // as send()
@@ -416,7 +432,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     this.#throwIfClosed();
     if (data instanceof Uint8Array) return data.length;
     if (data instanceof BroadcastLoan) {
-      if (!this.#outstanding.has(data)) throw invalidArgValue("data", "is a loan already sent, or not of this writer", "a BroadcastLoan");
+      if (!this.#outstanding.has(data) || this.#sending.has(data)) throw invalidArgValue("data", "is a loan already sent (or being sent), or not of this writer", "a BroadcastLoan");
       return LOAN_BODY_SIZE;
     }
     throw invalidArgType("data", "a Uint8Array or a BroadcastLoan", data);

@@ -103,6 +103,70 @@ describe("broadcast waits", () => {
     }
   });
 
+  it("send()s not awaited keep call order: a later one (send, trySend, sendSync) never overtakes one waiting for room", async () => {
+    const w = Broadcast.create({ capacity: 4096, policy: "block" });
+    const r = Broadcast.attach(w.name);
+    const msg = (k: number): Uint8Array => new Uint8Array(200).fill(k);
+    try {
+      let k = 0;
+      while (w.trySend("t", msg(k))) k++;
+      w.flushHeld();
+      const ac = new AbortController();
+      const aborted = w.send("t", msg(250), { signal: ac.signal }); // first in line, then gone
+      const pA = w.send("t", msg(k++)); // waits: the ring is full
+      ac.abort(); // the head leaves the line while there is no room: pA is next
+      await expect(aborted).rejects.toMatchObject({ code: "ABORT_ERR" });
+      const got: number[] = [];
+      for (let i = 0; i < 6; i++) got.push(r.tryRecv()!.data[0]!); // one batch: room for small frames, not yet a quarter
+      expect(w.trySend("t", msg(251))).toBe(false); // there is room, but send()s wait
+      expect(() => w.sendSync("t", msg(252), 10)).toThrow(expect.objectContaining({ code: "EBUSY" }));
+      const pB = w.send("t", msg(k++));
+      const drain = (): void => {
+        for (let m; (m = r.tryRecv()) !== null; ) got.push(m.data[0]!);
+      };
+      const t = setInterval(drain, 5);
+      await Promise.all([pA, pB]);
+      clearInterval(t);
+      w.flushHeld();
+      drain();
+      expect(got).toEqual([...Array(k).keys()]); // every message once, in call order; none of 250..252
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("send()s waiting together for room each count their PAD where they are written (block: nothing overwritten unread)", async () => {
+    // 40 layouts of large frames queued behind a reader that frees one batch per ms: a
+    // send that counted the room its frame needed at call time (no PAD then, one now)
+    // overwrote unread frames in some of them (the reader saw a lap under block).
+    for (let trial = 0; trial < 40; trial++) {
+      const w = Broadcast.create({ capacity: 4096, policy: "block", blockTimeout: 60_000 });
+      const r = Broadcast.attach(w.name);
+      const size = (k: number): number => 1007 - ((k * 40 + trial * 8) % 700);
+      try {
+        w.trySend("t", new Uint8Array(8 * (trial % 50)));
+        let k = 0;
+        while (w.trySend("t", new Uint8Array(size(k)).fill(k))) k++;
+        w.flushHeld();
+        const pending: Promise<void>[] = [];
+        for (let i = 0; i < 8; i++, k++) pending.push(w.send("t", new Uint8Array(size(k)).fill(k), { timeout: 20_000 }));
+        let done = false;
+        void Promise.all(pending).then(() => (done = true));
+        while (!done) {
+          r.tryRecv();
+          await new Promise((res) => setTimeout(res, 1));
+        }
+        w.flushHeld();
+        while (r.tryRecv() !== null);
+        expect([trial, r.stats.laps, r.missed]).toEqual([trial, 0, 0]);
+      } finally {
+        r.close();
+        w.close();
+      }
+    }
+  });
+
   it("send under block: timeout, abort, writer close while held; sendSync timeout", async () => {
     const w = Broadcast.create({ capacity: 4096, blockTimeout: 60_000 });
     const r = Broadcast.attach(w.name); // never reads: holds the writer
