@@ -256,6 +256,27 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     }
   });
 
+  it("a loan whose send() waits for room cannot be sent again meanwhile (it went out twice)", async () => {
+    const w = Broadcast.create({ capacity: 4096, policy: "block" });
+    const r = Broadcast.attach(w.name);
+    try {
+      while (w.trySend("t", new Uint8Array(200)));
+      while (w.trySend("t", new Uint8Array(0))); // no room left even for a LOAN frame
+      const l = w.tryLoan(100)!;
+      const p = w.send("L", l, { timeout: 20_000 }); // waits: the ring is full
+      await expect(w.send("L", l)).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+      const t = setInterval(() => {
+        for (let m; (m = r.tryRecv()) !== null; ) if (m.loan) m.release();
+      }, 2);
+      await p;
+      clearInterval(t);
+      expect(() => w.trySend("L", l)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("bad loan use is a clear error", async () => {
     const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
     const other = Broadcast.create({ capacity: 4096 });
