@@ -50,6 +50,9 @@ import { TopicEncoder } from "./topics.js";
 
 export type BroadcastPolicy = "block" | "drop";
 
+/** ms after a failed trySend() during which a subscriber holding the ring is still timed (a poller re-tries sooner). */
+const TRY_SEND_WAIT_MS = 250;
+
 export interface BroadcastCreateOptions {
   /** Ring bytes, a power of two in [4096, 2^30]. Default 1 MiB. The largest message is capacity/4 minus its header; larger ones go as loans. */
   capacity?: number;
@@ -161,6 +164,8 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #limit: number; // block: write no byte at or past this position
   #seq = 0;
   #want = 0; // block: the end of a frame waiting for room (0: none waits); who holds it is timed
+  #wantAt = 0; // when a room check last failed (a trySend() that keeps failing keeps the timing on)
+  #syncWaiting = false; // a sendSync() waits for room
   #loanWant = -1; // loan() waits: a cursor at or before this frame position holds a slab; who holds it is timed (-1: none waits)
   #held = false;
   #closed = false;
@@ -308,6 +313,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
       const i = this.#sendQueue.indexOf(me);
       this.#sendQueue.splice(i, 1);
       if (data instanceof BroadcastLoan) this.#sending.delete(data);
+      if (this.#sendQueue.length === 0) this.#want = 0; // written, or timed out, aborted, closed: nothing waits
       if (i === 0 && this.#sendQueue.length > 0) this.#parker.kick(); // the next in line checks for room
     }
   }
@@ -333,7 +339,14 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     if (!this.#tryRoom(total)) {
       this.#stats.waits++;
       const want = Math.max(total, this.capacity / 4); // as send()
-      const ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(want), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
+      this.#syncWaiting = true;
+      let ok: boolean;
+      try {
+        ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(want), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
+      } finally {
+        this.#syncWaiting = false;
+        this.#want = 0;
+      }
       this.#throwIfClosed();
       if (!ok) throw shmError("ETIMEDOUT", `sendSync() timed out after ${timeoutMs} ms`);
     }
@@ -472,6 +485,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     if (this.policy === "drop" || this.#w + total <= this.#limit) return true;
     this.flushHeld(); // a joiner starts at write_pos: the limit counts from the published position
     this.#want = this.#w + total;
+    this.#wantAt = performance.now();
     this.#scan(performance.now());
     if (this.#w + total > this.#limit) return false;
     this.#want = 0;
@@ -591,7 +605,9 @@ export class BroadcastWriter extends EventEmitter implements Holder {
    */
   #scan(now: number): void {
     if (this.#closed && !this.#lingerScan) return;
-    const want = this.#want;
+    // Only while a send waits (or trySend() keeps failing) is a subscriber timed: not after the wait ended.
+    const queued = this.#sendQueue.length > 0 || this.#syncWaiting;
+    const want = queued || now - this.#wantAt < TRY_SEND_WAIT_MS ? this.#want : 0;
     const loanWant = this.#loanWant;
     const i32 = this.#i32;
     let min = this.#published;
@@ -626,9 +642,11 @@ export class BroadcastWriter extends EventEmitter implements Holder {
       // Holds the writer: a frame waits for room (block) behind its cursor, or a loan
       // waits for a slab whose frame it has not passed (either policy).
       const holdsRoom = this.policy === "block" && want > 0 && pos + this.capacity < want;
-      if (holdsRoom || (loanWant >= 0 && pos <= loanWant)) {
+      const holdsLoan = loanWant >= 0 && pos <= loanWant;
+      if (holdsRoom || holdsLoan) {
         if (s.heldSince === 0) s.heldSince = now;
-        else if (now - s.heldSince >= this.blockTimeout) {
+        // trySend() alone: evicted only if it was still failing blockTimeout after the hold began.
+        else if (now - s.heldSince >= this.blockTimeout && (holdsLoan || queued || this.#wantAt - s.heldSince >= this.blockTimeout)) {
           this.#evict(s);
           continue;
         }

@@ -167,6 +167,36 @@ describe("broadcast waits", () => {
     }
   });
 
+  it("block: a paused subscriber is evicted only while a send waits on it, not after a send timed out or a trySend gave up", async () => {
+    for (const how of ["trySend", "send timeout", "trySend polling"]) {
+      const w = Broadcast.create({ capacity: 4096, policy: "block", blockTimeout: 200 });
+      const r = Broadcast.attach(w.name);
+      try {
+        while (w.trySend("t", bytes(100)));
+        w.flushHeld();
+        if (how === "trySend") expect(w.trySend("t", bytes(100))).toBe(false);
+        else if (how === "send timeout") await expect(w.send("t", bytes(100), { timeout: 20 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+        else {
+          // A writer that polls trySend() does wait: the subscriber is evicted after blockTimeout.
+          const t0 = performance.now();
+          while (!w.trySend("t", bytes(100))) {
+            expect(performance.now() - t0).toBeLessThan(20_000);
+            await new Promise((res) => setTimeout(res, 20));
+          }
+          expect(w.subscribers[0]!.state).toBe("evicted");
+          continue;
+        }
+        // Nothing waits now: the writer's 100 ms scans (several run in 600 ms) must not evict.
+        await new Promise((res) => setTimeout(res, 600));
+        expect([how, w.subscribers[0]!.state]).toEqual([how, "active"]);
+        expect(r.tryRecv()).not.toBeNull();
+      } finally {
+        r.close();
+        w.close();
+      }
+    }
+  });
+
   it("send under block: timeout, abort, writer close while held; sendSync timeout", async () => {
     const w = Broadcast.create({ capacity: 4096, blockTimeout: 60_000 });
     const r = Broadcast.attach(w.name); // never reads: holds the writer
