@@ -271,6 +271,7 @@ describe("broadcast waits", () => {
       expect(() => w.trySend(5 as unknown as string, bytes(1))).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
       expect(() => w.trySend("t", bytes(1024))).toThrow(expect.objectContaining({ code: "ERR_OUT_OF_RANGE" }));
       expect(() => Broadcast.attach(w.name, { topics: "tot" as unknown as string[] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }));
+      for (const spin of [-5, NaN, "x"]) expect(() => Broadcast.attach(w.name, { spin: spin as number }), String(spin)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^ERR_/) }));
       const r = Broadcast.attach(w.name);
       try {
         expect(() => Broadcast.attach(w.name)).toThrow(expect.objectContaining({ code: "EBUSY" }));
