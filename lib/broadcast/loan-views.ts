@@ -72,7 +72,7 @@ export class LoanViews {
       }
       m = { segment: seg, meta: new Int32Array(seg.buffer, seg.dataOffset, 16), live: 0, lastUsed: 0 };
       this.#slabs.set(slab, m);
-      this.#trim();
+      this.#trim(slab);
     }
     if (Atomics.load(m.meta, LOAN_META.magic >> 2) !== LOAN_SLAB_MAGIC) return `slab ${slab}: no loan slab magic`;
     // The hold was seen by the writer (or the frame would not have validated): the generation cannot move now.
@@ -98,10 +98,10 @@ export class LoanViews {
     return { data: new Uint8Array(ab), release };
   }
 
-  /** Unmaps slabs none of our loans is in, beyond KEEP_MAPPED, least recently used first. */
-  #trim(): void {
+  /** Unmaps slabs none of our loans is in, beyond KEEP_MAPPED, least recently used first; never `keep` (the one being mapped). */
+  #trim(keep: number): void {
     if (this.#slabs.size <= KEEP_MAPPED) return;
-    const idle = [...this.#slabs].filter(([, m]) => m.live === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    const idle = [...this.#slabs].filter(([i, m]) => m.live === 0 && i !== keep).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
     for (const [i, m] of idle.slice(0, this.#slabs.size - KEEP_MAPPED)) {
       m.segment.close();
       this.#slabs.delete(i);

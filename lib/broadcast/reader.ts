@@ -3,7 +3,7 @@
 // which stay valid), validates every batch against the writer's claim
 // (copy, then validate: a lapped batch is dropped and counted, never
 // delivered torn), stores its cursor, and sleeps on its own wait line.
-import { checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
+import { checkInteger, checkWaitOptions, invalidArgType, shmError, type ShmError, type WaitOptions } from "../core/errors.js";
 import { OFFSETS, OWNER_LOCK_BYTE } from "../core/layout.js";
 import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, validateWaitMode, WaitLine, type WaitMode } from "../core/notify.js";
@@ -177,6 +177,7 @@ export class BroadcastReader {
     const filter = compileTopics(options.topics);
     const mode = validateWaitMode(options.mode ?? DEFAULT_WAIT_MODE);
     const spin = options.spin ?? 0;
+    if (spin !== "adaptive") checkInteger("options.spin", spin, 0, 10_000_000); // as the writer's
     const ring = Segment.attach(name);
     let cursor: Segment | null = null;
     let slot = -1;

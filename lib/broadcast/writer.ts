@@ -50,12 +50,15 @@ import { TopicEncoder } from "./topics.js";
 
 export type BroadcastPolicy = "block" | "drop";
 
+/** ms after a failed trySend() during which a subscriber holding the ring is still timed (a poller re-tries sooner). */
+const TRY_SEND_WAIT_MS = 250;
+
 export interface BroadcastCreateOptions {
   /** Ring bytes, a power of two in [4096, 2^30]. Default 1 MiB. The largest message is capacity/4 minus its header; larger ones go as loans. */
   capacity?: number;
   /** What a full ring does to the writer. Default "block". */
   policy?: BroadcastPolicy;
-  /** block: ms a subscriber may hold the writer before it is evicted (ESLOW on its side). Default 5000. */
+  /** ms a subscriber may hold the writer before it is evicted (ESLOW on its side): block, a send waiting for room; either policy, a loan() waiting for a slab whose frame it has not passed. Default 5000. */
   blockTimeout?: number;
   /** Subscriber slots, 1..256. Default 64. */
   maxSubscribers?: number;
@@ -161,6 +164,9 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   #limit: number; // block: write no byte at or past this position
   #seq = 0;
   #want = 0; // block: the end of a frame waiting for room (0: none waits); who holds it is timed
+  #wantAt = 0; // when a room check last failed (a trySend() that keeps failing keeps the timing on)
+  #syncWaiting = false; // a sendSync() waits for room
+  #loanWant = -1; // loan() waits: a cursor at or before this frame position holds a slab; who holds it is timed (-1: none waits)
   #held = false;
   #closed = false;
   #timer: NodeJS.Timeout | null;
@@ -281,29 +287,45 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   async send(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan, options?: SendOptions): Promise<void> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
     const t = this.#topics.encode(topic);
-    const total = this.#frameRoom(t.length, this.#checkData(data));
-    if (this.#tryRoom(total)) return this.#writeAny(t, data);
+    const bodyLen = this.#checkData(data);
+    const total = this.#frameRoom(t.length, bodyLen);
+    if (this.#sendQueue.length === 0 && this.#tryRoom(total)) return this.#writeAny(t, data);
     this.#stats.waits++;
-    // Once held, wait for a quarter of the ring (or the frame, if larger):
-    // waking for every batch a subscriber frees would ping-pong wakeups.
-    const want = Math.max(total, this.capacity / 4);
-    await this.#parker.wait({
-      ready: () => this.#closed || this.#tryRoom(want),
-      recheck: () => this.#scan(performance.now()),
-      deadline,
-      timeout,
-      signal,
-      op: "send",
-    });
-    this.#throwIfClosed();
-    this.#writeAny(t, data);
+    // In call order: a send() does not overtake one that waits (as a socket's writes).
+    const me = {};
+    this.#sendQueue.push(me);
+    if (data instanceof BroadcastLoan) this.#sending.add(data); // not sent twice meanwhile
+    try {
+      await this.#parker.wait({
+        // Once held, wait for a quarter of the ring (or the frame, if larger):
+        // waking for every batch a subscriber frees would ping-pong wakeups.
+        // The frame's room (its PAD) is counted from where it is written now, not from the call.
+        ready: () => this.#closed || (this.#sendQueue[0] === me && this.#tryRoom(Math.max(this.#frameRoom(t.length, bodyLen), this.capacity / 4))),
+        recheck: () => this.#scan(performance.now()),
+        deadline,
+        timeout,
+        signal,
+        op: "send",
+      });
+      this.#throwIfClosed();
+      this.#writeAny(t, data);
+    } finally {
+      const i = this.#sendQueue.indexOf(me);
+      this.#sendQueue.splice(i, 1);
+      if (data instanceof BroadcastLoan) this.#sending.delete(data);
+      if (this.#sendQueue.length === 0) this.#want = 0; // written, or timed out, aborted, closed: nothing waits
+      if (i === 0 && this.#sendQueue.length > 0) this.#parker.kick(); // the next in line checks for room
+    }
   }
+
+  readonly #sendQueue: object[] = []; // send()s waiting for room, in call order
+  readonly #sending = new Set<BroadcastLoan>(); // loans of send()s waiting for room
 
   /** Sends if there is room now; false otherwise (block: a subscriber holds the ring full). */
   trySend(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan): boolean {
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
-    if (!this.#tryRoom(total)) return false;
+    if (this.#sendQueue.length > 0 || !this.#tryRoom(total)) return false; // keep order behind waiting send()s
     this.#writeAny(t, data);
     return true;
   }
@@ -313,10 +335,18 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const { deadline, timeout } = checkWaitOptions({ timeout: timeoutMs });
     const t = this.#topics.encode(topic);
     const total = this.#frameRoom(t.length, this.#checkData(data));
+    if (this.#sendQueue.length > 0) throw shmError("EBUSY", "async send()s are waiting on this writer: sendSync() would overtake them");
     if (!this.#tryRoom(total)) {
       this.#stats.waits++;
       const want = Math.max(total, this.capacity / 4); // as send()
-      const ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(want), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
+      this.#syncWaiting = true;
+      let ok: boolean;
+      try {
+        ok = this.#parker.waitSync({ ready: () => this.#closed || this.#tryRoom(want), recheck: () => this.#scan(performance.now()), deadline, timeout, op: "sendSync" });
+      } finally {
+        this.#syncWaiting = false;
+        this.#want = 0;
+      }
       this.#throwIfClosed();
       if (!ok) throw shmError("ETIMEDOUT", `sendSync() timed out after ${timeoutMs} ms`);
     }
@@ -334,14 +364,24 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     checkInteger("size", size, 1, this.#maxLoanBytes);
     let got = this.tryLoan(size);
     if (got !== null) return got;
-    await this.#parker.wait({
-      ready: () => this.#closed || (got = this.tryLoan(size)) !== null,
-      recheck: () => this.#scan(performance.now()),
-      deadline,
-      timeout,
-      signal,
-      op: "loan",
-    });
+    // A subscriber that does not pass a slab's frame holds it: timed and evicted as one that holds the ring.
+    this.#loanWant = this.#oldestSent();
+    try {
+      await this.#parker.wait({
+        // Idempotent: the Parker may evaluate ready() again after it held (its pre-sleep re-check, then its loop).
+        ready: () => this.#closed || (got ??= this.tryLoan(size)) !== null,
+        recheck: () => {
+          this.#loanWant = this.#oldestSent();
+          this.#scan(performance.now());
+        },
+        deadline,
+        timeout,
+        signal,
+        op: "loan",
+      });
+    } finally {
+      this.#loanWant = -1;
+    }
     this.#throwIfClosed();
     return got!;
   }
@@ -361,6 +401,13 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     const loan = new BroadcastLoan(slab, slab.take(), size);
     this.#outstanding.add(loan);
     return loan;
+  }
+
+  /** The position of the oldest LOAN frame whose slab is not free yet (-1: none). */
+  #oldestSent(): number {
+    let q = -1;
+    for (const s of this.#loans?.slabs.values() ?? []) if (s.state === "sent" && s.framePos >= 0 && (q < 0 || s.framePos < q) && !this.#isFree(s)) q = s.framePos;
+    return q;
   }
 
   /** Bytes of loan slabs this writer keeps (shared memory). */
@@ -398,7 +445,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     this.#throwIfClosed();
     if (data instanceof Uint8Array) return data.length;
     if (data instanceof BroadcastLoan) {
-      if (!this.#outstanding.has(data)) throw invalidArgValue("data", "is a loan already sent, or not of this writer", "a BroadcastLoan");
+      if (!this.#outstanding.has(data) || this.#sending.has(data)) throw invalidArgValue("data", "is a loan already sent (or being sent), or not of this writer", "a BroadcastLoan");
       return LOAN_BODY_SIZE;
     }
     throw invalidArgType("data", "a Uint8Array or a BroadcastLoan", data);
@@ -438,6 +485,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     if (this.policy === "drop" || this.#w + total <= this.#limit) return true;
     this.flushHeld(); // a joiner starts at write_pos: the limit counts from the published position
     this.#want = this.#w + total;
+    this.#wantAt = performance.now();
     this.#scan(performance.now());
     if (this.#w + total > this.#limit) return false;
     this.#want = 0;
@@ -518,7 +566,12 @@ export class BroadcastWriter extends EventEmitter implements Holder {
         if (this.#slots[i] !== null) this.#scan(performance.now());
         continue;
       }
-      const s = this.#slots[i] ?? (st === SLOT_ACTIVE ? this.#adopt(i) : null);
+      let s = this.#slots[i] ?? (st === SLOT_ACTIVE ? this.#adopt(i) : null);
+      // A mapping of a claimant that left: the slot's new claimant sleeps on another line.
+      if (s !== null && Atomics.load(i32, (this.#ctl + slotOffset(i) + SLOT.epoch) >> 2) !== s.epoch) {
+        this.#scan(performance.now());
+        s = this.#slots[i] ?? null;
+      }
       if (s !== null) s.line.notify();
     }
   }
@@ -552,7 +605,10 @@ export class BroadcastWriter extends EventEmitter implements Holder {
    */
   #scan(now: number): void {
     if (this.#closed && !this.#lingerScan) return;
-    const want = this.#want;
+    // Only while a send waits (or trySend() keeps failing) is a subscriber timed: not after the wait ended.
+    const queued = this.#sendQueue.length > 0 || this.#syncWaiting;
+    const want = queued || now - this.#wantAt < TRY_SEND_WAIT_MS ? this.#want : 0;
+    const loanWant = this.#loanWant;
     const i32 = this.#i32;
     let min = this.#published;
     for (let i = 0; i < this.maxSubscribers; i++) {
@@ -583,15 +639,19 @@ export class BroadcastWriter extends EventEmitter implements Holder {
         s.lastPos = pos;
         s.heldSince = 0;
       }
-      if (this.policy !== "block") continue;
-      if (want > 0 && pos + this.capacity < want) {
+      // Holds the writer: a frame waits for room (block) behind its cursor, or a loan
+      // waits for a slab whose frame it has not passed (either policy).
+      const holdsRoom = this.policy === "block" && want > 0 && pos + this.capacity < want;
+      const holdsLoan = loanWant >= 0 && pos <= loanWant;
+      if (holdsRoom || holdsLoan) {
         if (s.heldSince === 0) s.heldSince = now;
-        else if (now - s.heldSince >= this.blockTimeout) {
+        // trySend() alone: evicted only if it was still failing blockTimeout after the hold began.
+        else if (now - s.heldSince >= this.blockTimeout && (holdsLoan || queued || this.#wantAt - s.heldSince >= this.blockTimeout)) {
           this.#evict(s);
           continue;
         }
       } else s.heldSince = 0;
-      if (pos < min) min = pos;
+      if (this.policy === "block" && pos < min) min = pos;
     }
     this.#limit = min + this.capacity;
   }

@@ -163,6 +163,108 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
     }
   });
 
+  for (const policy of ["block", "drop"] as const) {
+    it(`${policy}: a subscriber that does not pass a loan's frame is evicted after blockTimeout while loan() waits (it was not: loan() waited forever)`, async () => {
+      const w = Broadcast.create({ capacity: 1 << 16, policy, blockTimeout: 200, maxLoanBytes: 4 * 4096 });
+      const idle = Broadcast.attach(w.name); // never reads: as a SIGSTOPped one, for the writer
+      const reader = Broadcast.attach(w.name);
+      try {
+        for (let k = 0; k < 12; k++) {
+          // 4 slabs: the 5th loan needs one the idle subscriber holds (it has not passed its frame).
+          const l = await w.loan(4096, { timeout: 20_000 });
+          l.data.fill(k);
+          await w.send("t", l);
+          w.flushHeld();
+          const m = await reader.recv({ timeout: 20_000 });
+          expect(m.data[0]).toBe(k);
+          m.release();
+        }
+        expect(w.subscribers.find((s) => s.slot === idle.slot)!.state).toBe("evicted");
+        expect(w.stats.evictions).toBe(1);
+        await expect(idle.recv({ timeout: 1000 })).rejects.toMatchObject({ code: "ESLOW" });
+      } finally {
+        idle.close();
+        reader.close();
+        w.close();
+      }
+    });
+  }
+
+  it("a subscriber receives loans from more slabs than it keeps mapped (it unmapped the slab it had just mapped: TypeError)", () => {
+    const w = Broadcast.create({ capacity: 1 << 16 });
+    const r = Broadcast.attach(w.name);
+    try {
+      const n = 12; // more than the 8 mappings a subscriber keeps: 12 slabs, as none is free before r passes its frame
+      for (let k = 0; k < n; k++) {
+        const l = w.tryLoan(4096)!;
+        l.data.fill(k);
+        expect(w.trySend(`L.${k}`, l)).toBe(true);
+      }
+      w.flushHeld();
+      expect(w.loanBytes).toBe(n * 4096);
+      const kept = [];
+      for (let k = 0; k < n; k++) {
+        const m = r.tryRecv()!;
+        expect(m.topic).toBe(`L.${k}`);
+        expect(m.data.length).toBe(4096);
+        expect(m.data[0]).toBe(k);
+        if (k % 2 === 0) m.release(); // released mappings may be unmapped, held ones not
+        else kept.push({ m, k });
+      }
+      for (const { m, k } of kept) expect(m.data[4095]).toBe(k);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
+  it("loan() takes one loan however often its wait re-checks (a slab taken by a re-check was leaked, 'loaned' forever)", async () => {
+    const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 4 * 4096 });
+    try {
+      // The first check finds no slab (as when all are held), so loan() sleeps; the
+      // sleep's own re-check then finds one, as when a release lands at that moment.
+      const real = w.tryLoan.bind(w);
+      const results: unknown[] = [];
+      let calls = 0;
+      w.tryLoan = (size: number) => {
+        const l = ++calls <= 2 ? null : real(size); // loan()'s own try, then the wait's first check
+        results.push(l);
+        return l;
+      };
+      const l = await w.loan(4096, { timeout: 5000 });
+      expect(results.filter((x) => x !== null)).toEqual([l]);
+      w.tryLoan = real;
+      await w.send("t", l);
+      w.flushHeld();
+      // Every slab can be loaned again (none leaked as "loaned").
+      const all = [real(4096), real(4096), real(4096), real(4096)];
+      expect(all.every((x) => x !== null)).toBe(true);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("a loan whose send() waits for room cannot be sent again meanwhile (it went out twice)", async () => {
+    const w = Broadcast.create({ capacity: 4096, policy: "block" });
+    const r = Broadcast.attach(w.name);
+    try {
+      while (w.trySend("t", new Uint8Array(200)));
+      while (w.trySend("t", new Uint8Array(0))); // no room left even for a LOAN frame
+      const l = w.tryLoan(100)!;
+      const p = w.send("L", l, { timeout: 20_000 }); // waits: the ring is full
+      await expect(w.send("L", l)).rejects.toMatchObject({ code: "ERR_INVALID_ARG_VALUE" });
+      const t = setInterval(() => {
+        for (let m; (m = r.tryRecv()) !== null; ) if (m.loan) m.release();
+      }, 2);
+      await p;
+      clearInterval(t);
+      expect(() => w.trySend("L", l)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("bad loan use is a clear error", async () => {
     const w = Broadcast.create({ capacity: 1 << 16, maxLoanBytes: 1 << 20 });
     const other = Broadcast.create({ capacity: 4096 });
