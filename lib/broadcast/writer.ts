@@ -282,15 +282,21 @@ export class BroadcastWriter extends EventEmitter implements Holder {
 
   /**
    * Sends one message to every subscriber whose topics match: bytes (copied
-   * into the ring once) or a loan (no copy). Waits for room under "block".
+   * into the ring once) or a loan (no copy). Waits for room under "block";
+   * a send that waits holds a copy of the bytes, never the caller's buffer.
    */
   async send(topic: string | Uint8Array, data: Uint8Array | BroadcastLoan, options?: SendOptions): Promise<void> {
     const { signal, deadline, timeout } = checkWaitOptions(options);
-    const t = this.#topics.encode(topic);
+    let t = this.#topics.encode(topic);
     const bodyLen = this.#checkData(data);
     const total = this.#frameRoom(t.length, bodyLen);
     if (this.#sendQueue.length === 0 && this.#tryRoom(total)) return this.#writeAny(t, data);
     this.#stats.waits++;
+    // It waits: never alias the caller's memory (a caller that does not await may reuse its buffer at
+    // once, as with the channel's send()). Bytes and a caller's topic buffer are copied; a loan is the
+    // writer's own memory already.
+    if (!(data instanceof BroadcastLoan)) data = data.slice();
+    if (typeof topic !== "string") t = t.slice();
     // In call order: a send() does not overtake one that waits (as a socket's writes).
     const me = {};
     this.#sendQueue.push(me);

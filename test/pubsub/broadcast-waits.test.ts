@@ -136,6 +136,35 @@ describe("broadcast waits", () => {
     }
   });
 
+  it("a send() that waits for room never aliases the caller's buffer (bytes or topic): the caller may reuse them at once", async () => {
+    const w = Broadcast.create({ capacity: 4096, policy: "block" });
+    const r = Broadcast.attach(w.name);
+    try {
+      let k = 0;
+      while (w.trySend("t", new Uint8Array(200).fill(k))) k++;
+      w.flushHeld();
+      const buf = new Uint8Array(200).fill(77);
+      const topic = new TextEncoder().encode("keep");
+      const waiting = w.send(topic, buf); // no room: it waits
+      buf.fill(0); // the caller reuses both at once, as after a socket's write()
+      topic.fill(0x78);
+      const got: { topic: string; first: number; last: number }[] = [];
+      const drain = (): void => {
+        for (let m; (m = r.tryRecv()) !== null; ) got.push({ topic: m.topic, first: m.data[0]!, last: m.data[199]! });
+      };
+      const t = setInterval(drain, 5);
+      await waiting;
+      clearInterval(t);
+      w.flushHeld();
+      drain();
+      expect(got).toHaveLength(k + 1);
+      expect(got[k]).toEqual({ topic: "keep", first: 77, last: 77 });
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+
   it("send()s waiting together for room each count their PAD where they are written (block: nothing overwritten unread)", async () => {
     // 40 layouts of large frames queued behind a reader that frees one batch per ms: a
     // send that counted the room its frame needed at call time (no PAD then, one now)
