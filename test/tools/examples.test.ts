@@ -293,7 +293,10 @@ describe("examples", () => {
     it(`${name}: ${ex.what}`, { timeout: ATTEMPTS * RUN_TIMEOUT_MS + 10_000 }, async () => {
       let r = await run(name);
       for (let i = 1; i < ATTEMPTS && ex.retryIf?.(r.stdout); i++) r = await run(name);
-      expect(r.stderr).toBe("");
+      // zeromq.js warns on stderr when a process's exit waits for its sockets' linger (a Peer's BYE to a
+      // listener that is slow to take it: a loaded machine). That wait is the linger doing its job; any
+      // other output on stderr is a failure.
+      expect(r.stderr.replace(/^\(node:\d+\) WARNING: Waiting for queued ZeroMQ messages to be delivered\..*\n?/gm, "")).toBe("");
       expect(r.code, r.stdout).toBe(0);
       if (ex.retryIf?.(r.stdout)) throw new Error(`${name}: ${ATTEMPTS} runs in a row could not show their point:\n${r.stdout}`);
       ex.check(r.stdout);
