@@ -245,6 +245,33 @@ export class Peer extends EventEmitter {
   readonly #loanOf = new WeakMap<Uint8Array, () => void>();
   /** The loan handed out by the last receive (routed mode), for release() and keep(). */
   #lastLoan: Uint8Array | null = null;
+  /**
+   * A ring view recv() handed out before the Peer went routed: kept (the
+   * pump reads past it) until the user's next receive, release() or keep(),
+   * as the receive rule says.
+   */
+  #heldView: KeptMessage | null = null;
+
+  /** The first request()/requests(): from here the Peer may read its rings itself (see #routed). */
+  #enterRouted(): void {
+    if (this.#routed) return;
+    this.#routed = true;
+    const r = this.#lastFrom;
+    this.#lastFrom = null;
+    if (r === null || r.closed) return;
+    try {
+      this.#heldView = r.keep();
+    } catch {
+      // nothing handed out and unreleased (or maxKept reached: that view is the user's risk, as past keep()'s limit)
+    }
+  }
+
+  /** The view held by #enterRouted, given back: the user received again or released it. */
+  #dropHeldView(): void {
+    const k = this.#heldView;
+    this.#heldView = null;
+    k?.release();
+  }
 
   /** @internal made by listen()/connect() */
   constructor(init: PeerInit) {
@@ -809,6 +836,7 @@ export class Peer extends EventEmitter {
    * read. A lost connection's messages come before the next connection's.
    */
   tryRecv(): Uint8Array | null {
+    if (this.#heldView !== null) this.#dropHeldView();
     if (this.#lastLoan !== null) this.release(this.#lastLoan); // the last receive's loan, not kept: released by this one
     if (this.#plain.length > 0) return this.#handOut(this.#plain.shift()!);
     if (this.#pumpError !== null) throw this.#pumpError;
@@ -1047,12 +1075,21 @@ export class Peer extends EventEmitter {
       this.release(this.#lastLoan);
       return;
     }
+    if (this.#heldView !== null) {
+      this.#dropHeldView();
+      return;
+    }
     const r = this.#lastFrom;
     if (r !== null && !r.closed) r.release();
   }
 
   /** Keeps the last received message past the next receive, until the handle's release() (zmq: a handle on the buffer itself). */
   keep(): KeptMessage {
+    const held = this.#heldView;
+    if (held !== null) {
+      this.#heldView = null;
+      return held;
+    }
     const r = this.#lastFrom;
     if (r !== null) return r.keep();
     const loan = this.#lastLoan;
@@ -1115,7 +1152,7 @@ export class Peer extends EventEmitter {
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#routed = true;
+    this.#enterRouted();
     const { id, reply } = this.#pending.open(wait.timeout, wait.signal);
     const c = this.#conn;
     try {
@@ -1147,7 +1184,7 @@ export class Peer extends EventEmitter {
    * AbortError), `timeout` bounds each wait (ETIMEDOUT).
    */
   requests(options?: WaitOptions): AsyncIterableIterator<PeerRequest> {
-    this.#routed = true;
+    this.#enterRouted();
     return receiveIterator<PeerRequest>((o) => this.#nextRequest(o), (r) => r, options);
   }
 

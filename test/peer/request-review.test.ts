@@ -1,0 +1,69 @@
+// Request/reply mixed with plain receives on one Peer (review of issue 14):
+// the receive rule of issue 8 holds when request()/requests() start the
+// pump (a view handed out before stays valid until the next receive), and
+// messages() hands out copies that stay valid in routed mode too (a loan
+// included). Both Peers in this process.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { connect, listen, type Peer, type Server } from "../../dist/lib/index.js";
+import { firstPeer } from "../helpers.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "smsh-reqrep-review-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+const endpoint = (): string => `ipc://${path.join(dir, `v${n++}.sock`)}`;
+
+/** Small rings on both sides: a few KB of messages wrap them. */
+async function pair(transport: "auto" | "zmq" = "auto"): Promise<{ server: Server; sp: Peer; cp: Peer; close(): Promise<void> }> {
+  const ep = endpoint();
+  const server = await listen(ep, { name: "server", capacity: 16 * 1024 });
+  const [cp, sp] = await Promise.all([connect(ep, { name: "client", transport, capacity: 16 * 1024 }), firstPeer(server)]);
+  return {
+    server,
+    sp,
+    cp,
+    async close() {
+      await cp.close();
+      await sp.close();
+      await server.close();
+    },
+  };
+}
+
+describe("request/reply mixed with plain receives", () => {
+  it("a ring view recv() handed out before the first request() stays valid (and keep()-able) while the pump reads past it", async () => {
+    const p = await pair();
+    try {
+      await p.cp.send(Buffer.alloc(1000, 0x41));
+      const v = await p.sp.recv({ timeout: 10_000 }); // a view into the ring, valid until sp's next receive
+      const served = p.cp.serve((r) => (r.data[0] === 0x68 ? new Promise<Uint8Array>(() => {}) : Buffer.from("ok"))); // "h...": never answered
+      expect(Buffer.from(await p.sp.request(Buffer.from("q"), { timeout: 10_000 })).toString()).toBe("ok");
+      // A request left waiting keeps the pump reading the ring.
+      const held = p.sp.request(Buffer.from("hold"), { timeout: 30_000 });
+      held.catch(() => {});
+      // 40 KB through a 16 KB ring: the pump reads them and the writer wraps over v's frame, unless it is held
+      // (held, the writer waits for the user's next receive and the sends cannot all complete).
+      const sends = (async () => {
+        for (let i = 0; i < 40; i++) await p.cp.send(Buffer.alloc(1000, 0x42), { timeout: 30_000 });
+      })();
+      sends.catch(() => {});
+      // Unheld, the sends complete as soon as the pump drains the ring; 2 s is ample for that on a loaded machine.
+      await Promise.race([sends, new Promise((r) => setTimeout(r, 2000))]);
+      expect(Buffer.from(v).equals(Buffer.alloc(1000, 0x41))).toBe(true);
+      const k = p.sp.keep(); // still the message recv() returned
+      expect(k.data).toBe(v);
+      k.release();
+      for (let i = 0; i < 40; i++) expect((await p.sp.recv({ timeout: 10_000 }))[0]).toBe(0x42);
+      await sends;
+      await p.cp.close();
+      await served;
+    } finally {
+      await p.close();
+    }
+  });
+
+});
