@@ -1113,7 +1113,15 @@ export class Peer extends EventEmitter {
    */
   messages(options?: PeerMessagesOptions): AsyncIterableIterator<Uint8Array> {
     // A ring's message is copied by its reader (which releases it); a ZeroMQ one is a Buffer of its own already.
-    return receiveIterator((o) => this.recv(o), (m) => this.#lastFrom?.iterationCopy(m) ?? m, options);
+    return receiveIterator((o) => this.recv(o), (m) => this.#lastFrom?.iterationCopy(m) ?? this.#loanCopy(m), options);
+  }
+
+  /** A loan handed out as itself (routed mode), copied and given back at once: the next step would release it under the user. */
+  #loanCopy(m: Uint8Array): Uint8Array {
+    if (!this.#loanOf.has(m)) return m;
+    const copy = Buffer.from(m);
+    this.release(m);
+    return copy;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {

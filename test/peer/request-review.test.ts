@@ -66,4 +66,26 @@ describe("request/reply mixed with plain receives", () => {
     }
   });
 
+  it("messages() in routed mode hands out copies that outlive the next step, loans included", async () => {
+    const p = await pair();
+    try {
+      const it = p.sp.requests(); // routed mode, as serve() would set
+      const pending = it.next();
+      pending.catch(() => {});
+      for (let i = 0; i < 3; i++) {
+        const l = await p.cp.loan(100);
+        l.fill(65 + i);
+        await p.cp.send(l);
+      }
+      const got: Uint8Array[] = [];
+      for await (const m of p.sp.messages({ timeout: 10_000 })) {
+        got.push(m);
+        if (got.length === 3) break;
+      }
+      expect(got.map((m) => Buffer.from(m).toString())).toEqual(["A".repeat(100), "B".repeat(100), "C".repeat(100)]);
+      await it.return?.();
+    } finally {
+      await p.close();
+    }
+  });
 });
