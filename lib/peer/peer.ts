@@ -1508,19 +1508,22 @@ export class Peer extends EventEmitter {
 
   /** What the rings hold now, routed (a request, a reply) or kept for recv() (a plain message). */
   #pumpSync(): void {
+    // What the pump reads is never the user's last message (keep(), release() refer to that): restored after each read.
+    const userZmq = this.#lastZmq;
     for (;;) {
       let m: Uint8Array | null;
       // On ZeroMQ envelopes come through deliverEnvelope: only lost connections' rings are read (not the inbox: its credit is the user's).
       if (this.#conn.rx === null) m = this.#old.length > 0 ? this.#drainOld() : null;
       else m = this.#take();
-      if (m === null) return;
       const r = this.#lastFrom;
+      this.#lastFrom = null;
+      this.#lastZmq = userZmq;
+      if (m === null) return;
       if (r !== null && r.envelope !== 0) {
         this.#route(r, m);
         continue;
       }
       this.#plain.push(r === null ? m : this.#own(r, m));
-      this.#lastFrom = null;
       this.#wake();
     }
   }

@@ -88,4 +88,28 @@ describe("request/reply mixed with plain receives", () => {
       await p.close();
     }
   });
+
+  it("keep() in routed mode keeps the message recv() returned, not a reply the pump routed since", async () => {
+    const p = await pair();
+    try {
+      const it = p.cp.requests();
+      const first = it.next();
+      first.catch(() => {});
+      const reply = p.sp.request(Buffer.from("q"), { timeout: 10_000 });
+      const r = await first;
+      if (r.done === true) throw new Error("no request");
+      await p.cp.send(Buffer.from("P1"));
+      expect(Buffer.from(await p.sp.recv({ timeout: 10_000 })).toString()).toBe("P1");
+      // The reply is routed by the pump (a request waits), after recv() handed out P1.
+      await r.value.reply(Buffer.from("the reply"));
+      expect(Buffer.from(await reply).toString()).toBe("the reply");
+      const k = p.sp.keep();
+      expect(Buffer.from(k.data).toString()).toBe("P1");
+      k.release();
+      await it.return?.();
+    } finally {
+      await p.close();
+    }
+  });
+
 });
