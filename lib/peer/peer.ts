@@ -816,16 +816,20 @@ export class Peer extends EventEmitter {
 
   /** The DATA frame of `b`, with the credit owed to the other side, counted as sent. */
   #frameZmq(b: Uint8Array, kind = 0, id = 0): Buffer[] {
-    // An envelope's kind and id take 8 bytes of the frame limit (docs/PROTOCOL.md §7.1).
-    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
-    if (b.byteLength > max) {
-      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${b.byteLength} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
-    }
+    this.#checkZmqSize(b.byteLength, kind);
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
     this.#outstanding += b.byteLength;
     return kind === 0 ? encodeData(b, this.#takeCredit()) : encodeEnvelope(kind, id, b, this.#takeCredit());
+  }
+
+  /** RangeError if `size` bytes do not fit a ZeroMQ frame: an envelope's kind and id take 8 bytes of the limit (docs/PROTOCOL.md §7.1). */
+  #checkZmqSize(size: number, kind: number): void {
+    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
+    if (size > max) {
+      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${size} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
+    }
   }
 
   // ---- receiving ----
@@ -1272,7 +1276,9 @@ export class Peer extends EventEmitter {
   #answerOn(c: Connection): (kind: number, id: number, bytes: Bytes, options: WaitOptions | undefined) => Promise<void> {
     return (kind, id, bytes, options) => {
       const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
-      asBytes(bytes);
+      const b = asBytes(bytes);
+      // Refused now, before it may wait for credit: a later refusal would leave the request answered with nothing sent.
+      if (c.tx === null) this.#checkZmqSize(b.byteLength, kind);
       if (c !== this.#conn || this.#state !== "connected") return Promise.reject(this.#lostError(c));
       if (!this.#verdictPending && this.#trySendEnv(c, kind, id, bytes)) {
         this.#counted.repliesSent++;

@@ -17,11 +17,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const endpoint = (): string => `ipc://${path.join(dir, `v${n++}.sock`)}`;
 
-/** Small rings on both sides: a few KB of messages wrap them. */
-async function pair(transport: "auto" | "zmq" = "auto"): Promise<{ server: Server; sp: Peer; cp: Peer; close(): Promise<void> }> {
+/** Small rings on both sides: a few KB of messages wrap them; messages up to 1 MiB. */
+async function pair(transport: "auto" | "zmq" = "auto", maxMessageSize = 1 << 20): Promise<{ server: Server; sp: Peer; cp: Peer; close(): Promise<void> }> {
   const ep = endpoint();
-  const server = await listen(ep, { name: "server", capacity: 16 * 1024 });
-  const [cp, sp] = await Promise.all([connect(ep, { name: "client", transport, capacity: 16 * 1024 }), firstPeer(server)]);
+  const server = await listen(ep, { name: "server", capacity: 16 * 1024, maxMessageSize });
+  const [cp, sp] = await Promise.all([connect(ep, { name: "client", transport, capacity: 16 * 1024, maxMessageSize }), firstPeer(server)]);
   return {
     server,
     sp,
@@ -107,6 +107,33 @@ describe("request/reply mixed with plain receives", () => {
       expect(Buffer.from(k.data).toString()).toBe("P1");
       k.release();
       await it.return?.();
+    } finally {
+      await p.close();
+    }
+  });
+
+
+  it("zmq: a serve() reply too large while other replies wait for credit fails the request (EREMOTE) instead of leaving it unanswered", async () => {
+    const p = await pair("zmq");
+    try {
+      // The serving side fills the credit window (64 MiB of 1 MiB messages) before the client reads any: its replies must wait.
+      for (let i = 0; i < 64; i++) await p.sp.send(new Uint8Array(1 << 20), { timeout: 10_000 });
+      let handled = 0;
+      let bothHandled!: () => void;
+      const both = new Promise<void>((r) => (bothHandled = r));
+      const served = p.sp.serve((req) => {
+        if (++handled === 2) setTimeout(bothHandled, 50); // their replies are queued for credit by then
+        return req.data[0] === 1 ? new Uint8Array(2 << 20) : Buffer.from("small");
+      });
+      served.catch(() => {});
+      // 15 s: only a refusal that never reaches the requester runs into it.
+      const a = p.cp.request(Buffer.from([0]), { timeout: 15_000 });
+      const b = p.cp.request(Buffer.from([1]), { timeout: 15_000 });
+      b.catch(() => {});
+      await both;
+      for (let i = 0; i < 64; i++) await p.cp.recv({ timeout: 10_000 }); // the credit comes back: the waiting replies go
+      expect(Buffer.from(await a).toString()).toBe("small");
+      await expect(b).rejects.toMatchObject({ code: "EREMOTE" });
     } finally {
       await p.close();
     }
