@@ -909,17 +909,46 @@ export class Peer extends EventEmitter {
         // its end: ECLOSED, EPEERDEAD
       }
       this.#old.shift();
-      if (r.stats.kept === 0) this.#closeReader(r);
+      if (this.#unheld(r)) this.#closeReader(r);
       else this.#keptOld.push(r);
     }
     for (let i = this.#keptOld.length - 1; i >= 0; i--) {
       const r = this.#keptOld[i]!;
-      if (r.stats.kept === 0) {
+      if (this.#unheld(r)) {
         this.#keptOld.splice(i, 1);
         this.#closeReader(r);
       }
     }
     return null;
+  }
+
+  /**
+   * Loans taken out of each reader and handed out as themselves (replies,
+   * requests' data, plain messages in routed mode), not yet released:
+   * closing the reader would detach them under the user.
+   */
+  readonly #lent = new Map<ChannelReader, number>();
+
+  /** The current message of `r` as a loan the Peer hands out (counted in #lent until released), or null. */
+  #takeLoan(r: ChannelReader): { data: Uint8Array; release: () => void } | null {
+    const loan = r.takeLoan();
+    if (loan === null) return null;
+    this.#lent.set(r, (this.#lent.get(r) ?? 0) + 1);
+    let done = false;
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      loan.release();
+      const n = (this.#lent.get(r) ?? 1) - 1;
+      if (n > 0) this.#lent.set(r, n);
+      else this.#lent.delete(r);
+    };
+    return { data: loan.data, release };
+  }
+
+  /** Whether nothing of drained reader `r` is held by the user any more (kept messages, loans handed out): it may close. */
+  #unheld(r: ChannelReader): boolean {
+    return r.stats.kept === 0 && !this.#lent.has(r);
   }
 
   /** Drained readers of lost connections whose messages the user still keeps: closed once none is. */
@@ -1410,7 +1439,7 @@ export class Peer extends EventEmitter {
       const c = this.#conn;
       // A lost connection's request: nobody to answer it (its loan goes back with the next read).
       if (this.#state !== "connected" || r !== c.rx) return;
-      const loan = r.takeLoan();
+      const loan = this.#takeLoan(r);
       this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan?.release ?? null, 0);
       return;
     }
@@ -1422,7 +1451,7 @@ export class Peer extends EventEmitter {
       this.#settleReply(kind, id, m); // decoded at once
       return;
     }
-    const loan = r.takeLoan();
+    const loan = this.#takeLoan(r);
     this.#settleReply(kind, id, loan !== null ? this.#adopt(loan) : Buffer.from(m));
   }
 
@@ -1446,7 +1475,7 @@ export class Peer extends EventEmitter {
 
   /** A plain message of ring reader `r` that must outlive the next read (routed mode): a copy, or the loan itself. */
   #own(r: ChannelReader, m: Uint8Array): Uint8Array {
-    const loan = r.takeLoan();
+    const loan = this.#takeLoan(r);
     return loan !== null ? this.#adopt(loan) : Buffer.from(m);
   }
 

@@ -139,4 +139,36 @@ describe("request/reply mixed with plain receives", () => {
     }
   });
 
+
+  it("a reply that came as a loan stays valid after its connection is lost and its ring is drained (until release())", async () => {
+    const ep = endpoint();
+    let server = await listen(ep, { name: "first", capacity: 16 * 1024 });
+    const cp = await connect(ep, { name: "client", capacity: 16 * 1024 });
+    try {
+      const sp = await firstPeer(server);
+      const it = sp.requests({ timeout: 10_000 });
+      const a = cp.request(Buffer.from("a"), { timeout: 10_000 });
+      const ra = (await it.next()).value!;
+      const loan = await sp.loan(64);
+      loan.fill(0x5a);
+      await ra.reply(loan);
+      const reply = await a;
+      expect(reply.length).toBe(64);
+      await it.return?.();
+      // The listener closes itself (BYE "reconnect"): the connection is lost, its ring read to its end and closed.
+      await server.close();
+      server = await listen(ep, { name: "second", capacity: 16 * 1024 });
+      // A request over the new connection: the old ring was drained (and closed) on the way (20 s: a loaded machine's redial).
+      const sp2 = await firstPeer(server);
+      void sp2.serve(() => Buffer.from("ok")).catch(() => {});
+      expect(Buffer.from(await cp.request(Buffer.from("b"), { timeout: 20_000 })).toString()).toBe("ok");
+      expect(Buffer.from(reply).equals(Buffer.alloc(64, 0x5a))).toBe(true);
+      cp.release(reply);
+      expect(reply.length).toBe(0);
+    } finally {
+      await cp.close();
+      await server.close();
+    }
+  });
+
 });
