@@ -39,4 +39,4 @@ while (Date.now() < until) {
 const hang = setTimeout(() => { console.log("HANG: requests still pending after their timeouts:", inflight.size); process.exit(2); }, 10000);
 await Promise.all(inflight); clearTimeout(hang); await chaos;
 console.log(JSON.stringify({ transport: peer.transport, ok, wrong, untyped, codes, reconnects: peer.stats.reconnects, dropped: peer.stats.repliesDropped }));
-await peer.close(); child.kill("SIGKILL"); rmSync(dir, { recursive: true, force: true });
+child.kill("SIGKILL"); await new Promise((r) => child.once("exit", r)); await new Promise((r) => setTimeout(r, 200)); await peer.close(); rmSync(dir, { recursive: true, force: true });

@@ -171,4 +171,24 @@ describe("request/reply mixed with plain receives", () => {
     }
   });
 
+
+  it("fail() cuts a long message at a character's boundary: the requester's EREMOTE text is valid UTF-8", async () => {
+    const p = await pair();
+    try {
+      const it = p.sp.requests({ timeout: 10_000 });
+      const a = p.cp.request(Buffer.from("a"), { timeout: 10_000 });
+      a.catch(() => {});
+      const r = (await it.next()).value!;
+      // "x" then 3-byte characters: byte 1024 falls inside one.
+      await r.fail("xy" + "€".repeat(400));
+      const e = (await a.catch((err: unknown) => err)) as Error & { code?: string };
+      expect(e.code).toBe("EREMOTE");
+      expect(e.message).not.toContain("\uFFFD");
+      expect(e.message).toContain("xy" + "€".repeat(340));
+      await it.return?.();
+    } finally {
+      await p.close();
+    }
+  });
+
 });
