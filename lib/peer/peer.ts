@@ -935,10 +935,11 @@ export class Peer extends EventEmitter {
     if (loan === null) return null;
     this.#lent.set(r, (this.#lent.get(r) ?? 0) + 1);
     let done = false;
+    const give = loan.release; // not `loan`: it holds the view, which a FinalizationRegistry must be free to collect
     const release = (): void => {
       if (done) return;
       done = true;
-      loan.release();
+      give();
       const n = (this.#lent.get(r) ?? 1) - 1;
       if (n > 0) this.#lent.set(r, n);
       else this.#lent.delete(r);
@@ -1440,7 +1441,7 @@ export class Peer extends EventEmitter {
       // A lost connection's request: nobody to answer it (its loan goes back with the next read).
       if (this.#state !== "connected" || r !== c.rx) return;
       const loan = this.#takeLoan(r);
-      this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan?.release ?? null, 0);
+      this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan !== null ? this.#collectable(loan) : null, 0);
       return;
     }
     if (!this.#pending.has(id)) {
@@ -1464,6 +1465,20 @@ export class Peer extends EventEmitter {
       return;
     }
     if (this.#pending.resolve(id, data)) this.#counted.repliesReceived++;
+  }
+
+  /**
+   * A request's loan: released when the request is answered, or once its
+   * data is collected (a request dropped unanswered would hold the
+   * sender's pool memory for as long as the connection lasts).
+   */
+  #collectable(loan: { data: Uint8Array; release: () => void }): () => void {
+    const release = loan.release;
+    loanFinalizer.register(loan.data, release, release);
+    return () => {
+      loanFinalizer.unregister(release);
+      release();
+    };
   }
 
   /** A received loan handed out as itself: released by release(view), or once it is collected. */
