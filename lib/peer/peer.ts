@@ -1258,7 +1258,11 @@ export class Peer extends EventEmitter {
         )
         .finally(() => running.delete(p));
       running.add(p);
-      if (running.size >= limit) await Promise.race(running);
+      // At the limit: room comes when a handler settles; the signal, this side's close or the other side's end end the wait
+      // too (handlers that never settle must not hold serve() for ever): the iterator's next step says which.
+      while (running.size >= limit && !options?.signal?.aborted && (this.#state === "connected" || this.#state === "reconnecting")) {
+        await Promise.race([Promise.race(running), this.#change(options?.signal, Infinity)]);
+      }
     }
     // Handlers still running may answer: their replies fail (nobody to take them) and are ignored.
   }
