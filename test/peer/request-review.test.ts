@@ -35,6 +35,15 @@ async function pair(transport: "auto" | "zmq" = "auto", maxMessageSize = 1 << 20
   };
 }
 
+/** How `p` settles: "resolved", its error's code, or "hung" after 5 s (far above the few ms it takes). */
+function outcome(p: Promise<unknown>): Promise<unknown> {
+  const settled = p.then(
+    () => "resolved",
+    (e: { code?: string }) => e.code,
+  );
+  return Promise.race([settled, new Promise((r) => setTimeout(() => r("hung"), 5000))]);
+}
+
 describe("request/reply mixed with plain receives", () => {
   it("a ring view recv() handed out before the first request() stays valid (and keep()-able) while the pump reads past it", async () => {
     const p = await pair();
@@ -215,29 +224,20 @@ describe("request/reply mixed with plain receives", () => {
         return new Promise<Uint8Array>(() => {});
       };
       const served = p.sp.serve(hang, { concurrency: 1, signal: ac.signal });
-      const settled = served.then(
-        () => "resolved",
-        (e: { code?: string }) => e.code,
-      );
+
       for (let i = 0; i < 2; i++) p.cp.request(Buffer.from([i]), { timeout: 30_000 }).catch(() => {});
       // The first request holds the only slot (10 s: a loaded machine).
       for (let i = 0; i < 200 && started < 1; i++) await new Promise((r) => setTimeout(r, 50));
       expect(started).toBe(1);
       ac.abort();
-      // 5 s: far above the few ms it takes; before the fix it never settled.
-      const timeout = new Promise((r) => setTimeout(() => r("hung"), 5000));
-      expect(await Promise.race([settled, timeout])).toBe("ABORT_ERR");
+      expect(await outcome(served)).toBe("ABORT_ERR");
       const served2 = p.sp.serve(hang, { concurrency: 1 });
-      const settled2 = served2.then(
-        () => "resolved",
-        (e: { code?: string }) => e.code,
-      );
+
       for (let i = 0; i < 2; i++) p.cp.request(Buffer.from([i]), { timeout: 30_000 }).catch(() => {});
       for (let i = 0; i < 200 && started < 2; i++) await new Promise((r) => setTimeout(r, 50));
       expect(started).toBe(2);
       await p.sp.close();
-      const timeout2 = new Promise((r) => setTimeout(() => r("hung"), 5000));
-      expect(await Promise.race([settled2, timeout2])).toBe("resolved");
+      expect(await outcome(served2)).toBe("resolved");
     } finally {
       await p.close();
     }
