@@ -246,6 +246,33 @@ export class Peer extends EventEmitter {
   readonly #loanOf = new WeakMap<Uint8Array, () => void>();
   /** The loan handed out by the last receive (routed mode), for release() and keep(). */
   #lastLoan: Uint8Array | null = null;
+  /**
+   * A ring view recv() handed out before the Peer went routed: kept (the
+   * pump reads past it) until the user's next receive, release() or keep(),
+   * as the receive rule says.
+   */
+  #heldView: KeptMessage | null = null;
+
+  /** The first request()/requests(): from here the Peer may read its rings itself (see #routed). */
+  #enterRouted(): void {
+    if (this.#routed) return;
+    this.#routed = true;
+    const r = this.#lastFrom;
+    this.#lastFrom = null;
+    if (r === null || r.closed) return;
+    try {
+      this.#heldView = r.keep();
+    } catch {
+      // nothing handed out and unreleased (or maxKept reached: that view is the user's risk, as past keep()'s limit)
+    }
+  }
+
+  /** The view held by #enterRouted, given back: the user received again or released it. */
+  #dropHeldView(): void {
+    const k = this.#heldView;
+    this.#heldView = null;
+    k?.release();
+  }
 
   /** @internal made by listen()/connect() */
   constructor(init: PeerInit) {
@@ -795,16 +822,20 @@ export class Peer extends EventEmitter {
 
   /** The DATA frame of `b`, with the credit owed to the other side, counted as sent. */
   #frameZmq(b: Uint8Array, kind = 0, id = 0): Buffer[] {
-    // An envelope's kind and id take 8 bytes of the frame limit (docs/PROTOCOL.md §7.1).
-    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
-    if (b.byteLength > max) {
-      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${b.byteLength} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
-    }
+    this.#checkZmqSize(b.byteLength, kind);
     this.#lastSent = performance.now();
     this.#counted.messagesSent++;
     this.#counted.bytesSent += b.byteLength;
     this.#outstanding += b.byteLength;
     return kind === 0 ? encodeData(b, this.#takeCredit()) : encodeEnvelope(kind, id, b, this.#takeCredit());
+  }
+
+  /** RangeError if `size` bytes do not fit a ZeroMQ frame: an envelope's kind and id take 8 bytes of the limit (docs/PROTOCOL.md §7.1). */
+  #checkZmqSize(size: number, kind: number): void {
+    const max = kind === 0 ? this.#maxZmq : this.#maxZmq - 8;
+    if (size > max) {
+      throw new RangeError(`a ${kind === 0 ? "message" : "request or reply"} of ${size} bytes is larger than ${kind === 0 ? "maxMessageSize" : "maxMessageSize - 8"} (${max}) on transport "zmq"`);
+    }
   }
 
   // ---- receiving ----
@@ -815,6 +846,7 @@ export class Peer extends EventEmitter {
    * read. A lost connection's messages come before the next connection's.
    */
   tryRecv(): Uint8Array | null {
+    if (this.#heldView !== null) this.#dropHeldView();
     if (this.#lastLoan !== null) this.release(this.#lastLoan); // the last receive's loan, not kept: released by this one
     if (this.#plain.length > 0) return this.#handOut(this.#plain.shift()!);
     if (this.#pumpError !== null) throw this.#pumpError;
@@ -883,17 +915,47 @@ export class Peer extends EventEmitter {
         // its end: ECLOSED, EPEERDEAD
       }
       this.#old.shift();
-      if (r.stats.kept === 0) this.#closeReader(r);
+      if (this.#unheld(r)) this.#closeReader(r);
       else this.#keptOld.push(r);
     }
     for (let i = this.#keptOld.length - 1; i >= 0; i--) {
       const r = this.#keptOld[i]!;
-      if (r.stats.kept === 0) {
+      if (this.#unheld(r)) {
         this.#keptOld.splice(i, 1);
         this.#closeReader(r);
       }
     }
     return null;
+  }
+
+  /**
+   * Loans taken out of each reader and handed out as themselves (replies,
+   * requests' data, plain messages in routed mode), not yet released:
+   * closing the reader would detach them under the user.
+   */
+  readonly #lent = new Map<ChannelReader, number>();
+
+  /** The current message of `r` as a loan the Peer hands out (counted in #lent until released), or null. */
+  #takeLoan(r: ChannelReader): { data: Uint8Array; release: () => void } | null {
+    const loan = r.takeLoan();
+    if (loan === null) return null;
+    this.#lent.set(r, (this.#lent.get(r) ?? 0) + 1);
+    let done = false;
+    const give = loan.release; // not `loan`: it holds the view, which a FinalizationRegistry must be free to collect
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      give();
+      const n = (this.#lent.get(r) ?? 1) - 1;
+      if (n > 0) this.#lent.set(r, n);
+      else this.#lent.delete(r);
+    };
+    return { data: loan.data, release };
+  }
+
+  /** Whether nothing of drained reader `r` is held by the user any more (kept messages, loans handed out): it may close. */
+  #unheld(r: ChannelReader): boolean {
+    return r.stats.kept === 0 && !this.#lent.has(r);
   }
 
   /** Drained readers of lost connections whose messages the user still keeps: closed once none is. */
@@ -1042,12 +1104,21 @@ export class Peer extends EventEmitter {
       this.release(this.#lastLoan);
       return;
     }
+    if (this.#heldView !== null) {
+      this.#dropHeldView();
+      return;
+    }
     const r = this.#lastFrom;
     if (r !== null && !r.closed) r.release();
   }
 
   /** Keeps the last received message past the next receive, until the handle's release() (zmq: a handle on the buffer itself). */
   keep(): KeptMessage {
+    const held = this.#heldView;
+    if (held !== null) {
+      this.#heldView = null;
+      return held;
+    }
     const r = this.#lastFrom;
     if (r !== null) return r.keep();
     const loan = this.#lastLoan;
@@ -1071,7 +1142,15 @@ export class Peer extends EventEmitter {
    */
   messages(options?: PeerMessagesOptions): AsyncIterableIterator<Uint8Array> {
     // A ring's message is copied by its reader (which releases it); a ZeroMQ one is a Buffer of its own already.
-    return receiveIterator((o) => this.recv(o), (m) => this.#lastFrom?.iterationCopy(m) ?? m, options);
+    return receiveIterator((o) => this.recv(o), (m) => this.#lastFrom?.iterationCopy(m) ?? this.#loanCopy(m), options);
+  }
+
+  /** A loan handed out as itself (routed mode), copied and given back at once: the next step would release it under the user. */
+  #loanCopy(m: Uint8Array): Uint8Array {
+    if (!this.#loanOf.has(m)) return m;
+    const copy = Buffer.from(m);
+    this.release(m);
+    return copy;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
@@ -1110,7 +1189,7 @@ export class Peer extends EventEmitter {
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#routed = true;
+    this.#enterRouted();
     const { id, reply } = this.#pending.open(wait.timeout, wait.signal);
     const c = this.#conn;
     try {
@@ -1142,7 +1221,7 @@ export class Peer extends EventEmitter {
    * AbortError), `timeout` bounds each wait (ETIMEDOUT).
    */
   requests(options?: WaitOptions): AsyncIterableIterator<PeerRequest> {
-    this.#routed = true;
+    this.#enterRouted();
     return receiveIterator<PeerRequest>((o) => this.#nextRequest(o), (r) => r, options);
   }
 
@@ -1174,7 +1253,11 @@ export class Peer extends EventEmitter {
         )
         .finally(() => running.delete(p));
       running.add(p);
-      if (running.size >= limit) await Promise.race(running);
+      // At the limit: room comes when a handler settles; the signal, this side's close or the other side's end end the wait
+      // too (handlers that never settle must not hold serve() for ever): the iterator's next step says which.
+      while (running.size >= limit && !options?.signal?.aborted && (this.#state === "connected" || this.#state === "reconnecting")) {
+        await Promise.race([Promise.race(running), this.#change(options?.signal, Infinity)]);
+      }
     }
     // Handlers still running may answer: their replies fail (nobody to take them) and are ignored.
   }
@@ -1222,7 +1305,9 @@ export class Peer extends EventEmitter {
   #answerOn(c: Connection): (kind: number, id: number, bytes: Bytes, options: WaitOptions | undefined) => Promise<void> {
     return (kind, id, bytes, options) => {
       const wait = options === undefined ? NO_WAIT : checkWaitOptions(options);
-      asBytes(bytes);
+      const b = asBytes(bytes);
+      // Refused now, before it may wait for credit: a later refusal would leave the request answered with nothing sent.
+      if (c.tx === null) this.#checkZmqSize(b.byteLength, kind);
       if (c !== this.#conn || this.#state !== "connected") return Promise.reject(this.#lostError(c));
       if (!this.#verdictPending && this.#trySendEnv(c, kind, id, bytes)) {
         this.#counted.repliesSent++;
@@ -1354,8 +1439,8 @@ export class Peer extends EventEmitter {
       const c = this.#conn;
       // A lost connection's request: nobody to answer it (its loan goes back with the next read).
       if (this.#state !== "connected" || r !== c.rx) return;
-      const loan = r.takeLoan();
-      this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan?.release ?? null, 0);
+      const loan = this.#takeLoan(r);
+      this.#queueRequest(c, id, loan !== null ? loan.data : Buffer.from(m), loan !== null ? this.#collectable(loan) : null, 0);
       return;
     }
     if (!this.#pending.has(id)) {
@@ -1366,7 +1451,7 @@ export class Peer extends EventEmitter {
       this.#settleReply(kind, id, m); // decoded at once
       return;
     }
-    const loan = r.takeLoan();
+    const loan = this.#takeLoan(r);
     this.#settleReply(kind, id, loan !== null ? this.#adopt(loan) : Buffer.from(m));
   }
 
@@ -1381,6 +1466,20 @@ export class Peer extends EventEmitter {
     if (this.#pending.resolve(id, data)) this.#counted.repliesReceived++;
   }
 
+  /**
+   * A request's loan: released when the request is answered, or once its
+   * data is collected (a request dropped unanswered would hold the
+   * sender's pool memory for as long as the connection lasts).
+   */
+  #collectable(loan: { data: Uint8Array; release: () => void }): () => void {
+    const release = loan.release;
+    loanFinalizer.register(loan.data, release, release);
+    return () => {
+      loanFinalizer.unregister(release);
+      release();
+    };
+  }
+
   /** A received loan handed out as itself: released by release(view), or once it is collected. */
   #adopt(loan: { data: Uint8Array; release: () => void }): Uint8Array {
     this.#loanOf.set(loan.data, loan.release);
@@ -1390,7 +1489,7 @@ export class Peer extends EventEmitter {
 
   /** A plain message of ring reader `r` that must outlive the next read (routed mode): a copy, or the loan itself. */
   #own(r: ChannelReader, m: Uint8Array): Uint8Array {
-    const loan = r.takeLoan();
+    const loan = this.#takeLoan(r);
     return loan !== null ? this.#adopt(loan) : Buffer.from(m);
   }
 
@@ -1458,19 +1557,22 @@ export class Peer extends EventEmitter {
 
   /** What the rings hold now, routed (a request, a reply) or kept for recv() (a plain message). */
   #pumpSync(): void {
+    // What the pump reads is never the user's last message (keep(), release() refer to that): restored after each read.
+    const userZmq = this.#lastZmq;
     for (;;) {
       let m: Uint8Array | null;
       // On ZeroMQ envelopes come through deliverEnvelope: only lost connections' rings are read (not the inbox: its credit is the user's).
       if (this.#conn.rx === null) m = this.#old.length > 0 ? this.#drainOld() : null;
       else m = this.#take();
-      if (m === null) return;
       const r = this.#lastFrom;
+      this.#lastFrom = null;
+      this.#lastZmq = userZmq;
+      if (m === null) return;
       if (r !== null && r.envelope !== 0) {
         this.#route(r, m);
         continue;
       }
       this.#plain.push(r === null ? m : this.#own(r, m));
-      this.#lastFrom = null;
       this.#wake();
     }
   }

@@ -64,7 +64,7 @@ export class PeerRequest {
    * 1024 bytes). Otherwise as reply().
    */
   fail(message: string, options?: WaitOptions): Promise<void> {
-    return this.#send("fail", 3, Buffer.from(String(message), "utf8").subarray(0, 1024), options);
+    return this.#send("fail", 3, utf8Prefix(String(message), 1024), options);
   }
 
   /** An argument the Peer refuses at once (a TypeError, a RangeError: nothing was sent) leaves the request unanswered; any other failure answers it. */
@@ -84,4 +84,13 @@ export class PeerRequest {
     }
     return sent.finally(() => this.drop());
   }
+}
+
+/** `text` as UTF-8, cut to at most `max` bytes at a character's boundary (never half a character: docs/PROTOCOL.md §7.1 says UTF-8). */
+function utf8Prefix(text: string, max: number): Buffer {
+  const b = Buffer.from(text, "utf8");
+  if (b.length <= max) return b;
+  let n = max;
+  while (n > 0 && (b[n]! & 0xc0) === 0x80) n--; // b[n] continues a character that starts before it
+  return b.subarray(0, n);
 }
