@@ -158,7 +158,7 @@ export interface ServeOptions extends WaitOptions {
   concurrency?: number;
 }
 
-/** Releases, once collected, the loans request()/recv() handed out as themselves and nobody released (docs/PROTOCOL.md §7). */
+/** Releases, once collected, the loans handed out as themselves (replies, requests, plain messages in routed mode) that nobody released (docs/PROTOCOL.md §7.4). */
 const loanFinalizer = new FinalizationRegistry<() => void>((release) => release());
 
 /** As a channel reader's messages(): copies by default; `copy: false` for views valid until the next step. */
@@ -1297,7 +1297,9 @@ export class Peer extends EventEmitter {
   /** A request of the other side over `c`, for requests(). */
   #queueRequest(c: Connection, id: number, data: Uint8Array, release: (() => void) | null, credit: number): void {
     this.#counted.requestsReceived++;
-    this.#requestQ.push({ req: new PeerRequest(id, data, this.#answerOn(c), release), conn: c, credit });
+    const req = new PeerRequest(id, data, this.#answerOn(c), release);
+    if (release !== null) loanFinalizer.register(req, release); // a request dropped unanswered gives its loan back once collected
+    this.#requestQ.push({ req, conn: c, credit });
     this.#wake();
   }
 
