@@ -1297,9 +1297,8 @@ export class Peer extends EventEmitter {
   /** A request of the other side over `c`, for requests(). */
   #queueRequest(c: Connection, id: number, data: Uint8Array, release: (() => void) | null, credit: number): void {
     this.#counted.requestsReceived++;
-    const req = new PeerRequest(id, data, this.#answerOn(c), release);
-    if (release !== null) loanFinalizer.register(req, release); // a request dropped unanswered gives its loan back once collected
-    this.#requestQ.push({ req, conn: c, credit });
+    // A loan in it comes with a release that also runs once its data is collected (#collectable).
+    this.#requestQ.push({ req: new PeerRequest(id, data, this.#answerOn(c), release), conn: c, credit });
     this.#wake();
   }
 
