@@ -31,8 +31,10 @@ interface Verdict {
 
 async function planner(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "dialogue-"));
-  const endpoint = `ipc://${path.join(dir, "planner.sock")}`;
-  const server = await listen(endpoint, { name: "planner" });
+  // Windows: ZeroMQ's ipc:// is not available there; a loopback port (0: the OS picks one) is.
+  const wanted = process.platform === "win32" ? "tcp://127.0.0.1:0" : `ipc://${path.join(dir, "planner.sock")}`;
+  const server = await listen(wanted, { name: "planner" });
+  const endpoint = server.endpoint; // with the port the OS chose
   const verifier = spawn(process.execPath, [__filename, "verifier", endpoint], { stdio: ["ignore", "inherit", "inherit"] });
   const exited = new Promise<number | null>((resolve) => verifier.once("exit", resolve));
   try {

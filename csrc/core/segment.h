@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -109,7 +110,7 @@ class Segment {
   // byte, owned by the thread that locked) and whether we hold each; the
   // wake semaphores of the wait lines (futex_win.cc), opened on first use.
   void* mapping_ = nullptr;
-  void* locks_[2] = {nullptr, nullptr};
+  std::map<uint32_t, void*> locks_;  // lock byte -> mutex (bytes 0, 1; 256 + slot: broadcast rings)
   void* wakes_[2] = {nullptr, nullptr};
   void CloseHandles();
 #endif

@@ -40,7 +40,9 @@ namespace {
 std::mutex g_held_mu;
 std::set<std::wstring> g_held;
 
-bool ValidLockByte(uint32_t byte) { return byte == kOwnerLockByte || byte == kReaderLockByte; }
+// Any byte of the header page, as on Linux (the binding checks the same): 0 owner, 1 reader, 256 + i a
+// broadcast ring's subscriber slot i (PROTOCOL §6).
+bool ValidLockByte(uint32_t byte) { return byte < kHeaderSize; }
 
 std::wstring LockName(const uint8_t* token, uint32_t byte) {
   return ObjectName(TokenHex(token) + ".lock" + std::to_string(byte));
@@ -93,7 +95,7 @@ Status OpenWakes(uint8_t* base, const uint8_t* token, void* (&wakes)[2]) {
 }  // namespace
 
 void Segment::CloseHandles() {
-  for (uint32_t byte = 0; byte < 2; byte++) Unlock(byte);
+  while (!locks_.empty()) Unlock(locks_.begin()->first);
   for (uint32_t i = 0; i < kWakeLines; i++) {
     if (wakes_[i] == nullptr) continue;
     if (base_ != nullptr) UnregisterWakeWord(reinterpret_cast<uint32_t*>(base_ + WakeLineOffset(i)));
@@ -246,7 +248,7 @@ Status Segment::Lock(uint32_t byte, bool* acquired) {
   *acquired = false;
   if (mapping_ == nullptr) return Status::Own("ECLOSED", "segment is closed");
   if (!ValidLockByte(byte)) return Status::FromErrno(EINVAL, "CreateMutexW", "lock byte " + std::to_string(byte));
-  if (locks_[byte] != nullptr) {
+  if (locks_.count(byte) != 0) {
     *acquired = true;  // ours already (an OFD lock taken twice is one lock)
     return Status::Ok();
   }
@@ -278,12 +280,13 @@ Status Segment::Lock(uint32_t byte, bool* acquired) {
 }
 
 void Segment::Unlock(uint32_t byte) {
-  if (!ValidLockByte(byte) || locks_[byte] == nullptr) return;
+  auto it = locks_.find(byte);
+  if (it == locks_.end()) return;
   // Only the owning thread can release; from any other thread the mutex
   // stays owned until that thread ends (then it is abandoned: "gone").
-  ReleaseMutex(locks_[byte]);
-  CloseHandle(locks_[byte]);
-  locks_[byte] = nullptr;
+  ReleaseMutex(it->second);
+  CloseHandle(it->second);
+  locks_.erase(it);
   std::lock_guard<std::mutex> g(g_held_mu);
   g_held.erase(LockName(token_, byte));
 }
@@ -322,7 +325,7 @@ Status Segment::Probe(uint32_t byte, bool* held) {
   *held = false;
   if (mapping_ == nullptr) return Status::Own("ECLOSED", "segment is closed");
   if (!ValidLockByte(byte)) return Status::FromErrno(EINVAL, "OpenMutexW", "lock byte " + std::to_string(byte));
-  if (locks_[byte] != nullptr) return Status::Ok();  // our own lock is not "another holder"
+  if (locks_.count(byte) != 0) return Status::Ok();  // our own lock is not "another holder"
   return ProbeLock(token_, byte, held);
 }
 

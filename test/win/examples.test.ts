@@ -19,6 +19,11 @@ const RUN_TIMEOUT_MS = 100_000;
 /** The line each example prints when it did what it shows. */
 const DONE: Record<string, RegExp> = {
   agents: /^photogrammetry: scanner exited with 0$/m,
+  "broadcast-ring": /^publisher: sent 5 messages and closed$/m,
+  "three-agents": /^hub: agents exited with 0, 0, 0$/m,
+  // over shm: the ring (its subscriber slots' locks are named mutexes too), not a fallback to ZeroMQ
+  "tot-broadcast": /^explorer-A \(over shm\): 4 thoughts: A0 A1 A2 A3$[\s\S]*^planner: explorers exited with 0,0,0,0$/m,
+  "verification-dialogue": /^planner: verifier exited with 0$/m,
   "crash-cleanup": process.platform === "win32" ? /^Windows: smsh-\S+ went with its last handle; attaching it now fails with ENOENT/m : /removed smsh-\S+: true/m,
   "point-cloud-loan": /^scanner: cloud 2 centroid .* matches$/m,
   "point-cloud-threads": /^main: 6 clouds computed in 2 threads, .*in flight now 0 bytes/m,
