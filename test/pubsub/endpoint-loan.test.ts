@@ -1,14 +1,14 @@
 // A 100 MB loan published with pub.loan()/pub.send() to 4 local subscriber
 // processes (subscribe(), transport "shm") is not copied: the shared memory
 // in use while all 4 hold their view stays about one payload (the ring's
-// test shows the same at its level, test/pubsub/broadcast-loans). A remote
+// test shows the same at its level, test/broadcast/broadcast-loans). A remote
 // subscriber (forced ZeroMQ) gets the same bytes as a copy on the wire.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
 import { publish } from "../../dist/lib/index.js";
 import { fillPayload } from "../../dist/test/fixtures/pubsub-traffic.js";
 import { killStrays } from "../helpers.js";
-import { sharedBytesOf } from "./broadcast-helpers.js";
+import { sharedBytesOf } from "../broadcast/broadcast-helpers.js";
 import { endpoints, spawnSubscriber, subscribersJoined } from "./endpoint-procs.js";
 
 const eps = endpoints("smsh-pubsub-loan-");

@@ -23,9 +23,11 @@ describe.each(["auto", "zmq"] as const)("slow subscribers (transport %s)", (tran
     const blockTimeout = 400;
     const pub = await publish(endpoint, { policy: "block", blockTimeout, window: 20, capacity: 4096 });
     try {
-      // stallMs well past blockTimeout: it reads nothing while the publisher waits for it.
+      // stallMs far past blockTimeout: it reads nothing while the publisher waits for it. The stall starts at
+      // its "ready"; the eviction needs the other's start, the join, the ring filling, blockTimeout without
+      // progress and the writer's next scan: 1.5 s was not always enough with both cores busy (test:loaded).
       const fast = spawnSubscriber(endpoint, { topics: [""], transport });
-      const stalled = spawnSubscriber(endpoint, { topics: ["tot."], transport, stallMs: 1500 });
+      const stalled = spawnSubscriber(endpoint, { topics: ["tot."], transport, stallMs: 6000 });
       await Promise.all([fast.ready, stalled.ready]);
       await subscribersJoined(pub, 2);
       const t0 = performance.now();
