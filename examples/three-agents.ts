@@ -43,21 +43,25 @@ async function claude(a: Agent): Promise<void> {
 
 async function gemini(a: Agent): Promise<void> {
   let n = 0;
+  let over: string | null = null;
   for await (const { from, data } of a.messages({ timeout: TIMEOUT_MS })) {
     await a.send(from, Buffer.from(`done: ${Buffer.from(data).toString()}`), { timeout: TIMEOUT_MS });
+    over = a.transport(from); // while claude is there: once it left, transport() is null (no path to it)
     if (++n === 3) break;
   }
-  console.log(`gemini: did ${n} steps for claude over ${a.transport("claude")}`);
+  console.log(`gemini: did ${n} steps for claude over ${over}`);
 }
 
 async function planner(a: Agent): Promise<void> {
+  let over: string | null = null;
   for await (const req of a.requests({ timeout: TIMEOUT_MS })) {
     console.log(`planner: ${req.from} asks "${Buffer.from(req.data).toString()}"`);
     await req.reply(Buffer.from("scrape, prime, paint"));
+    over = a.transport(req.from); // now: claude may have said its last and left by the time that arrives
     break;
   }
   const { from, data } = await a.recv({ timeout: TIMEOUT_MS });
-  console.log(`planner: ${from} says "${Buffer.from(data).toString()}" (over ${a.transport(from)})`);
+  console.log(`planner: ${from} says "${Buffer.from(data).toString()}" (over ${over})`);
 }
 
 async function agent(endpoint: string, name: string): Promise<void> {
