@@ -34,7 +34,8 @@ async function photogrammetry(transport: string): Promise<void> {
     for await (const peer of server) {
       console.log(`photogrammetry: ${peer.remoteName} (pid ${peer.remotePid}) connected over ${peer.transport}`);
       let n = 0;
-      for await (const cloud of peer.messages({ timeout: TIMEOUT_MS })) {
+      // copy: false: over shm each cloud is the scanner's loan itself (no copy), valid until the next step.
+      for await (const cloud of peer.messages({ copy: false, timeout: TIMEOUT_MS })) {
         const xyz = new Float32Array(cloud.buffer, cloud.byteOffset, cloud.byteLength / 4);
         const c = [0, 0, 0];
         for (let i = 0; i < xyz.length; i += 3) for (let k = 0; k < 3; k++) c[k]! += xyz[i + k]!;

@@ -9,7 +9,7 @@ import { native, type PeerWatchHandle } from "../core/native.js";
 import { DEFAULT_WAIT_MODE, validateWaitMode, WaitLine, type WaitMode } from "../core/notify.js";
 import { Segment } from "../core/segment.js";
 import { sweepAfterDeath } from "../core/sweep.js";
-import { receiveIterator } from "../channel/iterate.js";
+import { copyLoanMessage, receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { Parker } from "../channel/parker.js";
 import { spinPolicy } from "../channel/spin.js";
 import {
@@ -268,15 +268,19 @@ export class BroadcastReader {
 
   /**
    * Messages until the writer closes (then the iteration ends); other
-   * errors (ESLOW, EPEERDEAD, ECORRUPT) are thrown. `timeout` applies to each wait.
+   * errors (ESLOW, EPEERDEAD, ECORRUPT) are thrown. `timeout` applies to each
+   * wait, `signal` ends the iteration with an AbortError. Each message's
+   * `data` stays valid (a loan is copied and released at once: safe to
+   * collect or pull ahead); `{ copy: false }` hands loans out in place,
+   * each valid until the next step (released then).
    */
-  messages(options?: WaitOptions): AsyncIterableIterator<BroadcastMessage> {
-    // Messages are copies or loans already: nothing to copy for the iterator.
-    return receiveIterator((o) => this.recv(o), (m) => m, options);
+  messages(options?: MessagesOptions): AsyncIterableIterator<BroadcastMessage> {
+    return receiveIterator((o) => this.recv(o), copyLoanMessage, options, (m) => m.release());
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<BroadcastMessage> {
-    return this.messages();
+  /** As messages(options). */
+  [Symbol.asyncIterator](options?: MessagesOptions): AsyncIterableIterator<BroadcastMessage> {
+    return this.messages(options);
   }
 
   #next(): BroadcastMessage | null {

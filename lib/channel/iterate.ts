@@ -14,8 +14,29 @@ export interface MessagesOptions extends WaitOptions {
 }
 
 /**
+ * A message object of a broadcast ring or a subscriber, as the copying
+ * iterator hands it out: a loan's bytes copied and the loan released at
+ * once (its memory back to the writer), anything else as it is.
+ */
+export function copyLoanMessage<T extends { data: Uint8Array; loan: boolean; release(): void }>(m: T): T {
+  if (!m.loan) return m;
+  const data = Buffer.from(m.data);
+  m.release();
+  return { ...m, data, loan: false, release: () => {} };
+}
+
+/** `options.copy`, checked: true unless false. */
+export function copyOption(options: MessagesOptions | undefined): boolean {
+  const copy = options?.copy ?? true;
+  if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
+  return copy;
+}
+
+/**
  * An iterator over `recv`: each message through `copyOf` unless
- * `copy: false`. return() (a consumer that stops: break, Readable.from's
+ * `copy: false`; then, if given, `stepEnd` ends each message's life at the
+ * next step and at the end (a broadcast loan's release(); a channel's
+ * receive releases by itself). return() (a consumer that stops: break, Readable.from's
  * destroy, pipeline's abort) must end a pending receive at once, and that
  * receive must take no message: an async generator cannot do that, as its
  * return() waits for the pending step. So: a hand-written iterator whose
@@ -25,18 +46,29 @@ export function receiveIterator<T = Uint8Array>(
   recv: (options: WaitOptions) => Promise<T>,
   copyOf: (m: T) => T,
   options: MessagesOptions | undefined,
+  stepEnd?: (m: T) => void,
 ): AsyncIterableIterator<T> {
   const { timeout } = checkWaitOptions(options);
-  const copy = options?.copy ?? true;
-  if (typeof copy !== "boolean") throw invalidArgType("options.copy", "of type boolean", copy);
+  const copy = copyOption(options);
   const stop = new AbortController();
   const signal = options?.signal === undefined ? stop.signal : anySignal(options.signal, stop.signal);
   const recvOptions: WaitOptions = Number.isFinite(timeout) ? { signal, timeout } : { signal };
   let done = false;
-  const finished = (): IteratorResult<T> => ({ done: true, value: undefined });
+  let last: T | undefined;
+  const endStep = (): void => {
+    if (last === undefined) return;
+    const m = last;
+    last = undefined;
+    stepEnd!(m);
+  };
+  const finished = (): IteratorResult<T> => {
+    endStep();
+    return { done: true, value: undefined };
+  };
   const iterator: AsyncIterableIterator<T> = {
     next: async (): Promise<IteratorResult<T>> => {
       if (done) return finished();
+      endStep();
       let m: T;
       try {
         m = await recv(recvOptions);
@@ -45,7 +77,9 @@ export function receiveIterator<T = Uint8Array>(
         if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
         throw e;
       }
-      return { done: false, value: copy ? copyOf(m) : m };
+      if (copy) return { done: false, value: copyOf(m) };
+      if (stepEnd !== undefined) last = m;
+      return { done: false, value: m };
     },
     return: async (): Promise<IteratorResult<T>> => {
       done = true;

@@ -699,14 +699,26 @@ export class ChannelReader extends ChannelEnd {
 
   /**
    * @internal What an iterator that copies hands out for `m`, the message
-   * just received: a copy, with the ring's space released at once; a loan
-   * itself (not copied: its view is valid until the next step).
+   * just received: a copy, with the ring's space (or the loan's slot) given
+   * back at once. Loans are copied too: a writer's send() turns any buffer
+   * over maxMessageSize into a loan, so a reader cannot tell, and a loan's
+   * view ends with the next step (collected into an array, or pulled ahead
+   * by Readable.from, it would read as empty). Zero copy: `{ copy: false }`,
+   * or recv() and keep().
    */
   iterationCopy(m: Uint8Array): Uint8Array {
-    if (this.#currentLoan !== null && this.#current === m) return m;
     const c = Buffer.from(m); // small copies come from Node's buffer pool
-    if (this.#current === m) this.#releaseCurrent(); // nothing of the ring is out now
+    if (this.#current === m) this.#releaseCurrent(); // nothing of the ring or the pool is out now
     return c;
+  }
+
+  /**
+   * @internal As iterationCopy, but a loan is handed out as itself (its
+   * view valid until the next receive): for a consumer that decides later
+   * whether to copy it (an Agent's inbox).
+   */
+  copyUnlessLoan(m: Uint8Array): Uint8Array {
+    return this.#currentLoan !== null && this.#current === m ? m : this.iterationCopy(m);
   }
 
   /**

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import { asBytes } from "../channel/end.js";
+import { copyOption, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type ShmErrorCode, type WaitOptions } from "../core/errors.js";
 import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import type { PoolOptions } from "../loan/pool.js";
@@ -50,9 +51,10 @@ export type AgentTransport = "shm" | "zmq" | "hub";
 export interface AgentMessage {
   from: string;
   /**
-   * The bytes: a copy of a small message (valid for good), a loan's own
-   * memory over a direct "shm" pair (valid until the iteration's next step:
-   * copy what you keep), a buffer of its own for what came through the hub.
+   * The bytes, valid for good: a copy, or a buffer of its own for what
+   * came through the hub. Only `messages({ copy: false })` hands out a
+   * loan's own memory over a direct "shm" pair (no copy), valid until the
+   * iteration's next step.
    */
   data: Uint8Array;
 }
@@ -81,6 +83,8 @@ interface Item {
   data: Uint8Array;
   /** A direct pair's pump waits for it: called when the consumer is past this message. */
   next: (() => void) | null;
+  /** `data` is a loan's own view, valid until `next` (or, read by the consumer itself, the pair's next receive). */
+  loan: boolean;
 }
 
 /** How long an agent's listener waits for a connecting agent to appear in its roster (JOINED may come after the connection). */
@@ -278,7 +282,7 @@ export class Agent extends EventEmitter {
     if (r.kind !== Kind.Deliver) return;
     if (r.op === Op.Message) {
       this.#unread++;
-      this.#inbox.push({ from: r.name, data: r.data, next: null });
+      this.#inbox.push({ from: r.name, data: r.data, next: null, loan: false });
       this.#wake();
     } else if (r.op === Op.Request) {
       this.#requests.push(routedRequest(r.name, r.data, (op, bytes, o) => this.#routeOut(r.name, op, r.id, bytes, o)));
@@ -378,15 +382,15 @@ export class Agent extends EventEmitter {
           const rx = peer.reader;
           // A loan (shm) is handed out as it is, valid until the consumer moves past it (this pump waits for that);
           // anything else is a copy (or a ZeroMQ message's own buffer), and the ring's space goes back at once.
-          const data = rx !== null && !rx.closed ? rx.iterationCopy(m) : m;
+          const data = rx !== null && !rx.closed ? rx.copyUnlessLoan(m) : m;
           if (data === m && rx !== null) {
             await new Promise<void>((next) => {
-              this.#inbox.push({ from, data, next });
+              this.#inbox.push({ from, data, next, loan: true });
               this.#wake();
             });
           } else {
             this.#unread++;
-            this.#inbox.push({ from, data, next: null });
+            this.#inbox.push({ from, data, next: null, loan: false });
             this.#wake();
           }
         }
@@ -583,11 +587,14 @@ export class Agent extends EventEmitter {
    * (see AgentMessage for how long `data` is valid). A sender's messages
    * come in its order; across senders, in arrival order. Ends when the agent
    * closes; `signal` ends it with an AbortError, `timeout` bounds each wait.
+   * Each `data` stays valid (a copy, safe to collect or pull ahead); `{ copy:
+   * false }` hands out a loan's memory in place, valid until the next step.
    */
-  messages(options?: WaitOptions): AsyncIterableIterator<AgentMessage> {
+  messages(options?: MessagesOptions): AsyncIterableIterator<AgentMessage> {
     // Hand-written, not an async generator: its return() must end a pending wait at once, taking no message,
     // and each step costs a round trip's few microseconds less.
     const { signal, timeout } = checkWaitOptions(options);
+    const copy = copyOption(options);
     let last: Item | null = null;
     let done = false;
     const finished = (): IteratorResult<AgentMessage> => {
@@ -602,12 +609,19 @@ export class Agent extends EventEmitter {
         this.#consumed(last);
         last = null;
         try {
-          last = await this.#nextItem(signal, timeout, () => done);
+          last = await this.#nextItem(signal, timeout, () => done, copy);
         } catch (e) {
           finished();
           throw e;
         }
         if (last === null || done) return finished();
+        if (copy && last.loan) {
+          // A loan copied: its slot goes back (and the pair's pump goes on) now, not at the next step.
+          const value = { from: last.from, data: Buffer.from(last.data) };
+          this.#consumed(last);
+          last = null;
+          return { done: false, value };
+        }
         return { done: false, value: { from: last.from, data: last.data } };
       },
       return: async () => {
@@ -621,7 +635,7 @@ export class Agent extends EventEmitter {
   }
 
   /** The next item of the inbox or of the one direct pair; null at the end (the agent closed, or `stopped()`). */
-  async #nextItem(signal: AbortSignal | undefined, timeout: number, stopped: () => boolean): Promise<Item | null> {
+  async #nextItem(signal: AbortSignal | undefined, timeout: number, stopped: () => boolean, copy: boolean): Promise<Item | null> {
     const deadline = performance.now() + timeout;
     for (;;) {
       if (this.#closed || stopped()) return null;
@@ -631,11 +645,11 @@ export class Agent extends EventEmitter {
       // One direct pair and nothing else waiting: read it here, as a Peer's own receive would (no pump between).
       const only = this.#linkNames.size === 1 ? this.#linkNames.keys().next().value! : undefined;
       if (only !== undefined && !this.#busy.has(only) && !this.#ending.has(only)) {
-        const item = await this.#readHere(only, signal, deadline);
+        const item = await this.#readHere(only, signal, deadline, copy);
         if (item === null) continue;
         if (!stopped()) return item;
         // Taken, but the consumer left meanwhile: the next one gets it (a copy: a loan's view ends with the pair's next receive).
-        this.#inbox.unshift({ from: item.from, data: Buffer.from(item.data), next: NOOP });
+        this.#inbox.unshift({ from: item.from, data: item.loan ? Buffer.from(item.data) : item.data, next: NOOP, loan: false });
         return null;
       }
       // Hungry: the direct pairs' pumps read (they wait for this).
@@ -654,7 +668,7 @@ export class Agent extends EventEmitter {
    * hub, another pair), the wait ran out, or the pair ended (its pump then
    * reads the end and forgets it).
    */
-  async #readHere(peer: Peer, signal: AbortSignal | undefined, deadline: number): Promise<Item | null> {
+  async #readHere(peer: Peer, signal: AbortSignal | undefined, deadline: number, copy: boolean): Promise<Item | null> {
     let m: Uint8Array | null;
     try {
       m = peer.tryRecv();
@@ -673,9 +687,10 @@ export class Agent extends EventEmitter {
       return null;
     }
     const rx = peer.reader;
-    // As the pump does: a loan as it is (valid until the consumer's next step), anything else a copy.
-    const data = rx !== null && !rx.closed ? rx.iterationCopy(m) : m;
-    return { from: this.#linkNames.get(peer) ?? peer.remoteName, data, next: NOOP };
+    // A copy, the ring's space back at once; a loan as it is when the consumer iterates with copy: false.
+    if (rx === null || rx.closed) return { from: this.#linkNames.get(peer) ?? peer.remoteName, data: m, next: NOOP, loan: false };
+    const data = copy ? rx.iterationCopy(m) : rx.copyUnlessLoan(m);
+    return { from: this.#linkNames.get(peer) ?? peer.remoteName, data, next: NOOP, loan: data === m };
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<AgentMessage> {
@@ -689,13 +704,14 @@ export class Agent extends EventEmitter {
     } else item.next();
   }
 
-  /** The next message (its bytes a copy of their own: valid for good). */
+  /** The next message (its bytes a copy of their own, or a hub message's own buffer: valid for good). */
   async recv(options?: WaitOptions): Promise<AgentMessage> {
-    const it = this.messages(options);
+    const { signal, timeout } = checkWaitOptions(options);
+    const it = this.messages({ signal, timeout, copy: true });
     try {
       const r = await it.next();
       if (r.done === true) throw shmError("ECLOSED", "the agent is closed");
-      return { from: r.value.from, data: new Uint8Array(r.value.data) };
+      return r.value;
     } finally {
       await it.return?.();
     }

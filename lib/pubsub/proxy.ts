@@ -81,7 +81,8 @@ export class Proxy extends EventEmitter {
         u.info.connected = true;
         u.info.reason = "";
         this.emit("upstream", { ...u.info });
-        for await (const m of sub) {
+        // In place: send() copies (into the ring, or into its queue when it waits) before the next step releases a loan.
+        for await (const m of sub[Symbol.asyncIterator]({ copy: false })) {
           u.info.messages++;
           u.info.missed += m.missed;
           await this.publisher.send(m.topic, m.data);

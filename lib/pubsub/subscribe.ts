@@ -13,6 +13,7 @@
 // There `missed` counts the messages of any topic lost to a lap (the ring
 // cannot know the topic of what was overwritten unread).
 import { abortError, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type WaitOptions } from "../core/errors.js";
+import { copyLoanMessage, receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { connect, type ConnectOptions } from "../peer/connect.js";
 import { Broadcast, type BroadcastMessage, type BroadcastReader } from "../broadcast/broadcast.js";
 import type { Peer } from "../peer/peer.js";
@@ -35,7 +36,7 @@ export interface Published {
   missed: number;
   /** Whether `data` is a loan's view (transport "shm"): the publisher cannot reuse that memory before release(). */
   loan: boolean;
-  /** Releases a loan's view (it then reads as length 0); a no-op for copies. Safe twice. Iteration releases each at the next step. */
+  /** Releases a loan's view (it then reads as length 0); a no-op for copies. Safe twice. The copying iterator hands out copies; `{ copy: false }` releases each at the next step. */
   release(): void;
 }
 
@@ -297,25 +298,17 @@ export class Subscriber implements AsyncIterable<Published> {
     return e;
   }
 
-  /** Messages until the publisher closes (the end of iteration); ESLOW, EPEERDEAD and the like are thrown. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Published> {
-    let last: Published | null = null;
-    try {
-      for (;;) {
-        last?.release(); // a loan's view is valid until the next step (release() earlier, or copy what must stay)
-        last = null;
-        try {
-          last = await this.recv();
-        } catch (e) {
-          const code = (e as { code?: string }).code;
-          if (code === "ECLOSED") return; // the publisher closed, or this side did
-          throw e;
-        }
-        yield last;
-      }
-    } finally {
-      last?.release();
-    }
+  /**
+   * Messages until the publisher closes (the end of iteration); ESLOW,
+   * EPEERDEAD and the like are thrown. `timeout` bounds each wait, `signal`
+   * ends the iteration with an AbortError, and return() (break, a destroyed
+   * stream) ends a pending wait at once, taking no message. Each `data`
+   * stays valid (a loan is copied and released at once: safe to collect
+   * or pull ahead); `{ copy: false }` hands loans out in place, each valid
+   * until the next step (released then).
+   */
+  [Symbol.asyncIterator](options?: MessagesOptions): AsyncIterableIterator<Published> {
+    return receiveIterator((o) => this.recv(o), copyLoanMessage, options, (m) => m.release());
   }
 
   /** Leaves: the publisher forgets this subscriber (it no longer holds it). Idempotent. */
