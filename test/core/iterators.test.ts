@@ -112,12 +112,15 @@ describe("peer over shared memory", () => {
     try {
       expect(cp.transport).toBe("shm");
       const sent = big(10, 40_000); // over maxMessageSize of a 16 KiB ring: loans
-      for (const b of sent) await cp.send(b, { timeout: 10_000 });
-      const got: Uint8Array[] = [];
-      const it = sp.messages({ timeout: 10_000 });
-      for (let i = 0; i < sent.length; i++) got.push((await it.next()).value as Uint8Array);
-      await it.return?.();
-      expectIntact(got, sent);
+      // Both ways: the connecting side reads its ring itself, the listening side through the server.
+      for (const [from, to] of [[sp, cp], [cp, sp]] as const) {
+        for (const b of sent) await from.send(b, { timeout: 10_000 });
+        const got: Uint8Array[] = [];
+        const it = to.messages({ timeout: 10_000 });
+        for (let i = 0; i < sent.length; i++) got.push((await it.next()).value as Uint8Array);
+        await it.return?.();
+        expectIntact(got, sent);
+      }
     } finally {
       await cp.close();
       await sp.close();
