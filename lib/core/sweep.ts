@@ -3,7 +3,7 @@
 // pread and liveness is probed with OFD locks (csrc/core/liveness.h), so
 // inspecting never disturbs a live channel and never faults on a truncated
 // object.
-import { readdirSync, statSync } from "node:fs";
+import { opendirSync, readdirSync, statSync, type Dir } from "node:fs";
 
 import {
   FLAG_LOCKS,
@@ -279,15 +279,7 @@ function candidates(prefixOnly: boolean): string[] {
   } catch {
     return [];
   }
-  return names.filter((n) => {
-    if (prefixOnly && !n.startsWith(NAME_PREFIX)) return false;
-    try {
-      validateName(n);
-      return true;
-    } catch {
-      return false; // not a name we could have made
-    }
-  });
+  return names.filter((n) => (!prefixOnly || n.startsWith(NAME_PREFIX)) && isOurName(n));
 }
 
 /** Every segment of this package in /dev/shm that this process can read, live or dead. */
@@ -346,12 +338,17 @@ const ABANDONED_AFTER_MS = 1_000;
  * Returns what it removed (with dryRun: what it would remove).
  */
 export function sweep(options: SweepOptions = {}): SweepEntry[] {
+  return sweepAmong(options, null);
+}
+
+/** sweep(options), with `listing` (if not null) standing for this user's "smsh-" names in /dev/shm. */
+function sweepAmong(options: SweepOptions, listing: string[] | null): SweepEntry[] {
   const { SegmentHandle } = native(); // ENOTSUP here, before /dev/shm is read, where there is no binary
   if (!LEAVES_NAMES) return []; // nothing outlives its handles (see LEAVES_NAMES)
   const euid = process.geteuid?.() ?? -1;
   const removed: SweepEntry[] = [];
   const removedTokens = new Map<string, string>(); // token hex -> segment name
-  const names = options.names !== undefined ? onlyNames(options.names) : candidates(options.prefixOnly === true);
+  const names = options.names !== undefined ? onlyNames(options.names) : (listing ?? candidates(options.prefixOnly === true));
   const found: [string, Inspection][] = [];
   for (const name of names) {
     try {
@@ -473,11 +470,7 @@ export function sweepOpportunistically(): void {
   const now = Date.now();
   if (now - lastOpportunistic < OPPORTUNISTIC_SWEEP_MS) return;
   lastOpportunistic = now;
-  try {
-    sweep({ prefixOnly: true });
-  } catch {
-    /* best effort */
-  }
+  autoSweep();
 }
 
 /**
@@ -487,9 +480,86 @@ export function sweepOpportunistically(): void {
  * the token of the segment it slept on, not by its name. (Peers, broadcast rings.)
  */
 export function sweepAfterDeath(): void {
+  autoSweep();
+}
+
+// ---- automatic sweeps: bounded work on the event loop ----
+//
+// /dev/shm is shared by every user, and anyone can fill it with "smsh-"
+// files: 200,000 empty ones made a sweep that inspected every name stall the
+// event loop for 4.6 s, again at every later sweep. So an automatic sweep
+// lists the directory a little at a time (an open Dir, AUTO_SWEEP_SLICE_MS
+// of work per turn, the rest on an unref'd timer: it never keeps a process
+// alive), keeps only regular files of this user (a stat, no open), and
+// inspects only those. With a few names it all happens within the call, as
+// before. Other users' files cost a stat each, spread over turns.
+
+/** Work per event-loop turn of an automatic sweep's listing. */
+const AUTO_SWEEP_SLICE_MS = 2;
+let autoSweeping = false;
+let autoSweepAgain = false;
+
+function autoSweep(): void {
+  if (!LEAVES_NAMES) return;
+  if (autoSweeping) {
+    autoSweepAgain = true; // a death while listing: look once more when done
+    return;
+  }
+  let dir: Dir;
   try {
-    sweep({ prefixOnly: true });
+    native(); // no addon: nothing to sweep with (exit cleanup and `synaptic-shm sweep` remain)
+    dir = opendirSync(SHM_DIR, { bufferSize: 128 });
   } catch {
-    // nothing to sweep with (no addon) or /dev/shm unreadable: exit cleanup and `synaptic-shm sweep` remain
+    return;
+  }
+  autoSweeping = true;
+  listSlice(dir, [], process.geteuid?.() ?? -1);
+}
+
+function listSlice(dir: Dir, mine: string[], euid: number): void {
+  const until = performance.now() + AUTO_SWEEP_SLICE_MS;
+  try {
+    for (;;) {
+      const e = dir.readSync();
+      if (e === null) break;
+      if (e.name.startsWith(NAME_PREFIX) && e.isFile()) {
+        try {
+          if (statSync(`${SHM_DIR}/${e.name}`).uid === euid) mine.push(e.name);
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      if (performance.now() >= until) {
+        setTimeout(() => listSlice(dir, mine, euid), 1).unref();
+        return;
+      }
+    }
+  } catch {
+    /* the listing failed: sweep what was found */
+  }
+  try {
+    dir.closeSync();
+  } catch {
+    /* closed already */
+  }
+  try {
+    sweepAmong({ prefixOnly: true }, mine.filter(isOurName));
+  } catch {
+    /* best effort */
+  }
+  autoSweeping = false;
+  if (autoSweepAgain) {
+    autoSweepAgain = false;
+    autoSweep();
+  }
+}
+
+/** Whether `n` is a name this package could have made. */
+function isOurName(n: string): boolean {
+  try {
+    validateName(n);
+    return true;
+  } catch {
+    return false;
   }
 }
