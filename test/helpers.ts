@@ -5,7 +5,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 
-import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter, type Peer, type Server } from "../dist/lib/index.js";
+import { Channel, type ChannelAttachOptions, type ChannelReader, type ChannelWriter, type Peer, type Segment, type Server } from "../dist/lib/index.js";
+import { OFFSETS } from "../dist/lib/core/layout.js";
+import { CONTROL } from "../dist/lib/broadcast/layout.js";
+import { readSlabKey } from "../dist/lib/loan/slab.js";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -16,6 +19,16 @@ export const ROOT = path.resolve(__dirname, "..");
  * (vitest.win.config.mts), where each such test says what covers it there.
  */
 export const LINUX_ONLY = process.platform !== "linux";
+
+/** Hex of a channel ring's secret slab key: its pool's slabs are "smsh-<key>.<index>". */
+export function channelSlabKey(ring: Segment): string {
+  return readSlabKey(ring, OFFSETS.slab_key)!;
+}
+
+/** Hex of a broadcast ring's secret slab key (control block, PROTOCOL §6.1). */
+export function broadcastSlabKey(ring: Segment): string {
+  return readSlabKey(ring, ring.dataOffset + CONTROL.slab_key)!;
+}
 export const FIXTURES = path.join(ROOT, "dist", "test", "fixtures");
 
 /** Path of a compiled fixture script. */

@@ -267,6 +267,16 @@ Napi::Value SegmentHandle::Info(const Napi::CallbackInfo& info) {
   o.Set("capacity", Napi::Number::New(env, seg.capacity()));
   o.Set("owner", Napi::Boolean::New(env, seg.owner()));
   o.Set("token", HexToken(seg.token()));
+  // The object's owner and permission bits (fstat at create/attach): a loan
+  // slab's reader checks them (PROTOCOL.md section 3). Windows: null (named
+  // objects there are per session, guarded by their DACLs).
+#ifdef _WIN32
+  o.Set("ownerUid", env.Null());
+  o.Set("mode", env.Null());
+#else
+  o.Set("ownerUid", Napi::Number::New(env, seg.uid()));
+  o.Set("mode", Napi::Number::New(env, seg.mode()));
+#endif
   return o;
 }
 

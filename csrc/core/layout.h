@@ -180,8 +180,11 @@ struct LoanLine {
   uint64_t bytes_in_flight;  // 800 statistic: bytes sent and not yet seen released
   uint32_t pool_slots;       // 808 statistic: slots the pool holds
   uint32_t reserved;         // 812
+  uint8_t slab_key[8];       // 816 secret (the ring is 0600): names the pool's slabs; written by the creator
+                             //     after magic, before the ring's name is given out; never changed
 };
-static_assert(sizeof(LoanLine) == 48, "loan line");
+static_assert(sizeof(LoanLine) == 56, "loan line");
+constexpr uint32_t kSlabKeySize = 8;
 
 // A pool slab's geometry: written by its creator right after creation and
 // before any descriptor naming the slab is published; never changed.
@@ -259,6 +262,7 @@ constexpr LayoutEntry kLayoutEntries[] = {
     {"bytes_loaned", kLoanLineOffset + offsetof(LoanLine, bytes_loaned)},
     {"bytes_in_flight", kLoanLineOffset + offsetof(LoanLine, bytes_in_flight)},
     {"pool_slots", kLoanLineOffset + offsetof(LoanLine, pool_slots)},
+    {"slab_key", kLoanLineOffset + offsetof(LoanLine, slab_key)},
     {"peer_label", kPeerLabelOffset},
 };
 

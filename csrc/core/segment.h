@@ -89,6 +89,10 @@ class Segment {
   // The object's owner (st_uid at create/attach): names the doorbell
   // directory (doorbell.h).
   uint32_t uid() const { return uid_; }
+  // The object's permission bits (st_mode & 07777 at create/attach): a
+  // reader refuses a loan slab that grants anything to group or other.
+  // Windows: 0 (named objects are per session, guarded by DACLs).
+  uint32_t mode() const { return mode_; }
 
  private:
   Segment() = default;
@@ -103,6 +107,7 @@ class Segment {
   bool owner_ = false;
   bool unlinked_ = false;
   uint32_t uid_ = 0;
+  uint32_t mode_ = 0;
   uint64_t dev_ = 0;
   uint64_t ino_ = 0;
 #ifdef _WIN32

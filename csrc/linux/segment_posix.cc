@@ -119,6 +119,7 @@ Status Segment::Create(const CreateOptions& opts, std::unique_ptr<Segment>* out)
   seg->capacity_ = opts.capacity;
   seg->owner_ = true;
   seg->uid_ = static_cast<uint32_t>(st.st_uid);
+  seg->mode_ = static_cast<uint32_t>(st.st_mode & 07777);
   seg->dev_ = st.st_dev;
   seg->ino_ = st.st_ino;
   Status s = RandomBytes(seg->token_, kTokenSize);
@@ -187,6 +188,7 @@ Status Segment::Attach(const std::string& name, std::unique_ptr<Segment>* out, b
   std::memcpy(seg->token_, h.token, kTokenSize);
   seg->owner_ = false;
   seg->uid_ = static_cast<uint32_t>(st.st_uid);
+  seg->mode_ = static_cast<uint32_t>(st.st_mode & 07777);
   seg->dev_ = st.st_dev;
   seg->ino_ = st.st_ino;
   *out = std::move(seg);

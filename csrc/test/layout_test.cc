@@ -80,12 +80,13 @@ SMSH_TEST(table_matches_the_struct) {
     if (off % 8 != 0) smsh_test::Fail(__FILE__, __LINE__, std::string(name) + " is not 8-byte aligned");
   }
   // Every field of the struct is in the table: 26 fields in layout v1, the
-  // 7 fields of a ring's loan line and a peer ring's label; a slab's 6
+  // 8 fields of a ring's loan line and a peer ring's label; a slab's 6
   // pool-line fields and its slot table.
-  CHECK_EQ(std::size(kLayoutEntries), size_t{35});
+  CHECK_EQ(std::size(kLayoutEntries), size_t{36});
   CHECK_EQ(std::size(kPoolLayoutEntries), size_t{7});
   CHECK_EQ(find("loan_epoch"), long{smsh::kLoanLineOffset});
   CHECK_EQ(find("peer_label"), long{smsh::kPeerLabelOffset});
+  CHECK_EQ(find("slab_key"), 816L);
   // Wait-line words are 4-byte words at the start of their own line.
   CHECK_EQ(offsetof(smsh::WaitLine, seq), size_t{0});
   CHECK_EQ(offsetof(smsh::WaitLine, waiting), size_t{4});

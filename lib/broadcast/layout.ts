@@ -24,6 +24,7 @@ export const CONTROL = {
   writer_state: 24, // WRITER_OPEN | WRITER_CLOSED (the writer stores it last at close)
   ring_offset: 28, // data offset of the ring (after the slot table, page-aligned)
   published_seq: 32, // u32: sequence number of the next message after write_pos (stored before write_pos)
+  slab_key: 40, // 8 bytes, secret (the ring is 0600): names the loan slabs (§6.8); written before magic, never changed
   write_pos: 64, // u64: bytes published since creation; always a frame boundary
   claim_pos: 128, // u64: the writer may be writing anywhere below this
   // 192..255: writer statistics (u64 each, display only)
@@ -111,7 +112,7 @@ export function ringOffset(maxSubscribers: number): number {
 
 /** LOAN frame body (32 bytes): which slab, its generation, the message's size. */
 export const LOAN_BODY = {
-  slab: 0, // u32 slab index (the slab's name: "smsh-<first 16 hex of the ring token>.<index>")
+  slab: 0, // u32 slab index (the slab's name: "smsh-<16 hex of the ring's slab_key>.<index>")
   gen: 4, // u32 generation (never 0)
   size: 8, // u64 bytes of the message, at LOAN_PAYLOAD_OFFSET of the slab's data region
   // 16..31 reserved, 0

@@ -6,8 +6,8 @@ import { HEADER_SIZE, OFFSETS } from "../core/layout.js";
 import type { WaitLine } from "../core/notify.js";
 import { Segment } from "../core/segment.js";
 import { whenUnused } from "../loan/away.js";
-import { MAX_SLAB_INDEX, slabName } from "../loan/slab.js";
-import { HELD_ENTRIES, LOAN_META, LOAN_PAYLOAD_OFFSET, LOAN_SLAB_MAGIC } from "./layout.js";
+import { attachSlabObject, MAX_SLAB_INDEX, readSlabKey, slabName } from "../loan/slab.js";
+import { CONTROL, HELD_ENTRIES, LOAN_META, LOAN_PAYLOAD_OFFSET, LOAN_SLAB_MAGIC } from "./layout.js";
 
 /** Slab mappings kept while no loan of ours is in them. */
 const KEEP_MAPPED = 8;
@@ -53,12 +53,16 @@ export class LoanViews {
     if (slab > MAX_SLAB_INDEX || gen === 0 || size < 1) return `LOAN frame: slab ${slab}, generation ${gen}, size ${size}`;
     let m = this.#slabs.get(slab);
     if (m === undefined) {
+      // Read only now, after a LOAN frame (ordered after the key's store by write_pos).
+      const key = readSlabKey(this.#ring, this.#ring.dataOffset + CONTROL.slab_key);
+      if (key === null) return `LOAN frame names slab ${slab}, but the ring has no slab key`;
       let seg: Segment;
       try {
-        seg = Segment.attach(slabName(this.#ring.token, slab));
+        seg = attachSlabObject(slabName(key, slab), this.#ring, {});
       } catch (e) {
         // Gone: the writer removed it before we mapped it (it closed, lingered
-        // lingerMs, or exited): ENOENT, not a corruption.
+        // lingerMs, or exited): ENOENT, not a corruption. Also ENOENT: an
+        // object of another uid, or one open to group/other (a forgery).
         if ((e as { code?: string }).code === "ENOENT") return { gone: `the loan's slab ${slab} was removed by the writer before this subscriber mapped it` };
         return `LOAN frame names slab ${slab}, which cannot be mapped (${(e as Error).message})`;
       }

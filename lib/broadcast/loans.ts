@@ -24,11 +24,11 @@ export class LoanSlab {
   framePos = -1;
   lastUsed = 0;
 
-  constructor(ringToken: string, index: number, slotSize: number) {
+  constructor(slabKey: string, index: number, slotSize: number) {
     if (index > MAX_SLAB_INDEX) throw shmError("ENOSPC", `the loan pool has used up its ${MAX_SLAB_INDEX} slab names`);
     this.index = index;
     this.slotSize = slotSize;
-    this.segment = Segment.create({ size: LOAN_PAYLOAD_OFFSET + slotSize, name: slabName(ringToken, index), prefault: true });
+    this.segment = Segment.create({ size: LOAN_PAYLOAD_OFFSET + slotSize, name: slabName(slabKey, index), prefault: true });
     this.#meta = new Int32Array(this.segment.buffer, this.segment.dataOffset, 16);
     this.#meta[LOAN_META.slot_size >> 2] = slotSize;
     Atomics.store(this.#meta, LOAN_META.magic >> 2, LOAN_SLAB_MAGIC);
@@ -55,14 +55,15 @@ export class LoanSlab {
 
 /** The writer's slabs, by index; finds a free one of a class or makes one within maxBytes. */
 export class LoanSlabs {
-  readonly #token: string;
+  readonly #key: string;
   readonly #maxBytes: number;
   readonly slabs = new Map<number, LoanSlab>();
   #next = 0;
   #bytes = 0;
 
-  constructor(ringToken: string, maxBytes: number) {
-    this.#token = ringToken;
+  /** `slabKey`: hex of the ring's secret slab_key (PROTOCOL.md §6.8). */
+  constructor(slabKey: string, maxBytes: number) {
+    this.#key = slabKey;
     this.#maxBytes = maxBytes;
   }
 
@@ -93,7 +94,17 @@ export class LoanSlabs {
       if (this.slabs.size === 0) throw shmError("ENOSPC", `a loan of ${size} bytes needs a ${cls}-byte slot, more than maxLoanBytes (${this.#maxBytes})`);
       return null;
     }
-    const s = new LoanSlab(this.#token, this.#next++, cls);
+    // A taken name can only be a leftover of the ring owner's (the key is
+    // secret): skip it, as the channel's pool does.
+    let s: LoanSlab | null = null;
+    for (let attempt = 0; s === null; attempt++) {
+      try {
+        s = new LoanSlab(this.#key, this.#next++, cls);
+      } catch (e) {
+        if ((e as { code?: string }).code === "EEXIST" && attempt < 64) continue;
+        throw e;
+      }
+    }
     this.slabs.set(s.index, s);
     this.#bytes += cls;
     return s;

@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 
 import { checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, outOfRange, shmError, type WaitOptions } from "../core/errors.js";
-import { OFFSETS } from "../core/layout.js";
+import { OFFSETS, SLAB_KEY_SIZE } from "../core/layout.js";
 import { DEFAULT_WAIT_MODE, validateWaitMode, WaitLine, type WaitMode } from "../core/notify.js";
 import { holdUntilTickEnd, release, type Holder } from "../core/publish.js";
 import { Segment } from "../core/segment.js";
@@ -45,6 +45,7 @@ import {
   WRITER_OPEN,
 } from "./layout.js";
 import { LoanSlabs, type LoanSlab } from "./loans.js";
+import { newSlabKey, readSlabKey } from "../loan/slab.js";
 import { slotOffset, SlotView } from "./subscriber-slot.js";
 import { TopicEncoder } from "./topics.js";
 
@@ -237,6 +238,8 @@ export class BroadcastWriter extends EventEmitter implements Holder {
     i32[CONTROL.policy >> 2] = policy === "block" ? POLICY_BLOCK : POLICY_DROP;
     i32[CONTROL.block_timeout_ms >> 2] = blockTimeout;
     i32[CONTROL.ring_offset >> 2] = ro;
+    // The secret that names the loan slabs (PROTOCOL.md §6.8), before the magic.
+    new Uint8Array(seg.buffer, seg.dataOffset + CONTROL.slab_key, SLAB_KEY_SIZE).set(newSlabKey());
     Atomics.store(i32, CONTROL.writer_state >> 2, WRITER_OPEN);
     // SYNC POINT: the magic last; a subscriber checks it first (pairs with reader.ts's attach).
     Atomics.store(i32, CONTROL.magic >> 2, BROADCAST_MAGIC);
@@ -396,7 +399,7 @@ export class BroadcastWriter extends EventEmitter implements Holder {
   tryLoan(size: number): BroadcastLoan | null {
     this.#throwIfClosed();
     checkInteger("size", size, 1, this.#maxLoanBytes);
-    this.#loans ??= new LoanSlabs(this.segment.token, this.#maxLoanBytes);
+    this.#loans ??= new LoanSlabs(readSlabKey(this.segment, this.segment.dataOffset + CONTROL.slab_key)!, this.#maxLoanBytes);
     let slab = this.#loans.acquire(size, (s) => this.#isFree(s));
     if (slab === null) {
       this.flushHeld(); // a frame not yet published cannot be passed

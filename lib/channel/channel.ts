@@ -5,7 +5,8 @@ import { ChannelEnd, H, storeU64, validateCapacity, validateEndOptions, type Cha
 import { ChannelReader, KeptMessage, validateMaxKept, type ReaderOptions } from "./reader.js";
 import { ChannelWriter, type PublishMode } from "./writer.js";
 import { invalidArgType, invalidArgValue, shmError } from "../core/errors.js";
-import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN } from "../core/layout.js";
+import { FLAG_LOCKS, KIND_RING, OFFSETS, READER_LOCK_BYTE, SIDE_OPEN, SLAB_KEY_SIZE } from "../core/layout.js";
+import { newSlabKey } from "../loan/slab.js";
 import { native } from "../core/native.js";
 import { Segment } from "../core/segment.js";
 import { MIN_CAPACITY } from "./ring.js";
@@ -44,6 +45,9 @@ export const Channel = {
     // Rings are touched over and over: map them prefaulted.
     const seg = Segment.create({ size: capacity, name: options.name, prefault: true }, { kind: KIND_RING, capacity });
     try {
+      // The secret that names the pool's slabs (PROTOCOL.md §3): written before
+      // the name is given out; read by a reader only after a LOAN frame.
+      new Uint8Array(seg.buffer, OFFSETS.slab_key, SLAB_KEY_SIZE).set(newSlabKey());
       return new ChannelWriter(seg, { ...end, pool, publish });
     } catch (e) {
       seg.close();

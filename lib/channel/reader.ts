@@ -138,7 +138,7 @@ export class ChannelReader extends ChannelEnd {
     const r = Atomics.load(hdr, H.readIndex) >>> 0;
     this.#r = this.#published = this.#cachedWrite = r;
     // The loan epoch cannot change while this reader holds the reader lock.
-    const ring = { token: segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! };
+    const ring = { segment, token: segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! };
     this.#loans = new LoanReceiver(ring, Atomics.load(hdr, OFFSETS.loan_epoch >> 2) >>> 0, () => {
       if (!this.closed) this.#wakeWriter();
     });

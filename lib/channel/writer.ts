@@ -789,7 +789,7 @@ export class ChannelWriter extends ChannelEnd {
       const hdr = this.hdr;
       this.ensureOpen();
       this.#pool = new LoanPool(
-        { token: this.segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! },
+        { segment: this.segment, token: this.segment.token, ownerPid: hdr[H.ownerPid]! >>> 0, ownerStartLo: hdr[H.ownerStartTime]!, ownerStartHi: hdr[H.ownerStartTime + 1]! },
         hdr,
         this.#poolConfig,
       );

@@ -73,6 +73,9 @@ export const OFFSETS = {
   bytes_loaned: 792, // u64
   bytes_in_flight: 800, // u64
   pool_slots: 808,
+  // 8 secret bytes (the ring is 0600) that name the pool's slabs (PROTOCOL §3): written by the
+  // ring's creator after magic, before its name is given out; never changed.
+  slab_key: 816,
   // A ring made by a Peer (PROTOCOL §1): who it connects, UTF-8, NUL-padded; display only.
   peer_label: 2048, // PEER_LABEL_SIZE bytes
   // Line 6 (768) of a pool slab: its geometry; then its slot table.
@@ -84,6 +87,9 @@ export const OFFSETS = {
   slab_reader_attached: 804,
   slot_table: 1024, // slot_count entries of { u32 sent_gen, u32 released_gen }
 } as const;
+
+/** Bytes of a ring's slab_key (and of a broadcast ring's, PROTOCOL §6.1). */
+export const SLAB_KEY_SIZE = 8;
 
 /** Bytes of a ring's peer_label. */
 export const PEER_LABEL_SIZE = 256;

@@ -86,6 +86,10 @@ export interface SegmentInfo {
   capacity: number;
   owner: boolean;
   token: string;
+  /** st_uid at create/attach; null on Windows. */
+  ownerUid: number | null;
+  /** st_mode & 0o7777 at create/attach; null on Windows. */
+  mode: number | null;
 }
 
 export type WaitMode = "futex" | "doorbell";

@@ -112,6 +112,13 @@ export class Segment {
   readonly capacity: number;
   /** @internal hex of the header's random token */
   readonly token: string;
+  /**
+   * The object's owner uid (st_uid, from fstat at create/attach). null on
+   * Windows, where named objects are per session and guarded by DACLs.
+   */
+  readonly ownerUid: number | null;
+  /** The object's permission bits (st_mode & 0o7777, at create/attach). null on Windows. */
+  readonly mode: number | null;
   #buffer: ArrayBuffer | null = null;
 
   private constructor(handle: SegmentHandle) {
@@ -123,6 +130,8 @@ export class Segment {
     this.owner = info.owner;
     this.capacity = info.capacity;
     this.token = info.token;
+    this.ownerUid = info.ownerUid;
+    this.mode = info.mode;
     if (this.owner) {
       installCleanup();
       naming.add(handle);

@@ -15,6 +15,7 @@ import {
   SIDE_ABSENT,
   SIDE_CLOSED,
   SIDE_OPEN,
+  SLAB_KEY_SIZE,
   TOKEN_SIZE,
 } from "./layout.js";
 import { invalidArgType } from "./errors.js";
@@ -132,12 +133,12 @@ function side(v: number): SideState {
   return v === SIDE_ABSENT ? "absent" : v === SIDE_OPEN ? "open" : v === SIDE_CLOSED ? "closed" : "unknown";
 }
 
-/** The names of a ring's pool slabs start with this (lib/loan/slab.ts slabName: the token's first 8 bytes). */
-function slabNamePrefix(ringToken: string): string {
-  return `${NAME_PREFIX}${ringToken.slice(0, 16)}.`;
+/** The names of a ring's pool slabs start with this (lib/loan/slab.ts slabName: the ring's secret slab key). */
+function slabNamePrefix(header: ArrayBuffer): string {
+  return `${NAME_PREFIX}${Buffer.from(header, OFFSETS.slab_key, SLAB_KEY_SIZE).toString("hex")}.`;
 }
 
-function poolUsage(v: DataView, token: string): PoolUsage {
+function poolUsage(v: DataView): PoolUsage {
   const bytes = u64(v, OFFSETS.pool_bytes);
   return {
     slabs: v.getUint32(OFFSETS.pool_slabs, true),
@@ -147,7 +148,7 @@ function poolUsage(v: DataView, token: string): PoolUsage {
     inFlight: Math.min(u64(v, OFFSETS.bytes_in_flight), bytes),
     loansSent: u64(v, OFFSETS.loans_sent),
     epoch: v.getUint32(OFFSETS.loan_epoch, true),
-    slabNames: `${slabNamePrefix(token)}*`,
+    slabNames: `${slabNamePrefix(v.buffer as ArrayBuffer)}*`,
   };
 }
 
@@ -217,7 +218,7 @@ function statusOf(name: string, ins: Inspection): SegmentStatus {
     wakeupsSent: u64(v, OFFSETS.wakeups_sent),
     liveness: locks ? "lock" : "pid",
     token,
-    pool: kind === "ring" ? poolUsage(v, token) : null,
+    pool: kind === "ring" ? poolUsage(v) : null,
     slab: kind === "pool" ? slabInfo(v) : null,
     peer: kind === "ring" ? peerLabel(ins.header) : null,
     id: ins.id,
@@ -362,7 +363,7 @@ function sweepAmong(options: SweepOptions, listing: string[] | null): SweepEntry
   if (options.names !== undefined && rings.size > 0) {
     // A named ring's pool slabs are considered with it (each judged by its own owner, as any segment).
     const given = new Set(names);
-    const prefixes = new Map([...rings.keys()].map((token) => [slabNamePrefix(token), token]));
+    const prefixes = new Map(found.filter(([, ins]) => isRing(ins)).map(([, ins]) => [slabNamePrefix(ins.header), tokenOf(ins)]));
     for (const name of candidates(true)) {
       const token = prefixes.get(name.slice(0, name.lastIndexOf(".") + 1));
       if (token === undefined || given.has(name)) continue;

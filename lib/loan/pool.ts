@@ -382,8 +382,9 @@ export class LoanPool {
         slab = Slab.create(this.#ring, this.#nextIndex++, cls, n);
       } catch (e) {
         const code = (e as { code?: string }).code;
-        // A name taken by someone else (names derive from the ring's token, which
-        // anyone who can read the ring sees): the next index. /dev/shm full:
+        // A name taken: names derive from the ring's secret slab key, so only
+        // by a leftover of this ring's owner (another user cannot predict
+        // them): the next index. /dev/shm full:
         // give back every free slab and try once more.
         if (code === "EEXIST" && attempt < 64) continue;
         if (code === "ENOSPC" && attempt === 0 && this.#retireFree(-1, Infinity) > 0) continue;

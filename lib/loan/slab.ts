@@ -2,19 +2,55 @@
 // lends. Its header page carries the geometry (line 6) and a slot table
 // (offset 1024): per slot, the generation last sent (written by the writer)
 // and the generation last released (written by the reader). Names derive
-// from the ring's token, so the reader finds a slab from a descriptor
-// alone: "smsh-<first 8 token bytes in hex>.<slab index>".
+// from the ring's slab key, 8 random bytes its creator wrote in the ring
+// (mode 0600: secret to other users), so the reader finds a slab from a
+// descriptor alone and no other user can predict (squat) a name:
+// "smsh-<slab key in hex>.<slab index>". A reader maps a slab only if its
+// object has the ring's owner uid and grants nothing to group or other:
+// anything else is another user's forgery, treated as no slab (ENOENT).
+import { randomBytes } from "node:crypto";
+
 import { shmError } from "../core/errors.js";
-import { HEADER_SIZE, KIND_POOL, MAX_SLOTS, OFFSETS } from "../core/layout.js";
-import { Segment } from "../core/segment.js";
+import { HEADER_SIZE, KIND_POOL, MAX_SLOTS, OFFSETS, SLAB_KEY_SIZE } from "../core/layout.js";
+import { native } from "../core/native.js";
+import { Segment, type SegmentAttachOptions, type SegmentInternalOptions } from "../core/segment.js";
 import { loadU64, storeU64 } from "../core/u64.js";
 import { PAGE } from "./classes.js";
 
 /** Slab indices stay below this, so that names stay within 30 characters. */
 export const MAX_SLAB_INDEX = 99_999_999;
 
-export function slabName(ringToken: string, index: number): string {
-  return `smsh-${ringToken.slice(0, 16)}.${index}`;
+/** Slab `index`'s name: "smsh-" + the 16 hex digits of the ring's slab key + "." + index. */
+export function slabName(slabKey: string, index: number): string {
+  return `smsh-${slabKey}.${index}`;
+}
+
+/** A new random slab key: 8 bytes, never all zero (zero means "not written"). */
+export function newSlabKey(): Uint8Array {
+  for (;;) {
+    const k = randomBytes(SLAB_KEY_SIZE);
+    if (k.some((b) => b !== 0)) return k;
+  }
+}
+
+/**
+ * The slab key (hex) at `offset` of `ring`'s mapping, or null while it is
+ * all zero (not written: no LOAN frame can name a slab of this ring yet).
+ */
+export function readSlabKey(ring: Segment, offset: number): string | null {
+  const k = Buffer.from(ring.buffer, offset, SLAB_KEY_SIZE);
+  return k.some((b) => b !== 0) ? k.toString("hex") : null;
+}
+
+/**
+ * Why the slab object `slab` cannot be the ring writer's, or null: it must
+ * belong to the ring object's owner uid and grant nothing to group or other
+ * ((mode & 0o077) === 0). Windows: null (no uid or mode there; named objects
+ * are per session and guarded by their DACLs).
+ */
+export function foreignSlab(slab: Segment, ring: Segment): string | null {
+  if (slab.ownerUid === null || slab.mode === null || ring.ownerUid === null) return null;
+  return foreignIds(slab.ownerUid, slab.mode, ring.ownerUid);
 }
 
 const W = {
@@ -28,8 +64,46 @@ const W = {
   ownerStart: OFFSETS.owner_start_time >> 2,
 } as const;
 
-/** The identity a slab must share with its ring: the ring's token and owner. */
+function foreignIds(uid: number, mode: number, ringUid: number): string | null {
+  if (uid !== ringUid) return `it belongs to uid ${uid}, the ring to uid ${ringUid}`;
+  if ((mode & 0o077) !== 0) return `its mode ${mode.toString(8).padStart(4, "0")} grants access to group or other`;
+  return null;
+}
+
+/**
+ * Attaches the slab object `name` of `ring`: ENOENT when it does not exist
+ * or is not the ring owner's (foreignSlab), whatever else is wrong with it
+ * (another user's object is no slab of ours, not a corruption of ours).
+ */
+export function attachSlabObject(name: string, ring: Segment, options: SegmentAttachOptions, internal?: Pick<SegmentInternalOptions, "kind">): Segment {
+  let seg: Segment;
+  try {
+    seg = Segment.attach(name, options, internal);
+  } catch (e) {
+    // Refused before its owner was looked at (another kind, a bad header...): whose is it?
+    if ((e as { code?: string }).code !== "ENOENT" && ring.ownerUid !== null) {
+      let foreign: string | null = null;
+      try {
+        const ins = native().SegmentHandle.inspect(name);
+        foreign = foreignIds(ins.uid, ins.mode, ring.ownerUid);
+      } catch {
+        /* gone meanwhile, or unreadable: the first error stands */
+      }
+      if (foreign !== null) throw shmError("ENOENT", `slab ${name} is not the ring writer's (${foreign}): refused as if absent`);
+    }
+    throw e;
+  }
+  const foreign = foreignSlab(seg, ring);
+  if (foreign !== null) {
+    seg.close();
+    throw shmError("ENOENT", `slab ${name} is not the ring writer's (${foreign}): refused as if absent`);
+  }
+  return seg;
+}
+
+/** The identity a slab must share with its ring: the ring's token and owner; the ring itself (its slab key, uid). */
 export interface RingIdentity {
+  segment: Segment;
   token: string; // hex
   ownerPid: number;
   ownerStartLo: number;
@@ -55,7 +129,9 @@ export class Slab {
   /** The writer's side: a new slab, prefaulted, its geometry written before any descriptor names it. */
   static create(ring: RingIdentity, index: number, slotSize: number, slotCount: number): Slab {
     if (index > MAX_SLAB_INDEX) throw shmError("ENOSPC", `the pool has used up its ${MAX_SLAB_INDEX} slab names`);
-    const seg = Segment.create({ size: slotSize * slotCount, name: slabName(ring.token, index), prefault: true }, { kind: KIND_POOL, capacity: 0 });
+    const key = readSlabKey(ring.segment, OFFSETS.slab_key);
+    if (key === null) throw shmError("ECORRUPT", `ring ${ring.segment.name} has no slab key`);
+    const seg = Segment.create({ size: slotSize * slotCount, name: slabName(key, index), prefault: true }, { kind: KIND_POOL, capacity: 0 });
     try {
       const slab = new Slab(seg, index, slotSize, slotCount);
       const h = slab.#hdr;
@@ -71,13 +147,19 @@ export class Slab {
   }
 
   /**
-   * The reader's side: attaches slab `index` of the ring and checks every
-   * field it will rely on (ECORRUPT otherwise): kind, geometry against the
-   * mapped size, its index, the ring's token and owner.
+   * The reader's side: attaches slab `index` of the ring. ENOENT when there
+   * is no such object, or when it is not the ring owner's (another uid, or
+   * a mode granting group/other anything: another user's forgery is no
+   * slab of ours). Then checks every field it will rely on (ECORRUPT
+   * otherwise): kind, geometry against the mapped size, its index, the
+   * ring's token and owner.
    */
   static attach(ring: RingIdentity, index: number): Slab {
-    const name = slabName(ring.token, index);
-    const seg = Segment.attach(name, { prefault: true }, { kind: KIND_POOL });
+    // Read only now, after a LOAN frame (ordered after the key's store by the write index).
+    const key = readSlabKey(ring.segment, OFFSETS.slab_key);
+    if (key === null) throw shmError("ECORRUPT", `a loan names slab ${index} of ring ${ring.segment.name}, which has no slab key`);
+    const name = slabName(key, index);
+    const seg = attachSlabObject(name, ring.segment, { prefault: true }, { kind: KIND_POOL });
     try {
       const h = new Int32Array(seg.buffer, 0, HEADER_SIZE / 4);
       const bad = (what: string): never => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 
 import { Channel, Segment, layout, type ChannelReader, type ChannelWriter } from "../../dist/lib/index.js";
 import { slabName } from "../../dist/lib/loan/slab.js";
+import { channelSlabKey } from "../helpers.js";
 
 const SLOT = 1 << 20; // one 1 MiB slot per slab
 
@@ -118,7 +119,7 @@ describe("forged and stale loan descriptors", () => {
 
   it("a segment squatting a slab's name with the wrong kind or another ring's token is ECORRUPT", () => {
     const { tx, rx } = setup();
-    const fake = Segment.create({ size: SLOT, name: slabName(tx.segment.token, 9) });
+    const fake = Segment.create({ size: SLOT, name: slabName(channelSlabKey(tx.segment), 9) });
     try {
       forge(tx, { slab: 9 });
       expectCorrupt(rx);
@@ -134,7 +135,7 @@ describe("forged and stale loan descriptors", () => {
     const rx = Channel.attach(tx.name);
     try {
       tx.trySend(tx.tryLoan(SLOT)!);
-      const raw = Segment.attach(slabName(tx.segment.token, 0));
+      const raw = Segment.attach(slabName(channelSlabKey(tx.segment), 0));
       new Int32Array(raw.buffer, layout.OFFSETS.slot_count, 1)[0] = 64; // 64 slots of 1 MiB claimed in a 1 MiB slab
       raw.close();
       expectCorrupt(rx);

@@ -10,7 +10,7 @@ import { Channel, sweep } from "../../dist/lib/index.js";
 import { native } from "../../dist/lib/core/native.js";
 import { slabName } from "../../dist/lib/loan/slab.js";
 import { checkPattern, fillPattern, randomSize } from "../../dist/test/fixtures/loan-pattern.js";
-import { collect, killStrays, spawnFixture, waitForLine, LINUX_ONLY } from "../helpers.js";
+import { channelSlabKey, collect, killStrays, spawnFixture, waitForLine, LINUX_ONLY } from "../helpers.js";
 
 afterEach(killStrays);
 
@@ -134,7 +134,7 @@ describe("loans across processes", () => {
       await waitForLine(child, /^sent/, 30_000);
       const first = await rx.recv({ timeout: 10_000 });
       const kept = rx.keep();
-      const token = rx.segment.token;
+      const token = channelSlabKey(rx.segment);
       expect(slabsOnDisk(token).length).toBe(2);
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));

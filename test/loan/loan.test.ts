@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 import { Channel, Segment, detachLoan, type ChannelReader, type ChannelWriter } from "../../dist/lib/index.js";
 import { slabName } from "../../dist/lib/loan/slab.js";
-import { LINUX_ONLY } from "../helpers.js";
+import { channelSlabKey, LINUX_ONLY } from "../helpers.js";
 
 const KiB = 1024;
 const MiB = 1 << 20;
@@ -139,7 +139,7 @@ describe("loan lifetimes", () => {
     l.fill(42);
     tx.trySend(l);
     const m = rx.tryRecv()!;
-    const token = tx.segment.token.slice(0, 16);
+    const token = channelSlabKey(tx.segment);
     tx.close();
     expect(m.byteLength).toBe(MiB);
     expect(m.every((x) => x === 42)).toBe(true);
@@ -216,7 +216,7 @@ describe("loan lifetimes", () => {
     const tx = Channel.create({ capacity: 1 << 16 }); // default lingerMs (10 s)
     const rx = Channel.attach(tx.name);
     tx.trySend(tx.tryLoan(100)!); // in flight, in a slab the reader never mapped
-    const slab = `/dev/shm/${slabName(tx.segment.token, 0)}`;
+    const slab = `/dev/shm/${slabName(channelSlabKey(tx.segment), 0)}`;
     expect(existsSync(slab)).toBe(true);
     rx.close();
     tx.close();
@@ -225,7 +225,7 @@ describe("loan lifetimes", () => {
 
   it("a slab name taken by another segment is skipped: the pool uses the next index", () => {
     const { tx, rx } = pair();
-    const squat = Segment.create({ size: 4096, name: slabName(tx.segment.token, 0) });
+    const squat = Segment.create({ size: 4096, name: slabName(channelSlabKey(tx.segment), 0) });
     try {
       const l = tx.tryLoan(100)!;
       expect(l.byteLength).toBe(100);
@@ -334,7 +334,7 @@ describe("the pool", () => {
       tx.trySend(tx.tryLoan(MiB)!);
       expect(rx.tryRecv()!.byteLength).toBe(MiB);
       rx.release();
-      const prefix = `/dev/shm/${slabName(tx.segment.token, 0).slice(0, -1)}`;
+      const prefix = `/dev/shm/${slabName(channelSlabKey(tx.segment), 0).slice(0, -1)}`;
       const mapped = new Set(readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(prefix)).map((l) => l.slice(l.indexOf(prefix))));
       expect([...mapped]).toEqual([`${prefix}5`]);
       expect(errorOf(() => tx.trimPool(-1)).code).toBe("ERR_OUT_OF_RANGE");
