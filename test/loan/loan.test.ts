@@ -238,13 +238,18 @@ describe("loan lifetimes", () => {
     }
   });
 
-  it("for await hands a loan over in place (no copy), valid until the next step", async () => {
+  it("for await copies loans (they stay valid after later steps); { copy: false } hands them over in place until the next step", async () => {
     const { tx, rx } = pair();
     try {
       for (let i = 0; i < 3; i++) tx.trySend(tx.tryLoan(64 * KiB)!.fill(i));
+      const copies: Uint8Array[] = [];
+      const it = rx.messages();
+      for (let i = 0; i < 3; i++) copies.push((await it.next()).value!);
+      copies.forEach((m, i) => expect(m.byteLength === 64 * KiB && m.every((x) => x === i)).toBe(true));
+      for (let i = 0; i < 3; i++) tx.trySend(tx.tryLoan(64 * KiB)!.fill(i));
       tx.close();
       const seen: Uint8Array[] = [];
-      for await (const m of rx) {
+      for await (const m of rx.messages({ copy: false })) {
         expect(m.byteLength).toBe(64 * KiB);
         expect(m[100]).toBe(seen.length);
         seen.push(m);
