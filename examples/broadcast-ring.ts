@@ -48,7 +48,9 @@ async function publisher(): Promise<void> {
 async function subscriber(name: string, topics: string[]): Promise<void> {
   const sub = Broadcast.attach(name, { topics });
   const seen: string[] = [];
-  for await (const m of sub.messages({ timeout: TIMEOUT_MS })) seen.push(describe(m));
+  // copy: false: a loan is handed out in place (no copy), valid until the next step
+  // (the default iterator copies it, so that what it hands out stays valid).
+  for await (const m of sub.messages({ copy: false, timeout: TIMEOUT_MS })) seen.push(describe(m));
   console.log(`subscriber [${topics.join(", ")}]: ${seen.join(" | ")}`);
   sub.close();
 }
