@@ -226,6 +226,7 @@ export class BroadcastReader {
    * reader's batch are not filtered again.
    */
   setTopics(topics: (string | Uint8Array)[]): void {
+    if (!Array.isArray(topics)) throw invalidArgType("topics", "an array of strings or Uint8Arrays", topics);
     this.#filter = topics.length === 0 ? [] : compileTopics(topics);
     writeTopics(this.cursor, topics);
   }
@@ -548,11 +549,12 @@ const noop = (): void => undefined;
 
 /** Validates a ring's control block (everything in it is untrusted); returns its slot count. */
 function checkControl(ring: Segment): number {
-  const c = new Int32Array(ring.buffer, ring.dataOffset, 64);
   const bad = (what: string): never => {
     throw shmError("ECORRUPT", `${ring.name} is not a valid broadcast ring: ${what}`);
   };
-  if (ring.size < MIN_CAPACITY) bad(`data region of ${ring.size} bytes`);
+  // Before anything is mapped: no writer makes a ring larger than this (a sparse object of terabytes is not one).
+  if (ring.size < MIN_CAPACITY || ring.size > ringOffset(MAX_SUBSCRIBERS) + MAX_BROADCAST_CAPACITY) bad(`data region of ${ring.size} bytes`);
+  const c = new Int32Array(ring.buffer, ring.dataOffset, 64);
   // SYNC POINT: the magic first; pairs with the writer's store of it last (writer.ts create).
   if (Atomics.load(c, CONTROL.magic >> 2) !== BROADCAST_MAGIC) bad("no broadcast magic");
   if (c[CONTROL.version >> 2] !== BROADCAST_VERSION) throw shmError("EVERSION", `${ring.name}: broadcast version ${c[CONTROL.version >> 2]}, this build speaks ${BROADCAST_VERSION}`);

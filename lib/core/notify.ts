@@ -5,7 +5,7 @@
 // The waker's check is one Atomics.load: no syscall while the peer is awake,
 // and one per announced sleep while it sleeps (the waker that wakes takes
 // the announcement).
-import { checkInteger, checkTimeout, invalidArgValue, shmError } from "./errors.js";
+import { checkInteger, checkTimeout, invalidArgType, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, LAST_WAIT_LINE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { native, type WaitMode, type WaiterHandle } from "./native.js";
 import { flushHeld } from "./publish.js";
@@ -111,6 +111,7 @@ export class WaitLine {
    * sleeps in slices of WAIT_SLICE_MS against one absolute deadline.
    */
   waitSync(seq: number, timeoutMs = Infinity): "ok" | "not-equal" | "timed-out" {
+    checkInteger("seq", seq, 0, 0xffffffff); // coerced, a bad one would wait on a value never seen: forever
     checkTimeout("timeoutMs", timeoutMs);
     flushHeld(); // nothing this process holds back may be what we wait for (publish.ts)
     const expected = seq >>> 0;
@@ -154,6 +155,7 @@ export class Waiter {
   #closed = false;
 
   constructor(line: WaitLine, mode: WaitMode = DEFAULT_WAIT_MODE) {
+    if (!(line instanceof WaitLine)) throw invalidArgType("line", "a WaitLine", line);
     if (line.segment.closed) throw shmError("ECLOSED", "the wait line's segment is closed");
     this.line = line;
     const { WaiterHandle } = native();
@@ -182,6 +184,7 @@ export class Waiter {
    */
   wait(seq: number, timeoutMs = Infinity): Promise<"ok" | "timed-out"> {
     try {
+      checkInteger("seq", seq, 0, 0xffffffff);
       checkTimeout("timeoutMs", timeoutMs);
     } catch (e) {
       return Promise.reject(e as Error);

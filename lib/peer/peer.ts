@@ -23,7 +23,7 @@ import { EventEmitter, setMaxListeners } from "node:events";
 import type { ChannelReader } from "../channel/reader.js";
 import { KeptMessage } from "../channel/reader.js";
 import type { ChannelWriter } from "../channel/writer.js";
-import { asBytes } from "../channel/end.js"; // refuses a view over a detached buffer (a loan of a lost connection)
+import { asBytes, checkSyncTimeout } from "../channel/end.js"; // asBytes refuses a view over a detached buffer (a loan of a lost connection)
 import { receiveIterator, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidState, shmError, type WaitOptions } from "../core/errors.js";
 import { sweepAfterDeath } from "../core/sweep.js";
@@ -1063,6 +1063,7 @@ export class Peer extends EventEmitter {
 
   /** Blocking receive for worker threads (transport "shm" only); null after timeoutMs or while reconnecting. */
   recvSync(timeoutMs: number): Uint8Array | null {
+    checkSyncTimeout(timeoutMs);
     const old = this.#old.length > 0 ? this.#drainOld() : null;
     if (old !== null) return old;
     const c = this.#checkShm("recvSync", "recv");

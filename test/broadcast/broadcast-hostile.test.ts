@@ -178,3 +178,29 @@ describe("broadcast ring under hostile bytes", () => {
 function bytes(n: number): Uint8Array {
   return new Uint8Array(n).fill(3);
 }
+
+describe("bad arguments at run time", () => {
+  it("setTopics() of something that is not an array is a TypeError with a code, and the subscriber goes on", async () => {
+    const w = Broadcast.create({ capacity: 1 << 12 });
+    const r = Broadcast.attach(w.name);
+    try {
+      for (const bad of [null, undefined, () => {}, "t", 5]) {
+        const e = (() => {
+          try {
+            r.setTopics(bad as unknown as string[]);
+          } catch (err) {
+            return err as Error & { code?: string };
+          }
+          return null;
+        })();
+        expect(e).toBeInstanceOf(TypeError);
+        expect(e!.code).toBe("ERR_INVALID_ARG_TYPE");
+      }
+      expect(w.trySend("t", bytes(8))).toBe(true);
+      expect((await r.recv({ timeout: 10_000 })).topic).toBe("t");
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+});

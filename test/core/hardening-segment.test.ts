@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { Segment, WaitLine, Waiter, layout, randomName, validateName } from "../../dist/lib/index.js";
 import { native } from "../../dist/lib/core/native.js";
-import { collect, fixture, killStrays, runFixture, track, waitForLine } from "../helpers.js";
+import { collect, expectCode, fixture, killStrays, runFixture, track, waitForLine } from "../helpers.js";
 
 const binding = native();
 
@@ -133,6 +133,17 @@ describe("segments larger than the runtime's largest ArrayBuffer", () => {
       const r = await runFixture("hardening", ["channel-attach", name]);
       expect(r.signal).toBe(null);
       expect(r.code).toBe(0);
+      expect(lastLine(r.stdout, "code")).toBe("Error:ECORRUPT");
+    } finally {
+      rmSync(shm(name), { force: true });
+    }
+  });
+
+  it("Broadcast.attach of a plain segment of 4 GiB (sparse object) is ECORRUPT, not ENOTSUP from mapping it into an ArrayBuffer", async () => {
+    const name = forge(withSizes(validHeader("plain"), 2 ** 32), 2 ** 32 + layout.HEADER_SIZE);
+    try {
+      const r = await runFixture("hardening", ["broadcast-attach", name]);
+      expect(r.signal).toBe(null);
       expect(lastLine(r.stdout, "code")).toBe("Error:ECORRUPT");
     } finally {
       rmSync(shm(name), { force: true });
@@ -381,6 +392,39 @@ describe("Waiter.wait validates its timeout and supports long ones", () => {
       waiter.close();
       seg.close();
     }
+  });
+
+  it.each(["doorbell", "futex"] as const)("a seq that is not a u32 is refused at once, by wait and waitSync (it was coerced: a wait for a value never seen) (%s)", async (mode) => {
+    const seg = Segment.create({ size: 4096 });
+    const line = new WaitLine(seg, layout.OFFSETS.reader_wait);
+    const waiter = new Waiter(line, mode);
+    try {
+      line.prepare(mode);
+      const cases: [unknown, string, ErrorConstructor][] = [
+        [NaN, "ERR_OUT_OF_RANGE", RangeError],
+        [-0.5, "ERR_OUT_OF_RANGE", RangeError],
+        [1e300, "ERR_OUT_OF_RANGE", RangeError],
+        [2 ** 32, "ERR_OUT_OF_RANGE", RangeError],
+        ["1", "ERR_INVALID_ARG_TYPE", TypeError],
+        [null, "ERR_INVALID_ARG_TYPE", TypeError],
+        [undefined, "ERR_INVALID_ARG_TYPE", TypeError],
+        [{}, "ERR_INVALID_ARG_TYPE", TypeError],
+      ];
+      for (const [seq, code, type] of cases) {
+        const r = await settled(waiter.wait(seq as number));
+        expect(r).toBeInstanceOf(type);
+        expect((r as Error & { code: string }).code).toBe(code);
+        expect(() => line.waitSync(seq as number)).toThrow(type);
+      }
+      line.finish();
+    } finally {
+      waiter.close();
+      seg.close();
+    }
+  });
+
+  it("new Waiter() of something that is not a WaitLine is a TypeError with a code", () => {
+    for (const bad of [{}, null, undefined, 5]) expectCode(() => new Waiter(bad as unknown as WaitLine), "ERR_INVALID_ARG_TYPE");
   });
 
   it("a timeout of 2^31 ms or more chains timers to the real deadline (it fired after 1 ms before)", async () => {

@@ -197,3 +197,24 @@ describe("envelopes at the channel and wire level", () => {
     expect(decode([bad])).toHaveProperty("error");
   });
 });
+
+describe("bad arguments", () => {
+  it("peer.recvSync() of a timeout that is not a number is a TypeError with a code", async () => {
+    const { cp, close } = await pair();
+    try {
+      for (const bad of [10n, Symbol("x"), "5", null]) {
+        let e: (Error & { code?: string }) | null = null;
+        try {
+          cp.recvSync(bad as unknown as number);
+        } catch (err) {
+          e = err as Error & { code?: string };
+        }
+        expect(e).toBeInstanceOf(TypeError);
+        expect(e!.code).toBe("ERR_INVALID_ARG_TYPE");
+      }
+      expect(() => cp.recvSync(NaN)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARG_VALUE" }));
+    } finally {
+      await close();
+    }
+  });
+});
