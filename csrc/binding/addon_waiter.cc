@@ -12,6 +12,7 @@
 #include "addon_data.h"
 #include "addon_error.h"
 #include "addon_segment.h"
+#include "addon_signals.h"
 
 namespace smsh {
 
@@ -90,6 +91,10 @@ WaiterHandle::WaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wa
       mode_ = WaitMode::kFutex;
       WarnFallback(env);
     } else {
+      // The socket file is ours to remove when a signal ends the process
+      // (it is registered): the handler must be in place, as for a segment
+      // this process creates.
+      ArmCleanupSignals();
       uv_loop_t* loop = nullptr;
       if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
         ThrowCode(env, "ENOTSUP", "no libuv event loop in this environment");

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "layout.h"
+#include "signal_cleanup.h"
 #include "status.h"
 
 namespace smsh {
@@ -97,9 +98,11 @@ class DoorbellListener {
   void Close();
 
   // Removes the files of every listener this process has open. Runs by
-  // itself at exit() (process.exit() runs no environment cleanup hooks);
-  // a process killed by a signal leaves its files to the next listener of
-  // the line or to SweepDoorbells.
+  // itself at exit() (process.exit() runs no environment cleanup hooks).
+  // SIGINT, SIGTERM and SIGHUP remove them too, through the signal cleanup
+  // registry (signal_cleanup.h) each bound file is registered in; a process
+  // killed otherwise leaves its files to the next listener of the line or
+  // to SweepDoorbells.
   static void RemoveAllFiles();
 
  private:
@@ -110,6 +113,7 @@ class DoorbellListener {
   std::string path_;  // the bound socket file
   dev_t dev_ = 0;     // its identity, so Close removes only our own file
   ino_t ino_ = 0;
+  OwnedName* owned_ = nullptr;  // its entry in the signal cleanup registry
 };
 
 // A sender socket for RingDoorbell (unbound datagram socket).

@@ -44,10 +44,20 @@ struct OwnedName;
 // not removed by a signal. Thread-safe.
 OwnedName* RegisterOwnedName(const std::string& name, uint64_t dev, uint64_t ino);
 
+// The longest absolute path RegisterOwnedPath holds (a Unix socket's path,
+// 107 bytes, fits).
+constexpr size_t kMaxOwnedPath = 127;
+
+// Registers any file this process made and must remove when a signal ends
+// it (a doorbell socket): its absolute `path` and identity (dev, ino).
+// nullptr if the path is longer than kMaxOwnedPath or memory runs out.
+// UnregisterOwnedName forgets it. Thread-safe.
+OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino);
+
 // Forgets a registration (nullptr: nothing). Thread-safe; the slot is reused.
 void UnregisterOwnedName(OwnedName* entry);
 
-// Unlinks every registered name that still refers to its object, without
+// Unlinks every registered name and path that still refers to its object, without
 // locks or allocation: async-signal-safe. Returns how many it removed.
 // Registrations stay (a later unlink finds nothing).
 int UnlinkOwnedNames();

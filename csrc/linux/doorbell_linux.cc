@@ -360,6 +360,9 @@ Status DoorbellListener::Open(const DoorbellDir& dir, const uint8_t (&token)[kTo
     path_ = path;
     dev_ = st.st_dev;
     ino_ = st.st_ino;
+    // Removed by the handler if SIGINT, SIGTERM or SIGHUP ends the process
+    // (the caller arms it); null (too long a path, no memory): left to sweep.
+    owned_ = RegisterOwnedPath(path, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
     reg.open.insert(this);
     return Status::Ok();
   }
@@ -387,6 +390,8 @@ void DoorbellListener::RemoveFile() {
 }
 
 void DoorbellListener::RemoveFileLocked() {
+  UnregisterOwnedName(owned_);
+  owned_ = nullptr;
   if (path_.empty()) return;
   // Only if it is still the file we bound (a listener that replaced ours as
   // stale keeps its own), and only in the process that bound it.

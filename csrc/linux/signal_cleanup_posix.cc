@@ -25,9 +25,10 @@ namespace {
 // handler works on that path because shm_unlink is not async-signal-safe
 // and unlink is.
 constexpr char kShmDir[] = "/dev/shm/";
-constexpr size_t kPathWords = 6;  // 48 bytes: "/dev/shm/" + 30 + NUL fits
+constexpr size_t kPathWords = 16;  // 128 bytes: any path RegisterOwnedPath takes, and its NUL
 constexpr size_t kPathBytes = kPathWords * sizeof(uint64_t);
-static_assert(sizeof(kShmDir) - 1 + kMaxNameLength + 1 <= kPathBytes, "a slot holds the longest path");
+static_assert(kMaxOwnedPath + 1 <= kPathBytes, "a slot holds the longest path");
+static_assert(sizeof(kShmDir) - 1 + kMaxNameLength <= kMaxOwnedPath, "a slot holds the longest segment path");
 
 }  // namespace
 
@@ -111,12 +112,14 @@ bool Read(const OwnedName* s, Snapshot* out) {
 }  // namespace
 
 OwnedName* RegisterOwnedName(const std::string& name, uint64_t dev, uint64_t ino) {
-  const size_t dir = sizeof(kShmDir) - 1;
-  if (name.empty() || dir + name.size() + 1 > kPathBytes) return nullptr;
+  if (name.empty() || name.size() > kMaxNameLength) return nullptr;
+  return RegisterOwnedPath(kShmDir + name, dev, ino);
+}
+
+OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino) {
+  if (path.empty() || path[0] != '/' || path.size() > kMaxOwnedPath) return nullptr;
   uint64_t words[kPathWords] = {};
-  char* bytes = reinterpret_cast<char*>(words);
-  std::memcpy(bytes, kShmDir, dir);
-  std::memcpy(bytes + dir, name.data(), name.size());
+  std::memcpy(reinterpret_cast<char*>(words), path.data(), path.size());
 
   std::lock_guard<std::mutex> lock(WriterMutex());
   std::vector<OwnedName*>& free_slots = FreeSlots();

@@ -3,7 +3,9 @@
 // the handler (installed only over the default action or an accepted
 // handler; unlinks, then the process dies of the signal; chains to the
 // handler it replaced). Cases that deliver a signal run in a forked child.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@ using smsh::CountOwnedNames;
 using smsh::CreateOptions;
 using smsh::OwnedName;
 using smsh::RegisterOwnedName;
+using smsh::RegisterOwnedPath;
 using smsh::Segment;
 using smsh::SignalCleanupArmed;
 using smsh::UnlinkOwnedNames;
@@ -144,6 +147,30 @@ SMSH_TEST(unlink_owned_names_removes_only_our_objects) {
   UnregisterOwnedName(eb);
   UnregisterOwnedName(ec);
   CHECK_OK(b->Unlink());
+}
+
+SMSH_TEST(owned_paths_any_file_absolute_and_short_enough) {
+  CHECK(RegisterOwnedPath("", 1, 1) == nullptr);
+  CHECK(RegisterOwnedPath("relative/file", 1, 1) == nullptr);
+  CHECK(RegisterOwnedPath("/" + std::string(smsh::kMaxOwnedPath, 'a'), 1, 1) == nullptr);
+  OwnedName* longest = RegisterOwnedPath("/" + std::string(smsh::kMaxOwnedPath - 1, 'a'), 1, 1);
+  CHECK(longest != nullptr);
+  UnregisterOwnedName(longest);
+  // A file outside /dev/shm (as a doorbell socket is), removed only while it is ours.
+  char dir[] = "/tmp/smsh-ntest-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/" + std::string(100 - sizeof(dir), 'f');  // a long path
+  int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  close(fd);
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  OwnedName* e = RegisterOwnedPath(path, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  CHECK(e != nullptr);
+  CHECK_EQ(UnlinkOwnedNames(), 1);
+  CHECK(access(path.c_str(), F_OK) != 0);
+  UnregisterOwnedName(e);
+  rmdir(dir);
 }
 
 SMSH_TEST(arm_only_over_the_default_action_or_an_accepted_handler) {

@@ -5,6 +5,7 @@
 // The waker's check is one Atomics.load: no syscall while the peer is awake,
 // and one per announced sleep while it sleeps (the waker that wakes takes
 // the announcement).
+import { installCleanup } from "./cleanup.js";
 import { checkInteger, checkTimeout, invalidArgType, invalidArgValue, shmError } from "./errors.js";
 import { FIRST_WAIT_LINE, LAST_WAIT_LINE, LINE_SIZE, WAIT_DOORBELL, WAIT_FUTEX, WAIT_LINE } from "./layout.js";
 import { native, type WaitMode, type WaiterHandle } from "./native.js";
@@ -161,6 +162,7 @@ export class Waiter {
     const { WaiterHandle } = native();
     this.#handle = new WaiterHandle(line.segment.handle, line.offset, validateWaitMode(mode), () => this.#fire());
     this.mode = this.#handle.mode(); // "futex" when the doorbell was unusable: prepare() with this one
+    if (this.mode === "doorbell") installCleanup(); // its socket file goes at exit and on signals, as an owned segment does
     line.segment.addDependent(this.#onSegmentClose);
   }
 

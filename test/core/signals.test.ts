@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { Channel, Segment, randomName } from "../../dist/lib/index.js";
+import { Channel, Segment, layout, randomName } from "../../dist/lib/index.js";
 import { fixture, killStrays, sleep, track, waitForLine } from "../helpers.js";
 
 const shm = (name: string): string => `/dev/shm/${name}`;
@@ -147,6 +147,24 @@ describe("a process blocked in a native wait on its main thread", () => {
     expect(end).toMatchObject({ code: null, signal: "SIGINT" });
     expect(end.ms).toBeLessThan(PROMPT_MS);
     expect(existsSync(shm(name))).toBe(false);
+  });
+});
+
+describe("doorbell sockets", () => {
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("a reader sleeping on the event loop that dies of %s removes its doorbell socket file", async (signal) => {
+    const tx = Channel.create({ capacity: 4096 });
+    try {
+      const bell = `/dev/shm/.smsh-${process.geteuid!()}/${tx.segment.token}.${layout.OFFSETS.reader_wait}`;
+      const child = track(spawn(process.execPath, [fixture("lifecycle"), "reader", tx.name, "async"], { stdio: ["ignore", "pipe", "pipe"] }));
+      await waitForLine(child, /^waiting/);
+      // The reader binds its doorbell when it goes to sleep (after its spin); 10 s is generous for a loaded machine.
+      for (let i = 0; i < 1000 && !existsSync(bell); i++) await sleep(10);
+      expect(existsSync(bell)).toBe(true);
+      expect(await kill(child, signal)).toMatchObject({ code: null, signal });
+      expect(existsSync(bell)).toBe(false); // it was left for sweep before
+    } finally {
+      tx.close();
+    }
   });
 });
 
