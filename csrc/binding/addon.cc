@@ -158,6 +158,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("viewKind", Napi::String::New(env, UncountedBuffersAvailable(env) ? "uncounted" : "counted"));
   exports.Set("detachShared", Napi::Function::New(env, DetachSharedJs, "detachShared"));
   exports.Set("unlinkOwned", Napi::Function::New(env, UnlinkOwnedJs, "unlinkOwned"));
+  exports.Set("ownPath", Napi::Function::New(env, OwnPathJs, "ownPath"));
+  exports.Set("disownPath", Napi::Function::New(env, DisownPathJs, "disownPath"));
   return exports;
 }
 

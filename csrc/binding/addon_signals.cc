@@ -5,6 +5,7 @@
 #ifndef _WIN32
 #include <dlfcn.h>
 #include <signal.h>
+#include <sys/stat.h>
 #endif
 
 #include <cstring>
@@ -72,6 +73,32 @@ void ArmCleanupSignals() {}
 
 Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info) { return Napi::Array::New(info.Env()); }
 #endif
+
+Napi::Value OwnPathJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
+    Napi::TypeError e = Napi::TypeError::New(env, "ownPath(path: string, directory: boolean)");
+    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+    throw e;
+  }
+#ifdef _WIN32
+  return env.Null();
+#else
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return env.Null();
+  OwnedName* entry = RegisterOwnedPath(path, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                                       info[1].As<Napi::Boolean>().Value());
+  if (entry == nullptr) return env.Null();
+  ArmCleanupSignals();
+  return Napi::External<OwnedName>::New(env, entry);
+#endif
+}
+
+Napi::Value DisownPathJs(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsExternal()) UnregisterOwnedName(info[0].As<Napi::External<OwnedName>>().Data());
+  return info.Env().Undefined();
+}
 
 Napi::Value UnlinkOwnedJs(const Napi::CallbackInfo& info) {
   AddonData* data = GetAddonData(info.Env());

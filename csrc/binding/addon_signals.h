@@ -19,4 +19,12 @@ Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info);
 // on close (its owners'), for the 'exit' event.
 Napi::Value UnlinkOwnedJs(const Napi::CallbackInfo& info);
 
+// ownPath(path, directory): registers the file (or, with directory, the
+// directory) at the absolute `path` as it is now (its identity from lstat)
+// for removal when SIGINT, SIGTERM or SIGHUP ends the process; returns a
+// handle for disownPath, or null (no such file, too long a path, Windows).
+Napi::Value OwnPathJs(const Napi::CallbackInfo& info);
+// disownPath(handle): forgets it (null: nothing).
+Napi::Value DisownPathJs(const Napi::CallbackInfo& info);
+
 }  // namespace smsh

@@ -49,10 +49,12 @@ OwnedName* RegisterOwnedName(const std::string& name, uint64_t dev, uint64_t ino
 constexpr size_t kMaxOwnedPath = 127;
 
 // Registers any file this process made and must remove when a signal ends
-// it (a doorbell socket): its absolute `path` and identity (dev, ino).
-// nullptr if the path is longer than kMaxOwnedPath or memory runs out.
-// UnregisterOwnedName forgets it. Thread-safe.
-OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino);
+// it (a doorbell socket, a listener's socket file): its absolute `path` and
+// identity (dev, ino); with `directory`, a directory to rmdir once the files
+// are gone (it stays if anything else is in it). nullptr if the path is
+// longer than kMaxOwnedPath or memory runs out. UnregisterOwnedName forgets
+// it. Thread-safe.
+OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino, bool directory = false);
 
 // Forgets a registration (nullptr: nothing). Thread-safe; the slot is reused.
 void UnregisterOwnedName(OwnedName* entry);

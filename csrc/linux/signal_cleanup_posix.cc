@@ -82,10 +82,15 @@ void Publish(OwnedName* s, uint32_t live, const uint64_t* words, uint64_t dev, u
   s->seq.store(q + 2, std::memory_order_release);
 }
 
+// A slot's `live`: 0 free, else what to do with its path.
+constexpr uint32_t kLiveFile = 1;  // unlink
+constexpr uint32_t kLiveDir = 2;   // rmdir, after every file
+
 struct Snapshot {
   char path[kPathBytes];
   uint64_t dev;
   uint64_t ino;
+  uint32_t live;
 };
 
 // Async-signal-safe. False if the slot is free, or is being written (by
@@ -104,6 +109,7 @@ bool Read(const OwnedName* s, Snapshot* out) {
     }
     if (s->seq.load(std::memory_order_relaxed) != q1) continue;
     out->path[kPathBytes - 1] = '\0';
+    out->live = live;
     return live != 0;
   }
   return false;
@@ -116,7 +122,7 @@ OwnedName* RegisterOwnedName(const std::string& name, uint64_t dev, uint64_t ino
   return RegisterOwnedPath(kShmDir + name, dev, ino);
 }
 
-OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino) {
+OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino, bool directory) {
   if (path.empty() || path[0] != '/' || path.size() > kMaxOwnedPath) return nullptr;
   uint64_t words[kPathWords] = {};
   std::memcpy(reinterpret_cast<char*>(words), path.data(), path.size());
@@ -138,7 +144,7 @@ OwnedName* RegisterOwnedPath(const std::string& path, uint64_t dev, uint64_t ino
   }
   OwnedName* slot = free_slots.back();
   free_slots.pop_back();
-  Publish(slot, 1, words, dev, ino);
+  Publish(slot, directory ? kLiveDir : kLiveFile, words, dev, ino);
   return slot;
 }
 
@@ -153,17 +159,20 @@ void UnregisterOwnedName(OwnedName* entry) {
 
 int UnlinkOwnedNames() {
   int removed = 0;
-  for (Chunk* c = g_chunks.load(std::memory_order_acquire); c != nullptr; c = c->next) {
-    for (OwnedName& slot : c->slots) {
-      Snapshot snap;
-      if (!Read(&slot, &snap)) continue;
-      // Only if the name still refers to our object: after someone else
-      // removed it and a third party created a new one under that name,
-      // a blind unlink would destroy theirs.
-      struct stat st;
-      if (stat(snap.path, &st) != 0) continue;
-      if (static_cast<uint64_t>(st.st_dev) != snap.dev || static_cast<uint64_t>(st.st_ino) != snap.ino) continue;
-      if (unlink(snap.path) == 0) removed++;
+  // Files first, then directories (a directory goes only once empty).
+  for (uint32_t pass : {kLiveFile, kLiveDir}) {
+    for (Chunk* c = g_chunks.load(std::memory_order_acquire); c != nullptr; c = c->next) {
+      for (OwnedName& slot : c->slots) {
+        Snapshot snap;
+        if (!Read(&slot, &snap) || snap.live != pass) continue;
+        // Only if the name still refers to our object: after someone else
+        // removed it and a third party created a new one under that name,
+        // a blind unlink would destroy theirs.
+        struct stat st;
+        if (lstat(snap.path, &st) != 0) continue;
+        if (static_cast<uint64_t>(st.st_dev) != snap.dev || static_cast<uint64_t>(st.st_ino) != snap.ino) continue;
+        if ((pass == kLiveDir ? rmdir(snap.path) : unlink(snap.path)) == 0) removed++;
+      }
     }
   }
   return removed;

@@ -5,7 +5,7 @@
 namespace smsh {
 
 OwnedName* RegisterOwnedName(const std::string&, uint64_t, uint64_t) { return nullptr; }
-OwnedName* RegisterOwnedPath(const std::string&, uint64_t, uint64_t) { return nullptr; }
+OwnedName* RegisterOwnedPath(const std::string&, uint64_t, uint64_t, bool) { return nullptr; }
 void UnregisterOwnedName(OwnedName*) {}
 int UnlinkOwnedNames() { return 0; }
 int CountOwnedNames() { return 0; }

@@ -151,6 +151,9 @@ export interface NativeLayout {
   readerLockByte: number;
 }
 
+/** A registration of ownPath (opaque). */
+export type OwnedPathHandle = object;
+
 export interface Binding {
   SegmentHandle: {
     create(name: string, dataSize: number, kind: number, capacity: number, prefault: boolean): SegmentHandle;
@@ -191,6 +194,9 @@ export interface Binding {
   armSignalCleanup(): ("SIGINT" | "SIGTERM" | "SIGHUP")[];
   /** Unlinks what this environment's segments would unlink on close (for 'exit'). */
   unlinkOwned(): void;
+  /** Registers the file (or directory) at an absolute path for removal when SIGINT/SIGTERM/SIGHUP ends the process; null if it cannot. */
+  ownPath(path: string, directory: boolean): OwnedPathHandle | null;
+  disownPath(handle: OwnedPathHandle | null): void;
 }
 
 /** Where the addon exists: Linux (POSIX shared memory, futex, doorbells) and Windows (named mappings, semaphores). */

@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { asBytes } from "../channel/end.js";
 import { copyOption, type MessagesOptions } from "../channel/iterate.js";
 import { abortError, anySignal, checkInteger, checkWaitOptions, invalidArgType, invalidArgValue, shmError, type ShmErrorCode, type WaitOptions } from "../core/errors.js";
+import { ownPath } from "../core/owned-paths.js";
 import { setLongTimeout, untilChange, type LongTimer } from "../core/timers.js";
 import type { PoolOptions } from "../loan/pool.js";
 import { connect, validateEndpoint, type CurveOptions } from "../peer/connect.js";
@@ -108,6 +109,8 @@ export class Agent extends EventEmitter {
   readonly #instance = randomBytes(16).toString("hex");
   #server: Server | null = null;
   #dir: string | null = null;
+  /** #dir, removed at exit or on a signal if this agent is not closed first. */
+  #dirOwned: { release(): void } | null = null;
   #endpoint: string | null = null;
   /** The joined hub link, or null while joining again (or closed). */
   #hub: Peer | null = null;
@@ -165,6 +168,7 @@ export class Agent extends EventEmitter {
       let wanted = "tcp://127.0.0.1:0";
       if (process.platform !== "win32") {
         this.#dir = mkdtempSync(path.join(tmpdir(), "smsh-agent-"));
+        this.#dirOwned = ownPath(this.#dir, true);
         wanted = `ipc://${path.join(this.#dir, "agent.sock")}`;
       }
       this.#server = await listen(wanted, { name: this.name, heartbeat: this.#o.heartbeat, capacity: this.#o.capacity, pool: this.#o.pool, handshakeTimeout: this.#o.timeout });
@@ -807,6 +811,7 @@ export class Agent extends EventEmitter {
     // A pair's BYE is waited for briefly: its messages are in its ring (shm) or queued in ZeroMQ before it, and a
     // pair whose other agent closed at the same moment has no listener left to take it (Peer.close would wait 10 s).
     await Promise.all([hub?.close(), ...[...this.#linkNames.keys()].map((p) => p.closeWith(false, PAIR_CLOSE_DRAIN_MS)), this.#server?.close()]);
+    this.#dirOwned?.release();
     if (this.#dir !== null) rmSync(this.#dir, { recursive: true, force: true });
   }
 }

@@ -4,12 +4,14 @@
 // chmod, and a listener that lost a race gets EADDRINUSE instead of
 // replacing the winner's socket), a live listener's socket is never taken over (EADDRINUSE), any
 // file that is not a socket is never replaced (EEXIST), and close() removes
-// the socket file if it is still ours.
+// the socket file if it is still ours (so do exit and SIGINT/SIGTERM/SIGHUP:
+// core/owned-paths.ts).
 import { chmodSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
 import { connect as netConnect } from "node:net";
 import * as path from "node:path";
 
 import { shmError } from "../core/errors.js";
+import { ownPath } from "../core/owned-paths.js";
 
 /** Whether something accepts connections on the unix socket at `file` (a live listener). */
 function listening(file: string): Promise<boolean> {
@@ -93,5 +95,12 @@ export async function bindEndpoint(sock: { bind(endpoint: string): Promise<void>
   // Owner-only from the start: another user must not even connect.
   await clearIpcPath(file);
   const id = await bindOwnerOnly(file, (tmp) => sock.bind(tmp));
-  return { bound: endpoint, unbind: () => removeIpcPath(file, id) };
+  const own = ownPath(path.resolve(file)); // removed at exit or on a signal if nobody closes it
+  return {
+    bound: endpoint,
+    unbind: () => {
+      own.release();
+      removeIpcPath(file, id);
+    },
+  };
 }
