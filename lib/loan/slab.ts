@@ -71,7 +71,7 @@ function foreignIds(uid: number, mode: number, ringUid: number): string | null {
 }
 
 /**
- * Attaches the slab object `name` of `ring`: ENOENT when it does not exist
+ * @internal Attaches the slab object `name` of `ring`: ENOENT when it does not exist
  * or is not the ring owner's (foreignSlab), whatever else is wrong with it
  * (another user's object is no slab of ours, not a corruption of ours).
  */
