@@ -1,4 +1,4 @@
-// Every layer's async iterator hands out data that stays valid (issue 8's
+// Every layer's async iterator (one receiveIterator, lib/channel/iterate.ts) hands out data that stays valid (issue 8's
 // receive rule): collected into an array, pulled ahead by Readable.from,
 // awaited between messages. Loans included: a writer's send() turns any
 // buffer over maxMessageSize into a loan, so a reader cannot tell, and a
