@@ -290,7 +290,7 @@ function stat(values: Record<string, unknown>, positionals: string[]): number {
   }
   const pool: [string, string][] = s.pool
     ? [
-        ["pool", s.pool.slabs === 0 ? "none" : `${plural(s.pool.slabs, "slab")} (${s.pool.slabNames}), ${plural(s.pool.slots, "slot")}, ${formatBytes(s.pool.bytes)}`],
+        ["pool", s.pool.slabs === 0 ? "none" : `${plural(s.pool.slabs, "slab")}${s.pool.slabNames === "" ? "" : ` (${s.pool.slabNames})`}, ${plural(s.pool.slots, "slot")}, ${formatBytes(s.pool.bytes)}`],
         ["loaned", `${formatBytes(s.pool.loaned)} (lent to the writer's user, not yet sent)`],
         ["in flight", `${formatBytes(s.pool.inFlight)} (sent, not yet released by the reader)`],
         ["loans sent", s.pool.loansSent.toLocaleString("en-US") + (s.pool.epoch > 0 ? ` (a dead reader's loans taken back ${plural(s.pool.epoch, "time")})` : "")],

@@ -73,9 +73,11 @@ export function squatAsOther(names: string[]): number {
 }
 
 /** 100 names "smsh-<16 random hex>.<i>" and the old scheme's names for a ring token (public: doorbell paths show it). */
-export function squatNames(token: string, count = 100): string[] {
+export function squatNames(token: string, count = 100, seen?: string): string[] {
   const random = Array.from({ length: count }, (_, i) => `smsh-${randomBytes(8).toString("hex")}.${i}`);
   const old = Array.from({ length: count }, (_, i) => `smsh-${token.slice(0, 16)}.${i}`);
-  return [...old, ...random];
+  // A slab name anyone can see in /dev/shm, with the next indices: the names a key-prefix scheme would use next.
+  const next = seen === undefined ? [] : Array.from({ length: count }, (_, i) => `${seen.slice(0, seen.lastIndexOf(".") + 1)}${i + 1}`);
+  return [...old, ...random, ...next];
 }
 

@@ -15,7 +15,6 @@ import {
   SIDE_ABSENT,
   SIDE_CLOSED,
   SIDE_OPEN,
-  SLAB_KEY_SIZE,
   TOKEN_SIZE,
 } from "./layout.js";
 import { invalidArgType } from "./errors.js";
@@ -58,7 +57,11 @@ export interface PoolCounts {
 export interface PoolUsage extends PoolCounts {
   /** How many times the writer took back a dead reader's loans. */
   epoch: number;
-  /** "smsh-<16 hex digits>.*": the names of its slabs. */
+  /**
+   * The names of its slabs in /dev/shm, comma-separated, by index (from
+   * listSegments(); "" from inspectSegment(), which looks at one segment).
+   * Each name is keyed by the ring's secret slab_key (PROTOCOL.md §3).
+   */
   slabNames: string;
 }
 
@@ -133,11 +136,6 @@ function side(v: number): SideState {
   return v === SIDE_ABSENT ? "absent" : v === SIDE_OPEN ? "open" : v === SIDE_CLOSED ? "closed" : "unknown";
 }
 
-/** The names of a ring's pool slabs start with this (lib/loan/slab.ts slabName: the ring's secret slab key). */
-function slabNamePrefix(header: ArrayBuffer): string {
-  return `${NAME_PREFIX}${Buffer.from(header, OFFSETS.slab_key, SLAB_KEY_SIZE).toString("hex")}.`;
-}
-
 function poolUsage(v: DataView): PoolUsage {
   const bytes = u64(v, OFFSETS.pool_bytes);
   return {
@@ -148,7 +146,7 @@ function poolUsage(v: DataView): PoolUsage {
     inFlight: Math.min(u64(v, OFFSETS.bytes_in_flight), bytes),
     loansSent: u64(v, OFFSETS.loans_sent),
     epoch: v.getUint32(OFFSETS.loan_epoch, true),
-    slabNames: `${slabNamePrefix(v.buffer as ArrayBuffer)}*`,
+    slabNames: "",
   };
 }
 
@@ -295,8 +293,17 @@ export function list(): SegmentStatus[] {
       /* vanished, or not readable by us: not ours to list */
     }
   }
-  const rings = new Map(out.filter((s) => s.kind === "ring").map((s) => [s.token, s.name]));
-  for (const s of out) if (s.slab) s.slab.ring = rings.get(s.slab.ringToken) ?? null;
+  const rings = new Map(out.filter((s) => s.kind === "ring").map((s) => [s.token, s]));
+  const slabsOf = new Map<SegmentStatus, SegmentStatus[]>();
+  for (const s of out) {
+    if (!s.slab) continue;
+    const ring = rings.get(s.slab.ringToken);
+    s.slab.ring = ring?.name ?? null;
+    if (ring !== undefined) slabsOf.set(ring, [...(slabsOf.get(ring) ?? []), s]);
+  }
+  for (const [ring, slabs] of slabsOf) {
+    if (ring.pool) ring.pool.slabNames = slabs.sort((a, b) => a.slab!.index - b.slab!.index).map((s) => s.name).join(", ");
+  }
   return out.sort((a, b) => a.createdMs - b.createdMs);
 }
 
@@ -363,18 +370,18 @@ function sweepAmong(options: SweepOptions, listing: string[] | null): SweepEntry
   if (options.names !== undefined && rings.size > 0) {
     // A named ring's pool slabs are considered with it (each judged by its own owner, as any segment).
     const given = new Set(names);
-    const prefixes = new Map(found.filter(([, ins]) => isRing(ins)).map(([, ins]) => [slabNamePrefix(ins.header), tokenOf(ins)]));
+    // Slab names are keyed by each ring's secret (nothing in a name says whose it is): this user's pool objects
+    // are inspected, and each kept whose pool line names one of these rings' tokens.
     for (const name of candidates(true)) {
-      const token = prefixes.get(name.slice(0, name.lastIndexOf(".") + 1));
-      if (token === undefined || given.has(name)) continue;
+      if (given.has(name) || !name.includes(".")) continue;
       let ins: Inspection;
       try {
+        if (statSync(`${SHM_DIR}/${name}`).uid !== euid) continue; // never ours: not even opened
         ins = SegmentHandle.inspect(name);
       } catch {
         continue;
       }
-      // Its own slabs only (the whole token matches), or one whose creation never finished (no header to tell).
-      if (ins.invalid ? ins.invalid === "EAGAIN" : isPool(ins) && slabInfo(new DataView(ins.header)).ringToken === token) found.push([name, ins]);
+      if (!ins.invalid && isPool(ins) && rings.has(slabInfo(new DataView(ins.header)).ringToken)) found.push([name, ins]);
     }
   }
   for (const [name, ins] of found) {

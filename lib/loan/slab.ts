@@ -3,12 +3,13 @@
 // (offset 1024): per slot, the generation last sent (written by the writer)
 // and the generation last released (written by the reader). Names derive
 // from the ring's slab key, 8 random bytes its creator wrote in the ring
-// (mode 0600: secret to other users), so the reader finds a slab from a
-// descriptor alone and no other user can predict (squat) a name:
-// "smsh-<slab key in hex>.<slab index>". A reader maps a slab only if its
+// (mode 0600: secret to other users), and the slab's index, through SHA-256,
+// so the reader finds a slab from a descriptor alone and no other user can
+// predict (squat) the name of a slab to come, even after seeing those that
+// exist in /dev/shm: "smsh-<first 8 bytes of SHA-256(key, index) in hex>.<slab index>". A reader maps a slab only if its
 // object has the ring's owner uid and grants nothing to group or other:
 // anything else is another user's forgery, treated as no slab (ENOENT).
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 import { shmError } from "../core/errors.js";
 import { HEADER_SIZE, KIND_POOL, MAX_SLOTS, OFFSETS, SLAB_KEY_SIZE } from "../core/layout.js";
@@ -20,9 +21,16 @@ import { PAGE } from "./classes.js";
 /** Slab indices stay below this, so that names stay within 30 characters. */
 export const MAX_SLAB_INDEX = 99_999_999;
 
-/** Slab `index`'s name: "smsh-" + the 16 hex digits of the ring's slab key + "." + index. */
+/**
+ * Slab `index`'s name: "smsh-" + 16 hex digits + "." + index, the digits the
+ * first 8 bytes of SHA-256 over the ring's 8-byte slab key (hex `slabKey`)
+ * and the index as a little-endian u32 (PROTOCOL.md §3).
+ */
 export function slabName(slabKey: string, index: number): string {
-  return `smsh-${slabKey}.${index}`;
+  const i = Buffer.alloc(4);
+  i.writeUInt32LE(index);
+  const digest = createHash("sha256").update(Buffer.from(slabKey, "hex")).update(i).digest();
+  return `smsh-${digest.subarray(0, 8).toString("hex")}.${index}`;
 }
 
 /** A new random slab key: 8 bytes, never all zero (zero means "not written"). */

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 
 import { Broadcast, type BroadcastWriter } from "../../dist/lib/index.js";
+import { slabName } from "../../dist/lib/loan/slab.js";
 import { loanByte } from "../../dist/test/fixtures/broadcast-pattern.js";
 import { broadcastSlabKey, killStrays, spawnFixture, waitForLine } from "../helpers.js";
 import { sharedBytesOf } from "./broadcast-helpers.js";
@@ -131,7 +132,7 @@ describe.skipIf(process.platform !== "linux")("broadcast loans", () => {
   it("close() keeps a sent loan's slab until its subscribers took it, then removes it", async () => {
     const w = Broadcast.create({ capacity: 1 << 16 });
     const a = Broadcast.attach(w.name);
-    const slab = `/dev/shm/smsh-${broadcastSlabKey(w.segment)}.0`;
+    const slab = `/dev/shm/${slabName(broadcastSlabKey(w.segment), 0)}`;
     try {
       await sendLoan(w, 5, 1 << 20);
       w.close(); // before the subscriber has even looked

@@ -339,9 +339,10 @@ describe("the pool", () => {
       tx.trySend(tx.tryLoan(MiB)!);
       expect(rx.tryRecv()!.byteLength).toBe(MiB);
       rx.release();
-      const prefix = `/dev/shm/${slabName(channelSlabKey(tx.segment), 0).slice(0, -1)}`;
-      const mapped = new Set(readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes(prefix)).map((l) => l.slice(l.indexOf(prefix))));
-      expect([...mapped]).toEqual([`${prefix}5`]);
+      const key = channelSlabKey(tx.segment);
+      const names = Array.from({ length: 8 }, (_, i) => `/dev/shm/${slabName(key, i)}`);
+      const mapped = new Set(readFileSync("/proc/self/maps", "utf8").split("\n").flatMap((l) => names.filter((n) => l.endsWith(n))));
+      expect([...mapped]).toEqual([names[5]]);
       expect(errorOf(() => tx.trimPool(-1)).code).toBe("ERR_OUT_OF_RANGE");
     } finally {
       tx.close();
@@ -452,5 +453,14 @@ describe("the pool", () => {
       tx.close();
       rx.close();
     }
+  });
+});
+
+describe("slab names", () => {
+  it("are PROTOCOL §3's: SHA-256 over the slab key and the index (its example), and differ per index beyond the suffix", () => {
+    expect(slabName("0001020304050607", 0)).toBe("smsh-2487142bfa75db10.0");
+    const a = slabName("0001020304050607", 1);
+    expect(a).toMatch(/^smsh-[0-9a-f]{16}\.1$/);
+    expect(a.slice(0, 21)).not.toBe("smsh-2487142bfa75db10"); // the next name cannot be guessed from one seen
   });
 });
