@@ -89,7 +89,11 @@ export function attachSlabObject(name: string, ring: Segment, options: SegmentAt
     seg = Segment.attach(name, options, internal);
   } catch (e) {
     // Refused before its owner was looked at (another kind, a bad header...): whose is it?
-    if ((e as { code?: string }).code !== "ENOENT" && ring.ownerUid !== null) {
+    const code = (e as { code?: string }).code;
+    // Not even this process may open it: the ring's writer made its slabs 0600 for the ring's uid, which
+    // this reader has (or it is root): another user's object, whoever it claims to be.
+    if (code === "EACCES" && ring.ownerUid !== null) throw shmError("ENOENT", `slab ${name} cannot be opened by the ring's reader (EACCES): not the ring writer's, refused as if absent`);
+    if (code !== "ENOENT" && ring.ownerUid !== null) {
       let foreign: string | null = null;
       try {
         const ins = native().SegmentHandle.inspect(name);

@@ -8,14 +8,14 @@
 // delivered; a slab of the reader's own uid but mode 0644, or of another
 // uid, is refused too; names squatted by uid 65534 (under the old, public
 // token-derived scheme, or random ones) never make a loan fail.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { Channel, Segment } from "../../dist/lib/index.js";
 import { attachSlabObject, slabName } from "../../dist/lib/loan/slab.js";
-import { channelSlabKey, ROOT } from "../helpers.js";
+import { channelSlabKey, collect, fixture, ROOT, track, waitForLine } from "../helpers.js";
 import { forgeAsOther, imageOf, newSlabs, squatAsOther, squatNames, until } from "../other-users.js";
 
 const LIB = path.join(ROOT, "dist", "lib", "index.js");
@@ -145,6 +145,26 @@ describe.skipIf(!ready)("loans and other users: forged and squatted slabs (revie
       for (const n of names) rmSync(`/dev/shm/${n}`, { force: true });
     }
   });
+
+  it("a reader that is not root, meeting another user's 0600 object under a slab's name (it cannot even open it), gets ENOENT and reads on", async () => {
+    const asUser = ["--reuid=1000", "--regid=1000", "--clear-groups"];
+    const child = spawn("setpriv", [...asUser, process.execPath, fixture("loan-unreadable")], { stdio: ["pipe", "pipe", "pipe"], cwd: "/" });
+    track(child);
+    const done = collect(child, 30_000);
+    const slab = (await waitForLine(child, /^slab /, 20_000)).slice(5);
+    try {
+      const made = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", `umask 077; head -c 8192 /dev/zero > /dev/shm/${slab}`]);
+      expect(made.status).toBe(0);
+      child.stdin!.write("go\n");
+      const r = await done;
+      expect(r.stderr).toBe("");
+      // The loan is lost, as if the slab were gone (the writer closed); the stream goes on to its end.
+      expect(r.stdout).toContain("recv ENOENT"); // EACCES before, and on every later receive
+      expect(r.stdout).toContain("then ECLOSED");
+    } finally {
+      rmSync(`/dev/shm/${slab}`, { force: true });
+    }
+  }, 40_000);
 
   it("a slab of the ring's uid but mode 0644, or of another uid, is refused as absent (ECORRUPT while the writer lives)", async () => {
     for (const change of ["mode", "owner"] as const) {
