@@ -9,6 +9,7 @@
 // once empty, after the files. SIGKILL and crashes leave them.
 import { lstatSync, rmdirSync, unlinkSync } from "node:fs";
 
+import { installCleanup } from "./cleanup.js";
 import { native, type OwnedPathHandle } from "./native.js";
 
 interface Owned {
@@ -46,6 +47,7 @@ export function ownPath(path: string, directory = false): { release(): void } {
   }
   const entry: Owned = { path, directory, id, handle };
   owned.add(entry);
+  installCleanup(); // re-arms the signal handler when a JavaScript listener goes (as for owned segments)
   if (!hooked) {
     hooked = true;
     process.on("exit", removeAll);

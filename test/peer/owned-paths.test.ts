@@ -18,8 +18,8 @@ afterEach(killStrays);
 
 let n = 0;
 
-async function run(args: string[], end: "exit" | NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const child = track(spawn(process.execPath, [fixture("owned-paths"), ...args, end === "exit" ? "exit" : "wait"], { stdio: ["ignore", "pipe", "pipe"] }));
+async function run(args: string[], end: "exit" | NodeJS.Signals, how = end === "exit" ? "exit" : "wait"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const child = track(spawn(process.execPath, [fixture("owned-paths"), ...args, how], { stdio: ["ignore", "pipe", "pipe"] }));
   const done = collect(child, 30_000);
   await waitForLine(child, /^ready/, 20_000);
   if (end !== "exit") child.kill(end);
@@ -32,6 +32,12 @@ describe.skipIf(process.platform === "win32")("files outside /dev/shm go with th
     const file = path.join(dir, `l${n++}.sock`);
     const r = await run(["listen", `ipc://${file}`], end);
     expect(r).toEqual(end === "exit" ? { code: 0, signal: null } : { code: null, signal: end });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("a listener's socket file, SIGINT after a SIGINT listener came and went (the handler is put back)", async () => {
+    const file = path.join(dir, `l${n++}.sock`);
+    expect(await run(["listen", `ipc://${file}`], "SIGINT", "toggle")).toEqual({ code: null, signal: "SIGINT" });
     expect(existsSync(file)).toBe(false);
   });
 
