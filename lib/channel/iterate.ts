@@ -65,25 +65,39 @@ export function receiveIterator<T = Uint8Array>(
     endStep();
     return { done: true, value: undefined };
   };
+  const step = async (): Promise<IteratorResult<T>> => {
+    if (done) return finished();
+    endStep();
+    let m: T;
+    try {
+      m = await recv(recvOptions);
+    } catch (e) {
+      done = true;
+      if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
+      throw e;
+    }
+    if (done && !copy && stepEnd !== undefined) {
+      // return() came as this receive completed: nobody will end this message's step: give it back now.
+      stepEnd(m);
+      return finished();
+    }
+    if (copy) return { done: false, value: copyOf(m) };
+    if (stepEnd !== undefined) last = m;
+    return { done: false, value: m };
+  };
+  // One step at a time: a next() called while another is pending waits for it (as an async generator's
+  // would), so that two steps never hold a message each and `last` is never overwritten unreleased.
+  let queue: Promise<unknown> = Promise.resolve();
   const iterator: AsyncIterableIterator<T> = {
-    next: async (): Promise<IteratorResult<T>> => {
-      if (done) return finished();
-      endStep();
-      let m: T;
-      try {
-        m = await recv(recvOptions);
-      } catch (e) {
-        done = true;
-        if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
-        throw e;
-      }
-      if (copy) return { done: false, value: copyOf(m) };
-      if (stepEnd !== undefined) last = m;
-      return { done: false, value: m };
+    next: (): Promise<IteratorResult<T>> => {
+      const p = queue.then(step);
+      queue = p.catch(() => {});
+      return p;
     },
     return: async (): Promise<IteratorResult<T>> => {
       done = true;
-      stop.abort();
+      stop.abort(); // a pending step's receive ends now, taking no message
+      await queue;
       return finished();
     },
     [Symbol.asyncIterator]: () => iterator,

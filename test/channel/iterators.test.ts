@@ -203,6 +203,33 @@ describe("broadcast ring: loans through the iterator", () => {
   }, 30_000);
 });
 
+describe("one step at a time", () => {
+  it("two next() in flight (copy: false, broadcast loans) get consecutive messages, and each loan is given back (200 rounds: no EMAXKEPT)", async () => {
+    const w = Broadcast.create({ capacity: 1 << 20 });
+    const r = Broadcast.attach(w.name);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const it = r.messages({ copy: false, timeout: 10_000 });
+        const first = it.next();
+        const second = it.next(); // before the first has settled: it waits for it
+        for (const v of [2 * i, 2 * i + 1]) {
+          const loan = await w.loan(1000, { timeout: 10_000 });
+          loan.data.fill(v & 0xff);
+          await w.send("t", loan, { timeout: 10_000 });
+        }
+        const [a, b] = [(await first).value!, (await second).value!];
+        // The first's step ended when the second began (copy: false: valid until the next step): given back.
+        expect([a.seq + 1, a.data.byteLength, b.data[0]]).toEqual([b.seq, 0, (2 * i + 1) & 0xff]);
+        await it.return?.();
+        expect([a.data.byteLength, b.data.byteLength]).toEqual([0, 0]); // both released
+      }
+    } finally {
+      r.close();
+      w.close();
+    }
+  }, 60_000);
+});
+
 describe("publish/subscribe: the subscriber's iterator", () => {
   it("takes { timeout } and { signal }, and return() ends a pending wait at once, taking no message", async () => {
     const ep = endpoint();
