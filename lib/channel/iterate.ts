@@ -25,6 +25,8 @@ export function copyLoanMessage<T extends { data: Uint8Array; loan: boolean; rel
   return { ...m, data, loan: false, release: () => {} };
 }
 
+const NOTHING = (): void => {};
+
 /** `options.copy`, checked: true unless false. */
 export function copyOption(options: MessagesOptions | undefined): boolean {
   const copy = options?.copy ?? true;
@@ -91,7 +93,7 @@ export function receiveIterator<T = Uint8Array>(
   const iterator: AsyncIterableIterator<T> = {
     next: (): Promise<IteratorResult<T>> => {
       const p = queue.then(step);
-      queue = p.catch(() => {});
+      queue = p.then(NOTHING, NOTHING); // holds no message: one nobody references goes back when collected
       return p;
     },
     return: async (): Promise<IteratorResult<T>> => {

@@ -43,11 +43,11 @@ export function ownPath(path: string, directory = false): { release(): void } {
   try {
     handle = native().ownPath(path, directory);
   } catch {
-    // no addon here: the 'exit' removal still works
+    // no addon here (a peer over zmq only): the 'exit' removal below still works
   }
   const entry: Owned = { path, directory, id, handle };
   owned.add(entry);
-  installCleanup(); // re-arms the signal handler when a JavaScript listener goes (as for owned segments)
+  if (handle !== null) installCleanup(); // re-arms the signal handler when a JavaScript listener goes (as for owned segments)
   if (!hooked) {
     hooked = true;
     process.on("exit", removeAll);
