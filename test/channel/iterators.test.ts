@@ -108,7 +108,7 @@ describe("peer over shared memory", () => {
   it("large plain sends collected from for await are intact", async () => {
     const ep = endpoint();
     const server = await listen(ep, { name: "server", capacity: 16 * 1024 });
-    const [cp, sp] = await Promise.all([connect(ep, { name: "client" }), firstPeer(server)]);
+    const [cp, sp] = await Promise.all([connect(server.endpoint, { name: "client" }), firstPeer(server)]);
     try {
       expect(cp.transport).toBe("shm");
       const sent = big(10, 40_000); // over maxMessageSize of a 16 KiB ring: loans
