@@ -9,13 +9,13 @@
 // shm subscribers take messages with tryRecv() and await recv() only when
 // none is there (zeromq.js and TCP clients use their async iterators).
 // Usage: node dist/bench/patterns/broadcast.js [--runs 3] [--subs 1,4,8] [--count 200000]
-import { fork, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 
 import { Broadcast, type BroadcastMessage } from "../../lib/index.js";
 import { zeromqOrNull, type Zmq } from "../../lib/peer/zmq.js";
+import { Kid as BaseKid } from "./kid.js";
 
 const BIG = 100_000_000;
 const SMALL = 64;
@@ -29,30 +29,9 @@ const opt = (name: string, def: string): string => {
 type Msg = { ready?: true; done?: true; n?: number; last?: number; bad?: number; got?: number; at?: number; ok?: boolean };
 
 /** A subscriber process of this script (role in argv), with its messages queued. */
-class Kid {
-  readonly proc: ChildProcess;
-  readonly #q: Msg[] = [];
-  #wake: (() => void) | null = null;
+class Kid extends BaseKid<Msg> {
   constructor(role: string, ...rest: string[]) {
-    this.proc = fork(__filename, ["--child", role, ...rest], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.proc.on("message", (m: Msg) => {
-      this.#q.push(m);
-      this.#wake?.();
-    });
-  }
-  async next(): Promise<Msg> {
-    while (this.#q.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    this.#wake = null;
-    return this.#q.shift()!;
-  }
-  async until(pred: (m: Msg) => boolean): Promise<Msg> {
-    for (;;) {
-      const m = await this.next();
-      if (pred(m)) return m;
-    }
-  }
-  end(): void {
-    if (this.proc.connected) this.proc.disconnect();
+    super(__filename, [role, ...rest]);
   }
 }
 

@@ -15,7 +15,7 @@
 // The shm ring row is the ring's (the broadcast benchmark measures the ring
 // itself, bench/patterns/broadcast.ts); here: what the endpoint layer adds.
 // Usage: node dist/bench/patterns/pubsub.js [--runs 3] [--subs 1,4] [--count 100000]
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -23,6 +23,7 @@ import * as path from "node:path";
 
 import { publish, subscribe } from "../../lib/index.js";
 import { zeromqOrNull } from "../../lib/peer/zmq.js";
+import { Kid as BaseKid } from "./kid.js";
 
 const SIZE = 64;
 const args = process.argv.slice(2);
@@ -100,21 +101,9 @@ async function child(kind: string, endpoint: string, count: number): Promise<voi
   tell({ done: true, n, bad, last });
 }
 
-class Kid {
-  readonly proc: ChildProcess;
-  readonly #q: Msg[] = [];
-  #wake: (() => void) | null = null;
+class Kid extends BaseKid<Msg> {
   constructor(kind: string, endpoint: string, count: number) {
-    this.proc = fork(__filename, ["--child", kind, endpoint, String(count)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.proc.on("message", (m: Msg) => {
-      this.#q.push(m);
-      this.#wake?.();
-    });
-  }
-  async next(): Promise<Msg> {
-    while (this.#q.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    this.#wake = null;
-    return this.#q.shift()!;
+    super(__filename, [kind, endpoint, String(count)]);
   }
 }
 
