@@ -31,14 +31,20 @@ function identity(path: string): string | null {
   }
 }
 
+export interface OwnedPath {
+  /** Forgets it: the process no longer removes it when it ends (the caller removes it, or keeps it). */
+  release(): void;
+  /** release(), then removes it now if it is still the one registered (a directory only if empty). */
+  remove(): void;
+}
+
 /**
  * Registers the file (or directory) at the absolute `path`, as it is now, for
- * removal when the process ends; `release()` forgets it (the caller removes
- * it itself, or keeps it). A path that does not exist registers nothing.
+ * removal when the process ends. A path that does not exist registers nothing.
  */
-export function ownPath(path: string, directory = false): { release(): void } {
+export function ownPath(path: string, directory = false): OwnedPath {
   const id = identity(path);
-  if (id === null) return { release: () => {} };
+  if (id === null) return { release: () => {}, remove: () => {} };
   let handle: OwnedPathHandle | null = null;
   try {
     handle = native().ownPath(path, directory);
@@ -52,26 +58,31 @@ export function ownPath(path: string, directory = false): { release(): void } {
     hooked = true;
     process.on("exit", removeAll);
   }
+  const release = (): void => {
+    if (!owned.delete(entry)) return;
+    if (entry.handle !== null) native().disownPath(entry.handle);
+  };
   return {
-    release() {
-      if (!owned.delete(entry)) return;
-      if (entry.handle !== null) native().disownPath(entry.handle);
+    release,
+    remove() {
+      release();
+      removeIfSame(entry);
     },
   };
+}
+
+function removeIfSame(e: Owned): void {
+  if (identity(e.path) !== e.id) return;
+  try {
+    if (e.directory) rmdirSync(e.path);
+    else unlinkSync(e.path);
+  } catch {
+    // not empty, or gone meanwhile
+  }
 }
 
 function removeAll(): void {
   const all = [...owned];
   owned.clear();
-  for (const pass of [false, true]) {
-    for (const e of all) {
-      if (e.directory !== pass || identity(e.path) !== e.id) continue;
-      try {
-        if (e.directory) rmdirSync(e.path);
-        else unlinkSync(e.path);
-      } catch {
-        // not empty, or gone meanwhile
-      }
-    }
-  }
+  for (const pass of [false, true]) for (const e of all) if (e.directory === pass) removeIfSame(e);
 }

@@ -39,11 +39,8 @@ export async function clearIpcPath(file: string): Promise<void> {
   unlinkSync(file); // stale: its listener died without removing it
 }
 
-/**
- * Binds `file` through `bind(endpoint)` so that it is owner-only from the
- * start; returns the socket file's identity for removeIpcPath().
- */
-export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Promise<void>): Promise<string> {
+/** Binds `file` through `bind(endpoint)` so that it is owner-only from the start. */
+export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(path.dirname(file), ".smsh-bind-")); // 0700
   const tmp = path.join(dir, "s");
   try {
@@ -56,8 +53,6 @@ export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Pr
       if ((e as { code?: string }).code === "EEXIST") throw shmError("EADDRINUSE", `${file}: another listener took this path first`);
       throw e;
     }
-    const st = lstatSync(file);
-    return `${st.dev}:${st.ino}`;
   } finally {
     for (const undo of [() => unlinkSync(tmp), () => rmdirSync(dir)]) {
       try {
@@ -66,16 +61,6 @@ export async function bindOwnerOnly(file: string, bind: (endpoint: string) => Pr
         // not there (the bind failed)
       }
     }
-  }
-}
-
-/** Removes the socket file if it is still the one bound (`id` from bindOwnerOnly). */
-export function removeIpcPath(file: string, id: string): void {
-  try {
-    const st = lstatSync(file);
-    if (`${st.dev}:${st.ino}` === id) unlinkSync(file);
-  } catch {
-    // gone already
   }
 }
 
@@ -94,13 +79,7 @@ export async function bindEndpoint(sock: { bind(endpoint: string): Promise<void>
   }
   // Owner-only from the start: another user must not even connect.
   await clearIpcPath(file);
-  const id = await bindOwnerOnly(file, (tmp) => sock.bind(tmp));
-  const own = ownPath(path.resolve(file)); // removed at exit or on a signal if nobody closes it
-  return {
-    bound: endpoint,
-    unbind: () => {
-      own.release();
-      removeIpcPath(file, id);
-    },
-  };
+  await bindOwnerOnly(file, (tmp) => sock.bind(tmp));
+  // Removed by unbind() if it is still ours, else at exit or on a signal.
+  return { bound: endpoint, unbind: ownPath(path.resolve(file)).remove };
 }
