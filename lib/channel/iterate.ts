@@ -25,8 +25,6 @@ export function copyLoanMessage<T extends { data: Uint8Array; loan: boolean; rel
   return { ...m, data, loan: false, release: () => {} };
 }
 
-const NOTHING = (): void => {};
-
 /** `options.copy`, checked: true unless false. */
 export function copyOption(options: MessagesOptions | undefined): boolean {
   const copy = options?.copy ?? true;
@@ -67,39 +65,52 @@ export function receiveIterator<T = Uint8Array>(
     endStep();
     return { done: true, value: undefined };
   };
-  const step = async (): Promise<IteratorResult<T>> => {
-    if (done) return finished();
-    endStep();
-    let m: T;
-    try {
-      m = await recv(recvOptions);
-    } catch (e) {
-      done = true;
-      if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
-      throw e;
-    }
-    if (done && !copy && stepEnd !== undefined) {
-      // return() came as this receive completed: nobody will end this message's step: give it back now.
-      stepEnd(m);
-      return finished();
-    }
-    if (copy) return { done: false, value: copyOf(m) };
-    if (stepEnd !== undefined) last = m;
-    return { done: false, value: m };
+  // One step at a time: a next() called while another is pending waits for its turn (as an async
+  // generator's would), so that two steps never hold a message each and `last` is never overwritten
+  // unreleased. A next() with nothing pending runs at once (no promise between: this is the hot path),
+  // and no promise of the queue holds a message (one nobody references goes back when collected).
+  let busy = false;
+  const queued: (() => void)[] = [];
+  const turn = (): Promise<void> => new Promise((resolve) => queued.push(resolve));
+  const handOff = (): void => {
+    const next = queued.shift();
+    if (next !== undefined) next(); // `busy` stays: the turn is theirs
+    else busy = false;
   };
-  // One step at a time: a next() called while another is pending waits for it (as an async generator's
-  // would), so that two steps never hold a message each and `last` is never overwritten unreleased.
-  let queue: Promise<unknown> = Promise.resolve();
+  const step = async (): Promise<IteratorResult<T>> => {
+    busy = true;
+    try {
+      if (done) return finished();
+      endStep();
+      let m: T;
+      try {
+        m = await recv(recvOptions);
+      } catch (e) {
+        done = true;
+        if (stop.signal.aborted || (e as { code?: string }).code === "ECLOSED") return finished();
+        throw e;
+      }
+      if (done && !copy && stepEnd !== undefined) {
+        // return() came as this receive completed: nobody will end this message's step: give it back now.
+        stepEnd(m);
+        return finished();
+      }
+      if (copy) return { done: false, value: copyOf(m) };
+      if (stepEnd !== undefined) last = m;
+      return { done: false, value: m };
+    } finally {
+      handOff();
+    }
+  };
   const iterator: AsyncIterableIterator<T> = {
-    next: (): Promise<IteratorResult<T>> => {
-      const p = queue.then(step);
-      queue = p.then(NOTHING, NOTHING); // holds no message: one nobody references goes back when collected
-      return p;
-    },
+    next: (): Promise<IteratorResult<T>> => (busy ? turn().then(step) : step()),
     return: async (): Promise<IteratorResult<T>> => {
       done = true;
       stop.abort(); // a pending step's receive ends now, taking no message
-      await queue;
+      if (busy) {
+        await turn(); // after the steps before it
+        handOff();
+      }
       return finished();
     },
     [Symbol.asyncIterator]: () => iterator,
