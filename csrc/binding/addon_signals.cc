@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "addon_data.h"
+#include "addon_error.h"
 #include "addon_segment.h"
 #include "signal_cleanup.h"
 
@@ -76,11 +77,8 @@ Napi::Value ArmSignalCleanupJs(const Napi::CallbackInfo& info) { return Napi::Ar
 
 Napi::Value OwnPathJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
-    Napi::TypeError e = Napi::TypeError::New(env, "ownPath(path: string, directory: boolean)");
-    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
-    throw e;
-  }
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean())
+    ThrowArgType(env, "ownPath(path: string, directory: boolean)");
 #ifdef _WIN32
   return env.Null();
 #else
